@@ -1,0 +1,54 @@
+# Stateward: the two commands are `make run` and `make test`; both install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NPM_STAMP := node_modules/.install-stamp
+PROTO_FILES := $(shell find proto -name '*.proto')
+GEN_DIR := client/ts/src/gen
+
+.PHONY: help install build run test lint typecheck proto proto-check proto-lint proto-breaking proto-baseline unit clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+$(NPM_STAMP): package.json package-lock.json client/ts/package.json server/package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(NPM_STAMP) ## Install npm dependencies (npm ci) when the lock file changed
+
+build: install ## Compile every workspace (tsc -b)
+	npx tsc -b
+
+run: build ## Serve on 127.0.0.1:42424 with the in-memory store (flags: make run ARGS="--port 50051")
+	node server/dist/cli.js serve $(ARGS)
+
+proto: install ## Regenerate the committed TypeScript stubs from proto/
+	rm -rf $(GEN_DIR)
+	npx buf generate proto --template buf.gen.yaml
+
+proto-check: install ## Fail if regenerating the stubs would change the committed ones
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  npx buf generate proto --template buf.gen.yaml -o "$$tmp" && \
+	  diff -r "$$tmp/$(GEN_DIR)" $(GEN_DIR) && echo "generated code is up to date"
+
+proto-lint: install ## buf lint
+	npx buf lint proto
+
+proto-breaking: install ## buf breaking against the committed contract baseline
+	npx buf breaking proto --against proto/breaking-baseline.binpb
+
+proto-baseline: install ## Record the current contract as the breaking-change baseline (deliberate step)
+	npx buf build proto -o proto/breaking-baseline.binpb
+
+lint: install proto-lint proto-breaking ## ESLint (warnings fail) and buf checks
+	npx eslint --max-warnings 0 .
+
+typecheck: install ## tsc for sources and tests, no emit for tests
+	npx tsc -b
+	npx tsc -p tsconfig.test.json --noEmit
+
+test: install lint typecheck proto-check ## Everything CI runs: lint, types, generated code, tests
+	npx mocha
+
+clean: ## Remove build output
+	rm -rf server/dist client/ts/dist
