@@ -4,8 +4,13 @@ SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
 PROTO_FILES := $(shell find proto -name '*.proto')
 GEN_DIR := client/ts/src/gen
+# Each area (benchmarks, polyglot clients) adds its targets in mk/<area>.mk and appends to these.
+TEST_EXTRA :=
+PROTO_EXTRA :=
+PROTO_CHECK_EXTRA :=
+-include $(wildcard mk/*.mk)
 
-.PHONY: help install build run test lint typecheck proto proto-check proto-lint proto-breaking proto-baseline unit clean
+.PHONY: help install build run test test-ts lint typecheck proto proto-ts proto-check proto-check-ts proto-lint proto-breaking proto-baseline clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -16,17 +21,21 @@ $(NPM_STAMP): package.json package-lock.json client/ts/package.json server/packa
 
 install: $(NPM_STAMP) ## Install npm dependencies (npm ci) when the lock file changed
 
-build: install ## Compile every workspace (tsc -b)
-	npx tsc -b
+build: install ## Compile every workspace (npm run build: tsc -b, and the CLI made executable)
+	npm run --silent build
 
 run: build ## Serve on 127.0.0.1:42424 with the in-memory store (flags: make run ARGS="--port 50051")
 	node server/dist/cli.js serve $(ARGS)
 
-proto: install ## Regenerate the committed TypeScript stubs from proto/
+proto: proto-ts $(PROTO_EXTRA) ## Regenerate every committed stub from proto/
+
+proto-ts: install ## Regenerate the committed TypeScript stubs
 	rm -rf $(GEN_DIR)
 	npx buf generate proto --template buf.gen.yaml
 
-proto-check: install ## Fail if regenerating the stubs would change the committed ones
+proto-check: proto-check-ts $(PROTO_CHECK_EXTRA) ## Fail if regenerating any stubs would change the committed ones
+
+proto-check-ts: install
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	  npx buf generate proto --template buf.gen.yaml -o "$$tmp" && \
 	  diff -r "$$tmp/$(GEN_DIR)" $(GEN_DIR) && echo "generated code is up to date"
@@ -43,11 +52,12 @@ proto-baseline: install ## Record the current contract as the breaking-change ba
 lint: install proto-lint proto-breaking ## ESLint (warnings fail) and buf checks
 	npx eslint --max-warnings 0 .
 
-typecheck: install ## tsc for sources and tests, no emit for tests
-	npx tsc -b
+typecheck: build ## tsc for sources and tests, no emit for tests
 	npx tsc -p tsconfig.test.json --noEmit
 
-test: install lint typecheck proto-check ## Everything CI runs: lint, types, generated code, tests
+test: install lint typecheck proto-check test-ts $(TEST_EXTRA) ## Everything CI runs: lint, types, generated code, all tests
+
+test-ts: install ## The TypeScript test suites (mocha)
 	npx mocha
 
 clean: ## Remove build output

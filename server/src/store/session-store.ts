@@ -220,12 +220,12 @@ export class SessionStore {
 
     if (slot < 0) {
       if (input.lockId !== 0) {
-        throw conflict("SESSION_GONE", `lock_id ${input.lockId} is stale: the session expired or was removed`);
+        throw conflict("SESSION_GONE", `lock_id ${idText(input.lockId)} is stale: the session expired or was removed`);
       }
       if (input.expectedVersion !== 0) {
         throw conflict(
           "VERSION_MISMATCH",
-          `expected_version ${input.expectedVersion} does not match: the session does not exist`,
+          `expected_version ${idText(input.expectedVersion)} does not match: the session does not exist`,
         );
       }
       this.assertBudget(SESSION_OVERHEAD_BYTES + input.sessionId.length + chunkBytes);
@@ -245,7 +245,7 @@ export class SessionStore {
     if (input.expectedVersion !== 0 && input.expectedVersion !== version) {
       throw conflict(
         "VERSION_MISMATCH",
-        `expected_version ${input.expectedVersion} does not match the current version ${version}`,
+        `expected_version ${idText(input.expectedVersion)} does not match the current version ${version}`,
       );
     }
     this.assertBudget(chunkBytes - this.slabs.chunkBytesOf(table.payload[slot] as number));
@@ -307,7 +307,7 @@ export class SessionStore {
         "LOCKED_BY_OTHER",
         input.lockId === 0
           ? `the session is locked (holder lock_id ${holder}); remove needs the holder's lock_id`
-          : `lock_id ${input.lockId} is not the holder's (holder lock_id ${holder})`,
+          : `lock_id ${idText(input.lockId)} is not the holder's (holder lock_id ${holder})`,
       );
     }
     this.deleteSession(shard, slot);
@@ -638,13 +638,13 @@ export class SessionStore {
     }
     if (holder === lockId) return;
     if (table.lastLeaseExpiredLockId[slot] === lockId) {
-      throw conflict("LEASE_EXPIRED", `lock_id ${lockId} is stale: its lease ended and the server released it`);
+      throw conflict("LEASE_EXPIRED", `lock_id ${idText(lockId)} is stale: its lease ended and the server released it`);
     }
     throw conflict(
       "STALE_LOCK_ID",
       holder === 0
-        ? `lock_id ${lockId} is stale: the lock was released`
-        : `lock_id ${lockId} is stale: the session is locked by another holder (lock_id ${holder})`,
+        ? `lock_id ${idText(lockId)} is stale: the lock was released`
+        : `lock_id ${idText(lockId)} is stale: the session is locked by another holder (lock_id ${holder})`,
     );
   }
 
@@ -780,6 +780,11 @@ export class SessionStore {
 
 function conflict(reason: "LOCKED_BY_OTHER" | "STALE_LOCK_ID" | "LEASE_EXPIRED" | "SESSION_GONE" | "VERSION_MISMATCH", message: string): StoreError {
   return new StoreError("conflict", reason, message);
+}
+
+/** An id for a message: values the wire allows but no id can reach (above 2^53) read as such. */
+function idText(id: number): string {
+  return id === Infinity ? "(above 2^53, never issued)" : String(id);
 }
 
 function shuttingDown(): StoreError {

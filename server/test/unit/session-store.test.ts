@@ -88,7 +88,7 @@ describe("session store internals", () => {
     lockNow(store, "s", 5000);
     clock.advance(4000);
     let seen: GetResult | undefined;
-    store.get({ app: "app", sessionId: "s", waitMs: 0 }, { resolve: (result) => (seen = result), reject: assert.fail });
+    store.get({ app: "app", sessionId: "s", waitMs: 0 }, { resolve: (result) => (seen = result), reject: (error) => assert.fail(error) });
     assert.equal(seen?.outcome, "locked");
     clock.advance(2000 + 1000);
     assert.equal(store.stats().sessions, 0);
@@ -104,11 +104,11 @@ describe("session store internals", () => {
     const outcomes: string[] = [];
     store.lock(
       { app: "app", sessionId: "s", waitMs: 10_000, leaseMs: 0, create: false, ttlSeconds: 0 },
-      { resolve: (result) => outcomes.push(`gone:${result.outcome}`), reject: assert.fail, isActive: () => false },
+      { resolve: (result) => outcomes.push(`gone:${result.outcome}`), reject: (error) => assert.fail(error), isActive: () => false },
     );
     store.lock(
       { app: "app", sessionId: "s", waitMs: 10_000, leaseMs: 0, create: false, ttlSeconds: 0 },
-      { resolve: (result) => outcomes.push(`live:${result.outcome}`), reject: assert.fail },
+      { resolve: (result) => outcomes.push(`live:${result.outcome}`), reject: (error) => assert.fail(error) },
     );
     clock.advance(1000);
     assert.deepEqual(outcomes, ["live:ok"]);
@@ -121,7 +121,7 @@ describe("session store internals", () => {
     const store = new SessionStore({}, clock);
     lockNow(store, "s", 1000);
     const errors: string[] = [];
-    store.get({ app: "app", sessionId: "s", waitMs: 5000 }, { resolve: assert.fail, reject: (error) => errors.push(error.message) });
+    store.get({ app: "app", sessionId: "s", waitMs: 5000 }, { resolve: () => assert.fail("no answer expected"), reject: (error) => errors.push(error.message) });
     store.close();
     assert.deepEqual(errors, ["the server is shutting down"]);
     assert.equal(clock.pendingTimers, 0);

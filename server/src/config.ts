@@ -1,0 +1,389 @@
+/**
+ * Server configuration: command-line flags, then `STATEWARD_*` environment variables, then defaults.
+ *
+ * This is the only module that interprets configuration; `cli.ts` is the only caller that passes
+ * `process.env` in, so everything else stays testable with plain objects.
+ */
+import net from "node:net";
+import { parseArgs } from "node:util";
+import { DEFAULT_STORE_OPTIONS, type StoreOptions } from "./store/store-options";
+
+/** Log levels accepted by `--log-level` (pino's levels plus `silent`). */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The resolved, validated and deeply frozen configuration of a Stateward server. */
+export interface ServerConfig {
+  /** Address to bind (`--host`, `STATEWARD_HOST`). Default `127.0.0.1`. */
+  readonly host: string;
+  /** TCP port to bind; 0 picks any free port (`--port`, `STATEWARD_PORT`). Default 42424. */
+  readonly port: number;
+  /**
+   * Allow binding a non-loopback address (`--allow-remote`, `STATEWARD_ALLOW_REMOTE`). Default
+   * false: the service has no authentication, so it listens on loopback only unless told otherwise
+   * (the ASP.NET State Service's AllowRemoteConnection).
+   */
+  readonly allowRemote: boolean;
+  /** Minimum level of the JSON log on stderr (`--log-level`, `STATEWARD_LOG_LEVEL`). Default `info`. */
+  readonly logLevel: LogLevel;
+  /**
+   * How long a graceful shutdown waits for in-flight calls before cancelling them, in ms
+   * (`--shutdown-grace-ms`, `STATEWARD_SHUTDOWN_GRACE_MS`). Default 10,000.
+   */
+  readonly shutdownGraceMs: number;
+  /** Limits and defaults of the session store (one flag and variable per field). */
+  readonly store: StoreOptions;
+}
+
+/** A configuration value is missing, malformed or out of range; the message says which and why. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Documentation of one option, as printed by `stateward serve --help` and listed in the README. */
+export interface OptionDoc {
+  /** The command-line flag, e.g. `--port`. */
+  readonly flag: string;
+  /** Placeholder of the flag's value in usage text (e.g. `<port>`); empty for boolean flags. */
+  readonly placeholder: string;
+  /** The environment variable, e.g. `STATEWARD_PORT`. */
+  readonly env: string;
+  /** The default value as text, e.g. `42424`. */
+  readonly default: string;
+  /** What the option does, including its valid range. */
+  readonly description: string;
+}
+
+/** Thrown by value parsers; carries only the rule, the caller adds flag, variable and value. */
+class RuleViolation extends Error {}
+
+/** How one option is read, parsed, checked and documented. */
+interface OptionSpec<T> {
+  /** Flag name without the leading dashes; the variable is STATEWARD_ + its upper snake case. */
+  readonly flag: string;
+  /** Placeholder in usage text; absent for boolean flags. */
+  readonly placeholder?: string;
+  /** The value when neither flag nor variable is set. */
+  readonly default: T;
+  /** The default as documented, when `String(default)` would be less readable. */
+  readonly defaultText?: string;
+  /** One-line description with the valid range. */
+  readonly description: string;
+  /** Turns the raw text into a value or throws a {@link RuleViolation} stating the rule. */
+  readonly parse: (raw: string) => T;
+}
+
+// Node timers overflow above 2^31 - 1 ms, so every duration that may end up in a timer stays below.
+const MAX_TIMER_MS = 2_147_483_647;
+const ONE_YEAR_SECONDS = 31_536_000;
+// The gRPC receive limit is set to max-item-bytes + 64 KiB and must stay a positive int32.
+const MAX_ITEM_BYTES_LIMIT = 1024 * 1024 * 1024;
+
+function integer(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    const text = raw.trim();
+    const value = /^[0-9]+$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new RuleViolation(`must be an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  b: 1,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+};
+
+/** Byte sizes: a plain integer or an integer with a binary suffix (B, KiB, MiB, GiB, TiB). */
+function byteSize(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    const match = /^([0-9]+)\s*([a-z]*)$/i.exec(raw.trim());
+    const unit = match === null ? undefined : SIZE_UNITS[(match[2] ?? "").toLowerCase()];
+    const value = match === null || unit === undefined ? Number.NaN : Number(match[1]) * unit;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new RuleViolation(
+        `must be a byte count from ${min} to ${max}, as a plain integer or with a suffix B, KiB, MiB, GiB or TiB (e.g. 512MiB)`,
+      );
+    }
+    return value;
+  };
+}
+
+function boolean(raw: string): boolean {
+  const text = raw.trim().toLowerCase();
+  if (text === "true" || text === "1" || text === "yes") return true;
+  if (text === "false" || text === "0" || text === "no") return false;
+  throw new RuleViolation("must be true or false (also accepted: 1/0, yes/no)");
+}
+
+function logLevel(raw: string): LogLevel {
+  const text = raw.trim().toLowerCase();
+  const level = LOG_LEVELS.find((candidate) => candidate === text);
+  if (level === undefined) throw new RuleViolation(`must be one of ${LOG_LEVELS.join(", ")}`);
+  return level;
+}
+
+function host(raw: string): string {
+  let text = raw.trim();
+  // Accept the bracketed IPv6 form people copy from URLs.
+  if (text.startsWith("[") && text.endsWith("]")) text = text.slice(1, -1);
+  if (net.isIP(text) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(text)) {
+    throw new RuleViolation("must be an IPv4 or IPv6 address or a host name (without a port)");
+  }
+  return text;
+}
+
+/**
+ * True for addresses that only the local machine can reach: 127.0.0.0/8, ::1 (also as an
+ * IPv4-mapped 127.x address) and `localhost`.
+ */
+export function isLoopbackHost(hostName: string): boolean {
+  const text = hostName.toLowerCase();
+  if (text === "localhost" || text === "localhost.") return true;
+  if (net.isIPv4(text)) return text.startsWith("127.");
+  if (net.isIPv6(text)) {
+    let normalized: string;
+    try {
+      // The URL parser canonicalises IPv6 (0:0:0:0:0:0:0:1 → [::1]); zone ids make it throw.
+      normalized = new URL(`http://[${text}]/`).hostname;
+    } catch {
+      return false;
+    }
+    return normalized === "[::1]" || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(normalized);
+  }
+  return false;
+}
+
+type Specs<T> = { readonly [K in keyof T]: OptionSpec<T[K]> };
+
+type ServerOnly = Omit<ServerConfig, "store">;
+
+/** The server's own options (everything but the store's). */
+const SERVER_SPECS: Specs<ServerOnly> = {
+  host: {
+    flag: "host",
+    placeholder: "<address>",
+    default: "127.0.0.1",
+    description:
+      "Address to listen on. Anything but loopback (127.0.0.0/8, ::1, localhost) also needs --allow-remote.",
+    parse: host,
+  },
+  port: {
+    flag: "port",
+    placeholder: "<port>",
+    default: 42424,
+    description: "TCP port to listen on, 0 to 65535; 0 picks any free port.",
+    parse: integer(0, 65535),
+  },
+  allowRemote: {
+    flag: "allow-remote",
+    default: false,
+    description:
+      "Allow listening on a non-loopback address. The service has no authentication: only for trusted networks. The variable takes true or false.",
+    parse: boolean,
+  },
+  logLevel: {
+    flag: "log-level",
+    placeholder: "<level>",
+    default: "info",
+    description: `Minimum level of the JSON log on stderr: ${LOG_LEVELS.join(", ")}.`,
+    parse: logLevel,
+  },
+  shutdownGraceMs: {
+    flag: "shutdown-grace-ms",
+    placeholder: "<ms>",
+    default: 10_000,
+    description: `On SIGTERM/SIGINT, how long to let in-flight calls finish before cancelling them, in ms (0 to ${MAX_TIMER_MS}).`,
+    parse: integer(0, MAX_TIMER_MS),
+  },
+};
+
+/** The store's options, one per {@link StoreOptions} field. */
+const STORE_SPECS: Specs<StoreOptions> = {
+  shards: {
+    flag: "shards",
+    placeholder: "<n>",
+    default: DEFAULT_STORE_OPTIONS.shards,
+    description: "Number of independent store shards (map, expiry index and lock table each), 1 to 4096.",
+    parse: integer(1, 4096),
+  },
+  defaultTtlSeconds: {
+    flag: "default-ttl-seconds",
+    placeholder: "<s>",
+    default: DEFAULT_STORE_OPTIONS.defaultTtlSeconds,
+    description: "Sliding expiry window of a session when a request gives ttl_seconds 0, in seconds; at most --max-ttl-seconds.",
+    parse: integer(1, ONE_YEAR_SECONDS),
+  },
+  maxTtlSeconds: {
+    flag: "max-ttl-seconds",
+    placeholder: "<s>",
+    default: DEFAULT_STORE_OPTIONS.maxTtlSeconds,
+    description: `Largest ttl_seconds a request may ask for, 1 to ${ONE_YEAR_SECONDS} (one year); above it INVALID_ARGUMENT.`,
+    parse: integer(1, ONE_YEAR_SECONDS),
+  },
+  defaultLockLeaseMs: {
+    flag: "default-lock-lease-ms",
+    placeholder: "<ms>",
+    default: DEFAULT_STORE_OPTIONS.defaultLockLeaseMs,
+    description: "Lock lease when a Lock request gives lease_ms 0, in ms; at most --max-lock-lease-ms.",
+    parse: integer(1, MAX_TIMER_MS),
+  },
+  maxLockLeaseMs: {
+    flag: "max-lock-lease-ms",
+    placeholder: "<ms>",
+    default: DEFAULT_STORE_OPTIONS.maxLockLeaseMs,
+    description: `Largest lease_ms a Lock request may ask for, 1 to ${MAX_TIMER_MS}; above it INVALID_ARGUMENT.`,
+    parse: integer(1, MAX_TIMER_MS),
+  },
+  maxWaitMs: {
+    flag: "max-wait-ms",
+    placeholder: "<ms>",
+    default: DEFAULT_STORE_OPTIONS.maxWaitMs,
+    description: `Cap on the wait_ms of Get and Lock, 0 to ${MAX_TIMER_MS}; longer waits are shortened, not refused.`,
+    parse: integer(0, MAX_TIMER_MS),
+  },
+  maxWaiters: {
+    flag: "max-waiters",
+    placeholder: "<n>",
+    default: DEFAULT_STORE_OPTIONS.maxWaiters,
+    description: "Waiting calls allowed per session, 1 to 100000; the next one gets RESOURCE_EXHAUSTED.",
+    parse: integer(1, 100_000),
+  },
+  maxItemBytes: {
+    flag: "max-item-bytes",
+    placeholder: "<bytes>",
+    default: DEFAULT_STORE_OPTIONS.maxItemBytes,
+    defaultText: "1MiB",
+    description: `Largest session payload (1 to ${MAX_ITEM_BYTES_LIMIT} bytes, suffixes KiB/MiB/GiB allowed); above it INVALID_ARGUMENT.`,
+    parse: byteSize(1, MAX_ITEM_BYTES_LIMIT),
+  },
+  maxMemoryBytes: {
+    flag: "max-memory",
+    placeholder: "<bytes>",
+    default: DEFAULT_STORE_OPTIONS.maxMemoryBytes,
+    defaultText: "1GiB",
+    description:
+      "Memory budget for session data plus per-session overhead (bytes, suffixes KiB/MiB/GiB/TiB allowed; at least --max-item-bytes); a write that would pass it gets RESOURCE_EXHAUSTED.",
+    parse: byteSize(1, Number.MAX_SAFE_INTEGER),
+  },
+  expiryIntervalMs: {
+    flag: "expiry-interval-ms",
+    placeholder: "<ms>",
+    default: DEFAULT_STORE_OPTIONS.expiryIntervalMs,
+    description: "How often the active expiry cycle runs, in ms (1 to 60000).",
+    parse: integer(1, 60_000),
+  },
+  expirySliceBudgetMs: {
+    flag: "expiry-slice-budget-ms",
+    placeholder: "<ms>",
+    default: DEFAULT_STORE_OPTIONS.expirySliceBudgetMs,
+    description: "Time budget of one expiry cycle across all shards, in ms (1 to 60000, at most --expiry-interval-ms).",
+    parse: integer(1, 60_000),
+  },
+};
+
+function envName(flag: string): string {
+  return `STATEWARD_${flag.toUpperCase().replace(/-/g, "_")}`;
+}
+
+function docsOf<T>(specs: Specs<T>): OptionDoc[] {
+  return Object.values<OptionSpec<unknown>>(specs).map((spec) =>
+    Object.freeze({
+      flag: `--${spec.flag}`,
+      placeholder: spec.placeholder ?? "",
+      env: envName(spec.flag),
+      default: spec.defaultText ?? String(spec.default),
+      description: spec.description,
+    }),
+  );
+}
+
+/** Every option with its flag, environment variable, default and description, in `--help` order. */
+export const OPTION_DOCS: readonly OptionDoc[] = Object.freeze([...docsOf(SERVER_SPECS), ...docsOf(STORE_SPECS)]);
+
+type FlagValues = Readonly<Record<string, string | boolean | undefined>>;
+type Env = Readonly<Record<string, string | undefined>>;
+
+function readOption<T>(spec: OptionSpec<T>, flags: FlagValues, env: Env): T {
+  const flagValue = flags[spec.flag];
+  if (typeof flagValue === "boolean") return flagValue as T; // only boolean specs declare boolean flags
+  const envVar = envName(spec.flag);
+  const envValue = env[envVar];
+  // An empty variable counts as unset, as shells and container runtimes often export them empty.
+  const [raw, source] =
+    flagValue !== undefined ? [flagValue, `--${spec.flag}`] : envValue !== undefined && envValue !== "" ? [envValue, envVar] : [];
+  if (raw === undefined) return spec.default;
+  try {
+    return spec.parse(raw);
+  } catch (error) {
+    if (!(error instanceof RuleViolation)) throw error;
+    throw new ConfigError(`Invalid value ${JSON.stringify(raw)} from ${source} (flag --${spec.flag}, environment variable ${envVar}): ${error.message}.`);
+  }
+}
+
+function readAll<T>(specs: Specs<T>, flags: FlagValues, env: Env): T {
+  const values: Partial<Record<keyof T, unknown>> = {};
+  for (const key of Object.keys(specs) as (keyof T)[]) values[key] = readOption(specs[key], flags, env);
+  return values as T;
+}
+
+function both(spec: OptionSpec<unknown>): string {
+  return `--${spec.flag} (${envName(spec.flag)})`;
+}
+
+function requireAtMost<T>(values: T, specs: Specs<T>, small: keyof T, large: keyof T): void {
+  if ((values[small] as number) > (values[large] as number)) {
+    throw new ConfigError(
+      `${both(specs[small])} is ${String(values[small])} but must not exceed ${both(specs[large])}, which is ${String(values[large])}.`,
+    );
+  }
+}
+
+/**
+ * Resolves the server configuration. For each option the command-line flag wins over the
+ * `STATEWARD_*` environment variable, which wins over the default; every value is checked.
+ *
+ * @param argv - the arguments after `serve` (flags only, e.g. `["--port", "0"]`).
+ * @param env - the environment (the CLI passes `process.env`; tests pass plain objects).
+ * @returns a deeply frozen {@link ServerConfig}.
+ * @throws {@link ConfigError} for unknown flags, stray arguments, malformed or out-of-range values,
+ * inconsistent limits, or a non-loopback host without `--allow-remote`.
+ */
+export function resolveConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServerConfig {
+  const options: Record<string, { type: "string" | "boolean" }> = {};
+  for (const spec of [...Object.values(SERVER_SPECS), ...Object.values(STORE_SPECS)] as OptionSpec<unknown>[]) {
+    options[spec.flag] = { type: typeof spec.default === "boolean" ? "boolean" : "string" };
+  }
+  let flags: FlagValues;
+  try {
+    // allowNegative lets `--no-allow-remote` override STATEWARD_ALLOW_REMOTE=true.
+    flags = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false, allowNegative: true }).values;
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+
+  const server = readAll(SERVER_SPECS, flags, env);
+  const store = readAll(STORE_SPECS, flags, env);
+
+  requireAtMost(store, STORE_SPECS, "defaultTtlSeconds", "maxTtlSeconds");
+  requireAtMost(store, STORE_SPECS, "defaultLockLeaseMs", "maxLockLeaseMs");
+  requireAtMost(store, STORE_SPECS, "maxItemBytes", "maxMemoryBytes");
+  requireAtMost(store, STORE_SPECS, "expirySliceBudgetMs", "expiryIntervalMs");
+
+  if (!server.allowRemote && !isLoopbackHost(server.host)) {
+    throw new ConfigError(
+      `Refusing to listen on non-loopback address ${JSON.stringify(server.host)}: Stateward has no authentication. ` +
+        "Pass --allow-remote or set STATEWARD_ALLOW_REMOTE=true to listen on it anyway (trusted networks only), " +
+        "or use a loopback address such as 127.0.0.1.",
+    );
+  }
+
+  return Object.freeze({ ...server, store: Object.freeze(store) });
+}

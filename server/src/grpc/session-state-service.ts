@@ -1,0 +1,138 @@
+/**
+ * Handlers of `stateward.v1.SessionState`: decode → store → encode, with failures answered through
+ * the status mapping. Deliberately thin and quiet (no per-call logging): this is the hot path.
+ */
+import type { ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
+import type {
+  ExpireRequest,
+  ExpireResponse,
+  GetRequest,
+  GetResponse,
+  LockRequest,
+  LockResponse,
+  ReleaseRequest,
+  ReleaseResponse,
+  RemoveRequest,
+  RemoveResponse,
+  SessionStateServer,
+  SetRequest,
+  SetResponse,
+} from "@stateward/client";
+import type { Logger } from "../logger";
+import type { WaitHandle } from "../store/operations";
+import type { SessionStore } from "../store/session-store";
+import { waitWithinDeadline } from "./deadline";
+import { toGrpcStatus } from "./status-mapping";
+import {
+  toExpireInput,
+  toExpireResponse,
+  toGetInput,
+  toGetResponse,
+  toLockInput,
+  toLockResponse,
+  toReleaseInput,
+  toReleaseResponse,
+  toRemoveInput,
+  toRemoveResponse,
+  toSetInput,
+  toSetResponse,
+} from "./wire-conversion";
+
+/** The requested wait, shortened so that an OUTCOME_LOCKED answer beats the call's deadline. */
+function effectiveWaitMs(call: ServerUnaryCall<unknown, unknown>, requestedMs: number): number {
+  return requestedMs > 0 ? waitWithinDeadline(requestedMs, call.getDeadline(), Date.now()) : 0;
+}
+
+/**
+ * A waiting call whose client goes away (cancel, disconnect, deadline) leaves the session's queue
+ * at once. grpc-js also emits `cancelled` after a normal answer; cancelling then is a no-op.
+ */
+function leaveQueueOnCancel(call: ServerUnaryCall<unknown, unknown>, handle: WaitHandle): void {
+  if (call.cancelled) handle.cancel();
+  else call.once("cancelled", () => handle.cancel());
+}
+
+/**
+ * Creates the service implementation over `store`; register it with
+ * `server.addService(SessionStateService, createSessionStateService(store, logger))`.
+ *
+ * @param store - the session store answering every call.
+ * @param logger - receives the causes of INTERNAL answers (never session ids or data).
+ */
+export function createSessionStateService(store: SessionStore, logger: Logger): SessionStateServer {
+  return {
+    get(call: ServerUnaryCall<GetRequest, GetResponse>, callback: sendUnaryData<GetResponse>): void {
+      const waitMs = effectiveWaitMs(call, call.request.waitMs);
+      try {
+        const handle = store.get(toGetInput(call.request, waitMs), {
+          resolve: (result) => callback(null, toGetResponse(result)),
+          reject: (error) => callback(toGrpcStatus(error, logger)),
+          // No isActive: the store asks it only before granting a lock, and readers never get one.
+        });
+        if (handle !== undefined) leaveQueueOnCancel(call, handle);
+      } catch (error) {
+        callback(toGrpcStatus(error, logger));
+      }
+    },
+
+    lock(call: ServerUnaryCall<LockRequest, LockResponse>, callback: sendUnaryData<LockResponse>): void {
+      const waitMs = effectiveWaitMs(call, call.request.waitMs);
+      try {
+        const handle = store.lock(toLockInput(call.request, waitMs), {
+          resolve: (result) => callback(null, toLockResponse(result)),
+          reject: (error) => callback(toGrpcStatus(error, logger)),
+          // Never hand a queued lock to a caller that is gone: nobody would release it before its
+          // lease ends. (Only queued waiters are asked, so immediate calls skip the closure.)
+          isActive: waitMs > 0 ? () => !call.cancelled : undefined,
+        });
+        if (handle !== undefined) leaveQueueOnCancel(call, handle);
+      } catch (error) {
+        callback(toGrpcStatus(error, logger));
+      }
+    },
+
+    set(call: ServerUnaryCall<SetRequest, SetResponse>, callback: sendUnaryData<SetResponse>): void {
+      let response: SetResponse;
+      try {
+        response = toSetResponse(store.set(toSetInput(call.request)));
+      } catch (error) {
+        callback(toGrpcStatus(error, logger));
+        return;
+      }
+      callback(null, response);
+    },
+
+    release(call: ServerUnaryCall<ReleaseRequest, ReleaseResponse>, callback: sendUnaryData<ReleaseResponse>): void {
+      let response: ReleaseResponse;
+      try {
+        response = toReleaseResponse(store.release(toReleaseInput(call.request)));
+      } catch (error) {
+        callback(toGrpcStatus(error, logger));
+        return;
+      }
+      callback(null, response);
+    },
+
+    expire(call: ServerUnaryCall<ExpireRequest, ExpireResponse>, callback: sendUnaryData<ExpireResponse>): void {
+      let response: ExpireResponse;
+      try {
+        response = toExpireResponse(store.expire(toExpireInput(call.request)));
+      } catch (error) {
+        callback(toGrpcStatus(error, logger));
+        return;
+      }
+      callback(null, response);
+    },
+
+    remove(call: ServerUnaryCall<RemoveRequest, RemoveResponse>, callback: sendUnaryData<RemoveResponse>): void {
+      let response: RemoveResponse;
+      try {
+        response = toRemoveResponse(store.remove(toRemoveInput(call.request)));
+      } catch (error) {
+        callback(toGrpcStatus(error, logger));
+        return;
+      }
+      callback(null, response);
+    },
+  };
+}

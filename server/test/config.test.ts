@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import { ConfigError, OPTION_DOCS, isLoopbackHost, resolveConfig } from "../src/config";
+import { DEFAULT_STORE_OPTIONS } from "../src/store/store-options";
+
+function configError(argv: string[], env: Record<string, string> = {}): ConfigError {
+  try {
+    resolveConfig(argv, env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail(`expected resolveConfig(${JSON.stringify(argv)}) to fail`);
+}
+
+describe("resolveConfig", () => {
+  it("returns the documented defaults with no flags and no environment", () => {
+    const config = resolveConfig([], {});
+    assert.deepEqual(config, {
+      host: "127.0.0.1",
+      port: 42424,
+      allowRemote: false,
+      logLevel: "info",
+      shutdownGraceMs: 10_000,
+      store: DEFAULT_STORE_OPTIONS,
+    });
+  });
+
+  it("returns a deeply frozen object", () => {
+    const config = resolveConfig([], {});
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.store));
+  });
+
+  it("lets a flag win over its variable, and the variable over the default", () => {
+    assert.equal(resolveConfig([], { STATEWARD_PORT: "5000" }).port, 5000);
+    assert.equal(resolveConfig(["--port", "6000"], { STATEWARD_PORT: "5000" }).port, 6000);
+    assert.equal(resolveConfig(["--port=0"], {}).port, 0);
+    assert.equal(resolveConfig([], { STATEWARD_SHARDS: "4" }).store.shards, 4);
+    assert.equal(resolveConfig(["--shards", "8"], { STATEWARD_SHARDS: "4" }).store.shards, 8);
+  });
+
+  it("treats an empty variable as unset", () => {
+    assert.equal(resolveConfig([], { STATEWARD_PORT: "" }).port, 42424);
+  });
+
+  it("reads every store option from its flag and its variable", () => {
+    const values: Record<string, number> = {
+      shards: 3,
+      defaultTtlSeconds: 60,
+      maxTtlSeconds: 120,
+      defaultLockLeaseMs: 1000,
+      maxLockLeaseMs: 2000,
+      maxWaitMs: 3000,
+      maxWaiters: 7,
+      maxItemBytes: 1024,
+      maxMemoryBytes: 1_000_000,
+      expiryIntervalMs: 50,
+      expirySliceBudgetMs: 2,
+    };
+    const flagOf = (key: string): string =>
+      key === "maxMemoryBytes" ? "max-memory" : key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const argv = Object.entries(values).flatMap(([key, value]) => [`--${flagOf(key)}`, String(value)]);
+    assert.deepEqual({ ...resolveConfig(argv, {}).store }, values);
+    const env = Object.fromEntries(
+      Object.entries(values).map(([key, value]) => [`STATEWARD_${flagOf(key).toUpperCase().replace(/-/g, "_")}`, String(value)]),
+    );
+    assert.deepEqual({ ...resolveConfig([], env).store }, values);
+  });
+
+  it("accepts byte sizes with binary suffixes", () => {
+    assert.equal(resolveConfig(["--max-memory", "512MiB"], {}).store.maxMemoryBytes, 512 * 1024 ** 2);
+    assert.equal(resolveConfig(["--max-memory", "2GiB"], {}).store.maxMemoryBytes, 2 * 1024 ** 3);
+    assert.equal(resolveConfig([], { STATEWARD_MAX_MEMORY: "2097152" }).store.maxMemoryBytes, 2_097_152);
+    assert.equal(resolveConfig(["--max-item-bytes", "64KiB"], {}).store.maxItemBytes, 64 * 1024);
+    assert.match(configError(["--max-memory", "1GB"]).message, /--max-memory.*STATEWARD_MAX_MEMORY.*suffix/);
+    assert.match(configError(["--max-memory", "1.5GiB"]).message, /--max-memory/);
+  });
+
+  it("rejects malformed and out-of-range integers, naming flag, variable and rule", () => {
+    const fromFlag = configError(["--port", "70000"]).message;
+    assert.match(fromFlag, /--port/);
+    assert.match(fromFlag, /STATEWARD_PORT/);
+    assert.match(fromFlag, /integer from 0 to 65535/);
+    const fromEnv = configError([], { STATEWARD_PORT: "abc" }).message;
+    assert.match(fromEnv, /"abc" from STATEWARD_PORT/);
+    assert.match(configError(["--shards", "0"]).message, /--shards.*STATEWARD_SHARDS.*from 1 to/);
+    assert.match(configError(["--max-waiters", "-1"]).message, /--max-waiters/);
+    assert.match(configError(["--shutdown-grace-ms", "1e3"]).message, /--shutdown-grace-ms/);
+    assert.match(configError(["--max-ttl-seconds", "31536001"]).message, /31536000/);
+  });
+
+  it("rejects inconsistent limits, naming both options", () => {
+    assert.match(
+      configError(["--default-ttl-seconds", "100", "--max-ttl-seconds", "50"]).message,
+      /--default-ttl-seconds.*STATEWARD_DEFAULT_TTL_SECONDS.*--max-ttl-seconds.*STATEWARD_MAX_TTL_SECONDS/,
+    );
+    assert.match(configError(["--default-lock-lease-ms", "5000", "--max-lock-lease-ms", "4000"]).message, /--max-lock-lease-ms/);
+    assert.match(configError(["--max-item-bytes", "2MiB", "--max-memory", "1MiB"]).message, /--max-memory/);
+    assert.match(configError(["--expiry-slice-budget-ms", "200", "--expiry-interval-ms", "100"]).message, /--expiry-interval-ms/);
+  });
+
+  it("validates the log level", () => {
+    assert.equal(resolveConfig(["--log-level", "debug"], {}).logLevel, "debug");
+    assert.equal(resolveConfig([], { STATEWARD_LOG_LEVEL: "silent" }).logLevel, "silent");
+    assert.match(configError(["--log-level", "verbose"]).message, /--log-level.*one of fatal, error/);
+  });
+
+  it("rejects unknown flags and positional arguments", () => {
+    assert.match(configError(["--bogus"]).message, /--bogus/);
+    assert.ok(configError(["extra"]) instanceof ConfigError);
+    assert.ok(configError(["--port"]) instanceof ConfigError);
+  });
+
+  it("refuses a non-loopback host without allow-remote, saying how", () => {
+    const message = configError(["--host", "0.0.0.0"]).message;
+    assert.match(message, /--allow-remote/);
+    assert.match(message, /STATEWARD_ALLOW_REMOTE=true/);
+    assert.ok(configError([], { STATEWARD_HOST: "10.1.2.3" }) instanceof ConfigError);
+    assert.equal(resolveConfig(["--host", "0.0.0.0", "--allow-remote"], {}).host, "0.0.0.0");
+    assert.equal(resolveConfig([], { STATEWARD_HOST: "::", STATEWARD_ALLOW_REMOTE: "true" }).allowRemote, true);
+    assert.ok(configError(["--no-allow-remote", "--host", "0.0.0.0"], { STATEWARD_ALLOW_REMOTE: "true" }) instanceof ConfigError);
+    assert.match(configError([], { STATEWARD_ALLOW_REMOTE: "maybe" }).message, /STATEWARD_ALLOW_REMOTE.*true or false/);
+  });
+
+  it("accepts loopback hosts without allow-remote", () => {
+    for (const host of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"]) {
+      assert.doesNotThrow(() => resolveConfig(["--host", host], {}), host);
+    }
+    assert.equal(resolveConfig(["--host", "[::1]"], {}).host, "::1");
+  });
+
+  it("rejects a host with a port or other junk", () => {
+    assert.match(configError(["--host", "127.0.0.1:80"]).message, /--host.*STATEWARD_HOST/);
+    assert.ok(configError(["--host", ""]) instanceof ConfigError);
+  });
+});
+
+describe("isLoopbackHost", () => {
+  it("recognises only loopback addresses", () => {
+    for (const host of ["127.0.0.1", "127.255.255.254", "::1", "LOCALHOST", "::ffff:127.0.0.1"]) assert.ok(isLoopbackHost(host), host);
+    for (const host of ["0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "example.com", "::ffff:10.0.0.1", "fe80::1%eth0"]) {
+      assert.ok(!isLoopbackHost(host), host);
+    }
+  });
+});
+
+describe("OPTION_DOCS", () => {
+  it("documents every option with its variable, default and description", () => {
+    const flags = OPTION_DOCS.map((doc) => doc.flag);
+    assert.deepEqual(flags, [
+      "--host",
+      "--port",
+      "--allow-remote",
+      "--log-level",
+      "--shutdown-grace-ms",
+      "--shards",
+      "--default-ttl-seconds",
+      "--max-ttl-seconds",
+      "--default-lock-lease-ms",
+      "--max-lock-lease-ms",
+      "--max-wait-ms",
+      "--max-waiters",
+      "--max-item-bytes",
+      "--max-memory",
+      "--expiry-interval-ms",
+      "--expiry-slice-budget-ms",
+    ]);
+    for (const doc of OPTION_DOCS) {
+      assert.equal(doc.env, `STATEWARD_${doc.flag.slice(2).toUpperCase().replace(/-/g, "_")}`);
+      assert.ok(doc.default.length > 0, doc.flag);
+      assert.ok(doc.description.length > 10, doc.flag);
+    }
+  });
+
+  it("lists defaults that resolveConfig actually uses", () => {
+    const byFlag = new Map(OPTION_DOCS.map((doc) => [doc.flag, doc.default]));
+    const config = resolveConfig([], {});
+    assert.equal(byFlag.get("--port"), String(config.port));
+    assert.equal(byFlag.get("--host"), config.host);
+    assert.equal(byFlag.get("--max-memory"), "1GiB");
+    assert.equal(config.store.maxMemoryBytes, 1024 ** 3);
+    assert.equal(byFlag.get("--shards"), String(config.store.shards));
+  });
+});
