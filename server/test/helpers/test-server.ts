@@ -1,0 +1,394 @@
+/**
+ * Test harness: a real Stateward server on 127.0.0.1, port 0, driven through the generated
+ * `SessionStateClient`. Every test starts its own server (optionally on a {@link FakeClock}) and
+ * closes it in teardown, so the suite never leaks ports, timers or channels.
+ */
+import * as assert from "node:assert/strict";
+import * as grpc from "@grpc/grpc-js";
+
+import {
+  ExpireRequest,
+  GetRequest,
+  LockRequest,
+  Outcome,
+  ReleaseRequest,
+  RemoveRequest,
+  SessionStateClient,
+  SetRequest,
+} from "../../../client/ts/src";
+import type {
+  ExpireResponse,
+  GetResponse,
+  LockResponse,
+  ReleaseResponse,
+  RemoveResponse,
+  SetResponse,
+} from "../../../client/ts/src";
+import { resolveConfig, startServer, systemClock } from "../../src/index";
+import type { Logger, StartedServer } from "../../src/index";
+import type { Clock } from "../../src/store/clock";
+import { FakeClock } from "../../src/store/fake-clock";
+
+export { Outcome };
+export type { GetResponse, LockResponse, SetResponse, ReleaseResponse, ExpireResponse, RemoveResponse };
+
+// ---------------------------------------------------------------------------------------------
+// Request builders: every field defaulted, the key defaults to ("app", "s1").
+// ---------------------------------------------------------------------------------------------
+
+/** Default key used by the builders. */
+export const DEFAULT_APP = "app";
+export const DEFAULT_SESSION = "s1";
+
+type Partial2<T> = { [K in keyof T]?: T[K] };
+
+export function getReq(p: Partial2<GetRequest> = {}): GetRequest {
+  return GetRequest.fromPartial({ app: DEFAULT_APP, sessionId: DEFAULT_SESSION, ...p });
+}
+export function lockReq(p: Partial2<LockRequest> = {}): LockRequest {
+  return LockRequest.fromPartial({ app: DEFAULT_APP, sessionId: DEFAULT_SESSION, ...p });
+}
+/** `data` may be given as a string (UTF-8) for brevity. */
+export function setReq(p: Omit<Partial2<SetRequest>, "data"> & { data?: Buffer | string } = {}): SetRequest {
+  const { data, ...rest } = p;
+  return SetRequest.fromPartial({
+    app: DEFAULT_APP,
+    sessionId: DEFAULT_SESSION,
+    ...rest,
+    data: typeof data === "string" ? Buffer.from(data) : (data ?? Buffer.alloc(0)),
+  });
+}
+export function releaseReq(p: Partial2<ReleaseRequest> = {}): ReleaseRequest {
+  return ReleaseRequest.fromPartial({ app: DEFAULT_APP, sessionId: DEFAULT_SESSION, ...p });
+}
+export function expireReq(p: Partial2<ExpireRequest> = {}): ExpireRequest {
+  return ExpireRequest.fromPartial({ app: DEFAULT_APP, sessionId: DEFAULT_SESSION, ...p });
+}
+export function removeReq(p: Partial2<RemoveRequest> = {}): RemoveRequest {
+  return RemoveRequest.fromPartial({ app: DEFAULT_APP, sessionId: DEFAULT_SESSION, ...p });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Promisified calls
+// ---------------------------------------------------------------------------------------------
+
+/** Per-call options. */
+export interface CallOpts {
+  /** Deadline in ms from now (none by default). */
+  readonly deadlineMs?: number;
+}
+
+/** A call in flight: the grpc-js call object (for cancel()) and its eventual response. */
+export interface Pending<T> {
+  readonly call: grpc.ClientUnaryCall;
+  readonly response: Promise<T>;
+  /** True once the response promise has settled (either way). */
+  settled(): boolean;
+}
+
+type Method<Req, Res> = (
+  request: Req,
+  metadata: grpc.Metadata,
+  options: Partial<grpc.CallOptions>,
+  callback: (error: grpc.ServiceError | null, response: Res) => void,
+) => grpc.ClientUnaryCall;
+
+function begin<Req, Res>(client: SessionStateClient, method: Method<Req, Res>, request: Req, opts: CallOpts): Pending<Res> {
+  let done = false;
+  let call: grpc.ClientUnaryCall | undefined;
+  const options: Partial<grpc.CallOptions> = {};
+  if (opts.deadlineMs !== undefined) options.deadline = new Date(Date.now() + opts.deadlineMs);
+  const response = new Promise<Res>((resolve, reject) => {
+    call = method.call(client, request, new grpc.Metadata(), options, (error, res) => {
+      done = true;
+      if (error) reject(error);
+      else resolve(res);
+    });
+  });
+  // Avoid unhandled-rejection noise for calls a test cancels and never awaits.
+  response.catch(() => undefined);
+  assert.ok(call !== undefined);
+  return { call, response, settled: () => done };
+}
+
+/** Starts calls and returns the in-flight handle (needed to cancel or to observe waiting). */
+export interface Starters {
+  get(p?: Partial2<GetRequest>, opts?: CallOpts): Pending<GetResponse>;
+  lock(p?: Partial2<LockRequest>, opts?: CallOpts): Pending<LockResponse>;
+  set(p?: Parameters<typeof setReq>[0], opts?: CallOpts): Pending<SetResponse>;
+  release(p?: Partial2<ReleaseRequest>, opts?: CallOpts): Pending<ReleaseResponse>;
+  expire(p?: Partial2<ExpireRequest>, opts?: CallOpts): Pending<ExpireResponse>;
+  remove(p?: Partial2<RemoveRequest>, opts?: CallOpts): Pending<RemoveResponse>;
+}
+
+/** Calls returning a promise of the response; rejects with the grpc ServiceError. */
+export interface Calls {
+  get(p?: Partial2<GetRequest>, opts?: CallOpts): Promise<GetResponse>;
+  lock(p?: Partial2<LockRequest>, opts?: CallOpts): Promise<LockResponse>;
+  set(p?: Parameters<typeof setReq>[0], opts?: CallOpts): Promise<SetResponse>;
+  release(p?: Partial2<ReleaseRequest>, opts?: CallOpts): Promise<ReleaseResponse>;
+  expire(p?: Partial2<ExpireRequest>, opts?: CallOpts): Promise<ExpireResponse>;
+  remove(p?: Partial2<RemoveRequest>, opts?: CallOpts): Promise<RemoveResponse>;
+}
+
+export function startersFor(client: SessionStateClient): Starters {
+  return {
+    get: (p = {}, o = {}) => begin<GetRequest, GetResponse>(client, client.get as Method<GetRequest, GetResponse>, getReq(p), o),
+    lock: (p = {}, o = {}) => begin<LockRequest, LockResponse>(client, client.lock as Method<LockRequest, LockResponse>, lockReq(p), o),
+    set: (p = {}, o = {}) => begin<SetRequest, SetResponse>(client, client.set as Method<SetRequest, SetResponse>, setReq(p), o),
+    release: (p = {}, o = {}) =>
+      begin<ReleaseRequest, ReleaseResponse>(client, client.release as Method<ReleaseRequest, ReleaseResponse>, releaseReq(p), o),
+    expire: (p = {}, o = {}) =>
+      begin<ExpireRequest, ExpireResponse>(client, client.expire as Method<ExpireRequest, ExpireResponse>, expireReq(p), o),
+    remove: (p = {}, o = {}) =>
+      begin<RemoveRequest, RemoveResponse>(client, client.remove as Method<RemoveRequest, RemoveResponse>, removeReq(p), o),
+  };
+}
+
+export function callsFor(client: SessionStateClient): Calls {
+  const s = startersFor(client);
+  return {
+    get: (p, o) => s.get(p, o).response,
+    lock: (p, o) => s.lock(p, o).response,
+    set: (p, o) => s.set(p, o).response,
+    release: (p, o) => s.release(p, o).response,
+    expire: (p, o) => s.expire(p, o).response,
+    remove: (p, o) => s.remove(p, o).response,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server + client
+// ---------------------------------------------------------------------------------------------
+
+export interface TestServer {
+  readonly server: StartedServer;
+  readonly client: SessionStateClient;
+  readonly clock: Clock;
+  /** Promisified calls on {@link client}. */
+  readonly call: Calls;
+  /** Call starters on {@link client} (for cancel / waiting). */
+  readonly start: Starters;
+  /** Opens another client (its own channel); closed by {@link close}. */
+  newClient(): SessionStateClient;
+  /** Closes every client and shuts the server down. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Channel options: a separate channel per client (no subchannel sharing between clients). */
+export function newChannelClient(address: string): SessionStateClient {
+  return new SessionStateClient(address, grpc.credentials.createInsecure(), {
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    "grpc.max_send_message_length": 64 * 1024 * 1024,
+    // Own subchannel pool: each client really is a separate connection.
+    "grpc.use_local_subchannel_pool": 1,
+  });
+}
+
+/**
+ * Starts a real server on 127.0.0.1:0 with `--log-level silent` plus `flags`, and a client on it.
+ */
+export async function startTestServer(
+  flags: string[] = [],
+  opts: { clock?: Clock; logger?: Logger } = {},
+): Promise<TestServer> {
+  const clock = opts.clock ?? systemClock;
+  const config = resolveConfig(["--host", "127.0.0.1", "--port", "0", "--log-level", "silent", ...flags], {});
+  const server = await startServer(config, opts.logger ? { clock, logger: opts.logger } : { clock });
+  const clients: SessionStateClient[] = [];
+  const newClient = (): SessionStateClient => {
+    const c = newChannelClient(server.address);
+    clients.push(c);
+    return c;
+  };
+  const client = newClient();
+  let closed: Promise<void> | undefined;
+  return {
+    server,
+    client,
+    clock,
+    call: callsFor(client),
+    start: startersFor(client),
+    newClient,
+    close: () => {
+      closed ??= (async () => {
+        for (const c of clients) c.close();
+        await withTimeout(server.shutdown(), 5000, "server.shutdown()").catch((error: unknown) => {
+          server.forceShutdown();
+          throw error;
+        });
+      })();
+      return closed;
+    },
+  };
+}
+
+/**
+ * Registers a per-test server: `const t = useServer(flags, () => ({ clock }))` gives a getter that
+ * is valid inside `it`; the server is closed in `afterEach` whatever happens.
+ */
+export function useServer(flags: string[] = [], opts: () => { clock?: Clock; logger?: Logger } = () => ({})): () => TestServer {
+  let current: TestServer | undefined;
+  beforeEach(async () => {
+    current = await startTestServer(flags, opts());
+  });
+  afterEach(async () => {
+    const t = current;
+    current = undefined;
+    if (t) await t.close();
+  });
+  return () => {
+    assert.ok(current, "server not started");
+    return current;
+  };
+}
+
+/** A test server whose store runs on a {@link FakeClock}. */
+export interface FakeTestServer extends TestServer {
+  readonly clock: FakeClock;
+}
+
+/** Start time of every fake clock (epoch ms). */
+export const FAKE_START_MS = 1_700_000_000_000;
+
+/** Like {@link useServer}, on a fresh {@link FakeClock} per test. */
+export function useFakeServer(flags: string[] = []): () => FakeTestServer {
+  let current: FakeTestServer | undefined;
+  beforeEach(async () => {
+    const clock = new FakeClock(FAKE_START_MS);
+    const t = await startTestServer(flags, { clock });
+    current = { ...t, clock };
+  });
+  afterEach(async () => {
+    const t = current;
+    current = undefined;
+    if (t) await t.close();
+  });
+  return () => {
+    assert.ok(current, "server not started");
+    return current;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assertions and waiting
+// ---------------------------------------------------------------------------------------------
+
+export function isServiceError(error: unknown): error is grpc.ServiceError {
+  return error instanceof Error && typeof (error as Partial<grpc.ServiceError>).code === "number";
+}
+
+/** The `stateward-reason` trailer of an error, if any. */
+export function reasonOf(error: grpc.ServiceError): string | undefined {
+  const values = error.metadata?.get("stateward-reason") ?? [];
+  const v = values[0];
+  return v === undefined ? undefined : String(v);
+}
+
+export interface ExpectedError {
+  /** Expected `stateward-reason` trailer (one of them, if several are acceptable). */
+  readonly reason?: string | readonly string[];
+  /** Each pattern must match the message (details). */
+  readonly message?: readonly RegExp[];
+}
+
+/** Awaits `promise`, asserting that it fails with the given gRPC status (strictly). */
+export async function expectStatus(
+  promise: Promise<unknown>,
+  code: grpc.status,
+  expected: ExpectedError = {},
+): Promise<grpc.ServiceError> {
+  let result: unknown;
+  try {
+    result = await promise;
+  } catch (error) {
+    assert.ok(isServiceError(error), `expected a grpc ServiceError, got ${String(error)}`);
+    assert.equal(
+      error.code,
+      code,
+      `expected status ${grpc.status[code]}, got ${grpc.status[error.code]}: ${error.details}`,
+    );
+    if (expected.reason !== undefined) {
+      const allowed: readonly string[] = typeof expected.reason === "string" ? [expected.reason] : expected.reason;
+      const reason = reasonOf(error);
+      assert.ok(
+        reason !== undefined && allowed.includes(reason),
+        `stateward-reason trailer ${String(reason)} should be ${allowed.join(" or ")} (message: ${error.details})`,
+      );
+    }
+    for (const pattern of expected.message ?? []) {
+      assert.match(error.details, pattern, `message should match ${String(pattern)}`);
+    }
+    return error;
+  }
+  assert.fail(`expected status ${grpc.status[code]}, but the call succeeded: ${JSON.stringify(result, jsonBigint)}`);
+}
+
+function jsonBigint(_key: string, value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
+  return value;
+}
+
+/** Regex matching the integer `n` written plainly or with thousands separators (`,`, `_`, ` `, `.`). */
+export function numberPattern(n: number): RegExp {
+  const digits = String(n);
+  const groups: string[] = [];
+  for (let end = digits.length; end > 0; end -= 3) groups.unshift(digits.slice(Math.max(0, end - 3), end));
+  const separated = groups.join("[,_ .\\u00a0]?");
+  return new RegExp(`(^|[^0-9])${separated}($|[^0-9])`);
+}
+
+/** Regex matching a proto field name written snake_case or camelCase. */
+export function fieldPattern(snake: string): RegExp {
+  const camel = snake.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+  return new RegExp(snake === camel ? `\\b${snake}\\b` : `${snake}|${camel}`, "i");
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls `condition` (with a short backoff) until it returns true; fails after `timeoutMs`.
+ * Used to wait for server-side state (waiters queued, a lock released), never a fixed sleep.
+ */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 3000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 1;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(delay);
+    delay = Math.min(delay * 2, 50);
+  }
+}
+
+/** Waits until the server's store reports exactly `n` waiters. */
+export async function waitForWaiters(t: TestServer, n: number): Promise<void> {
+  await waitFor(() => t.server.store.stats().waiters === n, `${n} waiter(s) (have ${t.server.store.stats().waiters})`);
+}
+
+/** Lets in-flight responses arrive: one full round trip on the same channel. */
+export async function roundTrip(t: TestServer): Promise<void> {
+  await t.call.expire({ sessionId: "__roundtrip__" });
+}
+
+/** Rejects if `promise` does not settle within `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+export { grpc };
