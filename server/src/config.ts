@@ -33,6 +33,16 @@ export interface ServerConfig {
    * (`--shutdown-grace-ms`, `STATEWARD_SHUTDOWN_GRACE_MS`). Default 10,000.
    */
   readonly shutdownGraceMs: number;
+  /**
+   * Most operations in one Pipeline message (`--max-pipeline-batch`, `STATEWARD_MAX_PIPELINE_BATCH`);
+   * the excess fails per operation with RESOURCE_EXHAUSTED. Default 1024.
+   */
+  readonly maxPipelineBatch: number;
+  /**
+   * Most operations waiting at once on one Pipeline stream (`--max-pipeline-in-flight`,
+   * `STATEWARD_MAX_PIPELINE_IN_FLIGHT`); the next waiting one fails with RESOURCE_EXHAUSTED. Default 4096.
+   */
+  readonly maxPipelineInFlight: number;
   /** Limits and defaults of the session store (one flag and variable per field). */
   readonly store: StoreOptions;
 }
@@ -202,6 +212,21 @@ const SERVER_SPECS: Specs<ServerOnly> = {
     default: 10_000,
     description: `On SIGTERM/SIGINT, how long to let in-flight calls finish before cancelling them, in ms (0 to ${MAX_TIMER_MS}).`,
     parse: integer(0, MAX_TIMER_MS),
+  },
+  maxPipelineBatch: {
+    flag: "max-pipeline-batch",
+    placeholder: "<n>",
+    default: 1024,
+    description: "Most operations in one Pipeline message, 1 to 65536; the excess fails per operation with RESOURCE_EXHAUSTED.",
+    parse: integer(1, 65_536),
+  },
+  maxPipelineInFlight: {
+    flag: "max-pipeline-in-flight",
+    placeholder: "<n>",
+    default: 4096,
+    description:
+      "Most operations waiting at once on one Pipeline stream, 1 to 1000000; the next waiting one fails with RESOURCE_EXHAUSTED (bounds what a stream can make the server hold).",
+    parse: integer(1, 1_000_000),
   },
 };
 

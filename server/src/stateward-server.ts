@@ -8,6 +8,7 @@ import { SessionStateService } from "@stateward/client";
 import type { ServerConfig } from "./config";
 import { addHealthService } from "./grpc/health";
 import { addReflectionService } from "./grpc/reflection";
+import { createPipelineService } from "./grpc/pipeline-service";
 import { createSessionStateService } from "./grpc/session-state-service";
 import { createLogger, type Logger } from "./logger";
 import { systemClock, type Clock } from "./store/clock";
@@ -78,7 +79,11 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   const server = new Server({
     "grpc.max_receive_message_length": store.options.maxItemBytes + RECEIVE_LIMIT_HEADROOM_BYTES,
   });
-  server.addService(SessionStateService, createSessionStateService(store, logger));
+  const pipeline = createPipelineService(store, logger, {
+    maxBatch: config.maxPipelineBatch,
+    maxInFlight: config.maxPipelineInFlight,
+  });
+  server.addService(SessionStateService, createSessionStateService(store, logger, pipeline));
   const health = addHealthService(server);
   addReflectionService(server);
 
@@ -124,6 +129,9 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
       // Stop accepting first, so no call can start waiting after the store has answered the waiters.
       server.tryShutdown(() => finish(false));
       store.close();
+      // Pipeline streams stay open until the client ends them: send what the store just answered
+      // (waiters get UNAVAILABLE) and end them, so they do not hold the shutdown for the grace period.
+      pipeline.endAll();
     });
     return stopping;
   }
@@ -132,6 +140,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     health.stop();
     server.forceShutdown();
     store.close();
+    pipeline.endAll();
   }
 
   return Object.freeze({ host: config.host, port, address, store, shutdown, forceShutdown });

@@ -21,6 +21,8 @@ describe("resolveConfig", () => {
       allowRemote: false,
       logLevel: "info",
       shutdownGraceMs: 10_000,
+      maxPipelineBatch: 1024,
+      maxPipelineInFlight: 4096,
       store: DEFAULT_STORE_OPTIONS,
     });
   });
@@ -153,6 +155,8 @@ describe("OPTION_DOCS", () => {
       "--allow-remote",
       "--log-level",
       "--shutdown-grace-ms",
+      "--max-pipeline-batch",
+      "--max-pipeline-in-flight",
       "--shards",
       "--default-ttl-seconds",
       "--max-ttl-seconds",

@@ -5,3 +5,4 @@
  * (used by the server too, so both sides share one codec).
  */
 export * from "./gen/stateward/v1/session_state";
+export * from "./pipeline-client";

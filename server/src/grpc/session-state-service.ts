@@ -19,6 +19,7 @@ import type {
   SetResponse,
 } from "@stateward/client";
 import type { Logger } from "../logger";
+import type { PipelineService } from "./pipeline-service";
 import type { WaitHandle } from "../store/operations";
 import type { SessionStore } from "../store/session-store";
 import { waitWithinDeadline } from "./deadline";
@@ -58,9 +59,16 @@ function leaveQueueOnCancel(call: ServerUnaryCall<unknown, unknown>, handle: Wai
  *
  * @param store - the session store answering every call.
  * @param logger - receives the causes of INTERNAL answers (never session ids or data).
+ * @param pipeline - the Pipeline rpc's handler (see pipeline-service.ts).
  */
-export function createSessionStateService(store: SessionStore, logger: Logger): SessionStateServer {
+export function createSessionStateService(
+  store: SessionStore,
+  logger: Logger,
+  pipeline: PipelineService,
+): SessionStateServer {
   return {
+    pipeline: pipeline.handle,
+
     get(call: ServerUnaryCall<GetRequest, GetResponse>, callback: sendUnaryData<GetResponse>): void {
       const waitMs = effectiveWaitMs(call, call.request.waitMs);
       try {

@@ -32,17 +32,31 @@ export function statusCodeOf(kind: StoreErrorKind): status {
   }
 }
 
+/** A failure as the caller sees it: status code, message and stable reason ("" when none). */
+export interface Failure {
+  readonly code: status;
+  readonly message: string;
+  readonly reason: string;
+}
+
 /**
- * Turns anything a handler caught into the status to answer with (pass it to the unary callback).
- * Unknown failures are logged at error level with their cause and answered INTERNAL with a generic
- * message, so no internal detail reaches the caller.
+ * Turns anything a handler caught into the failure to answer with. Unknown failures are logged at
+ * error level with their cause and answered INTERNAL with a generic message, so no internal detail
+ * reaches the caller.
  */
-export function toGrpcStatus(error: unknown, logger: Logger): Partial<StatusObject> {
+export function describeFailure(error: unknown, logger: Logger): Failure {
   if (error instanceof StoreError) {
-    const metadata = new Metadata();
-    metadata.set(REASON_TRAILER, error.reason);
-    return { code: statusCodeOf(error.kind), details: error.message, metadata };
+    return { code: statusCodeOf(error.kind), message: error.message, reason: error.reason };
   }
   logger.error({ err: error }, "internal error while handling a call");
-  return { code: status.INTERNAL, details: INTERNAL_MESSAGE };
+  return { code: status.INTERNAL, message: INTERNAL_MESSAGE, reason: "" };
+}
+
+/** {@link describeFailure} as a unary status (the reason travels in the `stateward-reason` trailer). */
+export function toGrpcStatus(error: unknown, logger: Logger): Partial<StatusObject> {
+  const failure = describeFailure(error, logger);
+  if (failure.reason === "") return { code: failure.code, details: failure.message };
+  const metadata = new Metadata();
+  metadata.set(REASON_TRAILER, failure.reason);
+  return { code: failure.code, details: failure.message, metadata };
 }

@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -237,6 +239,101 @@ export interface RemoveRequest {
 export interface RemoveResponse {
   /** True if the session existed and was removed. */
   removed: boolean;
+}
+
+/** PipelineRequest is one batch of operations (and cancellations) sent on a Pipeline stream. */
+export interface PipelineRequest {
+  /**
+   * Operations to run, at most --max-pipeline-batch per message (the excess fails per operation
+   * with RESOURCE_EXHAUSTED).
+   */
+  operations: PipelineOperation[];
+  /**
+   * Correlation ids of operations in flight on this stream to cancel: a waiting Get or Lock leaves
+   * its queue at once and is never granted the lock; the cancelled operation gets no result.
+   */
+  cancelIds: bigint[];
+}
+
+/** PipelineOperation is one operation of a batch. */
+export interface PipelineOperation {
+  /**
+   * Correlation id chosen by the client, unique among the stream's operations in flight
+   * (a duplicate fails with INVALID_ARGUMENT).
+   */
+  id: bigint;
+  /**
+   * The operation's own deadline in ms, the stream's stand-in for a unary call deadline: a waiting
+   * Get or Lock is answered OUTCOME_LOCKED shortly before it. 0 = no deadline.
+   */
+  timeoutMs: number;
+  /** The operation: exactly one of the six unary request messages. */
+  request:
+    | //
+    /** A Get (reader). */
+    { $case: "get"; value: GetRequest }
+    | //
+    /** A Lock (writer). */
+    { $case: "lock"; value: LockRequest }
+    | //
+    /** A Set. */
+    { $case: "set"; value: SetRequest }
+    | //
+    /** A Release. */
+    { $case: "release"; value: ReleaseRequest }
+    | //
+    /** An Expire. */
+    { $case: "expire"; value: ExpireRequest }
+    | //
+    /** A Remove. */
+    { $case: "remove"; value: RemoveRequest }
+    | undefined;
+}
+
+/** PipelineResponse is a batch of results sent on a Pipeline stream. */
+export interface PipelineResponse {
+  /** Results, each for one operation, in completion order. */
+  results: PipelineResult[];
+}
+
+/** PipelineResult is the result of one operation: its response or its error. */
+export interface PipelineResult {
+  /** The operation's correlation id. */
+  id: bigint;
+  /** The response message of the operation's kind, or the error it failed with. */
+  result:
+    | //
+    /** Result of a Get. */
+    { $case: "get"; value: GetResponse }
+    | //
+    /** Result of a Lock. */
+    { $case: "lock"; value: LockResponse }
+    | //
+    /** Result of a Set. */
+    { $case: "set"; value: SetResponse }
+    | //
+    /** Result of a Release. */
+    { $case: "release"; value: ReleaseResponse }
+    | //
+    /** Result of an Expire. */
+    { $case: "expire"; value: ExpireResponse }
+    | //
+    /** Result of a Remove. */
+    { $case: "remove"; value: RemoveResponse }
+    | //
+    /** The operation failed, exactly as its unary twin would have. */
+    { $case: "error"; value: OperationError }
+    | undefined;
+}
+
+/** OperationError is a failed operation's status, in the shape of google.rpc.Status. */
+export interface OperationError {
+  /** The gRPC status code (google.rpc.Code), as the unary call would have answered. */
+  code: number;
+  /** The status message. */
+  message: string;
+  /** The stable reason, as in the unary call's `stateward-reason` trailer (empty when none). */
+  reason: string;
 }
 
 function createBaseGetRequest(): GetRequest {
@@ -1744,6 +1841,735 @@ export const RemoveResponse: MessageFns<RemoveResponse> = {
   },
 };
 
+function createBasePipelineRequest(): PipelineRequest {
+  return { operations: [], cancelIds: [] };
+}
+
+export const PipelineRequest: MessageFns<PipelineRequest> = {
+  encode(message: PipelineRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.operations) {
+      PipelineOperation.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.cancelIds.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.cancelIds) {
+        if (BigInt.asUintN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field cancelIds of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PipelineRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePipelineRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operations.push(PipelineOperation.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.cancelIds.push(reader.uint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.cancelIds.push(reader.uint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PipelineRequest {
+    return {
+      operations: globalThis.Array.isArray(object?.operations)
+        ? object.operations.map((e: any) => PipelineOperation.fromJSON(e))
+        : [],
+      cancelIds: globalThis.Array.isArray(object?.cancelIds)
+        ? object.cancelIds.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.cancel_ids)
+        ? object.cancel_ids.map((e: any) => BigInt(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PipelineRequest): unknown {
+    const obj: any = {};
+    if (message.operations?.length) {
+      obj.operations = message.operations.map((e) => PipelineOperation.toJSON(e));
+    }
+    if (message.cancelIds?.length) {
+      obj.cancelIds = message.cancelIds.map((e) => e.toString());
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PipelineRequest>): PipelineRequest {
+    return PipelineRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PipelineRequest>): PipelineRequest {
+    const message = createBasePipelineRequest();
+    message.operations = object.operations?.map((e) => PipelineOperation.fromPartial(e)) || [];
+    message.cancelIds = object.cancelIds?.map((e) => BigInt(e)) || [];
+    return message;
+  },
+};
+
+function createBasePipelineOperation(): PipelineOperation {
+  return { id: 0n, timeoutMs: 0, request: undefined };
+}
+
+export const PipelineOperation: MessageFns<PipelineOperation> = {
+  encode(message: PipelineOperation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0n) {
+      if (BigInt.asUintN(64, message.id) !== message.id) {
+        throw new globalThis.Error("value provided for field message.id of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.id);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(16).uint32(message.timeoutMs);
+    }
+    switch (message.request?.$case) {
+      case "get":
+        GetRequest.encode(message.request.value, writer.uint32(26).fork()).join();
+        break;
+      case "lock":
+        LockRequest.encode(message.request.value, writer.uint32(34).fork()).join();
+        break;
+      case "set":
+        SetRequest.encode(message.request.value, writer.uint32(42).fork()).join();
+        break;
+      case "release":
+        ReleaseRequest.encode(message.request.value, writer.uint32(50).fork()).join();
+        break;
+      case "expire":
+        ExpireRequest.encode(message.request.value, writer.uint32(58).fork()).join();
+        break;
+      case "remove":
+        RemoveRequest.encode(message.request.value, writer.uint32(66).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PipelineOperation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePipelineOperation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.request = { $case: "get", value: GetRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.request = { $case: "lock", value: LockRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.request = { $case: "set", value: SetRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.request = { $case: "release", value: ReleaseRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.request = { $case: "expire", value: ExpireRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.request = { $case: "remove", value: RemoveRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PipelineOperation {
+    return {
+      id: isSet(object.id) ? BigInt(object.id) : 0n,
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+      request: isSet(object.get)
+        ? { $case: "get", value: GetRequest.fromJSON(object.get) }
+        : isSet(object.lock)
+        ? { $case: "lock", value: LockRequest.fromJSON(object.lock) }
+        : isSet(object.set)
+        ? { $case: "set", value: SetRequest.fromJSON(object.set) }
+        : isSet(object.release)
+        ? { $case: "release", value: ReleaseRequest.fromJSON(object.release) }
+        : isSet(object.expire)
+        ? { $case: "expire", value: ExpireRequest.fromJSON(object.expire) }
+        : isSet(object.remove)
+        ? { $case: "remove", value: RemoveRequest.fromJSON(object.remove) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: PipelineOperation): unknown {
+    const obj: any = {};
+    if (message.id !== 0n) {
+      obj.id = message.id.toString();
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    if (message.request?.$case === "get") {
+      obj.get = GetRequest.toJSON(message.request.value);
+    } else if (message.request?.$case === "lock") {
+      obj.lock = LockRequest.toJSON(message.request.value);
+    } else if (message.request?.$case === "set") {
+      obj.set = SetRequest.toJSON(message.request.value);
+    } else if (message.request?.$case === "release") {
+      obj.release = ReleaseRequest.toJSON(message.request.value);
+    } else if (message.request?.$case === "expire") {
+      obj.expire = ExpireRequest.toJSON(message.request.value);
+    } else if (message.request?.$case === "remove") {
+      obj.remove = RemoveRequest.toJSON(message.request.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PipelineOperation>): PipelineOperation {
+    return PipelineOperation.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PipelineOperation>): PipelineOperation {
+    const message = createBasePipelineOperation();
+    message.id = (object.id !== undefined && object.id !== null) ? BigInt(object.id) : 0n;
+    message.timeoutMs = object.timeoutMs ?? 0;
+    switch (object.request?.$case) {
+      case "get": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "get", value: GetRequest.fromPartial(object.request.value) };
+        }
+        break;
+      }
+      case "lock": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "lock", value: LockRequest.fromPartial(object.request.value) };
+        }
+        break;
+      }
+      case "set": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "set", value: SetRequest.fromPartial(object.request.value) };
+        }
+        break;
+      }
+      case "release": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "release", value: ReleaseRequest.fromPartial(object.request.value) };
+        }
+        break;
+      }
+      case "expire": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "expire", value: ExpireRequest.fromPartial(object.request.value) };
+        }
+        break;
+      }
+      case "remove": {
+        if (object.request?.value !== undefined && object.request?.value !== null) {
+          message.request = { $case: "remove", value: RemoveRequest.fromPartial(object.request.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBasePipelineResponse(): PipelineResponse {
+  return { results: [] };
+}
+
+export const PipelineResponse: MessageFns<PipelineResponse> = {
+  encode(message: PipelineResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      PipelineResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PipelineResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePipelineResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(PipelineResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PipelineResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => PipelineResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PipelineResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => PipelineResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PipelineResponse>): PipelineResponse {
+    return PipelineResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PipelineResponse>): PipelineResponse {
+    const message = createBasePipelineResponse();
+    message.results = object.results?.map((e) => PipelineResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePipelineResult(): PipelineResult {
+  return { id: 0n, result: undefined };
+}
+
+export const PipelineResult: MessageFns<PipelineResult> = {
+  encode(message: PipelineResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0n) {
+      if (BigInt.asUintN(64, message.id) !== message.id) {
+        throw new globalThis.Error("value provided for field message.id of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.id);
+    }
+    switch (message.result?.$case) {
+      case "get":
+        GetResponse.encode(message.result.value, writer.uint32(18).fork()).join();
+        break;
+      case "lock":
+        LockResponse.encode(message.result.value, writer.uint32(26).fork()).join();
+        break;
+      case "set":
+        SetResponse.encode(message.result.value, writer.uint32(34).fork()).join();
+        break;
+      case "release":
+        ReleaseResponse.encode(message.result.value, writer.uint32(42).fork()).join();
+        break;
+      case "expire":
+        ExpireResponse.encode(message.result.value, writer.uint32(50).fork()).join();
+        break;
+      case "remove":
+        RemoveResponse.encode(message.result.value, writer.uint32(58).fork()).join();
+        break;
+      case "error":
+        OperationError.encode(message.result.value, writer.uint32(66).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PipelineResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePipelineResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.result = { $case: "get", value: GetResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.result = { $case: "lock", value: LockResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.result = { $case: "set", value: SetResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.result = { $case: "release", value: ReleaseResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.result = { $case: "expire", value: ExpireResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.result = { $case: "remove", value: RemoveResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.result = { $case: "error", value: OperationError.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PipelineResult {
+    return {
+      id: isSet(object.id) ? BigInt(object.id) : 0n,
+      result: isSet(object.get)
+        ? { $case: "get", value: GetResponse.fromJSON(object.get) }
+        : isSet(object.lock)
+        ? { $case: "lock", value: LockResponse.fromJSON(object.lock) }
+        : isSet(object.set)
+        ? { $case: "set", value: SetResponse.fromJSON(object.set) }
+        : isSet(object.release)
+        ? { $case: "release", value: ReleaseResponse.fromJSON(object.release) }
+        : isSet(object.expire)
+        ? { $case: "expire", value: ExpireResponse.fromJSON(object.expire) }
+        : isSet(object.remove)
+        ? { $case: "remove", value: RemoveResponse.fromJSON(object.remove) }
+        : isSet(object.error)
+        ? { $case: "error", value: OperationError.fromJSON(object.error) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: PipelineResult): unknown {
+    const obj: any = {};
+    if (message.id !== 0n) {
+      obj.id = message.id.toString();
+    }
+    if (message.result?.$case === "get") {
+      obj.get = GetResponse.toJSON(message.result.value);
+    } else if (message.result?.$case === "lock") {
+      obj.lock = LockResponse.toJSON(message.result.value);
+    } else if (message.result?.$case === "set") {
+      obj.set = SetResponse.toJSON(message.result.value);
+    } else if (message.result?.$case === "release") {
+      obj.release = ReleaseResponse.toJSON(message.result.value);
+    } else if (message.result?.$case === "expire") {
+      obj.expire = ExpireResponse.toJSON(message.result.value);
+    } else if (message.result?.$case === "remove") {
+      obj.remove = RemoveResponse.toJSON(message.result.value);
+    } else if (message.result?.$case === "error") {
+      obj.error = OperationError.toJSON(message.result.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PipelineResult>): PipelineResult {
+    return PipelineResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PipelineResult>): PipelineResult {
+    const message = createBasePipelineResult();
+    message.id = (object.id !== undefined && object.id !== null) ? BigInt(object.id) : 0n;
+    switch (object.result?.$case) {
+      case "get": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "get", value: GetResponse.fromPartial(object.result.value) };
+        }
+        break;
+      }
+      case "lock": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "lock", value: LockResponse.fromPartial(object.result.value) };
+        }
+        break;
+      }
+      case "set": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "set", value: SetResponse.fromPartial(object.result.value) };
+        }
+        break;
+      }
+      case "release": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "release", value: ReleaseResponse.fromPartial(object.result.value) };
+        }
+        break;
+      }
+      case "expire": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "expire", value: ExpireResponse.fromPartial(object.result.value) };
+        }
+        break;
+      }
+      case "remove": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "remove", value: RemoveResponse.fromPartial(object.result.value) };
+        }
+        break;
+      }
+      case "error": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "error", value: OperationError.fromPartial(object.result.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseOperationError(): OperationError {
+  return { code: 0, message: "", reason: "" };
+}
+
+export const OperationError: MessageFns<OperationError> = {
+  encode(message: OperationError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OperationError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperationError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OperationError {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: OperationError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OperationError>): OperationError {
+    return OperationError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OperationError>): OperationError {
+    const message = createBaseOperationError();
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
 /** SessionState stores session blobs with per-session exclusive locks. */
 export type SessionStateService = typeof SessionStateService;
 export const SessionStateService = {
@@ -1826,6 +2652,21 @@ export const SessionStateService = {
     responseSerialize: (value: RemoveResponse): Buffer => Buffer.from(RemoveResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemoveResponse => RemoveResponse.decode(value),
   },
+  /**
+   * Pipeline carries batches of the six operations over one long-lived stream, with exactly the
+   * semantics, validation, limits and error codes of the unary calls. Each operation carries a
+   * client-chosen correlation id; results come back as soon as each operation is done, in any
+   * order, batched: an operation that waits for a lock never delays the others.
+   */
+  pipeline: {
+    path: "/stateward.v1.SessionState/Pipeline" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: PipelineRequest): Buffer => Buffer.from(PipelineRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PipelineRequest => PipelineRequest.decode(value),
+    responseSerialize: (value: PipelineResponse): Buffer => Buffer.from(PipelineResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PipelineResponse => PipelineResponse.decode(value),
+  },
 } as const;
 
 export interface SessionStateServer extends UntypedServiceImplementation {
@@ -1860,6 +2701,13 @@ export interface SessionStateServer extends UntypedServiceImplementation {
    * holder's lock id.
    */
   remove: handleUnaryCall<RemoveRequest, RemoveResponse>;
+  /**
+   * Pipeline carries batches of the six operations over one long-lived stream, with exactly the
+   * semantics, validation, limits and error codes of the unary calls. Each operation carries a
+   * client-chosen correlation id; results come back as soon as each operation is done, in any
+   * order, batched: an operation that waits for a lock never delays the others.
+   */
+  pipeline: handleBidiStreamingCall<PipelineRequest, PipelineResponse>;
 }
 
 export interface SessionStateClient extends Client {
@@ -1969,6 +2817,15 @@ export interface SessionStateClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Pipeline carries batches of the six operations over one long-lived stream, with exactly the
+   * semantics, validation, limits and error codes of the unary calls. Each operation carries a
+   * client-chosen correlation id; results come back as soon as each operation is done, in any
+   * order, batched: an operation that waits for a lock never delays the others.
+   */
+  pipeline(): ClientDuplexStream<PipelineRequest, PipelineResponse>;
+  pipeline(options: Partial<CallOptions>): ClientDuplexStream<PipelineRequest, PipelineResponse>;
+  pipeline(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<PipelineRequest, PipelineResponse>;
 }
 
 export const SessionStateClient = makeGenericClientConstructor(

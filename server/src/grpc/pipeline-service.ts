@@ -1,0 +1,266 @@
+/**
+ * The Pipeline rpc: batches of the six operations over one bidirectional stream. Each operation
+ * runs exactly as its unary twin (same conversions, same store call, same status mapping); only
+ * the framing differs. Results are sent as soon as each operation is done: the synchronous ones of
+ * a batch together at the end of that batch, later ones (lock waits) coalesced per event-loop turn.
+ */
+import { status, type ServerDuplexStream } from "@grpc/grpc-js";
+import type { PipelineOperation, PipelineRequest, PipelineResponse, PipelineResult } from "@stateward/client";
+import type { Logger } from "../logger";
+import type { WaitHandle } from "../store/operations";
+import type { SessionStore } from "../store/session-store";
+import { waitWithinDeadline } from "./deadline";
+import { describeFailure, type Failure } from "./status-mapping";
+import {
+  toExpireInput,
+  toExpireResponse,
+  toGetInput,
+  toGetResponse,
+  toLockInput,
+  toLockResponse,
+  toReleaseInput,
+  toReleaseResponse,
+  toRemoveInput,
+  toRemoveResponse,
+  toSetInput,
+  toSetResponse,
+} from "./wire-conversion";
+
+/** Limits of one Pipeline stream. */
+export interface PipelineLimits {
+  /** Most operations per request message; the excess fails per operation. */
+  readonly maxBatch: number;
+  /** Most operations waiting at once per stream; the next waiting one fails. */
+  readonly maxInFlight: number;
+}
+
+/** The Pipeline handler and a way to end every open stream (for shutdown). */
+export interface PipelineService {
+  /** The grpc-js handler for `SessionState/Pipeline`. */
+  readonly handle: (call: ServerDuplexStream<PipelineRequest, PipelineResponse>) => void;
+  /** Sends what is pending on every open stream and ends it (OK status): used at shutdown. */
+  endAll(): void;
+}
+
+type Result = NonNullable<PipelineResult["result"]>;
+
+/**
+ * Creates the Pipeline handler over `store`.
+ * @param store - the session store.
+ * @param logger - receives the causes of INTERNAL answers.
+ * @param limits - per-stream limits.
+ */
+export function createPipelineService(store: SessionStore, logger: Logger, limits: PipelineLimits): PipelineService {
+  const open = new Set<PipelineStream>();
+  return {
+    handle(call) {
+      const stream = new PipelineStream(call, store, logger, limits, () => open.delete(stream));
+      open.add(stream);
+    },
+    endAll() {
+      for (const stream of [...open]) stream.end();
+    },
+  };
+}
+
+function failureResult(failure: Failure): Result {
+  return { $case: "error", value: { code: failure.code, message: failure.message, reason: failure.reason } };
+}
+
+function invalid(message: string): Result {
+  return { $case: "error", value: { code: status.INVALID_ARGUMENT, message, reason: "INVALID_FIELD" } };
+}
+
+/** One open Pipeline stream. */
+class PipelineStream {
+  /** Operations answered later (lock waits), by correlation id. */
+  private readonly waiting = new Map<bigint, WaitHandle>();
+  private outbox: PipelineResult[] = [];
+  private flushScheduled = false;
+  /** The client half-closed: end once everything waiting is answered. */
+  private inputEnded = false;
+  /** The stream is over (ended, cancelled or failed): nothing more is sent. */
+  private closed = false;
+  private readonly isActive = (): boolean => !this.closed;
+
+  constructor(
+    private readonly call: ServerDuplexStream<PipelineRequest, PipelineResponse>,
+    private readonly store: SessionStore,
+    private readonly logger: Logger,
+    private readonly limits: PipelineLimits,
+    private readonly onClosed: () => void,
+  ) {
+    call.on("data", (request: PipelineRequest) => this.onRequest(request));
+    call.on("end", () => {
+      this.inputEnded = true;
+      this.endIfIdle();
+    });
+    // The client went away (cancel, disconnect): every waiting operation leaves its queue at once,
+    // and none will be granted a lock (isActive turns false).
+    call.on("cancelled", () => this.close());
+    call.on("error", () => this.close());
+    call.on("close", () => this.close());
+  }
+
+  /** Flushes and ends the stream with an OK status (shutdown, or input ended and nothing waits). */
+  end(): void {
+    if (this.closed) return;
+    this.flush();
+    this.close();
+    this.call.end();
+  }
+
+  private onRequest(request: PipelineRequest): void {
+    for (const id of request.cancelIds) {
+      const handle = this.waiting.get(id);
+      if (handle !== undefined) {
+        this.waiting.delete(id);
+        handle.cancel();
+      }
+    }
+    const operations = request.operations;
+    for (let i = 0; i < operations.length; i++) {
+      const operation = operations[i] as PipelineOperation;
+      if (i >= this.limits.maxBatch) {
+        this.emit(operation.id, {
+          $case: "error",
+          value: {
+            code: status.RESOURCE_EXHAUSTED,
+            message: `the batch has ${operations.length} operations; the limit (max-pipeline-batch) is ${this.limits.maxBatch}`,
+            reason: "BATCH_TOO_LARGE",
+          },
+        });
+        continue;
+      }
+      this.run(operation);
+    }
+    this.flush();
+    this.endIfIdle();
+  }
+
+  private run(operation: PipelineOperation): void {
+    const id = operation.id;
+    if (this.waiting.has(id)) {
+      this.emit(id, invalid(`operation id ${id} is already in flight on this stream`));
+      return;
+    }
+    const request = operation.request;
+    if (request === undefined) {
+      this.emit(id, invalid("the operation has no request (set one of get, lock, set, release, expire, remove)"));
+      return;
+    }
+    try {
+      switch (request.$case) {
+        case "get": {
+          const waitMs = this.waitMs(request.value.waitMs, operation.timeoutMs);
+          if (this.refuseIfFull(id, waitMs)) return;
+          this.track(
+            id,
+            this.store.get(toGetInput(request.value, waitMs), {
+              resolve: (result) => this.emit(id, { $case: "get", value: toGetResponse(result) }),
+              reject: (error) => this.emit(id, failureResult(describeFailure(error, this.logger))),
+            }),
+          );
+          return;
+        }
+        case "lock": {
+          const waitMs = this.waitMs(request.value.waitMs, operation.timeoutMs);
+          if (this.refuseIfFull(id, waitMs)) return;
+          this.track(
+            id,
+            this.store.lock(toLockInput(request.value, waitMs), {
+              resolve: (result) => this.emit(id, { $case: "lock", value: toLockResponse(result) }),
+              reject: (error) => this.emit(id, failureResult(describeFailure(error, this.logger))),
+              isActive: this.isActive,
+            }),
+          );
+          return;
+        }
+        case "set":
+          this.emit(id, { $case: "set", value: toSetResponse(this.store.set(toSetInput(request.value))) });
+          return;
+        case "release":
+          this.emit(id, { $case: "release", value: toReleaseResponse(this.store.release(toReleaseInput(request.value))) });
+          return;
+        case "expire":
+          this.emit(id, { $case: "expire", value: toExpireResponse(this.store.expire(toExpireInput(request.value))) });
+          return;
+        case "remove":
+          this.emit(id, { $case: "remove", value: toRemoveResponse(this.store.remove(toRemoveInput(request.value))) });
+          return;
+      }
+    } catch (error) {
+      this.emit(id, failureResult(describeFailure(error, this.logger)));
+    }
+  }
+
+  /** The wait to ask the store for: the requested one, within the operation's own timeout. */
+  private waitMs(requestedMs: number, timeoutMs: number): number {
+    if (requestedMs === 0 || timeoutMs === 0) return requestedMs;
+    const now = Date.now();
+    return waitWithinDeadline(requestedMs, now + timeoutMs, now);
+  }
+
+  /**
+   * An operation that may wait counts against the stream's cap; past it, it fails before reaching
+   * the store, so it changes nothing.
+   */
+  private refuseIfFull(id: bigint, waitMs: number): boolean {
+    if (waitMs === 0 || this.waiting.size < this.limits.maxInFlight) return false;
+    this.emit(id, {
+      $case: "error",
+      value: {
+        code: status.RESOURCE_EXHAUSTED,
+        message: `the stream already has ${this.waiting.size} waiting operations; the limit (max-pipeline-in-flight) is ${this.limits.maxInFlight}`,
+        reason: "TOO_MANY_IN_FLIGHT",
+      },
+    });
+    return true;
+  }
+
+  /** Records an operation that waits (the store returned a handle) so it can be cancelled. */
+  private track(id: bigint, handle: WaitHandle | undefined): void {
+    if (handle !== undefined) this.waiting.set(id, handle);
+  }
+
+  private emit(id: bigint, result: Result): void {
+    if (this.closed) return;
+    this.waiting.delete(id);
+    this.outbox.push({ id, result });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushLater);
+    }
+  }
+
+  private readonly flushLater = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+    this.endIfIdle();
+  };
+
+  private flush(): void {
+    if (this.closed || this.outbox.length === 0) return;
+    const results = this.outbox;
+    this.outbox = [];
+    // Backpressure: when the client does not read, stop reading its requests until the written
+    // results drain, so a slow reader cannot make the server buffer without bound.
+    if (!this.call.write({ results })) {
+      this.call.pause();
+      this.call.once("drain", () => this.call.resume());
+    }
+  }
+
+  private endIfIdle(): void {
+    if (this.inputEnded && this.waiting.size === 0 && this.outbox.length === 0) this.end();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const handle of this.waiting.values()) handle.cancel();
+    this.waiting.clear();
+    this.outbox = [];
+    this.onClosed();
+  }
+}
