@@ -4,7 +4,7 @@
  */
 import * as assert from "node:assert/strict";
 
-import { Outcome, callsFor, isServiceError, grpc, reasonOf, sleep, useServer } from "./helpers/test-server";
+import { Outcome, isServiceError, grpc, reasonOf, sleep, useServer, describeEachTransport } from "./helpers/test-server";
 import type { Calls } from "./helpers/test-server";
 
 const CLIENTS = 32;
@@ -28,12 +28,12 @@ async function lockCounter(calls: Calls, leaseMs: number): Promise<{ lockId: big
   assert.fail("could not get the lock in 100 attempts");
 }
 
-describe("concurrency", function () {
+describeEachTransport("concurrency", function () {
   this.timeout(30_000);
   const t = useServer();
 
   it("32 clients × 100 × (Lock with wait → read counter → Set with lock_id) end with the counter at exactly 3,200", async () => {
-    const clients = Array.from({ length: CLIENTS }, () => callsFor(t().newClient()));
+    const clients = Array.from({ length: CLIENTS }, () => t().connect().call);
     const lockIds: bigint[] = [];
     await Promise.all(
       clients.map(async (calls) => {
@@ -59,7 +59,7 @@ describe("concurrency", function () {
     const LEASE_MS = 200;
     const ABANDONERS = 8;
     const TARGET = 25; // acknowledged increments wanted per client
-    const clients = Array.from({ length: CLIENTS }, () => callsFor(t().newClient()));
+    const clients = Array.from({ length: CLIENTS }, () => t().connect().call);
     let acknowledged = 0;
     let abortedInFlight = 0;
     let abandoned = 0;

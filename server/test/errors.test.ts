@@ -12,13 +12,13 @@ import {
   reasonOf,
   useFakeServer,
   useServer,
-  waitForWaiters,
+  waitForWaiters, describeEachTransport
 } from "./helpers/test-server";
 
 const SECRET_ID = "secret-session-id-0123456789";
 const CAUSE = "kaboom: disk on fire at /var/internal/path";
 
-describe("errors (rule 14)", () => {
+describeEachTransport("errors (rule 14)", () => {
   describe("unknown failures", () => {
     const lines: string[] = [];
     const sink = new Writable({

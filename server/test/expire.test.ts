@@ -1,9 +1,9 @@
 /** Rule 11: Expire restarts the window (optionally with a new ttl) without touching data, version or lock. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, useFakeServer } from "./helpers/test-server";
+import { Outcome, useFakeServer, describeEachTransport } from "./helpers/test-server";
 
-describe("expire (rule 11)", () => {
+describeEachTransport("expire (rule 11)", () => {
   const t = useFakeServer();
 
   it("rule 11: Expire restarts the window and keeps data and version", async () => {

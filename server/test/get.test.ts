@@ -1,9 +1,9 @@
 /** Rule 3: Get is a reader: never locks, OUTCOME_LOCKED shows the holder, readers never wait for readers. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, useFakeServer, waitForWaiters } from "./helpers/test-server";
+import { Outcome, useFakeServer, waitForWaiters, describeEachTransport } from "./helpers/test-server";
 
-describe("get (rule 3)", () => {
+describeEachTransport("get (rule 3)", () => {
   const t = useFakeServer();
 
   it("rule 3: OUTCOME_OK returns data, version and ttl, and takes no lock", async () => {
@@ -49,8 +49,8 @@ describe("get (rule 3)", () => {
 
   it("rule 3: readers never wait for readers (concurrent waiting Gets on an unlocked session answer at once)", async () => {
     await t().call.set({ data: "shared" });
-    const clients = [t().client, t().newClient(), t().newClient(), t().newClient()];
-    const pending = clients.flatMap(() => Array.from({ length: 8 }, () => t().start.get({ waitMs: 60_000 })));
+    const connections = [t().connect(), t().connect(), t().connect(), t().connect()];
+    const pending = connections.flatMap((connection) => Array.from({ length: 8 }, () => connection.start.get({ waitMs: 60_000 })));
     // The fake clock never moves: if any reader waited, this would not settle.
     const answers = await Promise.all(pending.map((p) => p.response));
     for (const a of answers) {

@@ -1,7 +1,7 @@
 /** Rule 1: keys are (app, session_id), with byte-length and charset limits. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, expectStatus, fieldPattern, grpc, numberPattern, useFakeServer } from "./helpers/test-server";
+import { Outcome, expectStatus, fieldPattern, grpc, numberPattern, useFakeServer, describeEachTransport } from "./helpers/test-server";
 import type { TestServer } from "./helpers/test-server";
 
 /** Every visible ASCII character, 0x21-0x7E (94 characters). */
@@ -45,7 +45,7 @@ async function expectAllMethodsRefuse(t: TestServer, key: BadKey): Promise<void>
   await expectStatus(t.call.remove(k), grpc.status.INVALID_ARGUMENT, expected);
 }
 
-describe("keys (rule 1)", () => {
+describeEachTransport("keys (rule 1)", () => {
   const t = useFakeServer();
 
   it("rule 1: app of 0 and 128 bytes, session id of 1 and 256 bytes, all visible ASCII are valid keys", async () => {

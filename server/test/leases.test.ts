@@ -8,10 +8,10 @@ import {
   grpc,
   numberPattern,
   useFakeServer,
-  waitForWaiters,
+  waitForWaiters, describeEachTransport
 } from "./helpers/test-server";
 
-describe("leases (rule 6)", () => {
+describeEachTransport("leases (rule 6)", () => {
   describe("default limits", () => {
     const t = useFakeServer();
 

@@ -1,7 +1,7 @@
 /** Rule 13: item size limit (INVALID_ARGUMENT naming the limit) and memory budget (RESOURCE_EXHAUSTED). */
 import * as assert from "node:assert/strict";
 
-import { Outcome, expectStatus, grpc, numberPattern, useFakeServer } from "./helpers/test-server";
+import { Outcome, expectStatus, grpc, numberPattern, useFakeServer, describeEachTransport } from "./helpers/test-server";
 import type { FakeTestServer } from "./helpers/test-server";
 
 const MIB = 1024 * 1024;
@@ -29,7 +29,7 @@ async function fillBudget(t: FakeTestServer, size: number, max: number): Promise
   assert.fail(`the memory budget never refused a write after ${max} writes of ${size} bytes`);
 }
 
-describe("limits (rule 13)", () => {
+describeEachTransport("limits (rule 13)", () => {
   describe("--max-item-bytes 1024", () => {
     const t = useFakeServer(["--max-item-bytes", "1024"]);
 

@@ -1,9 +1,9 @@
 /** Rule 4: Lock takes the lock of an unlocked session, reports the holder of a locked one, creates atomically. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, callsFor, useFakeServer } from "./helpers/test-server";
+import { Outcome, useFakeServer, describeEachTransport } from "./helpers/test-server";
 
-describe("lock (rule 4)", () => {
+describeEachTransport("lock (rule 4)", () => {
   const t = useFakeServer();
 
   it("rule 4: Lock on an unlocked session: OUTCOME_OK, data, version, a new non-zero lock_id, lock_age_ms 0", async () => {
@@ -25,7 +25,7 @@ describe("lock (rule 4)", () => {
     await t().call.set({ data: "payload" });
     const holder = await t().call.lock();
     t().clock.advance(1234);
-    const other = callsFor(t().newClient());
+    const other = t().connect().call;
     const second = await other.lock();
     assert.equal(second.outcome, Outcome.OUTCOME_LOCKED);
     assert.equal(second.lockId, holder.lockId);
@@ -72,7 +72,7 @@ describe("lock (rule 4)", () => {
   });
 
   it("rule 4: concurrent Lock with create on one new id: exactly one creates and holds the lock", async () => {
-    const clients = Array.from({ length: 8 }, () => callsFor(t().newClient()));
+    const clients = Array.from({ length: 8 }, () => t().connect().call);
     const answers = await Promise.all(clients.map((c) => c.lock({ sessionId: "race", create: true })));
     const winners = answers.filter((a) => a.outcome === Outcome.OUTCOME_OK);
     assert.equal(winners.length, 1);

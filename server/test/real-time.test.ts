@@ -1,9 +1,9 @@
 /** End-to-end on the real clock: expiry (rule 2), lease end (rule 6) and wait timeouts (rule 7). */
 import * as assert from "node:assert/strict";
 
-import { Outcome, expectStatus, grpc, sleep, useServer, waitFor } from "./helpers/test-server";
+import { Outcome, expectStatus, grpc, sleep, useServer, waitFor, describeEachTransport } from "./helpers/test-server";
 
-describe("real-time end to end", () => {
+describeEachTransport("real-time end to end", () => {
   const t = useServer(["--expiry-interval-ms", "50"]);
 
   it("rule 2 (real time): a 1 s session is expired by the active cycle while a touched one survives", async () => {

@@ -1,9 +1,9 @@
 /** Rule 10: Release with the holder's lock id releases; otherwise released = false and nothing changes. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, callsFor, useFakeServer } from "./helpers/test-server";
+import { Outcome, useFakeServer, describeEachTransport } from "./helpers/test-server";
 
-describe("release (rule 10)", () => {
+describeEachTransport("release (rule 10)", () => {
   const t = useFakeServer();
 
   it("rule 10: Release with the holder's lock_id releases the lock and keeps data and version", async () => {
@@ -22,7 +22,7 @@ describe("release (rule 10)", () => {
   it("rule 10: any caller holding the lock id may force-release (another client, another connection)", async () => {
     await t().call.set({ data: "v1" });
     const lock = await t().call.lock();
-    const stranger = callsFor(t().newClient());
+    const stranger = t().connect().call;
     // The stranger learns the holder's id from an OUTCOME_LOCKED answer, as ASP.NET waiters do.
     const seen = await stranger.lock();
     assert.equal(seen.outcome, Outcome.OUTCOME_LOCKED);

@@ -1,9 +1,9 @@
 /** Rule 12: Remove deletes unlocked sessions whatever lock_id says; locked ones only with the holder's id. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, expectStatus, grpc, useFakeServer, waitForWaiters } from "./helpers/test-server";
+import { Outcome, expectStatus, grpc, useFakeServer, waitForWaiters, describeEachTransport } from "./helpers/test-server";
 
-describe("remove (rule 12)", () => {
+describeEachTransport("remove (rule 12)", () => {
   const t = useFakeServer();
 
   it("rule 12: an unlocked session is removed whatever lock_id says", async () => {

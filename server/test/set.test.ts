@@ -1,7 +1,7 @@
 /** Rule 9: Set: unlocked and locked writes, conflicts fail loudly with ABORTED, only_if_absent, versions. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, expectStatus, grpc, useFakeServer } from "./helpers/test-server";
+import { Outcome, expectStatus, grpc, useFakeServer, describeEachTransport } from "./helpers/test-server";
 import type { FakeTestServer, GetResponse } from "./helpers/test-server";
 
 /** What a conflicting write must leave exactly as it was. */
@@ -32,7 +32,7 @@ async function peekUnderLock(t: FakeTestServer, holderLockId: bigint): Promise<{
   return { data: lock.data.toString(), version: lock.version };
 }
 
-describe("set (rule 9)", () => {
+describeEachTransport("set (rule 9)", () => {
   const t = useFakeServer();
 
   it("rule 9: lock_id 0 is an unlocked write: creates a missing session at version 1, then +1 per write", async () => {

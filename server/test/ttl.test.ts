@@ -1,7 +1,7 @@
 /** Rule 2: TTL defaults, maximum, sliding window for every call kind, exact invisibility. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, expectStatus, fieldPattern, grpc, numberPattern, useFakeServer } from "./helpers/test-server";
+import { Outcome, expectStatus, fieldPattern, grpc, numberPattern, useFakeServer, describeEachTransport } from "./helpers/test-server";
 import type { FakeTestServer } from "./helpers/test-server";
 
 const MAX_TTL = 31_536_000;
@@ -62,7 +62,7 @@ const SLIDE_CASES: readonly SlideCase[] = [
   },
 ];
 
-describe("ttl (rule 2)", () => {
+describeEachTransport("ttl (rule 2)", () => {
   describe("with the default expiry cycle", () => {
     const t = useFakeServer();
 

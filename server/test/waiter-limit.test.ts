@@ -7,10 +7,10 @@ import {
   grpc,
   numberPattern,
   useFakeServer,
-  waitForWaiters,
+  waitForWaiters, describeEachTransport
 } from "./helpers/test-server";
 
-describe("waiter limit (rule 8)", () => {
+describeEachTransport("waiter limit (rule 8)", () => {
   describe("--max-waiters 3", () => {
     const t = useFakeServer(["--max-waiters", "3"]);
 
@@ -59,7 +59,7 @@ describe("waiter limit (rule 8)", () => {
       const holder = await t().call.lock();
       const waiters = [0, 1, 2].map(() => t().start.get({ waitMs: 60_000 }));
       await waitForWaiters(t(), 3);
-      waiters[1]?.call.cancel();
+      waiters[1]?.cancel();
       await waitForWaiters(t(), 2);
       const replacement = t().start.lock({ waitMs: 60_000 });
       await waitForWaiters(t(), 3);

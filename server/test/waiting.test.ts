@@ -3,18 +3,16 @@ import * as assert from "node:assert/strict";
 
 import {
   Outcome,
-  callsFor,
   expectStatus,
   grpc,
   roundTrip,
-  startersFor,
   useFakeServer,
   useServer,
   waitFor,
-  waitForWaiters,
+  waitForWaiters, describeEachTransport
 } from "./helpers/test-server";
 
-describe("waiting (rule 7)", () => {
+describeEachTransport("waiting (rule 7)", () => {
   describe("on a fake clock", () => {
     const t = useFakeServer();
 
@@ -192,8 +190,8 @@ describe("waiting (rule 7)", () => {
       const writer = t().start.lock({ waitMs: 60_000 });
       const stays = t().start.get({ waitMs: 60_000 });
       await waitForWaiters(t(), 3);
-      writer.call.cancel();
-      reader.call.cancel();
+      writer.cancel();
+      reader.cancel();
       await expectStatus(writer.response, grpc.status.CANCELLED);
       await expectStatus(reader.response, grpc.status.CANCELLED);
       await waitForWaiters(t(), 1);
@@ -207,16 +205,16 @@ describe("waiting (rule 7)", () => {
 
     it("rule 7: a lock granted to a call cancelled at the same moment is released immediately", async () => {
       await t().call.set({ data: "v1" });
-      const other = t().newClient();
-      const otherCalls = callsFor(other);
-      const otherStart = startersFor(other);
+      const other = t().connect();
+      const otherCalls = other.call;
+      const otherStart = other.start;
       for (let round = 0; round < 10; round++) {
         const holder = await t().call.lock();
         const writer = otherStart.lock({ waitMs: 60_000 });
         await waitForWaiters(t(), 1);
         // Cancel and release race: the release (on another connection) may reach the server
         // before the cancellation does.
-        writer.call.cancel();
+        writer.cancel();
         const released = await t().call.release({ lockId: holder.lockId });
         assert.equal(released.released, true);
         const outcome = await writer.response.then(

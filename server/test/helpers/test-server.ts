@@ -11,6 +11,7 @@ import {
   GetRequest,
   LockRequest,
   Outcome,
+  PipelineClient,
   ReleaseRequest,
   RemoveRequest,
   SessionStateClient,
@@ -78,10 +79,11 @@ export interface CallOpts {
   readonly deadlineMs?: number;
 }
 
-/** A call in flight: the grpc-js call object (for cancel()) and its eventual response. */
+/** A call in flight: its eventual response, and a way to cancel it as a client would. */
 export interface Pending<T> {
-  readonly call: grpc.ClientUnaryCall;
   readonly response: Promise<T>;
+  /** Cancels the call (unary: the grpc-js call; pipeline: the operation's AbortSignal). */
+  cancel(): void;
   /** True once the response promise has settled (either way). */
   settled(): boolean;
 }
@@ -107,8 +109,22 @@ function begin<Req, Res>(client: SessionStateClient, method: Method<Req, Res>, r
   });
   // Avoid unhandled-rejection noise for calls a test cancels and never awaits.
   response.catch(() => undefined);
-  assert.ok(call !== undefined);
-  return { call, response, settled: () => done };
+  const started = call;
+  assert.ok(started !== undefined);
+  return { cancel: () => started.cancel(), response, settled: () => done };
+}
+
+type PipelineMethod<Req, Res> = (request: Req, options: { timeoutMs?: number; signal?: AbortSignal }) => Promise<Res>;
+
+function beginPipelined<Req, Res>(method: PipelineMethod<Req, Res>, request: Req, opts: CallOpts): Pending<Res> {
+  let done = false;
+  const abort = new AbortController();
+  // The operation's timeout is the pipeline's stand-in for the unary deadline.
+  const response = method(request, { timeoutMs: opts.deadlineMs, signal: abort.signal }).finally(() => {
+    done = true;
+  });
+  response.catch(() => undefined);
+  return { cancel: () => abort.abort(), response, settled: () => done };
 }
 
 /** Starts calls and returns the in-flight handle (needed to cancel or to observe waiting). */
@@ -145,8 +161,23 @@ export function startersFor(client: SessionStateClient): Starters {
   };
 }
 
+/** Starters whose calls travel as operations over a batched Pipeline stream. */
+export function pipelineStartersFor(client: PipelineClient): Starters {
+  return {
+    get: (p = {}, o = {}) => beginPipelined((r: GetRequest, x) => client.get(r, x), getReq(p), o),
+    lock: (p = {}, o = {}) => beginPipelined((r: LockRequest, x) => client.lock(r, x), lockReq(p), o),
+    set: (p = {}, o = {}) => beginPipelined((r: SetRequest, x) => client.set(r, x), setReq(p), o),
+    release: (p = {}, o = {}) => beginPipelined((r: ReleaseRequest, x) => client.release(r, x), releaseReq(p), o),
+    expire: (p = {}, o = {}) => beginPipelined((r: ExpireRequest, x) => client.expire(r, x), expireReq(p), o),
+    remove: (p = {}, o = {}) => beginPipelined((r: RemoveRequest, x) => client.remove(r, x), removeReq(p), o),
+  };
+}
+
 export function callsFor(client: SessionStateClient): Calls {
-  const s = startersFor(client);
+  return callsOf(startersFor(client));
+}
+
+function callsOf(s: Starters): Calls {
   return {
     get: (p, o) => s.get(p, o).response,
     lock: (p, o) => s.lock(p, o).response,
@@ -158,31 +189,90 @@ export function callsFor(client: SessionStateClient): Calls {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Transports: the conformance suite runs over unary calls and over the batched pipeline
+// ---------------------------------------------------------------------------------------------
+
+/** How calls reach the server. */
+export type Transport = "unary" | "pipeline";
+
+/** Every transport the conformance suite runs over. */
+export const TRANSPORTS: readonly Transport[] = ["unary", "pipeline"];
+
+/** The transport of the suite being registered (read by useServer/useFakeServer at registration). */
+let registeringTransport: Transport = "unary";
+
+/**
+ * Registers `body` once per transport, as `title [unary]` and `title [pipeline]`: the same tests,
+ * with `t().call` / `t().start` / `t().connect()` carried by that transport.
+ */
+export function describeEachTransport(title: string, body: (this: Mocha.Suite) => void): void {
+  for (const transport of TRANSPORTS) {
+    describe(`${title} [${transport}]`, function () {
+      const previous = registeringTransport;
+      registeringTransport = transport;
+      try {
+        body.call(this);
+      } finally {
+        registeringTransport = previous;
+      }
+    });
+  }
+}
+
+/** One client connection of a transport. */
+export interface Connection {
+  /** Promisified calls. */
+  readonly call: Calls;
+  /** Call starters (for cancel / waiting). */
+  readonly start: Starters;
+  /** Closes the connection. */
+  close(): void;
+}
+
+function connectWith(transport: Transport, address: string): Connection {
+  if (transport === "unary") {
+    const client = newChannelClient(address);
+    const start = startersFor(client);
+    return { call: callsOf(start), start, close: () => client.close() };
+  }
+  const client = new PipelineClient(address, grpc.credentials.createInsecure(), { channelOptions: CHANNEL_OPTIONS });
+  const start = pipelineStartersFor(client);
+  return { call: callsOf(start), start, close: () => client.close() };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Server + client
 // ---------------------------------------------------------------------------------------------
 
 export interface TestServer {
   readonly server: StartedServer;
+  /** A unary client (for the gRPC-level tests that are not about the SessionState operations). */
   readonly client: SessionStateClient;
   readonly clock: Clock;
-  /** Promisified calls on {@link client}. */
+  /** The transport {@link call} and {@link start} use. */
+  readonly transport: Transport;
+  /** Promisified calls over {@link transport}. */
   readonly call: Calls;
-  /** Call starters on {@link client} (for cancel / waiting). */
+  /** Call starters over {@link transport} (for cancel / waiting). */
   readonly start: Starters;
-  /** Opens another client (its own channel); closed by {@link close}. */
+  /** Opens another connection of {@link transport}; closed by {@link close}. */
+  connect(): Connection;
+  /** Opens another unary client (its own channel); closed by {@link close}. */
   newClient(): SessionStateClient;
   /** Closes every client and shuts the server down. Idempotent. */
   close(): Promise<void>;
 }
 
 /** Channel options: a separate channel per client (no subchannel sharing between clients). */
+const CHANNEL_OPTIONS = {
+  "grpc.max_receive_message_length": 64 * 1024 * 1024,
+  "grpc.max_send_message_length": 64 * 1024 * 1024,
+  // Own subchannel pool: each client really is a separate connection.
+  "grpc.use_local_subchannel_pool": 1,
+};
+
 export function newChannelClient(address: string): SessionStateClient {
-  return new SessionStateClient(address, grpc.credentials.createInsecure(), {
-    "grpc.max_receive_message_length": 64 * 1024 * 1024,
-    "grpc.max_send_message_length": 64 * 1024 * 1024,
-    // Own subchannel pool: each client really is a separate connection.
-    "grpc.use_local_subchannel_pool": 1,
-  });
+  return new SessionStateClient(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
 }
 
 /**
@@ -190,25 +280,34 @@ export function newChannelClient(address: string): SessionStateClient {
  */
 export async function startTestServer(
   flags: string[] = [],
-  opts: { clock?: Clock; logger?: Logger } = {},
+  opts: { clock?: Clock; logger?: Logger; transport?: Transport } = {},
 ): Promise<TestServer> {
   const clock = opts.clock ?? systemClock;
+  const transport = opts.transport ?? "unary";
   const config = resolveConfig(["--host", "127.0.0.1", "--port", "0", "--log-level", "silent", ...flags], {});
   const server = await startServer(config, opts.logger ? { clock, logger: opts.logger } : { clock });
-  const clients: SessionStateClient[] = [];
+  const clients: { close(): void }[] = [];
   const newClient = (): SessionStateClient => {
     const c = newChannelClient(server.address);
     clients.push(c);
     return c;
   };
+  const connect = (): Connection => {
+    const connection = connectWith(transport, server.address);
+    clients.push(connection);
+    return connection;
+  };
   const client = newClient();
+  const main = connect();
   let closed: Promise<void> | undefined;
   return {
     server,
     client,
     clock,
-    call: callsFor(client),
-    start: startersFor(client),
+    transport,
+    call: main.call,
+    start: main.start,
+    connect,
     newClient,
     close: () => {
       closed ??= (async () => {
@@ -229,8 +328,9 @@ export async function startTestServer(
  */
 export function useServer(flags: string[] = [], opts: () => { clock?: Clock; logger?: Logger } = () => ({})): () => TestServer {
   let current: TestServer | undefined;
+  const transport = registeringTransport;
   beforeEach(async () => {
-    current = await startTestServer(flags, opts());
+    current = await startTestServer(flags, { ...opts(), transport });
   });
   afterEach(async () => {
     const t = current;
@@ -254,9 +354,10 @@ export const FAKE_START_MS = 1_700_000_000_000;
 /** Like {@link useServer}, on a fresh {@link FakeClock} per test. */
 export function useFakeServer(flags: string[] = []): () => FakeTestServer {
   let current: FakeTestServer | undefined;
+  const transport = registeringTransport;
   beforeEach(async () => {
     const clock = new FakeClock(FAKE_START_MS);
-    const t = await startTestServer(flags, { clock });
+    const t = await startTestServer(flags, { clock, transport });
     current = { ...t, clock };
   });
   afterEach(async () => {
