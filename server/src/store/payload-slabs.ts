@@ -8,14 +8,25 @@
 /** Handle of "no chunk" (empty payloads take no slab space). */
 export const NO_CHUNK = -1;
 
-/** Target size of a slab page; a class whose chunk is larger gets one chunk per page. */
-const PAGE_BYTES = 1024 * 1024;
-/** Chunk sizes up to this grow in 64-byte steps, then geometrically. */
-const LINEAR_LIMIT = 1024;
-const LINEAR_STEP = 64;
-/** Geometric growth of chunk sizes above LINEAR_LIMIT: at most 12.5 % wasted per chunk. */
+/** How a slab allocator cuts its pages. */
+export interface SlabLayout {
+  /** Target size of a slab page; a class whose chunk is larger gets one chunk per page. */
+  readonly pageBytes: number;
+  /** Chunk sizes grow in steps of this many bytes up to `linearLimit` (also the smallest chunk). */
+  readonly linearStep: number;
+  /** Above this, chunk sizes grow geometrically (at most 12.5 % wasted per chunk). */
+  readonly linearLimit: number;
+}
+
+/** Session payloads: 1 MiB pages, 64-byte steps up to 1 KiB. */
+export const PAYLOAD_LAYOUT: SlabLayout = { pageBytes: 1024 * 1024, linearStep: 64, linearLimit: 1024 };
+
+/** Session ids (1-256 bytes): 256 KiB pages, 16-byte steps. */
+export const KEY_LAYOUT: SlabLayout = { pageBytes: 256 * 1024, linearStep: 16, linearLimit: 256 };
+
+/** Geometric growth of chunk sizes above the linear limit: at most 12.5 % wasted per chunk. */
 const GROWTH = 1.125;
-/** Bits of a handle that hold the chunk index (a page has at most PAGE_BYTES / 64 = 16,384 chunks). */
+/** Bits of a handle that hold the chunk index: a page may have at most 16,384 chunks. */
 const CHUNK_BITS = 14;
 const CHUNK_MASK = (1 << CHUNK_BITS) - 1;
 /** Page ids must fit in the remaining 17 bits of a positive int32 handle: 128 GiB of pages. */
@@ -41,26 +52,35 @@ interface SizeClass {
   emptyPages: number;
 }
 
-/** The slab allocator for payloads. Single-threaded; not shared between stores. */
+/** A slab allocator (for payloads or session ids). Single-threaded; not shared between stores. */
 export class PayloadSlabs {
   private readonly classes: SizeClass[] = [];
   private readonly pages: (SlabPage | undefined)[] = [];
   private readonly freePageIds: number[] = [];
   private pageBytesTotal = 0;
+  private readonly linearStep: number;
+  private readonly linearLimit: number;
 
-  /** @param maxItemBytes - the largest payload that must fit (decides the largest class). */
-  constructor(maxItemBytes: number) {
-    let size = LINEAR_STEP;
+  /**
+   * @param maxItemBytes - the largest item that must fit (decides the largest class).
+   * @param layout - page size and size classes.
+   */
+  constructor(maxItemBytes: number, layout: SlabLayout = PAYLOAD_LAYOUT) {
+    const step = layout.linearStep;
+    if (layout.pageBytes / step > 1 << CHUNK_BITS) throw new RangeError("slab pages would hold too many chunks");
+    this.linearStep = step;
+    this.linearLimit = layout.linearLimit;
+    let size = step;
     for (;;) {
       this.classes.push({
         chunkBytes: size,
-        chunksPerPage: Math.max(1, Math.floor(PAGE_BYTES / size)),
+        chunksPerPage: Math.max(1, Math.floor(layout.pageBytes / size)),
         available: [],
         emptyPages: 0,
       });
       if (size >= maxItemBytes) break;
-      size = size < LINEAR_LIMIT ? size + LINEAR_STEP : Math.ceil((size * GROWTH) / LINEAR_STEP) * LINEAR_STEP;
-      if (size > maxItemBytes) size = Math.ceil(maxItemBytes / LINEAR_STEP) * LINEAR_STEP;
+      size = size < layout.linearLimit ? size + step : Math.ceil((size * GROWTH) / step) * step;
+      if (size > maxItemBytes) size = Math.ceil(maxItemBytes / step) * step;
     }
   }
 
@@ -106,6 +126,32 @@ export class PayloadSlabs {
     const page = this.pageOf(handle);
     page.buffer.set(data, (handle & CHUNK_MASK) * sizeClass.chunkBytes);
     return handle;
+  }
+
+  /** Stores an ASCII string (one byte per char) and returns its handle. */
+  writeAscii(text: string): number {
+    const handle = this.allocate(this.classFor(text.length));
+    const page = this.pageOf(handle);
+    page.buffer.write(text, (handle & CHUNK_MASK) * page.sizeClass.chunkBytes, text.length, "latin1");
+    return handle;
+  }
+
+  /** Whether the chunk holds exactly the ASCII string `text` in its first `text.length` bytes. */
+  equalsAscii(handle: number, text: string): boolean {
+    const page = this.pageOf(handle);
+    const buffer = page.buffer;
+    const start = (handle & CHUNK_MASK) * page.sizeClass.chunkBytes;
+    for (let i = 0; i < text.length; i++) {
+      if (buffer[start + i] !== text.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+
+  /** The first `length` bytes of a chunk as an ASCII string. */
+  readAscii(handle: number, length: number): string {
+    const page = this.pageOf(handle);
+    const start = (handle & CHUNK_MASK) * page.sizeClass.chunkBytes;
+    return page.buffer.toString("latin1", start, start + length);
   }
 
   /** A private copy of the first `length` bytes of a chunk. */
@@ -187,8 +233,9 @@ export class PayloadSlabs {
   }
 
   private classFor(length: number): SizeClass {
-    if (length <= LINEAR_LIMIT) return this.classes[((length + LINEAR_STEP - 1) >> 6) - 1] as SizeClass;
-    let lo = LINEAR_LIMIT / LINEAR_STEP;
+    const step = this.linearStep;
+    if (length <= this.linearLimit) return this.classes[Math.max(0, Math.ceil(length / step) - 1)] as SizeClass;
+    let lo = this.linearLimit / step;
     let hi = this.classes.length - 1;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;

@@ -9,10 +9,8 @@ import type { Waiter } from "./waiter";
  * entry limit.
  */
 export class SessionShard {
-  /** Per-session columns. */
+  /** Per-session columns and the key index. */
   readonly table = new SessionTable();
-  /** app -> (session id -> slot). */
-  readonly slotsByApp = new Map<string, Map<string, number>>();
   /** Deadline-ordered slots, for active expiry. */
   readonly expiry = new ExpiryIndex();
   /** Locked slots ordered by lease end. */
@@ -48,7 +46,7 @@ function fnv1a(value: string, seed: number): number {
   return hash >>> 0;
 }
 
-/** The shard of (app, sessionId): a hash of both, so the same id under two apps may differ. */
-export function shardIndexOf(app: string, sessionId: string, shards: number): number {
-  return fnv1a(sessionId, fnv1a(app, 0x811c9dc5) ^ 0x5f) % shards;
+/** The 32-bit hash of (app, sessionId): picks the shard, then the bucket in its key index. */
+export function keyHash(app: string, sessionId: string): number {
+  return fnv1a(sessionId, fnv1a(app, 0x811c9dc5) ^ 0x5f);
 }

@@ -18,16 +18,17 @@ import type {
   WaitHandle,
 } from "./operations";
 import { PayloadSlabs } from "./payload-slabs";
-import { SessionShard, shardIndexOf } from "./session-shard";
+import { SessionShard, keyHash } from "./session-shard";
 import { StoreError } from "./store-error";
 import { DEFAULT_STORE_OPTIONS, type StoreOptions } from "./store-options";
 import { Waiter } from "./waiter";
 
 /**
- * Memory charged per session on top of its key and payload chunk: the typed-array columns, the
- * map entry and the expiry-index entry, as measured at a million sessions (see README, Limits).
+ * Memory charged per session on top of its id and payload chunk: the typed-array columns, the key
+ * index, the id's slab chunk rounding and the expiry-index entry, as measured at a million
+ * sessions (about 176 B of RSS beyond the payload with 24-byte ids; see README, Limits).
  */
-export const SESSION_OVERHEAD_BYTES = 192;
+export const SESSION_OVERHEAD_BYTES = 160;
 
 /** Node timers cannot wait longer than 2^31-1 ms; longer waits re-arm on wake-up. */
 const MAX_TIMER_DELAY_MS = 2_147_483_647;
@@ -58,10 +59,22 @@ export interface StoreStats {
   readonly longestExpirySliceMs: number;
 }
 
+/** Why a session ended, as reported to {@link StoreHooks.onSessionEnd}. */
+export type SessionEndReason = "expired" | "removed";
+
 /** Hooks the store calls out through (it has no logger of its own). */
 export interface StoreHooks {
   /** A caller's callback threw while the store answered it; the store itself stays consistent. */
   readonly onCallbackError?: (error: unknown) => void;
+  /**
+   * A session ended: it expired (swept, or found expired on access) or was removed. Called after
+   * the store is consistent again, synchronously, on the hot path: keep it cheap and never let it
+   * throw (a throw is routed to {@link onCallbackError}). `at` is the store clock's time.
+   * The session id is a bearer credential: the receiver must not log it.
+   */
+  readonly onSessionEnd?: (app: string, sessionId: string, reason: SessionEndReason, at: number) => void;
+  /** One active-expiry slice ran, taking `durationMs` of real time (for the slice-time metric). */
+  readonly onExpirySlice?: (durationMs: number) => void;
 }
 
 const NOT_FOUND = Object.freeze({ outcome: "not-found" } as const);
@@ -82,7 +95,7 @@ export class SessionStore {
   private readonly hooks: StoreHooks;
   private readonly shards: SessionShard[] = [];
   private readonly slabs: PayloadSlabs;
-  /** App names by index (the session table stores the index, not the string). */
+  /** App names by index (the session table stores the index, not the string; events need the name). */
   private readonly appNames: string[] = [];
   private readonly appIndexes = new Map<string, number>();
   /** The next lock id, global so that ids are never reused for any session. */
@@ -131,8 +144,9 @@ export class SessionStore {
     validateKey(input.app, input.sessionId);
     validateCount("wait_ms", input.waitMs);
     const now = this.clock.now();
-    const shard = this.shardOf(input.app, input.sessionId);
-    const slot = this.find(shard, input.app, input.sessionId, now);
+    const hash = keyHash(input.app, input.sessionId);
+    const shard = this.shardAt(hash);
+    const slot = this.find(shard, input.app, input.sessionId, hash, now);
     if (slot < 0) {
       callbacks.resolve(NOT_FOUND);
       return undefined;
@@ -163,8 +177,9 @@ export class SessionStore {
     validateTtl(input.ttlSeconds, this.options);
     const leaseMs = input.leaseMs === 0 ? this.options.defaultLockLeaseMs : input.leaseMs;
     const now = this.clock.now();
-    const shard = this.shardOf(input.app, input.sessionId);
-    let slot = this.find(shard, input.app, input.sessionId, now);
+    const hash = keyHash(input.app, input.sessionId);
+    const shard = this.shardAt(hash);
+    let slot = this.find(shard, input.app, input.sessionId, hash, now);
     if (slot < 0) {
       if (!input.create) {
         callbacks.resolve(NOT_FOUND);
@@ -172,7 +187,7 @@ export class SessionStore {
       }
       const ttlSeconds = input.ttlSeconds === 0 ? this.options.defaultTtlSeconds : input.ttlSeconds;
       this.assertBudget(SESSION_OVERHEAD_BYTES + input.sessionId.length);
-      slot = this.createSession(shard, input.app, input.sessionId, ttlSeconds, now);
+      slot = this.createSession(shard, input.app, input.sessionId, hash, ttlSeconds, now);
       const lockId = this.grantLock(shard, slot, leaseMs, now);
       callbacks.resolve({
         outcome: "ok",
@@ -214,8 +229,9 @@ export class SessionStore {
     validateCount("lock_id", input.lockId);
     validateCount("expected_version", input.expectedVersion);
     const now = this.clock.now();
-    const shard = this.shardOf(input.app, input.sessionId);
-    const slot = this.find(shard, input.app, input.sessionId, now);
+    const hash = keyHash(input.app, input.sessionId);
+    const shard = this.shardAt(hash);
+    const slot = this.find(shard, input.app, input.sessionId, hash, now);
     const chunkBytes = this.slabs.chunkBytesFor(input.data.length);
 
     if (slot < 0) {
@@ -230,7 +246,7 @@ export class SessionStore {
       }
       this.assertBudget(SESSION_OVERHEAD_BYTES + input.sessionId.length + chunkBytes);
       const ttlSeconds = input.ttlSeconds === 0 ? this.options.defaultTtlSeconds : input.ttlSeconds;
-      const created = this.createSession(shard, input.app, input.sessionId, ttlSeconds, now);
+      const created = this.createSession(shard, input.app, input.sessionId, hash, ttlSeconds, now);
       this.writePayload(shard, created, input.data);
       return { version: 1, written: true };
     }
@@ -267,8 +283,9 @@ export class SessionStore {
     validateKey(input.app, input.sessionId);
     validateCount("lock_id", input.lockId);
     const now = this.clock.now();
-    const shard = this.shardOf(input.app, input.sessionId);
-    const slot = this.find(shard, input.app, input.sessionId, now);
+    const hash = keyHash(input.app, input.sessionId);
+    const shard = this.shardAt(hash);
+    const slot = this.find(shard, input.app, input.sessionId, hash, now);
     if (slot < 0) return false;
     this.touch(shard, slot, now);
     const table = shard.table;
@@ -284,8 +301,9 @@ export class SessionStore {
     validateKey(input.app, input.sessionId);
     validateTtl(input.ttlSeconds, this.options);
     const now = this.clock.now();
-    const shard = this.shardOf(input.app, input.sessionId);
-    const slot = this.find(shard, input.app, input.sessionId, now);
+    const hash = keyHash(input.app, input.sessionId);
+    const shard = this.shardAt(hash);
+    const slot = this.find(shard, input.app, input.sessionId, hash, now);
     if (slot < 0) return { found: false, ttlSeconds: 0 };
     if (input.ttlSeconds !== 0) this.setTtl(shard, slot, input.ttlSeconds, now);
     this.touch(shard, slot, now);
@@ -298,8 +316,9 @@ export class SessionStore {
     validateKey(input.app, input.sessionId);
     validateCount("lock_id", input.lockId);
     const now = this.clock.now();
-    const shard = this.shardOf(input.app, input.sessionId);
-    const slot = this.find(shard, input.app, input.sessionId, now);
+    const hash = keyHash(input.app, input.sessionId);
+    const shard = this.shardAt(hash);
+    const slot = this.find(shard, input.app, input.sessionId, hash, now);
     if (slot < 0) return false;
     const holder = shard.table.lockId[slot] as number;
     if (holder !== 0 && holder !== input.lockId) {
@@ -310,7 +329,7 @@ export class SessionStore {
           : `lock_id ${idText(input.lockId)} is not the holder's (holder lock_id ${holder})`,
       );
     }
-    this.deleteSession(shard, slot);
+    this.deleteSession(shard, slot, "removed", now);
     return true;
   }
 
@@ -368,14 +387,16 @@ export class SessionStore {
 
   // ---- lookup and lifecycle -------------------------------------------------------------------
 
-  private shardOf(app: string, sessionId: string): SessionShard {
-    return this.shards[shardIndexOf(app, sessionId, this.shards.length)] as SessionShard;
+  private shardAt(hash: number): SessionShard {
+    return this.shards[hash % this.shards.length] as SessionShard;
   }
 
   /** The live slot of (app, sessionId), applying a due lease end or expiry first; -1 if none. */
-  private find(shard: SessionShard, app: string, sessionId: string, now: number): number {
-    const slot = shard.slotsByApp.get(app)?.get(sessionId);
-    if (slot === undefined) return -1;
+  private find(shard: SessionShard, app: string, sessionId: string, hash: number, now: number): number {
+    const appIndex = this.appIndexes.get(app);
+    if (appIndex === undefined) return -1;
+    const slot = shard.table.find(appIndex, sessionId, hash);
+    if (slot < 0) return -1;
     return this.settle(shard, slot, now) ? slot : -1;
   }
 
@@ -392,25 +413,26 @@ export class SessionStore {
     }
     if ((table.expiresAt[slot] as number) > now) return true;
     this.expired++;
-    this.deleteSession(shard, slot);
+    this.deleteSession(shard, slot, "expired", now);
     return false;
   }
 
-  private createSession(shard: SessionShard, app: string, sessionId: string, ttlSeconds: number, now: number): number {
+  private createSession(
+    shard: SessionShard,
+    app: string,
+    sessionId: string,
+    hash: number,
+    ttlSeconds: number,
+    now: number,
+  ): number {
     let appIndex = this.appIndexes.get(app);
     if (appIndex === undefined) {
       appIndex = this.appNames.length;
       this.appNames.push(app);
       this.appIndexes.set(app, appIndex);
     }
-    let slots = shard.slotsByApp.get(app);
-    if (slots === undefined) {
-      slots = new Map();
-      shard.slotsByApp.set(app, slots);
-    }
     const table = shard.table;
-    const slot = table.allocate(sessionId, appIndex);
-    slots.set(sessionId, slot);
+    const slot = table.allocate(appIndex, sessionId, hash);
     table.version[slot] = 1;
     table.ttlSeconds[slot] = ttlSeconds;
     const expiresAt = now + ttlSeconds * 1000;
@@ -421,7 +443,7 @@ export class SessionStore {
   }
 
   /** Deletes a live slot: waiters are answered NOT_FOUND, the lock and payload go with it. */
-  private deleteSession(shard: SessionShard, slot: number): void {
+  private deleteSession(shard: SessionShard, slot: number, reason: SessionEndReason, now: number): void {
     const table = shard.table;
     if (table.lockId[slot] !== 0) this.unlock(shard, slot);
     const queue = shard.queues.get(slot);
@@ -429,18 +451,21 @@ export class SessionStore {
       shard.queues.delete(slot);
       for (const waiter of queue) this.unqueue(waiter);
     }
-    const sessionId = table.sessionIds[slot] as string;
-    const app = this.appNames[table.appIndex[slot] as number] as string;
-    const slots = shard.slotsByApp.get(app);
-    slots?.delete(sessionId);
-    if (slots?.size === 0) shard.slotsByApp.delete(app);
     const payload = table.payload[slot] as number;
-    this.bytesUsed -= SESSION_OVERHEAD_BYTES + sessionId.length + this.slabs.chunkBytesOf(payload);
+    this.bytesUsed -= SESSION_OVERHEAD_BYTES + (table.keyLength[slot] as number) + this.slabs.chunkBytesOf(payload);
     this.slabs.free(payload);
     table.release(slot);
     // Answer after the state is consistent, so a callback that calls back in sees the removal.
     if (queue !== undefined) {
       for (const waiter of queue) this.deliver(waiter.request.callbacks.resolve, NOT_FOUND);
+    }
+    const onSessionEnd = this.hooks.onSessionEnd;
+    if (onSessionEnd !== undefined) {
+      try {
+        onSessionEnd(app, sessionId, reason, now);
+      } catch (error) {
+        this.hooks.onCallbackError?.(error);
+      }
     }
   }
 
@@ -527,7 +552,7 @@ export class SessionStore {
     this.unlock(shard, slot);
     if ((table.expiresAt[slot] as number) <= now) {
       this.expired++;
-      this.deleteSession(shard, slot);
+      this.deleteSession(shard, slot, "expired", now);
       return false;
     }
     this.serveQueue(shard, slot, now);
@@ -773,7 +798,9 @@ export class SessionStore {
     this.sweepStartShard = (this.sweepStartShard + 1) % count;
     this.lastSweepAt = now;
     this.expirySlices++;
-    this.longestExpirySliceMs = Math.max(this.longestExpirySliceMs, performance.now() - started);
+    const sliceMs = performance.now() - started;
+    this.longestExpirySliceMs = Math.max(this.longestExpirySliceMs, sliceMs);
+    this.hooks.onExpirySlice?.(sliceMs);
     return done;
   }
 }

@@ -1,12 +1,17 @@
-import { NO_CHUNK } from "./payload-slabs";
+import { KEY_LAYOUT, NO_CHUNK, PayloadSlabs } from "./payload-slabs";
+import { KEY_LIMITS } from "./store-options";
 
 /** Initial slots per shard; columns grow by half when full. */
 const INITIAL_CAPACITY = 1024;
+/** The key index doubles when it is this full (linear probing stays short below it). */
+const MAX_LOAD = 0.7;
 
 /**
- * The sessions of one shard as struct-of-arrays columns indexed by slot. Keeping per-session state
- * in typed arrays (instead of one object per session) keeps memory near 200 B per session and
- * leaves the garbage collector almost nothing to trace, whatever the number of resident sessions.
+ * The sessions of one shard as struct-of-arrays columns indexed by slot, with their keys in an
+ * open-addressing hash table of typed arrays and the session ids in a byte slab. There is no
+ * JavaScript object, string or Map entry per session: memory stays near 150 B per session and the
+ * garbage collector has nothing per session to trace, so its pauses do not grow with the number of
+ * resident sessions.
  *
  * Columns are replaced when the table grows: read them through the table, never cache them across
  * an {@link SessionTable.allocate}.
@@ -41,41 +46,133 @@ export class SessionTable {
   expiryBucket = new Int32Array(0);
   /** Index of the session's app in the store's app registry. */
   appIndex = new Int32Array(0);
-  /** The session id; undefined marks a free slot. */
-  sessionIds: (string | undefined)[] = [];
+  /** Hash of (app, session id), as given to {@link SessionTable.allocate} (unsigned 32-bit). */
+  keyHash = new Uint32Array(0);
+  /** Session id chunk in {@link keys}. */
+  keyChunk = new Int32Array(0);
+  /** Session id length in bytes; 0 marks a free slot (ids are at least one byte). */
+  keyLength = new Uint16Array(0);
   /** Free-slot stack. */
   private freeSlots = new Int32Array(0);
   private freeCount = 0;
 
+  /** The session ids' bytes. */
+  private readonly keys = new PayloadSlabs(KEY_LIMITS.maxSessionIdBytes, KEY_LAYOUT);
+  /** Open-addressing index: slot + 1 per bucket, 0 = empty; linear probing. */
+  private buckets = new Int32Array(0);
+  private bucketShift = 32;
+
   constructor() {
     this.grow(INITIAL_CAPACITY);
+    this.resizeIndex(INITIAL_CAPACITY * 2);
   }
 
   /** Whether `slot` holds a session. */
   isLive(slot: number): boolean {
-    return this.sessionIds[slot] !== undefined;
+    return this.keyLength[slot] !== 0;
   }
 
-  /** Takes a free slot for a new session (columns are reset to an unlocked, empty session). */
-  allocate(sessionId: string, appIndex: number): number {
+  /** Bytes of the session-id slab pages (part of what sessions cost). */
+  get keyBytes(): number {
+    return this.keys.pageBytes;
+  }
+
+  /**
+   * The slot of (appIndex, sessionId), or -1.
+   * @param hash - the key's hash, as computed by `keyHash` in session-shard.ts.
+   */
+  find(appIndex: number, sessionId: string, hash: number): number {
+    const buckets = this.buckets;
+    const mask = buckets.length - 1;
+    for (let at = this.homeOf(hash); ; at = (at + 1) & mask) {
+      const entry = buckets[at] as number;
+      if (entry === 0) return -1;
+      const slot = entry - 1;
+      if (
+        this.keyHash[slot] === hash &&
+        this.appIndex[slot] === appIndex &&
+        this.keyLength[slot] === sessionId.length &&
+        this.keys.equalsAscii(this.keyChunk[slot] as number, sessionId)
+      ) {
+        return slot;
+      }
+    }
+  }
+
+  /** The session id of a live slot (decoded from the slab: for events, not for the hot path). */
+  sessionIdOf(slot: number): string {
+    return this.keys.readAscii(this.keyChunk[slot] as number, this.keyLength[slot] as number);
+  }
+
+  /**
+   * Takes a free slot for a new session that {@link find} did not find (columns are reset to an
+   * unlocked, empty session).
+   */
+  allocate(appIndex: number, sessionId: string, hash: number): number {
     if (this.freeCount === 0) this.grow(Math.ceil(this.capacity * 1.5));
+    if ((this.size + 1) > this.buckets.length * MAX_LOAD) this.resizeIndex(this.buckets.length * 2);
     const slot = this.freeSlots[--this.freeCount] as number;
-    this.sessionIds[slot] = sessionId;
     this.appIndex[slot] = appIndex;
+    this.keyHash[slot] = hash;
+    this.keyChunk[slot] = this.keys.writeAscii(sessionId);
+    this.keyLength[slot] = sessionId.length;
     this.lockId[slot] = 0;
     this.lastLeaseExpiredLockId[slot] = 0;
     this.leaseHeapPosition[slot] = -1;
     this.payload[slot] = NO_CHUNK;
     this.payloadLength[slot] = 0;
+    this.insert(slot);
     this.size++;
     return slot;
   }
 
-  /** Returns a slot to the free stack (its payload must have been freed by the caller). */
+  /** Removes a live slot from the index and frees it (its payload must have been freed by the caller). */
   release(slot: number): void {
-    this.sessionIds[slot] = undefined;
+    this.unindex(slot);
+    this.keys.free(this.keyChunk[slot] as number);
+    this.keyLength[slot] = 0;
     this.freeSlots[this.freeCount++] = slot;
     this.size--;
+  }
+
+  /** Fibonacci hashing: the high bits, so keys that share their low bits (one shard's) spread. */
+  private homeOf(hash: number): number {
+    return Math.imul(hash, 0x9e3779b1) >>> this.bucketShift;
+  }
+
+  private insert(slot: number): void {
+    const buckets = this.buckets;
+    const mask = buckets.length - 1;
+    let at = this.homeOf(this.keyHash[slot] as number);
+    while (buckets[at] !== 0) at = (at + 1) & mask;
+    buckets[at] = slot + 1;
+  }
+
+  /** Linear-probing deletion by backward shift: no tombstones, so probes stay short. */
+  private unindex(slot: number): void {
+    const buckets = this.buckets;
+    const mask = buckets.length - 1;
+    let hole = this.homeOf(this.keyHash[slot] as number);
+    while (buckets[hole] !== slot + 1) hole = (hole + 1) & mask;
+    for (let at = (hole + 1) & mask; buckets[at] !== 0; at = (at + 1) & mask) {
+      const entry = buckets[at] as number;
+      const home = this.homeOf(this.keyHash[entry - 1] as number);
+      // The entry may move into the hole unless its home lies cyclically in (hole, at].
+      const stays = hole <= at ? home > hole && home <= at : home > hole || home <= at;
+      if (!stays) {
+        buckets[hole] = entry;
+        hole = at;
+      }
+    }
+    buckets[hole] = 0;
+  }
+
+  private resizeIndex(size: number): void {
+    this.buckets = new Int32Array(size);
+    this.bucketShift = 32 - Math.log2(size);
+    for (let slot = 0; slot < this.capacity; slot++) {
+      if (this.keyLength[slot] !== 0) this.insert(slot);
+    }
   }
 
   private grow(capacity: number): void {
@@ -92,6 +189,11 @@ export class SessionTable {
     this.payloadLength = growUint32(this.payloadLength, capacity);
     this.expiryBucket = growInt32(this.expiryBucket, capacity);
     this.appIndex = growInt32(this.appIndex, capacity);
+    this.keyHash = growUint32(this.keyHash, capacity);
+    this.keyChunk = growInt32(this.keyChunk, capacity);
+    const keyLength = new Uint16Array(capacity);
+    keyLength.set(this.keyLength);
+    this.keyLength = keyLength;
     const freeSlots = new Int32Array(capacity);
     freeSlots.set(this.freeSlots.subarray(0, this.freeCount));
     // New slots are pushed so that the lowest index is handed out first.
