@@ -451,6 +451,10 @@ export class SessionStore {
       shard.queues.delete(slot);
       for (const waiter of queue) this.unqueue(waiter);
     }
+    const onSessionEnd = this.hooks.onSessionEnd;
+    // The id is decoded from the slab only when someone listens, and before the slot is freed.
+    const app = onSessionEnd === undefined ? "" : (this.appNames[table.appIndex[slot] as number] as string);
+    const sessionId = onSessionEnd === undefined ? "" : table.sessionIdOf(slot);
     const payload = table.payload[slot] as number;
     this.bytesUsed -= SESSION_OVERHEAD_BYTES + (table.keyLength[slot] as number) + this.slabs.chunkBytesOf(payload);
     this.slabs.free(payload);
@@ -459,7 +463,6 @@ export class SessionStore {
     if (queue !== undefined) {
       for (const waiter of queue) this.deliver(waiter.request.callbacks.resolve, NOT_FOUND);
     }
-    const onSessionEnd = this.hooks.onSessionEnd;
     if (onSessionEnd !== undefined) {
       try {
         onSessionEnd(app, sessionId, reason, now);
