@@ -1,0 +1,437 @@
+package stateward
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/stateward/stateward/client/go/statewardv1"
+)
+
+// DefaultTimeout is the deadline of a call whose context has none (any server-side wait is
+// added to it).
+const DefaultTimeout = 5 * time.Second
+
+// DefaultLockWait is how long WithLock waits on the server for a held lock.
+const DefaultLockWait = 30 * time.Second
+
+// Outcome is the outcome of a Get or Lock. A missing session is an outcome, never an error.
+type Outcome int
+
+const (
+	// OutcomeOK: Get returned data; Lock acquired the lock (LockID is yours) and returned data.
+	OutcomeOK Outcome = iota + 1
+	// OutcomeNotFound: no such session (never existed, expired or removed).
+	OutcomeNotFound
+	// OutcomeLocked: a writer holds the lock; LockID and LockAge describe the holder; no data.
+	OutcomeLocked
+)
+
+// String returns "ok", "not-found" or "locked" (the names the other Stateward clients use).
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeOK:
+		return "ok"
+	case OutcomeNotFound:
+		return "not-found"
+	case OutcomeLocked:
+		return "locked"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// GetResult is the reader's view of a session.
+type GetResult struct {
+	Outcome Outcome
+	// Data is the session's data (OutcomeOK only).
+	Data []byte
+	// Version is 1 on creation and grows by one with every write (OutcomeOK only).
+	Version uint64
+	// LockID is the holder's lock id (OutcomeLocked).
+	LockID uint64
+	// LockAge is how long the holder has held the lock (OutcomeLocked).
+	LockAge time.Duration
+	// TTL is the session's sliding-expiry window (OutcomeOK and OutcomeLocked).
+	TTL time.Duration
+}
+
+// LockResult is the writer's view of a session.
+type LockResult struct {
+	Outcome Outcome
+	// Data is the session's data (OutcomeOK only).
+	Data []byte
+	// Version is the session's version (OutcomeOK only).
+	Version uint64
+	// LockID is your new lock id, a fencing token (OutcomeOK), or the holder's (OutcomeLocked).
+	LockID uint64
+	// LockAge is 0 for OutcomeOK and the holder's lock age for OutcomeLocked.
+	LockAge time.Duration
+	// TTL is the session's sliding-expiry window.
+	TTL time.Duration
+	// Created is true when this call created the session (LockOptions.Create).
+	Created bool
+	// Lease is how long until the server releases the lock by itself (OutcomeOK).
+	Lease time.Duration
+}
+
+// SetResult reports a write.
+type SetResult struct {
+	// Version is the session's version after the call.
+	Version uint64
+	// Written is false only for SetOptions.OnlyIfAbsent on an existing session.
+	Written bool
+}
+
+// ExpireResult reports an expiry reset.
+type ExpireResult struct {
+	// Found is false if the session is missing (nothing is created).
+	Found bool
+	// TTL is the session's window after the call (when found).
+	TTL time.Duration
+}
+
+// LockOptions tune Lock and WithLockOptions.
+type LockOptions struct {
+	// Wait is how long to wait on the server (FIFO) for a held lock; 0 answers OutcomeLocked
+	// at once. Millisecond precision; capped by the server's --max-wait-ms.
+	Wait time.Duration
+	// Lease is the lock's lease; 0 means the server default (110 s).
+	Lease time.Duration
+	// Create creates a missing session empty (version 1) and locks it atomically.
+	Create bool
+	// TTL is the window of a session created by this call, rounded up to whole seconds;
+	// 0 means the server default (20 min).
+	TTL time.Duration
+}
+
+// SetOptions tune Set.
+type SetOptions struct {
+	// TTL is the new window, rounded up to whole seconds; 0 keeps the session's current one.
+	TTL time.Duration
+	// LockID, if non-zero, must be the holder's; the write then releases the lock unless
+	// KeepLock.
+	LockID uint64
+	// KeepLock keeps holding the lock after a write with LockID (the lease is not renewed).
+	KeepLock bool
+	// ExpectedVersion, if non-zero, makes the write happen only at that version.
+	ExpectedVersion uint64
+	// OnlyIfAbsent creates the session only if it is missing; otherwise Written is false.
+	OnlyIfAbsent bool
+}
+
+// Option configures a Client.
+type Option func(*clientConfig)
+
+type clientConfig struct {
+	timeout  time.Duration
+	creds    credentials.TransportCredentials
+	dialOpts []grpc.DialOption
+	md       metadata.MD
+}
+
+// WithTimeout sets the deadline of calls whose context has none (default DefaultTimeout).
+func WithTimeout(d time.Duration) Option { return func(c *clientConfig) { c.timeout = d } }
+
+// WithTransportCredentials enables TLS (the default is plaintext).
+func WithTransportCredentials(creds credentials.TransportCredentials) Option {
+	return func(c *clientConfig) { c.creds = creds }
+}
+
+// WithDialOptions adds gRPC dial options for every endpoint.
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(c *clientConfig) { c.dialOpts = append(c.dialOpts, opts...) }
+}
+
+// WithMetadata sends these key/value pairs with every call (e.g. authentication headers).
+func WithMetadata(kv ...string) Option {
+	return func(c *clientConfig) { c.md = metadata.Join(c.md, metadata.Pairs(kv...)) }
+}
+
+// Client talks to one Stateward node or a partitioned farm of them. Each (app, session id) is
+// routed to one endpoint by rendezvous hashing (proto/PARTITIONING.md), like the Python and
+// TypeScript clients. A Client is safe for concurrent use; Close it when done.
+type Client struct {
+	partitioner *Partitioner
+	conns       []*grpc.ClientConn
+	stubs       []statewardv1.SessionStateClient
+	timeout     time.Duration
+	md          metadata.MD
+	closed      atomic.Bool
+}
+
+// Addresses turns address strings into endpoints without node ids.
+func Addresses(addrs ...string) []Endpoint {
+	eps := make([]Endpoint, len(addrs))
+	for i, a := range addrs {
+		eps[i] = Endpoint{Address: a}
+	}
+	return eps
+}
+
+// NewClient creates a client of the endpoints (at least one). Connections are made lazily.
+func NewClient(endpoints []Endpoint, opts ...Option) (*Client, error) {
+	cfg := clientConfig{timeout: DefaultTimeout, creds: insecure.NewCredentials()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	p, err := NewPartitioner(endpoints)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{partitioner: p, timeout: cfg.timeout, md: cfg.md}
+	dialOpts := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(cfg.creds),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)),
+	}, cfg.dialOpts...)
+	for _, ep := range p.endpoints {
+		conn, err := grpc.NewClient(ep.Address, dialOpts...)
+		if err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("stateward: endpoint %q: %w", ep.Address, err)
+		}
+		c.conns = append(c.conns, conn)
+		c.stubs = append(c.stubs, statewardv1.NewSessionStateClient(conn))
+	}
+	return c, nil
+}
+
+// Close closes every connection; calls in flight fail with Canceled.
+func (c *Client) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	var first error
+	for _, conn := range c.conns {
+		if err := conn.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Endpoint returns the endpoint that owns the session.
+func (c *Client) Endpoint(app, sessionID string) Endpoint {
+	return c.partitioner.Endpoint(app, sessionID)
+}
+
+// Partitioner returns the client's routing.
+func (c *Client) Partitioner() *Partitioner { return c.partitioner }
+
+// invoke routes the call, applies the default deadline and wraps errors with their reason.
+func invoke[Req, Resp any](ctx context.Context, c *Client, app, sessionID string, wait time.Duration,
+	call func(statewardv1.SessionStateClient, context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (Resp, error) {
+	var zero Resp
+	if c.closed.Load() {
+		return zero, &Error{Code: codes.Canceled, Reason: ReasonClientClosed, Message: "the client is closed"}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout+wait)
+		defer cancel()
+	}
+	if c.md != nil {
+		ctx = metadata.NewOutgoingContext(ctx, metadata.Join(c.md, mdFrom(ctx)))
+	}
+	var trailer metadata.MD
+	resp, err := call(c.stubs[c.partitioner.Index(app, sessionID)], ctx, req, grpc.Trailer(&trailer))
+	if err != nil {
+		return zero, wrapError(err, trailer)
+	}
+	return resp, nil
+}
+
+func mdFrom(ctx context.Context) metadata.MD {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	return md
+}
+
+func millis(d time.Duration) uint32 {
+	if d <= 0 {
+		return 0
+	}
+	ms := d.Milliseconds()
+	if ms > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(ms)
+}
+
+func seconds(d time.Duration) uint32 {
+	if d <= 0 {
+		return 0
+	}
+	s := (d + time.Second - 1) / time.Second
+	if s > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(s)
+}
+
+func outcome(o statewardv1.Outcome) (Outcome, error) {
+	switch o {
+	case statewardv1.Outcome_OUTCOME_OK:
+		return OutcomeOK, nil
+	case statewardv1.Outcome_OUTCOME_NOT_FOUND:
+		return OutcomeNotFound, nil
+	case statewardv1.Outcome_OUTCOME_LOCKED:
+		return OutcomeLocked, nil
+	}
+	return 0, &Error{Code: codes.Internal, Reason: "UNKNOWN_OUTCOME", Message: fmt.Sprintf("server sent an unknown outcome %d", o)}
+}
+
+// Get reads a session without locking it (ASP.NET GetItem). With wait > 0 a locked session is
+// waited for on the server instead of answering OutcomeLocked at once.
+func (c *Client) Get(ctx context.Context, app, sessionID string, wait time.Duration) (*GetResult, error) {
+	r, err := invoke(ctx, c, app, sessionID, wait, statewardv1.SessionStateClient.Get,
+		&statewardv1.GetRequest{App: app, SessionId: sessionID, WaitMs: millis(wait)})
+	if err != nil {
+		return nil, err
+	}
+	o, err := outcome(r.GetOutcome())
+	if err != nil {
+		return nil, err
+	}
+	return &GetResult{
+		Outcome: o, Data: r.GetData(), Version: r.GetVersion(), LockID: r.GetLockId(),
+		LockAge: time.Duration(r.GetLockAgeMs()) * time.Millisecond,
+		TTL:     time.Duration(r.GetTtlSeconds()) * time.Second,
+	}, nil
+}
+
+// Lock takes the session's exclusive lock and reads it (ASP.NET GetItemExclusive).
+func (c *Client) Lock(ctx context.Context, app, sessionID string, opts LockOptions) (*LockResult, error) {
+	r, err := invoke(ctx, c, app, sessionID, opts.Wait, statewardv1.SessionStateClient.Lock,
+		&statewardv1.LockRequest{
+			App: app, SessionId: sessionID, WaitMs: millis(opts.Wait), LeaseMs: millis(opts.Lease),
+			Create: opts.Create, TtlSeconds: seconds(opts.TTL),
+		})
+	if err != nil {
+		return nil, err
+	}
+	o, err := outcome(r.GetOutcome())
+	if err != nil {
+		return nil, err
+	}
+	return &LockResult{
+		Outcome: o, Data: r.GetData(), Version: r.GetVersion(), LockID: r.GetLockId(),
+		LockAge: time.Duration(r.GetLockAgeMs()) * time.Millisecond,
+		TTL:     time.Duration(r.GetTtlSeconds()) * time.Second,
+		Created: r.GetCreated(),
+		Lease:   time.Duration(r.GetLeaseMs()) * time.Millisecond,
+	}, nil
+}
+
+// Set writes a session; with opts.LockID (the holder's) it also releases the lock unless
+// opts.KeepLock (ASP.NET SetAndReleaseItemExclusive). A conflicting write (locked by another
+// holder, stale lock id, version mismatch) changes nothing and fails with codes.Aborted.
+func (c *Client) Set(ctx context.Context, app, sessionID string, data []byte, opts SetOptions) (*SetResult, error) {
+	r, err := invoke(ctx, c, app, sessionID, 0, statewardv1.SessionStateClient.Set,
+		&statewardv1.SetRequest{
+			App: app, SessionId: sessionID, Data: data, TtlSeconds: seconds(opts.TTL), LockId: opts.LockID,
+			KeepLock: opts.KeepLock, ExpectedVersion: opts.ExpectedVersion, OnlyIfAbsent: opts.OnlyIfAbsent,
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &SetResult{Version: r.GetVersion(), Written: r.GetWritten()}, nil
+}
+
+// Release releases the lock given the holder's lock id (also a forced release). It reports
+// false, not an error, if lockID is not the holder's.
+func (c *Client) Release(ctx context.Context, app, sessionID string, lockID uint64) (bool, error) {
+	r, err := invoke(ctx, c, app, sessionID, 0, statewardv1.SessionStateClient.Release,
+		&statewardv1.ReleaseRequest{App: app, SessionId: sessionID, LockId: lockID})
+	if err != nil {
+		return false, err
+	}
+	return r.GetReleased(), nil
+}
+
+// Expire restarts the session's sliding window, with a new TTL if ttl > 0 (rounded up to whole
+// seconds), without touching data, version or lock.
+func (c *Client) Expire(ctx context.Context, app, sessionID string, ttl time.Duration) (*ExpireResult, error) {
+	r, err := invoke(ctx, c, app, sessionID, 0, statewardv1.SessionStateClient.Expire,
+		&statewardv1.ExpireRequest{App: app, SessionId: sessionID, TtlSeconds: seconds(ttl)})
+	if err != nil {
+		return nil, err
+	}
+	return &ExpireResult{Found: r.GetFound(), TTL: time.Duration(r.GetTtlSeconds()) * time.Second}, nil
+}
+
+// Remove deletes a session (Session.Abandon). A locked session needs the holder's lock id,
+// otherwise codes.Aborted. It reports whether the session existed.
+func (c *Client) Remove(ctx context.Context, app, sessionID string, lockID uint64) (bool, error) {
+	r, err := invoke(ctx, c, app, sessionID, 0, statewardv1.SessionStateClient.Remove,
+		&statewardv1.RemoveRequest{App: app, SessionId: sessionID, LockId: lockID})
+	if err != nil {
+		return false, err
+	}
+	return r.GetRemoved(), nil
+}
+
+// WithLock runs fn on the session's data under its lock: it acquires with server-side waiting
+// (DefaultLockWait), creating a missing session empty, then
+//   - if fn returns non-nil data, writes it with set-and-release;
+//   - if fn returns nil data and no error, only releases;
+//   - if fn returns an error (or panics), releases and returns that error (or re-panics).
+//
+// Nothing is renewed silently: if the lease ended before the write, the write fails with
+// codes.Aborted; any refused write releases the lock before returning the error. If the lock
+// is still held by another when the wait runs out, the error has codes.DeadlineExceeded and
+// Reason ReasonLockWaitTimeout.
+func (c *Client) WithLock(ctx context.Context, app, sessionID string, fn func(data []byte) ([]byte, error)) error {
+	return c.WithLockOptions(ctx, app, sessionID, LockOptions{Wait: DefaultLockWait, Create: true}, fn)
+}
+
+// WithLockOptions is WithLock with explicit lock options. Without opts.Create a missing
+// session fails with codes.NotFound and Reason ReasonSessionNotFound.
+func (c *Client) WithLockOptions(ctx context.Context, app, sessionID string, opts LockOptions, fn func(data []byte) ([]byte, error)) (err error) {
+	l, err := c.Lock(ctx, app, sessionID, opts)
+	if err != nil {
+		return err
+	}
+	switch l.Outcome {
+	case OutcomeLocked:
+		return &Error{Code: codes.DeadlineExceeded, Reason: ReasonLockWaitTimeout,
+			Message: fmt.Sprintf("the session was still locked by another holder after waiting %s", opts.Wait)}
+	case OutcomeNotFound:
+		return &Error{Code: codes.NotFound, Reason: ReasonSessionNotFound, Message: "no such session"}
+	}
+	done := false
+	defer func() {
+		if !done { // fn panicked: release, then let the panic continue
+			c.releaseQuietly(ctx, app, sessionID, l.LockID)
+		}
+	}()
+	data, fnErr := fn(l.Data)
+	done = true
+	if fnErr != nil {
+		c.releaseQuietly(ctx, app, sessionID, l.LockID)
+		return fnErr
+	}
+	if data == nil {
+		_, err = c.Release(ctx, app, sessionID, l.LockID)
+		return err
+	}
+	if _, err = c.Set(ctx, app, sessionID, data, SetOptions{LockID: l.LockID}); err != nil {
+		// A refused write (too large, memory budget...) leaves the lock held: let it go.
+		c.releaseQuietly(ctx, app, sessionID, l.LockID)
+	}
+	return err
+}
+
+// releaseQuietly releases on an error path, even if ctx is already cancelled; its own failure
+// is dropped so the original error is what the caller sees (the lease ends the lock anyway).
+func (c *Client) releaseQuietly(ctx context.Context, app, sessionID string, lockID uint64) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	defer cancel()
+	_, _ = c.Release(rctx, app, sessionID, lockID)
+}

@@ -1,0 +1,36 @@
+"""Stateward client: typed, lock-aware, partition-aware access to the Stateward session-state service.
+
+Quick start::
+
+    from stateward_client import SessionClient
+
+    with SessionClient(endpoints=["127.0.0.1:42424"]) as client:
+        with client.locked("shop", session_id) as s:
+            s.data = s.data + b"!"
+"""
+
+from ._client import DEFAULT_LOCK_WAIT_MS, DEFAULT_TIMEOUT, LockedSession, SessionClient
+from ._errors import REASON_TRAILER, StatewardError
+from ._types import ExpireResult, GetResult, LockResult, Outcome, ReleaseResult, RemoveResult, SetResult
+from .partitioning import Endpoint, PartitionError, Partitioner
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_LOCK_WAIT_MS",
+    "DEFAULT_TIMEOUT",
+    "REASON_TRAILER",
+    "Endpoint",
+    "ExpireResult",
+    "GetResult",
+    "LockResult",
+    "LockedSession",
+    "Outcome",
+    "PartitionError",
+    "Partitioner",
+    "ReleaseResult",
+    "RemoveResult",
+    "SessionClient",
+    "SetResult",
+    "StatewardError",
+]

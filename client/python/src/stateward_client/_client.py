@@ -1,0 +1,338 @@
+"""``SessionClient``: a thin, typed, partition-aware wrapper over the generated stubs."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Tuple, TypeVar
+
+import grpc
+
+from ._errors import StatewardError
+from ._gen.stateward.v1 import session_state_pb2 as pb
+from ._gen.stateward.v1 import session_state_pb2_grpc as pb_grpc
+from ._types import (
+    ExpireResult,
+    GetResult,
+    LockResult,
+    Outcome,
+    ReleaseResult,
+    RemoveResult,
+    SetResult,
+)
+from .partitioning import Endpoint, EndpointLike, Partitioner
+
+__all__ = ["LockedSession", "SessionClient"]
+
+_OUTCOMES: "dict[int, Outcome]" = {
+    pb.OUTCOME_OK: Outcome.OK,
+    pb.OUTCOME_NOT_FOUND: Outcome.NOT_FOUND,
+    pb.OUTCOME_LOCKED: Outcome.LOCKED,
+}
+
+#: Default per-call deadline in seconds (added to any server-side wait).
+DEFAULT_TIMEOUT = 5.0
+#: Default server-side wait of :meth:`SessionClient.locked`, in milliseconds.
+DEFAULT_LOCK_WAIT_MS = 30_000
+
+T = TypeVar("T")
+Metadata = Sequence[Tuple[str, str]]
+
+
+def _outcome(value: int) -> Outcome:
+    try:
+        return _OUTCOMES[value]
+    except KeyError:
+        raise StatewardError(
+            grpc.StatusCode.INTERNAL, f"server sent an unknown outcome {value}", "UNKNOWN_OUTCOME"
+        ) from None
+
+
+@dataclass
+class LockedSession:
+    """A session held under its lock by :meth:`SessionClient.locked`.
+
+    Replace :attr:`data` to have it written back (with set-and-release) when the ``with`` block
+    ends normally; leave it unchanged and the lock is only released.
+    """
+
+    app: str
+    session_id: str = field(repr=False)
+    #: The data; assign new bytes to write them back on exit.
+    data: bytes = field(repr=False)
+    #: The version read under the lock.
+    version: int
+    #: Your lock id (a fencing token).
+    lock_id: int
+    #: The session's ttl in seconds.
+    ttl_seconds: int
+    #: True if the session was created by this lock (``create=True``).
+    created: bool
+    #: Milliseconds the lease had left when it was granted.
+    lease_ms: int
+    #: After the block: the version written back, or ``None`` if only released.
+    written_version: Optional[int] = None
+
+
+class SessionClient:
+    """Client of one Stateward node or a partitioned farm of them.
+
+    Each (app, session_id) is routed to one endpoint by rendezvous hashing
+    (``proto/PARTITIONING.md``), the same way as the TypeScript and Go clients, so every client
+    configured with the same endpoints agrees on where a session lives.
+
+    Args:
+        endpoints: addresses (``"host:port"``) or :class:`Endpoint` objects (with an optional
+            stable ``node_id``). At least one.
+        timeout: default deadline of each call in seconds; a server-side wait (``wait_ms``) is
+            added to it.
+        credentials: channel credentials for TLS; plaintext if ``None``.
+        metadata: metadata sent with every call (for example authentication headers).
+        options: extra gRPC channel options.
+
+    A client is safe to share between threads. Use it as a context manager, or call
+    :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        endpoints: Iterable[EndpointLike],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        credentials: Optional[grpc.ChannelCredentials] = None,
+        metadata: Optional[Metadata] = None,
+        options: Optional[Sequence[Tuple[str, Any]]] = None,
+    ) -> None:
+        self._partitioner = Partitioner(endpoints)
+        self._timeout = timeout
+        self._metadata = tuple(metadata) if metadata else None
+        channel_options = [("grpc.max_receive_message_length", -1), *(options or ())]
+        self._channels: list[grpc.Channel] = []
+        for ep in self._partitioner.endpoints:
+            if credentials is None:
+                channel = grpc.insecure_channel(ep.address, options=channel_options)
+            else:
+                channel = grpc.secure_channel(ep.address, credentials, options=channel_options)
+            self._channels.append(channel)
+        # The generated stub is untyped; the methods below type every call.
+        self._stubs: list[Any] = [pb_grpc.SessionStateStub(c) for c in self._channels]  # type: ignore[no-untyped-call]
+        self._closed = False
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Closes every channel. Calls in flight are cancelled."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for channel in self._channels:
+            channel.close()
+
+    def __enter__(self) -> "SessionClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- routing ---------------------------------------------------------------------------------
+
+    @property
+    def endpoints(self) -> Sequence[Endpoint]:
+        """The configured endpoints, in order."""
+        return self._partitioner.endpoints
+
+    def endpoint_for(self, app: str, session_id: str) -> Endpoint:
+        """The endpoint that owns the session."""
+        return self._partitioner.endpoint_for(app, session_id)
+
+    def _call(self, method: str, app: str, session_id: str, request: Any, wait_ms: int, timeout: Optional[float]) -> Any:
+        if self._closed:
+            raise StatewardError(grpc.StatusCode.CANCELLED, "the client is closed", "CLIENT_CLOSED")
+        stub = self._stubs[self._partitioner.index_for(app, session_id)]
+        deadline = (self._timeout if timeout is None else timeout) + wait_ms / 1000.0
+        try:
+            return getattr(stub, method)(request, timeout=deadline, metadata=self._metadata)
+        except grpc.RpcError as error:
+            raise StatewardError.from_rpc_error(error) from None
+
+    # -- the six calls ---------------------------------------------------------------------------
+
+    def get(self, app: str, session_id: str, *, wait_ms: int = 0, timeout: Optional[float] = None) -> GetResult:
+        """Reads a session without locking it (ASP.NET GetItem).
+
+        With ``wait_ms``, a locked session is waited for on the server (FIFO) instead of
+        answering ``Outcome.LOCKED`` at once.
+        """
+        r = self._call("Get", app, session_id, pb.GetRequest(app=app, session_id=session_id, wait_ms=wait_ms), wait_ms, timeout)
+        return GetResult(
+            outcome=_outcome(r.outcome),
+            data=r.data,
+            version=r.version,
+            lock_id=r.lock_id,
+            lock_age_ms=r.lock_age_ms,
+            ttl_seconds=r.ttl_seconds,
+        )
+
+    def lock(
+        self,
+        app: str,
+        session_id: str,
+        *,
+        wait_ms: int = 0,
+        lease_ms: int = 0,
+        create: bool = False,
+        ttl_seconds: int = 0,
+        timeout: Optional[float] = None,
+    ) -> LockResult:
+        """Takes the session's exclusive lock and reads it (ASP.NET GetItemExclusive).
+
+        Args:
+            wait_ms: wait on the server up to this long for a held lock (0: answer at once).
+            lease_ms: the lease; 0 = the server default (110 s).
+            create: create a missing session empty and lock it atomically.
+            ttl_seconds: ttl of a session created by this call; 0 = server default.
+        """
+        req = pb.LockRequest(
+            app=app, session_id=session_id, wait_ms=wait_ms, lease_ms=lease_ms, create=create, ttl_seconds=ttl_seconds
+        )
+        r = self._call("Lock", app, session_id, req, wait_ms, timeout)
+        return LockResult(
+            outcome=_outcome(r.outcome),
+            data=r.data,
+            version=r.version,
+            lock_id=r.lock_id,
+            lock_age_ms=r.lock_age_ms,
+            ttl_seconds=r.ttl_seconds,
+            created=r.created,
+            lease_ms=r.lease_ms,
+        )
+
+    def set(
+        self,
+        app: str,
+        session_id: str,
+        data: bytes,
+        *,
+        ttl_seconds: int = 0,
+        lock_id: int = 0,
+        keep_lock: bool = False,
+        expected_version: int = 0,
+        only_if_absent: bool = False,
+        timeout: Optional[float] = None,
+    ) -> SetResult:
+        """Writes a session. With ``lock_id`` (the holder's) the write also releases the lock
+        unless ``keep_lock`` (ASP.NET SetAndReleaseItemExclusive).
+
+        Raises:
+            StatewardError: ``ABORTED`` if the session is locked by someone else, the lock id is
+                stale, or ``expected_version`` differs; nothing was written.
+        """
+        req = pb.SetRequest(
+            app=app,
+            session_id=session_id,
+            data=bytes(data),
+            ttl_seconds=ttl_seconds,
+            lock_id=lock_id,
+            keep_lock=keep_lock,
+            expected_version=expected_version,
+            only_if_absent=only_if_absent,
+        )
+        r = self._call("Set", app, session_id, req, 0, timeout)
+        return SetResult(version=r.version, written=r.written)
+
+    def release(self, app: str, session_id: str, lock_id: int, *, timeout: Optional[float] = None) -> ReleaseResult:
+        """Releases the lock given the holder's lock id (also a forced release). Never an error
+        for a wrong id: ``released`` is then False."""
+        r = self._call("Release", app, session_id, pb.ReleaseRequest(app=app, session_id=session_id, lock_id=lock_id), 0, timeout)
+        return ReleaseResult(released=r.released)
+
+    def expire(self, app: str, session_id: str, *, ttl_seconds: int = 0, timeout: Optional[float] = None) -> ExpireResult:
+        """Restarts the session's sliding window, with a new ttl if ``ttl_seconds`` > 0."""
+        r = self._call(
+            "Expire", app, session_id, pb.ExpireRequest(app=app, session_id=session_id, ttl_seconds=ttl_seconds), 0, timeout
+        )
+        return ExpireResult(found=r.found, ttl_seconds=r.ttl_seconds)
+
+    def remove(self, app: str, session_id: str, *, lock_id: int = 0, timeout: Optional[float] = None) -> RemoveResult:
+        """Deletes a session (Session.Abandon). A locked session needs the holder's lock id,
+        otherwise ``StatewardError`` with ``ABORTED``."""
+        r = self._call("Remove", app, session_id, pb.RemoveRequest(app=app, session_id=session_id, lock_id=lock_id), 0, timeout)
+        return RemoveResult(removed=r.removed)
+
+    # -- the request pattern -----------------------------------------------------------------------
+
+    @contextmanager
+    def locked(
+        self,
+        app: str,
+        session_id: str,
+        *,
+        wait_ms: int = DEFAULT_LOCK_WAIT_MS,
+        lease_ms: int = 0,
+        create: bool = True,
+        ttl_seconds: int = 0,
+        timeout: Optional[float] = None,
+    ) -> Iterator[LockedSession]:
+        """Holds the session's lock for the ``with`` block::
+
+            with client.locked("shop", sid) as s:
+                s.data = update(s.data)
+
+        Acquires with server-side waiting (up to ``wait_ms``), creating a missing session unless
+        ``create=False``. On normal exit, writes ``s.data`` back with set-and-release if it was
+        replaced by different bytes, and only releases otherwise; on an exception, releases and
+        re-raises. Nothing is renewed silently: if the lease ended meanwhile, the write fails
+        with ``StatewardError`` (``ABORTED``). A refused write releases the lock before raising.
+
+        Raises:
+            StatewardError: reason ``LOCK_WAIT_TIMEOUT`` (code ``DEADLINE_EXCEEDED``) if the
+                lock was still held when the wait ran out; reason ``SESSION_NOT_FOUND`` (code
+                ``NOT_FOUND``) with ``create=False`` and no such session; or any call failure.
+        """
+        r = self.lock(
+            app, session_id, wait_ms=wait_ms, lease_ms=lease_ms, create=create, ttl_seconds=ttl_seconds, timeout=timeout
+        )
+        if r.outcome is Outcome.LOCKED:
+            raise StatewardError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"the session was still locked by another holder after waiting {wait_ms} ms",
+                "LOCK_WAIT_TIMEOUT",
+            )
+        if r.outcome is Outcome.NOT_FOUND:
+            raise StatewardError(grpc.StatusCode.NOT_FOUND, "no such session", "SESSION_NOT_FOUND")
+        session = LockedSession(
+            app=app,
+            session_id=session_id,
+            data=r.data,
+            version=r.version,
+            lock_id=r.lock_id,
+            ttl_seconds=r.ttl_seconds,
+            created=r.created,
+            lease_ms=r.lease_ms,
+        )
+        try:
+            yield session
+        except BaseException:
+            _release_quietly(lambda: self.release(app, session_id, r.lock_id, timeout=timeout))
+            raise
+        if bytes(session.data) != r.data:
+            try:
+                written = self.set(app, session_id, session.data, lock_id=r.lock_id, timeout=timeout)
+            except StatewardError:
+                # A refused write (too large, memory budget...) leaves the lock held: let it go.
+                _release_quietly(lambda: self.release(app, session_id, r.lock_id, timeout=timeout))
+                raise
+            session.written_version = written.version
+        else:
+            self.release(app, session_id, r.lock_id, timeout=timeout)
+
+
+def _release_quietly(release: Callable[[], object]) -> None:
+    """Releases on the error path without hiding the original exception."""
+    try:
+        release()
+    except StatewardError:
+        pass
