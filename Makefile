@@ -10,7 +10,7 @@ PROTO_EXTRA :=
 PROTO_CHECK_EXTRA :=
 -include $(wildcard mk/*.mk)
 
-.PHONY: help install build run test test-ts lint typecheck proto proto-ts proto-check proto-check-ts proto-lint proto-breaking proto-baseline clean
+.PHONY: help install build run test test-ts test-ts-types test-ts-consumer lint typecheck proto proto-ts proto-check proto-check-ts proto-lint proto-breaking proto-baseline clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -55,10 +55,16 @@ lint: install proto-lint proto-breaking ## ESLint (warnings fail) and buf checks
 typecheck: build ## tsc for sources and tests, no emit for tests
 	npx tsc -p tsconfig.test.json --noEmit
 
-test: install lint typecheck proto-check test-ts $(TEST_EXTRA) ## Everything CI runs: lint, types, generated code, all tests
+test: install lint typecheck proto-check test-ts test-ts-types test-ts-consumer $(TEST_EXTRA) ## Everything CI runs: lint, types, generated code, all tests
 
 test-ts: install ## The TypeScript test suites (mocha)
 	npx mocha
+
+test-ts-types: install ## Type tests of the TypeScript SDK's public API (tstyche)
+	npm run --silent -w client/ts test:types
+
+test-ts-consumer: build ## npm pack the SDK, install it into a fresh project, type-check and run a program against a real server
+	npm run --silent -w client/ts test:consumer
 
 clean: ## Remove build output
 	rm -rf server/dist client/ts/dist

@@ -5,12 +5,23 @@
  *
  * Exit codes: 0 after a clean (signal-triggered) shutdown or `--help`; 1 if the server fails to
  * start or a second signal forces the shutdown; 2 for usage and configuration errors.
+ *
+ * Load order: nothing imported statically here loads @grpc/grpc-js. `serve` first sets up
+ * OpenTelemetry (only when OTEL_* variables ask for it), then loads the server modules, so that the
+ * SDK and any instrumentation it registers are in place before grpc-js is loaded.
  */
+import { createRequire } from "node:module";
 import { format } from "node:util";
-import { setLogger } from "@grpc/grpc-js";
 import { ConfigError, OPTION_DOCS, resolveConfig, type ServerConfig } from "./config";
 import { createLogger, type Logger } from "./logger";
-import { startServer } from "./stateward-server";
+import type { ProcessTelemetry } from "./telemetry/telemetry-sdk";
+import { telemetryPlan } from "./telemetry/telemetry-plan";
+
+/**
+ * Loads a module on demand, synchronously and through the CommonJS loader, so that load order is
+ * ours to choose (a dynamic `import()` would go through the ES module loader instead).
+ */
+const load = createRequire(__filename);
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -31,7 +42,15 @@ function usage(): string {
     lines.push(`      ${doc.description}`);
     lines.push(`      env ${doc.env}, default ${doc.default}`);
   }
-  lines.push("", "SIGTERM or SIGINT stops the server gracefully (a second signal forces it).", "");
+  lines.push(
+    "",
+    "Telemetry: tracing and metric push follow the standard OTEL_* variables and are off unless set,",
+    "e.g. OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 (traces, parent-based 10 % sampling",
+    "unless OTEL_TRACES_SAMPLER says otherwise, and metrics); --metrics-port serves Prometheus.",
+    "",
+    "SIGTERM or SIGINT stops the server gracefully (a second signal forces it).",
+    "",
+  );
   return lines.join("\n");
 }
 
@@ -41,6 +60,7 @@ function isHelp(arg: string | undefined): boolean {
 
 /** Sends grpc-js's own diagnostics (plain console lines by default) into the JSON log. */
 function routeGrpcLogs(logger: Logger): void {
+  const { setLogger } = load("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
   const grpcLogger = logger.child({ component: "grpc-js" });
   setLogger({
     error: (message?: unknown, ...params: unknown[]) => grpcLogger.error(format(message, ...params)),
@@ -49,11 +69,25 @@ function routeGrpcLogs(logger: Logger): void {
   });
 }
 
+/** Starts OpenTelemetry if the environment asks for it; loads no SDK module otherwise. */
+function startTelemetry(logger: Logger): ProcessTelemetry | undefined {
+  const plan = telemetryPlan(process.env);
+  if (!plan.traces && !plan.metricsPush) return undefined;
+  const { startProcessTelemetry } = load("./telemetry/telemetry-sdk") as typeof import("./telemetry/telemetry-sdk");
+  const telemetry = startProcessTelemetry(process.env);
+  logger.info({ traces: plan.traces, metricsPush: plan.metricsPush, rootSampleRatio: plan.rootSampleRatio }, "OpenTelemetry started");
+  return telemetry;
+}
+
 async function serve(config: ServerConfig): Promise<void> {
   const logger = createLogger(config.logLevel);
+  // Before anything loads @grpc/grpc-js (see the module comment).
+  const telemetry = startTelemetry(logger);
   // Process-wide setting, hence here and not in startServer (which may run several times in tests).
   routeGrpcLogs(logger);
-  const server = await startServer(config, { logger });
+  const { startServer } = load("./stateward-server") as typeof import("./stateward-server");
+  const server = await startServer(config, telemetry === undefined ? { logger } : { logger, telemetry: telemetry.server });
+  const stopTelemetry = (): Promise<void> => telemetry?.shutdown().catch(() => undefined) ?? Promise.resolve();
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (signalled) {
@@ -64,7 +98,7 @@ async function serve(config: ServerConfig): Promise<void> {
     signalled = true;
     logger.info({ signal }, "signal received");
     server.shutdown().then(
-      () => process.exit(EXIT_OK),
+      () => stopTelemetry().then(() => process.exit(EXIT_OK)),
       (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");
         process.exit(EXIT_FAILURE);

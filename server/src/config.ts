@@ -43,6 +43,22 @@ export interface ServerConfig {
    * `STATEWARD_MAX_PIPELINE_IN_FLIGHT`); the next waiting one fails with RESOURCE_EXHAUSTED. Default 4096.
    */
   readonly maxPipelineInFlight: number;
+  /**
+   * Port of the Prometheus metrics endpoint (`--metrics-port`, `STATEWARD_METRICS_PORT`), served on
+   * `host` like the gRPC port (so loopback unless `allowRemote`). Default 0: no endpoint.
+   */
+  readonly metricsPort: number;
+  /**
+   * Key of the keyed hash (HMAC-SHA256) that lets spans carry a pseudonym of the session for
+   * correlation (`--session-hash-key`, `STATEWARD_SESSION_HASH_KEY`). Default empty: off, spans carry
+   * nothing that identifies a session. A secret: pass it through the variable, not the flag.
+   */
+  readonly sessionHashKey: string;
+  /**
+   * Events a Watch stream may hold undelivered before the watcher is dropped with
+   * RESOURCE_EXHAUSTED (`--watch-max-backlog`, `STATEWARD_WATCH_MAX_BACKLOG`). Default 1024.
+   */
+  readonly watchMaxBacklog: number;
   /** Limits and defaults of the session store (one flag and variable per field). */
   readonly store: StoreOptions;
 }
@@ -81,6 +97,8 @@ interface OptionSpec<T> {
   readonly defaultText?: string;
   /** One-line description with the valid range. */
   readonly description: string;
+  /** The value is a secret: error messages do not repeat it. */
+  readonly secret?: boolean;
   /** Turns the raw text into a value or throws a {@link RuleViolation} stating the rule. */
   readonly parse: (raw: string) => T;
 }
@@ -138,6 +156,12 @@ function logLevel(raw: string): LogLevel {
   const level = LOG_LEVELS.find((candidate) => candidate === text);
   if (level === undefined) throw new RuleViolation(`must be one of ${LOG_LEVELS.join(", ")}`);
   return level;
+}
+
+function hashKey(raw: string): string {
+  // Short keys make the pseudonyms guessable by brute force over likely session ids.
+  if (raw.length > 0 && raw.length < 16) throw new RuleViolation("must be empty (off) or at least 16 characters");
+  return raw;
 }
 
 function host(raw: string): string {
@@ -226,6 +250,33 @@ const SERVER_SPECS: Specs<ServerOnly> = {
     default: 4096,
     description:
       "Most operations waiting at once on one Pipeline stream, 1 to 1000000; the next waiting one fails with RESOURCE_EXHAUSTED (bounds what a stream can make the server hold).",
+    parse: integer(1, 1_000_000),
+  },
+  metricsPort: {
+    flag: "metrics-port",
+    placeholder: "<port>",
+    default: 0,
+    defaultText: "0 (off)",
+    description:
+      "Port of the Prometheus metrics endpoint (GET /metrics), 0 to 65535, served on --host like the gRPC port (so loopback unless --allow-remote); 0 = no endpoint.",
+    parse: integer(0, 65535),
+  },
+  sessionHashKey: {
+    flag: "session-hash-key",
+    placeholder: "<key>",
+    default: "",
+    defaultText: "(empty: off)",
+    description:
+      "Key of an HMAC-SHA256 that adds a pseudonym of the session (stateward.session.hash) to trace spans for correlation; empty = off, spans then carry nothing that identifies a session. At least 16 characters. A secret: prefer the variable, as flags show in the process list.",
+    secret: true,
+    parse: hashKey,
+  },
+  watchMaxBacklog: {
+    flag: "watch-max-backlog",
+    placeholder: "<n>",
+    default: 1024,
+    description:
+      "Session events a Watch stream may hold undelivered, 1 to 1000000; a watcher further behind is dropped with RESOURCE_EXHAUSTED (\"watcher too slow\") instead of slowing the store.",
     parse: integer(1, 1_000_000),
   },
 };
@@ -349,7 +400,8 @@ function readOption<T>(spec: OptionSpec<T>, flags: FlagValues, env: Env): T {
     return spec.parse(raw);
   } catch (error) {
     if (!(error instanceof RuleViolation)) throw error;
-    throw new ConfigError(`Invalid value ${JSON.stringify(raw)} from ${source} (flag --${spec.flag}, environment variable ${envVar}): ${error.message}.`);
+    const shown = spec.secret === true ? "(secret, not shown)" : JSON.stringify(raw);
+    throw new ConfigError(`Invalid value ${shown} from ${source} (flag --${spec.flag}, environment variable ${envVar}): ${error.message}.`);
   }
 }
 
@@ -401,6 +453,12 @@ export function resolveConfig(argv: readonly string[], env: Readonly<Record<stri
   requireAtMost(store, STORE_SPECS, "defaultLockLeaseMs", "maxLockLeaseMs");
   requireAtMost(store, STORE_SPECS, "maxItemBytes", "maxMemoryBytes");
   requireAtMost(store, STORE_SPECS, "expirySliceBudgetMs", "expiryIntervalMs");
+
+  if (server.metricsPort !== 0 && server.metricsPort === server.port) {
+    throw new ConfigError(
+      `${both(SERVER_SPECS.metricsPort)} is ${server.metricsPort}, the same as ${both(SERVER_SPECS.port)}: the metrics endpoint needs a port of its own.`,
+    );
+  }
 
   if (!server.allowRemote && !isLoopbackHost(server.host)) {
     throw new ConfigError(

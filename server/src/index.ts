@@ -2,7 +2,7 @@
  * Public API of the Stateward server package: start a server in-process (tests, embedding), resolve
  * its configuration, or use the session store directly.
  */
-export { startServer, type StartedServer, type ServerDependencies } from "./stateward-server";
+export { startServer, type StartedServer, type ServerDependencies, type ServerTelemetry } from "./stateward-server";
 export {
   resolveConfig,
   ConfigError,

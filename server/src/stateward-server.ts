@@ -1,18 +1,29 @@
 /**
  * Assembles and runs a Stateward server: the session store, the SessionState service, health and
- * reflection on one grpc-js server, plus a graceful shutdown.
+ * reflection on one grpc-js server, telemetry (spans, metrics, the Prometheus endpoint) when
+ * configured, plus a graceful shutdown.
  */
 import net from "node:net";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
+import type { TextMapPropagator, TracerProvider } from "@opentelemetry/api";
+import type { Resource } from "@opentelemetry/resources";
+import { MeterProvider, type IMetricReader, type MetricProducer } from "@opentelemetry/sdk-metrics";
 import { SessionStateService } from "@stateward/client";
 import type { ServerConfig } from "./config";
 import { addHealthService } from "./grpc/health";
+import { instrumentUnaryHandlers } from "./grpc/instrumented-service";
 import { addReflectionService } from "./grpc/reflection";
 import { createPipelineService } from "./grpc/pipeline-service";
+import { pipelineTelemetryObserver } from "./grpc/pipeline-telemetry";
 import { createSessionStateService } from "./grpc/session-state-service";
+import { WatchHub } from "./grpc/watch-service";
 import { createLogger, type Logger } from "./logger";
 import { systemClock, type Clock } from "./store/clock";
 import { SessionStore } from "./store/session-store";
+import { CallMetrics } from "./telemetry/call-metrics";
+import { OperationTelemetry } from "./telemetry/operation-telemetry";
+import { startMetricsEndpoint, type MetricsEndpoint } from "./telemetry/prometheus-endpoint";
+import { ServerMetrics } from "./telemetry/server-metrics";
 
 /**
  * Headroom of the gRPC receive limit above `maxItemBytes`: room for the other request fields, so a
@@ -27,6 +38,36 @@ export interface ServerDependencies {
   readonly clock?: Clock;
   /** The logger; default a pino logger on stderr at `config.logLevel`. */
   readonly logger?: Logger;
+  /** Where spans and metrics go; default none (no telemetry work on the call path). */
+  readonly telemetry?: ServerTelemetry;
+}
+
+/**
+ * Telemetry collaborators of {@link startServer}. The CLI builds them from the OTEL_* variables
+ * (see telemetry/telemetry-sdk.ts); tests pass in-memory exporters and readers.
+ */
+export interface ServerTelemetry {
+  /** Creates a span per operation; absent = no tracing. */
+  readonly tracerProvider?: TracerProvider;
+  /**
+   * Reads the callers' trace context from requests; default W3C Trace Context. The CLI passes the
+   * global propagator, which OTEL_PROPAGATORS configures.
+   */
+  readonly propagator?: TextMapPropagator;
+  /**
+   * Creates the metric readers besides the Prometheus endpoint (OTLP push, a test's reader), each
+   * with `producers` as its `metricProducers` (the per-call metrics are aggregated outside the SDK's
+   * instruments, see telemetry/call-metrics.ts). With none and no `--metrics-port`, no metric is
+   * recorded. The server owns the readers: its shutdown shuts them down.
+   */
+  readonly metricReaders?: (producers: MetricProducer[]) => readonly IMetricReader[];
+  /** Resource describing this process on the metrics (service.name, ...). */
+  readonly resource?: Resource;
+  /**
+   * Root sampling done by Stateward before the SDK (see OperationTelemetryOptions.rootSampleRatio);
+   * only with a tracer provider whose sampler is parent-based with an always-on root.
+   */
+  readonly rootSampleRatio?: number;
 }
 
 /** A running server. */
@@ -39,6 +80,10 @@ export interface StartedServer {
   readonly address: string;
   /** The session store behind the service (for tests and diagnostics). */
   readonly store: SessionStore;
+  /** The port of the Prometheus endpoint, when `--metrics-port` is set. */
+  readonly metricsPort: number | undefined;
+  /** Connected Watch streams (for tests and diagnostics). */
+  readonly watchers: () => number;
   /**
    * Graceful shutdown: health turns NOT_SERVING, new calls are refused, waiting calls are answered
    * UNAVAILABLE, in-flight calls get up to `config.shutdownGraceMs` to finish, then the rest are
@@ -72,27 +117,81 @@ function bind(server: Server, address: string): Promise<number> {
  */
 export async function startServer(config: ServerConfig, deps: ServerDependencies = {}): Promise<StartedServer> {
   const logger = deps.logger ?? createLogger(config.logLevel);
-  const store = new SessionStore(config.store, deps.clock ?? systemClock, {
+  const telemetryDeps = deps.telemetry ?? {};
+
+  // Metrics exist only when something reads them: the Prometheus endpoint or another reader.
+  const calls = new CallMetrics();
+  let endpoint: MetricsEndpoint | undefined;
+  if (config.metricsPort !== 0) endpoint = await startMetricsEndpoint(config.host, config.metricsPort, [calls]);
+  const readers = [...(endpoint === undefined ? [] : [endpoint.reader]), ...(telemetryDeps.metricReaders?.([calls]) ?? [])];
+  let meterProvider: MeterProvider | undefined;
+  let metrics: ServerMetrics | undefined;
+  if (readers.length > 0) {
+    meterProvider = new MeterProvider({ readers: [...readers], ...(telemetryDeps.resource ? { resource: telemetryDeps.resource } : {}) });
+    // Observed at collection time, after the store and the hub below exist.
+    metrics = new ServerMetrics(
+      meterProvider,
+      {
+        storeStats: () => sessionStore.stats(),
+        watchers: () => watchHub.size,
+      },
+      calls,
+    );
+  }
+  const serverMetrics: ServerMetrics | undefined = metrics;
+  const watchHub: WatchHub = new WatchHub(
+    config.watchMaxBacklog,
+    serverMetrics === undefined
+      ? {}
+      : { onEventSent: (kind) => serverMetrics.recordWatchEvent(kind), onWatcherDropped: () => serverMetrics.watchDropped.add(1) },
+  );
+  const sessionStore = new SessionStore(config.store, deps.clock ?? systemClock, {
     // The store survives a throwing answer callback; the cause must still reach the log.
     onCallbackError: (error) => logger.error({ err: error }, "error while answering a waiting call"),
+    // A getter: the store reads the hook at each session end and decodes the session's id only
+    // when there is one, so it is there only while someone watches.
+    get onSessionEnd() {
+      return watchHub.size > 0 ? watchHub.publish : undefined;
+    },
+    ...(serverMetrics === undefined ? {} : { onExpirySlice: (ms: number) => serverMetrics.expirySlice.record(ms / 1000) }),
+  });
+  const telemetry = new OperationTelemetry({
+    tracerProvider: telemetryDeps.tracerProvider,
+    metrics: serverMetrics,
+    propagator: telemetryDeps.propagator,
+    rootSampleRatio: telemetryDeps.rootSampleRatio,
+    sessionHashKey: config.sessionHashKey,
   });
   const server = new Server({
-    "grpc.max_receive_message_length": store.options.maxItemBytes + RECEIVE_LIMIT_HEADROOM_BYTES,
+    "grpc.max_receive_message_length": sessionStore.options.maxItemBytes + RECEIVE_LIMIT_HEADROOM_BYTES,
   });
-  const pipeline = createPipelineService(store, logger, {
-    maxBatch: config.maxPipelineBatch,
-    maxInFlight: config.maxPipelineInFlight,
+  const pipeline = createPipelineService(
+    sessionStore,
+    logger,
+    { maxBatch: config.maxPipelineBatch, maxInFlight: config.maxPipelineInFlight },
+    telemetry.enabled ? pipelineTelemetryObserver(telemetry) : undefined,
+  );
+  const unary = createSessionStateService(sessionStore, logger, pipeline);
+  // Without telemetry the bare handlers serve: "off" adds nothing to the call path.
+  server.addService(SessionStateService, {
+    ...(telemetry.enabled ? instrumentUnaryHandlers(unary, telemetry) : unary),
+    watch: watchHub.handle,
   });
-  server.addService(SessionStateService, createSessionStateService(store, logger, pipeline));
   const health = addHealthService(server);
   addReflectionService(server);
+
+  const stopTelemetry = async (): Promise<void> => {
+    serverMetrics?.close();
+    await Promise.allSettled([endpoint?.close(), meterProvider?.shutdown()]);
+  };
 
   let port: number;
   try {
     port = await bind(server, joinHostPort(config.host, config.port));
   } catch (error) {
     server.forceShutdown();
-    store.close();
+    sessionStore.close();
+    await stopTelemetry();
     throw error;
   }
   const address = joinHostPort(config.host, port);
@@ -100,9 +199,11 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     {
       host: config.host,
       port,
-      shards: store.options.shards,
-      maxItemBytes: store.options.maxItemBytes,
-      maxMemoryBytes: store.options.maxMemoryBytes,
+      shards: sessionStore.options.shards,
+      maxItemBytes: sessionStore.options.maxItemBytes,
+      maxMemoryBytes: sessionStore.options.maxMemoryBytes,
+      metricsPort: endpoint?.port,
+      tracing: telemetry.tracing,
     },
     "stateward listening",
   );
@@ -124,14 +225,17 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
         done = true;
         clearTimeout(graceTimer);
         logger.info({ forced }, "stateward stopped");
-        resolve();
+        // Last: the final metric collection (OTLP push) sees the stopped state.
+        void stopTelemetry().then(resolve);
       };
       // Stop accepting first, so no call can start waiting after the store has answered the waiters.
       server.tryShutdown(() => finish(false));
-      store.close();
+      sessionStore.close();
       // Pipeline streams stay open until the client ends them: send what the store just answered
       // (waiters get UNAVAILABLE) and end them, so they do not hold the shutdown for the grace period.
       pipeline.endAll();
+      // Watch streams never end by themselves either.
+      watchHub.endAll();
     });
     return stopping;
   }
@@ -139,9 +243,20 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   function forceShutdown(): void {
     health.stop();
     server.forceShutdown();
-    store.close();
+    sessionStore.close();
     pipeline.endAll();
+    watchHub.endAll();
+    void stopTelemetry();
   }
 
-  return Object.freeze({ host: config.host, port, address, store, shutdown, forceShutdown });
+  return Object.freeze({
+    host: config.host,
+    port,
+    address,
+    store: sessionStore,
+    metricsPort: endpoint?.port,
+    watchers: () => watchHub.size,
+    shutdown,
+    forceShutdown,
+  });
 }

@@ -23,6 +23,9 @@ describe("resolveConfig", () => {
       shutdownGraceMs: 10_000,
       maxPipelineBatch: 1024,
       maxPipelineInFlight: 4096,
+      metricsPort: 0,
+      sessionHashKey: "",
+      watchMaxBacklog: 1024,
       store: DEFAULT_STORE_OPTIONS,
     });
   });
@@ -137,6 +140,30 @@ describe("resolveConfig", () => {
   });
 });
 
+describe("resolveConfig: observability options", () => {
+  it("reads --metrics-port (0 = off) and refuses the gRPC port", () => {
+    assert.equal(resolveConfig(["--metrics-port", "9464"], {}).metricsPort, 9464);
+    assert.equal(resolveConfig([], { STATEWARD_METRICS_PORT: "9465" }).metricsPort, 9465);
+    assert.match(configError(["--metrics-port", "70000"]).message, /--metrics-port.*STATEWARD_METRICS_PORT.*0 to 65535/);
+    assert.match(configError(["--port", "9000", "--metrics-port", "9000"]).message, /--metrics-port.*a port of its own/);
+  });
+
+  it("reads --session-hash-key, refuses short keys and never repeats the key in errors", () => {
+    const key = "0123456789abcdef-secret";
+    assert.equal(resolveConfig([], { STATEWARD_SESSION_HASH_KEY: key }).sessionHashKey, key);
+    assert.equal(resolveConfig(["--session-hash-key", key], {}).sessionHashKey, key);
+    const message = configError([], { STATEWARD_SESSION_HASH_KEY: "short-key" }).message;
+    assert.match(message, /STATEWARD_SESSION_HASH_KEY.*at least 16 characters/);
+    assert.doesNotMatch(message, /short-key/);
+  });
+
+  it("reads --watch-max-backlog within its range", () => {
+    assert.equal(resolveConfig(["--watch-max-backlog", "16"], {}).watchMaxBacklog, 16);
+    assert.equal(resolveConfig([], { STATEWARD_WATCH_MAX_BACKLOG: "32" }).watchMaxBacklog, 32);
+    assert.match(configError(["--watch-max-backlog", "0"]).message, /--watch-max-backlog.*from 1 to 1000000/);
+  });
+});
+
 describe("isLoopbackHost", () => {
   it("recognises only loopback addresses", () => {
     for (const host of ["127.0.0.1", "127.255.255.254", "::1", "LOCALHOST", "::ffff:127.0.0.1"]) assert.ok(isLoopbackHost(host), host);
@@ -157,6 +184,9 @@ describe("OPTION_DOCS", () => {
       "--shutdown-grace-ms",
       "--max-pipeline-batch",
       "--max-pipeline-in-flight",
+      "--metrics-port",
+      "--session-hash-key",
+      "--watch-max-backlog",
       "--shards",
       "--default-ttl-seconds",
       "--max-ttl-seconds",

@@ -15,6 +15,7 @@ package statewardv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -82,6 +83,63 @@ func (x Outcome) Number() protoreflect.EnumNumber {
 // Deprecated: Use Outcome.Descriptor instead.
 func (Outcome) EnumDescriptor() ([]byte, []int) {
 	return file_stateward_v1_session_state_proto_rawDescGZIP(), []int{0}
+}
+
+// SessionEventKind says why a session ended.
+type SessionEventKind int32
+
+const (
+	// Never sent by the server.
+	SessionEventKind_SESSION_EVENT_KIND_UNSPECIFIED SessionEventKind = 0
+	// The session's sliding window ran out (swept by the expiry cycle or found expired on access).
+	SessionEventKind_SESSION_EVENT_KIND_EXPIRED SessionEventKind = 1
+	// The session was deleted by a Remove call.
+	SessionEventKind_SESSION_EVENT_KIND_REMOVED SessionEventKind = 2
+	// Reserved for a later eviction policy (a session dropped to make room); not sent yet.
+	SessionEventKind_SESSION_EVENT_KIND_EVICTED SessionEventKind = 3
+)
+
+// Enum value maps for SessionEventKind.
+var (
+	SessionEventKind_name = map[int32]string{
+		0: "SESSION_EVENT_KIND_UNSPECIFIED",
+		1: "SESSION_EVENT_KIND_EXPIRED",
+		2: "SESSION_EVENT_KIND_REMOVED",
+		3: "SESSION_EVENT_KIND_EVICTED",
+	}
+	SessionEventKind_value = map[string]int32{
+		"SESSION_EVENT_KIND_UNSPECIFIED": 0,
+		"SESSION_EVENT_KIND_EXPIRED":     1,
+		"SESSION_EVENT_KIND_REMOVED":     2,
+		"SESSION_EVENT_KIND_EVICTED":     3,
+	}
+)
+
+func (x SessionEventKind) Enum() *SessionEventKind {
+	p := new(SessionEventKind)
+	*p = x
+	return p
+}
+
+func (x SessionEventKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SessionEventKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_stateward_v1_session_state_proto_enumTypes[1].Descriptor()
+}
+
+func (SessionEventKind) Type() protoreflect.EnumType {
+	return &file_stateward_v1_session_state_proto_enumTypes[1]
+}
+
+func (x SessionEventKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SessionEventKind.Descriptor instead.
+func (SessionEventKind) EnumDescriptor() ([]byte, []int) {
+	return file_stateward_v1_session_state_proto_rawDescGZIP(), []int{1}
 }
 
 // GetRequest reads a session without locking it.
@@ -1026,7 +1084,13 @@ type PipelineOperation struct {
 	//	*PipelineOperation_Release
 	//	*PipelineOperation_Expire
 	//	*PipelineOperation_Remove
-	Request       isPipelineOperation_Request `protobuf_oneof:"request"`
+	Request isPipelineOperation_Request `protobuf_oneof:"request"`
+	// W3C Trace Context `traceparent` of the client span of this operation (optional), so that the
+	// server's span of each operation of a batch is a child of the caller's span: a stream carries
+	// operations of many traces, so the stream's own metadata cannot say which one each belongs to.
+	Traceparent *string `protobuf:"bytes,9,opt,name=traceparent,proto3,oneof" json:"traceparent,omitempty"`
+	// W3C Trace Context `tracestate` accompanying `traceparent` (optional).
+	Tracestate    *string `protobuf:"bytes,10,opt,name=tracestate,proto3,oneof" json:"tracestate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1134,6 +1198,20 @@ func (x *PipelineOperation) GetRemove() *RemoveRequest {
 		}
 	}
 	return nil
+}
+
+func (x *PipelineOperation) GetTraceparent() string {
+	if x != nil && x.Traceparent != nil {
+		return *x.Traceparent
+	}
+	return ""
+}
+
+func (x *PipelineOperation) GetTracestate() string {
+	if x != nil && x.Tracestate != nil {
+		return *x.Tracestate
+	}
+	return ""
 }
 
 type isPipelineOperation_Request interface {
@@ -1473,11 +1551,131 @@ func (x *OperationError) GetReason() string {
 	return ""
 }
 
+// WatchRequest selects the sessions whose end events a Watch call receives.
+type WatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Application name whose sessions to watch: 0 to 128 bytes of visible ASCII (0x21-0x7E), as in
+	// the other requests.
+	App           string `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_stateward_v1_session_state_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stateward_v1_session_state_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_stateward_v1_session_state_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *WatchRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+// SessionEvent reports that a session ended.
+type SessionEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Why the session ended.
+	Kind SessionEventKind `protobuf:"varint,1,opt,name=kind,proto3,enum=stateward.v1.SessionEventKind" json:"kind,omitempty"`
+	// The session's application name.
+	App string `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	// The session's id. A bearer credential: Watch is for privileged consumers only.
+	SessionId string `protobuf:"bytes,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// When the session ended, by the server's clock.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionEvent) Reset() {
+	*x = SessionEvent{}
+	mi := &file_stateward_v1_session_state_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionEvent) ProtoMessage() {}
+
+func (x *SessionEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_stateward_v1_session_state_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
+func (*SessionEvent) Descriptor() ([]byte, []int) {
+	return file_stateward_v1_session_state_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SessionEvent) GetKind() SessionEventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return SessionEventKind_SESSION_EVENT_KIND_UNSPECIFIED
+}
+
+func (x *SessionEvent) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *SessionEvent) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *SessionEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 var File_stateward_v1_session_state_proto protoreflect.FileDescriptor
 
 const file_stateward_v1_session_state_proto_rawDesc = "" +
 	"\n" +
-	" stateward/v1/session_state.proto\x12\fstateward.v1\"V\n" +
+	" stateward/v1/session_state.proto\x12\fstateward.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"V\n" +
 	"\n" +
 	"GetRequest\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x1d\n" +
@@ -1555,7 +1753,7 @@ const file_stateward_v1_session_state_proto_rawDesc = "" +
 	"operations\x18\x01 \x03(\v2\x1f.stateward.v1.PipelineOperationR\n" +
 	"operations\x12\x1d\n" +
 	"\n" +
-	"cancel_ids\x18\x02 \x03(\x04R\tcancelIds\"\x82\x03\n" +
+	"cancel_ids\x18\x02 \x03(\x04R\tcancelIds\"\xed\x03\n" +
 	"\x11PipelineOperation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1d\n" +
 	"\n" +
@@ -1565,8 +1763,15 @@ const file_stateward_v1_session_state_proto_rawDesc = "" +
 	"\x03set\x18\x05 \x01(\v2\x18.stateward.v1.SetRequestH\x00R\x03set\x128\n" +
 	"\arelease\x18\x06 \x01(\v2\x1c.stateward.v1.ReleaseRequestH\x00R\arelease\x125\n" +
 	"\x06expire\x18\a \x01(\v2\x1b.stateward.v1.ExpireRequestH\x00R\x06expire\x125\n" +
-	"\x06remove\x18\b \x01(\v2\x1b.stateward.v1.RemoveRequestH\x00R\x06removeB\t\n" +
-	"\arequest\"J\n" +
+	"\x06remove\x18\b \x01(\v2\x1b.stateward.v1.RemoveRequestH\x00R\x06remove\x12%\n" +
+	"\vtraceparent\x18\t \x01(\tH\x01R\vtraceparent\x88\x01\x01\x12#\n" +
+	"\n" +
+	"tracestate\x18\n" +
+	" \x01(\tH\x02R\n" +
+	"tracestate\x88\x01\x01B\t\n" +
+	"\arequestB\x0e\n" +
+	"\f_traceparentB\r\n" +
+	"\v_tracestate\"J\n" +
 	"\x10PipelineResponse\x126\n" +
 	"\aresults\x18\x01 \x03(\v2\x1c.stateward.v1.PipelineResultR\aresults\"\x9b\x03\n" +
 	"\x0ePipelineResult\x12\x0e\n" +
@@ -1582,13 +1787,26 @@ const file_stateward_v1_session_state_proto_rawDesc = "" +
 	"\x0eOperationError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason*]\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\" \n" +
+	"\fWatchRequest\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\"\xa3\x01\n" +
+	"\fSessionEvent\x122\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1e.stateward.v1.SessionEventKindR\x04kind\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x03 \x01(\tR\tsessionId\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time*]\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"OUTCOME_OK\x10\x01\x12\x15\n" +
 	"\x11OUTCOME_NOT_FOUND\x10\x02\x12\x12\n" +
-	"\x0eOUTCOME_LOCKED\x10\x032\xe6\x03\n" +
+	"\x0eOUTCOME_LOCKED\x10\x03*\x96\x01\n" +
+	"\x10SessionEventKind\x12\"\n" +
+	"\x1eSESSION_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aSESSION_EVENT_KIND_EXPIRED\x10\x01\x12\x1e\n" +
+	"\x1aSESSION_EVENT_KIND_REMOVED\x10\x02\x12\x1e\n" +
+	"\x1aSESSION_EVENT_KIND_EVICTED\x10\x032\xa9\x04\n" +
 	"\fSessionState\x12:\n" +
 	"\x03Get\x12\x18.stateward.v1.GetRequest\x1a\x19.stateward.v1.GetResponse\x12=\n" +
 	"\x04Lock\x12\x19.stateward.v1.LockRequest\x1a\x1a.stateward.v1.LockResponse\x12:\n" +
@@ -1596,7 +1814,8 @@ const file_stateward_v1_session_state_proto_rawDesc = "" +
 	"\aRelease\x12\x1c.stateward.v1.ReleaseRequest\x1a\x1d.stateward.v1.ReleaseResponse\x12C\n" +
 	"\x06Expire\x12\x1b.stateward.v1.ExpireRequest\x1a\x1c.stateward.v1.ExpireResponse\x12C\n" +
 	"\x06Remove\x12\x1b.stateward.v1.RemoveRequest\x1a\x1c.stateward.v1.RemoveResponse\x12M\n" +
-	"\bPipeline\x12\x1d.stateward.v1.PipelineRequest\x1a\x1e.stateward.v1.PipelineResponse(\x010\x01BBZ@github.com/stateward/stateward/client/go/statewardv1;statewardv1b\x06proto3"
+	"\bPipeline\x12\x1d.stateward.v1.PipelineRequest\x1a\x1e.stateward.v1.PipelineResponse(\x010\x01\x12A\n" +
+	"\x05Watch\x12\x1a.stateward.v1.WatchRequest\x1a\x1a.stateward.v1.SessionEvent0\x01BBZ@github.com/stateward/stateward/client/go/statewardv1;statewardv1b\x06proto3"
 
 var (
 	file_stateward_v1_session_state_proto_rawDescOnce sync.Once
@@ -1610,65 +1829,73 @@ func file_stateward_v1_session_state_proto_rawDescGZIP() []byte {
 	return file_stateward_v1_session_state_proto_rawDescData
 }
 
-var file_stateward_v1_session_state_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stateward_v1_session_state_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_stateward_v1_session_state_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_stateward_v1_session_state_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_stateward_v1_session_state_proto_goTypes = []any{
-	(Outcome)(0),              // 0: stateward.v1.Outcome
-	(*GetRequest)(nil),        // 1: stateward.v1.GetRequest
-	(*GetResponse)(nil),       // 2: stateward.v1.GetResponse
-	(*LockRequest)(nil),       // 3: stateward.v1.LockRequest
-	(*LockResponse)(nil),      // 4: stateward.v1.LockResponse
-	(*SetRequest)(nil),        // 5: stateward.v1.SetRequest
-	(*SetResponse)(nil),       // 6: stateward.v1.SetResponse
-	(*ReleaseRequest)(nil),    // 7: stateward.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),   // 8: stateward.v1.ReleaseResponse
-	(*ExpireRequest)(nil),     // 9: stateward.v1.ExpireRequest
-	(*ExpireResponse)(nil),    // 10: stateward.v1.ExpireResponse
-	(*RemoveRequest)(nil),     // 11: stateward.v1.RemoveRequest
-	(*RemoveResponse)(nil),    // 12: stateward.v1.RemoveResponse
-	(*PipelineRequest)(nil),   // 13: stateward.v1.PipelineRequest
-	(*PipelineOperation)(nil), // 14: stateward.v1.PipelineOperation
-	(*PipelineResponse)(nil),  // 15: stateward.v1.PipelineResponse
-	(*PipelineResult)(nil),    // 16: stateward.v1.PipelineResult
-	(*OperationError)(nil),    // 17: stateward.v1.OperationError
+	(Outcome)(0),                  // 0: stateward.v1.Outcome
+	(SessionEventKind)(0),         // 1: stateward.v1.SessionEventKind
+	(*GetRequest)(nil),            // 2: stateward.v1.GetRequest
+	(*GetResponse)(nil),           // 3: stateward.v1.GetResponse
+	(*LockRequest)(nil),           // 4: stateward.v1.LockRequest
+	(*LockResponse)(nil),          // 5: stateward.v1.LockResponse
+	(*SetRequest)(nil),            // 6: stateward.v1.SetRequest
+	(*SetResponse)(nil),           // 7: stateward.v1.SetResponse
+	(*ReleaseRequest)(nil),        // 8: stateward.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),       // 9: stateward.v1.ReleaseResponse
+	(*ExpireRequest)(nil),         // 10: stateward.v1.ExpireRequest
+	(*ExpireResponse)(nil),        // 11: stateward.v1.ExpireResponse
+	(*RemoveRequest)(nil),         // 12: stateward.v1.RemoveRequest
+	(*RemoveResponse)(nil),        // 13: stateward.v1.RemoveResponse
+	(*PipelineRequest)(nil),       // 14: stateward.v1.PipelineRequest
+	(*PipelineOperation)(nil),     // 15: stateward.v1.PipelineOperation
+	(*PipelineResponse)(nil),      // 16: stateward.v1.PipelineResponse
+	(*PipelineResult)(nil),        // 17: stateward.v1.PipelineResult
+	(*OperationError)(nil),        // 18: stateward.v1.OperationError
+	(*WatchRequest)(nil),          // 19: stateward.v1.WatchRequest
+	(*SessionEvent)(nil),          // 20: stateward.v1.SessionEvent
+	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
 }
 var file_stateward_v1_session_state_proto_depIdxs = []int32{
 	0,  // 0: stateward.v1.GetResponse.outcome:type_name -> stateward.v1.Outcome
 	0,  // 1: stateward.v1.LockResponse.outcome:type_name -> stateward.v1.Outcome
-	14, // 2: stateward.v1.PipelineRequest.operations:type_name -> stateward.v1.PipelineOperation
-	1,  // 3: stateward.v1.PipelineOperation.get:type_name -> stateward.v1.GetRequest
-	3,  // 4: stateward.v1.PipelineOperation.lock:type_name -> stateward.v1.LockRequest
-	5,  // 5: stateward.v1.PipelineOperation.set:type_name -> stateward.v1.SetRequest
-	7,  // 6: stateward.v1.PipelineOperation.release:type_name -> stateward.v1.ReleaseRequest
-	9,  // 7: stateward.v1.PipelineOperation.expire:type_name -> stateward.v1.ExpireRequest
-	11, // 8: stateward.v1.PipelineOperation.remove:type_name -> stateward.v1.RemoveRequest
-	16, // 9: stateward.v1.PipelineResponse.results:type_name -> stateward.v1.PipelineResult
-	2,  // 10: stateward.v1.PipelineResult.get:type_name -> stateward.v1.GetResponse
-	4,  // 11: stateward.v1.PipelineResult.lock:type_name -> stateward.v1.LockResponse
-	6,  // 12: stateward.v1.PipelineResult.set:type_name -> stateward.v1.SetResponse
-	8,  // 13: stateward.v1.PipelineResult.release:type_name -> stateward.v1.ReleaseResponse
-	10, // 14: stateward.v1.PipelineResult.expire:type_name -> stateward.v1.ExpireResponse
-	12, // 15: stateward.v1.PipelineResult.remove:type_name -> stateward.v1.RemoveResponse
-	17, // 16: stateward.v1.PipelineResult.error:type_name -> stateward.v1.OperationError
-	1,  // 17: stateward.v1.SessionState.Get:input_type -> stateward.v1.GetRequest
-	3,  // 18: stateward.v1.SessionState.Lock:input_type -> stateward.v1.LockRequest
-	5,  // 19: stateward.v1.SessionState.Set:input_type -> stateward.v1.SetRequest
-	7,  // 20: stateward.v1.SessionState.Release:input_type -> stateward.v1.ReleaseRequest
-	9,  // 21: stateward.v1.SessionState.Expire:input_type -> stateward.v1.ExpireRequest
-	11, // 22: stateward.v1.SessionState.Remove:input_type -> stateward.v1.RemoveRequest
-	13, // 23: stateward.v1.SessionState.Pipeline:input_type -> stateward.v1.PipelineRequest
-	2,  // 24: stateward.v1.SessionState.Get:output_type -> stateward.v1.GetResponse
-	4,  // 25: stateward.v1.SessionState.Lock:output_type -> stateward.v1.LockResponse
-	6,  // 26: stateward.v1.SessionState.Set:output_type -> stateward.v1.SetResponse
-	8,  // 27: stateward.v1.SessionState.Release:output_type -> stateward.v1.ReleaseResponse
-	10, // 28: stateward.v1.SessionState.Expire:output_type -> stateward.v1.ExpireResponse
-	12, // 29: stateward.v1.SessionState.Remove:output_type -> stateward.v1.RemoveResponse
-	15, // 30: stateward.v1.SessionState.Pipeline:output_type -> stateward.v1.PipelineResponse
-	24, // [24:31] is the sub-list for method output_type
-	17, // [17:24] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	15, // 2: stateward.v1.PipelineRequest.operations:type_name -> stateward.v1.PipelineOperation
+	2,  // 3: stateward.v1.PipelineOperation.get:type_name -> stateward.v1.GetRequest
+	4,  // 4: stateward.v1.PipelineOperation.lock:type_name -> stateward.v1.LockRequest
+	6,  // 5: stateward.v1.PipelineOperation.set:type_name -> stateward.v1.SetRequest
+	8,  // 6: stateward.v1.PipelineOperation.release:type_name -> stateward.v1.ReleaseRequest
+	10, // 7: stateward.v1.PipelineOperation.expire:type_name -> stateward.v1.ExpireRequest
+	12, // 8: stateward.v1.PipelineOperation.remove:type_name -> stateward.v1.RemoveRequest
+	17, // 9: stateward.v1.PipelineResponse.results:type_name -> stateward.v1.PipelineResult
+	3,  // 10: stateward.v1.PipelineResult.get:type_name -> stateward.v1.GetResponse
+	5,  // 11: stateward.v1.PipelineResult.lock:type_name -> stateward.v1.LockResponse
+	7,  // 12: stateward.v1.PipelineResult.set:type_name -> stateward.v1.SetResponse
+	9,  // 13: stateward.v1.PipelineResult.release:type_name -> stateward.v1.ReleaseResponse
+	11, // 14: stateward.v1.PipelineResult.expire:type_name -> stateward.v1.ExpireResponse
+	13, // 15: stateward.v1.PipelineResult.remove:type_name -> stateward.v1.RemoveResponse
+	18, // 16: stateward.v1.PipelineResult.error:type_name -> stateward.v1.OperationError
+	1,  // 17: stateward.v1.SessionEvent.kind:type_name -> stateward.v1.SessionEventKind
+	21, // 18: stateward.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 19: stateward.v1.SessionState.Get:input_type -> stateward.v1.GetRequest
+	4,  // 20: stateward.v1.SessionState.Lock:input_type -> stateward.v1.LockRequest
+	6,  // 21: stateward.v1.SessionState.Set:input_type -> stateward.v1.SetRequest
+	8,  // 22: stateward.v1.SessionState.Release:input_type -> stateward.v1.ReleaseRequest
+	10, // 23: stateward.v1.SessionState.Expire:input_type -> stateward.v1.ExpireRequest
+	12, // 24: stateward.v1.SessionState.Remove:input_type -> stateward.v1.RemoveRequest
+	14, // 25: stateward.v1.SessionState.Pipeline:input_type -> stateward.v1.PipelineRequest
+	19, // 26: stateward.v1.SessionState.Watch:input_type -> stateward.v1.WatchRequest
+	3,  // 27: stateward.v1.SessionState.Get:output_type -> stateward.v1.GetResponse
+	5,  // 28: stateward.v1.SessionState.Lock:output_type -> stateward.v1.LockResponse
+	7,  // 29: stateward.v1.SessionState.Set:output_type -> stateward.v1.SetResponse
+	9,  // 30: stateward.v1.SessionState.Release:output_type -> stateward.v1.ReleaseResponse
+	11, // 31: stateward.v1.SessionState.Expire:output_type -> stateward.v1.ExpireResponse
+	13, // 32: stateward.v1.SessionState.Remove:output_type -> stateward.v1.RemoveResponse
+	16, // 33: stateward.v1.SessionState.Pipeline:output_type -> stateward.v1.PipelineResponse
+	20, // 34: stateward.v1.SessionState.Watch:output_type -> stateward.v1.SessionEvent
+	27, // [27:35] is the sub-list for method output_type
+	19, // [19:27] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_stateward_v1_session_state_proto_init() }
@@ -1698,8 +1925,8 @@ func file_stateward_v1_session_state_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stateward_v1_session_state_proto_rawDesc), len(file_stateward_v1_session_state_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   17,
+			NumEnums:      2,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,6 +32,7 @@ const (
 	SessionState_Expire_FullMethodName   = "/stateward.v1.SessionState/Expire"
 	SessionState_Remove_FullMethodName   = "/stateward.v1.SessionState/Remove"
 	SessionState_Pipeline_FullMethodName = "/stateward.v1.SessionState/Pipeline"
+	SessionState_Watch_FullMethodName    = "/stateward.v1.SessionState/Watch"
 )
 
 // SessionStateClient is the client API for SessionState service.
@@ -64,6 +65,14 @@ type SessionStateClient interface {
 	// client-chosen correlation id; results come back as soon as each operation is done, in any
 	// order, batched: an operation that waits for a lock never delays the others.
 	Pipeline(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PipelineRequest, PipelineResponse], error)
+	// Watch streams the events of sessions ending in one app (expired, removed) as they happen, for
+	// consumers that clean up per-session resources. Best-effort: events go to the watchers connected
+	// at that moment and are never stored or replayed; a watcher that does not keep up is dropped
+	// with RESOURCE_EXHAUSTED ("watcher too slow") rather than slowing the store.
+	// Privileged: the events carry session ids (bearer credentials), so only trusted consumers may
+	// reach this method.
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SessionEvent], error)
 }
 
 type sessionStateClient struct {
@@ -147,6 +156,25 @@ func (c *sessionStateClient) Pipeline(ctx context.Context, opts ...grpc.CallOpti
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SessionState_PipelineClient = grpc.BidiStreamingClient[PipelineRequest, PipelineResponse]
 
+func (c *sessionStateClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SessionEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SessionState_ServiceDesc.Streams[1], SessionState_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, SessionEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SessionState_WatchClient = grpc.ServerStreamingClient[SessionEvent]
+
 // SessionStateServer is the server API for SessionState service.
 // All implementations must embed UnimplementedSessionStateServer
 // for forward compatibility.
@@ -177,6 +205,14 @@ type SessionStateServer interface {
 	// client-chosen correlation id; results come back as soon as each operation is done, in any
 	// order, batched: an operation that waits for a lock never delays the others.
 	Pipeline(grpc.BidiStreamingServer[PipelineRequest, PipelineResponse]) error
+	// Watch streams the events of sessions ending in one app (expired, removed) as they happen, for
+	// consumers that clean up per-session resources. Best-effort: events go to the watchers connected
+	// at that moment and are never stored or replayed; a watcher that does not keep up is dropped
+	// with RESOURCE_EXHAUSTED ("watcher too slow") rather than slowing the store.
+	// Privileged: the events carry session ids (bearer credentials), so only trusted consumers may
+	// reach this method.
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	Watch(*WatchRequest, grpc.ServerStreamingServer[SessionEvent]) error
 	mustEmbedUnimplementedSessionStateServer()
 }
 
@@ -207,6 +243,9 @@ func (UnimplementedSessionStateServer) Remove(context.Context, *RemoveRequest) (
 }
 func (UnimplementedSessionStateServer) Pipeline(grpc.BidiStreamingServer[PipelineRequest, PipelineResponse]) error {
 	return status.Error(codes.Unimplemented, "method Pipeline not implemented")
+}
+func (UnimplementedSessionStateServer) Watch(*WatchRequest, grpc.ServerStreamingServer[SessionEvent]) error {
+	return status.Error(codes.Unimplemented, "method Watch not implemented")
 }
 func (UnimplementedSessionStateServer) mustEmbedUnimplementedSessionStateServer() {}
 func (UnimplementedSessionStateServer) testEmbeddedByValue()                      {}
@@ -344,6 +383,17 @@ func _SessionState_Pipeline_Handler(srv interface{}, stream grpc.ServerStream) e
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SessionState_PipelineServer = grpc.BidiStreamingServer[PipelineRequest, PipelineResponse]
 
+func _SessionState_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SessionStateServer).Watch(m, &grpc.GenericServerStream[WatchRequest, SessionEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SessionState_WatchServer = grpc.ServerStreamingServer[SessionEvent]
+
 // SessionState_ServiceDesc is the grpc.ServiceDesc for SessionState service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -382,6 +432,11 @@ var SessionState_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _SessionState_Pipeline_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "Watch",
+			Handler:       _SessionState_Watch_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "stateward/v1/session_state.proto",

@@ -6,3 +6,22 @@
  */
 export * from "./gen/stateward/v1/session_state";
 export * from "./pipeline-client";
+export * from "./errors";
+export type {
+  ExpireResult,
+  GetOkResult,
+  GetResult,
+  LockedResult,
+  LockOkResult,
+  LockResult,
+  NotFoundResult,
+  ReleaseResult,
+  RemoveResult,
+  SetResult,
+} from "./results";
+export * from "./partitioning";
+export * from "./session-client";
+export * from "./with-lock";
+export * from "./request-lifecycle";
+export * from "./telemetry";
+export * from "./watch";

@@ -37,6 +37,18 @@ export interface PipelineClientOptions {
   readonly streams?: number;
   /** grpc-js channel options (keepalive, message sizes, ...). */
   readonly channelOptions?: ChannelOptions;
+  /** Observes each operation, e.g. tracing from `createPipelineTracing()` (telemetry.ts). */
+  readonly operationHook?: PipelineOperationHook;
+}
+
+/**
+ * Observes the operations of a {@link PipelineClient}. `start` runs synchronously as an operation
+ * is issued (so the caller's context is the active one) and may set the operation's
+ * `traceparent` / `tracestate`; the function it returns is called once when the operation settles,
+ * with `undefined` on success or the error it failed with.
+ */
+export interface PipelineOperationHook {
+  start(kind: string, operation: PipelineOperation): ((error: Error | undefined) => void) | undefined;
 }
 
 /** Per-operation options. */
@@ -246,6 +258,7 @@ export class PipelineClient {
   private readonly client: SessionStateClient;
   private readonly streams: (PipelineStream | undefined)[];
   private readonly batchOptions: Required<Pick<PipelineClientOptions, "maxBatchOperations" | "maxBatchBytes">>;
+  private readonly operationHook: PipelineOperationHook | undefined;
   private nextStream = 0;
   private nextId = 1n;
   private closed = false;
@@ -257,6 +270,7 @@ export class PipelineClient {
    */
   constructor(address: string, credentials: ChannelCredentials, options: PipelineClientOptions = {}) {
     this.client = new SessionStateClient(address, credentials, options.channelOptions);
+    this.operationHook = options.operationHook;
     this.streams = new Array<PipelineStream | undefined>(Math.max(1, options.streams ?? 1)).fill(undefined);
     this.batchOptions = {
       maxBatchOperations: Math.max(1, options.maxBatchOperations ?? 256),
@@ -310,7 +324,10 @@ export class PipelineClient {
     const stream = this.pickStream();
     const id = this.nextId++;
     const operation: PipelineOperation = { id, timeoutMs, request };
-    return new Promise<T>((resolve, reject) => {
+    const done = this.operationHook?.start(kind, operation);
+    return new Promise<T>((settleOk, settleError) => {
+      const resolve = done === undefined ? settleOk : (value: T): void => (done(undefined), settleOk(value));
+      const reject = done === undefined ? settleError : (error: Error): void => (done(error), settleError(error));
       const pending: Pending = { id, kind, resolve: resolve as (value: never) => void, reject, stream, operation, timer: undefined, signal, onAbort: undefined };
       stream.pending.set(id, pending);
       if (timeoutMs > 0) {

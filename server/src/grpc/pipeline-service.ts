@@ -45,16 +45,37 @@ export interface PipelineService {
 type Result = NonNullable<PipelineResult["result"]>;
 
 /**
+ * Observes each operation of every stream (telemetry: see pipeline-telemetry.ts). Absent, the
+ * stream does no per-operation observation work at all.
+ */
+export interface PipelineObserver {
+  /**
+   * An operation starts running. The returned function is called exactly once: with its result
+   * (`waited` true if it was queued for a lock first), or with `undefined` if it was cancelled or
+   * its stream ended before it was answered.
+   */
+  start(operation: PipelineOperation): OperationFinisher;
+}
+
+/** Ends the observation of one operation; see {@link PipelineObserver.start}. */
+export type OperationFinisher = (result: Result | undefined, waited: boolean) => void;
+
+/**
  * Creates the Pipeline handler over `store`.
  * @param store - the session store.
  * @param logger - receives the causes of INTERNAL answers.
  * @param limits - per-stream limits.
  */
-export function createPipelineService(store: SessionStore, logger: Logger, limits: PipelineLimits): PipelineService {
+export function createPipelineService(
+  store: SessionStore,
+  logger: Logger,
+  limits: PipelineLimits,
+  observer?: PipelineObserver,
+): PipelineService {
   const open = new Set<PipelineStream>();
   return {
     handle(call) {
-      const stream = new PipelineStream(call, store, logger, limits, () => open.delete(stream));
+      const stream = new PipelineStream(call, store, logger, limits, () => open.delete(stream), observer);
       open.add(stream);
     },
     endAll() {
@@ -82,6 +103,13 @@ class PipelineStream {
   /** The stream is over (ended, cancelled or failed): nothing more is sent. */
   private closed = false;
   private readonly isActive = (): boolean => !this.closed;
+  /** Observations of operations answered later (lock waits), by correlation id. */
+  private readonly finishers = new Map<bigint, OperationFinisher>();
+  /** The operation being run right now (its result may come synchronously), and its observation. */
+  private runningId: bigint | undefined;
+  private runningFinisher: OperationFinisher | undefined;
+  /** Set when the operation being run got its result synchronously. */
+  private answeredNow = false;
 
   constructor(
     private readonly call: ServerDuplexStream<PipelineRequest, PipelineResponse>,
@@ -89,6 +117,7 @@ class PipelineStream {
     private readonly logger: Logger,
     private readonly limits: PipelineLimits,
     private readonly onClosed: () => void,
+    private readonly observer?: PipelineObserver,
   ) {
     call.on("data", (request: PipelineRequest) => this.onRequest(request));
     call.on("end", () => {
@@ -116,6 +145,7 @@ class PipelineStream {
       if (handle !== undefined) {
         this.waiting.delete(id);
         handle.cancel();
+        this.finishObservation(id, undefined);
       }
     }
     const operations = request.operations;
@@ -139,6 +169,42 @@ class PipelineStream {
   }
 
   private run(operation: PipelineOperation): void {
+    const observer = this.observer;
+    if (observer === undefined) {
+      this.execute(operation);
+      return;
+    }
+    const finisher = observer.start(operation);
+    this.runningId = operation.id;
+    this.runningFinisher = finisher;
+    try {
+      this.execute(operation);
+    } finally {
+      this.runningId = undefined;
+      this.runningFinisher = undefined;
+    }
+    // Not answered synchronously: it waits for a lock (the result or a cancellation ends it later).
+    if (!this.answeredNow) this.finishers.set(operation.id, finisher);
+    this.answeredNow = false;
+  }
+
+  /** Ends the observation of operation `id`, if observed and not ended yet. */
+  private finishObservation(id: bigint, result: Result | undefined): void {
+    if (this.runningFinisher !== undefined && this.runningId === id) {
+      const finisher = this.runningFinisher;
+      this.runningFinisher = undefined;
+      this.answeredNow = true;
+      finisher(result, false);
+      return;
+    }
+    const finisher = this.finishers.get(id);
+    if (finisher !== undefined) {
+      this.finishers.delete(id);
+      finisher(result, true);
+    }
+  }
+
+  private execute(operation: PipelineOperation): void {
     const id = operation.id;
     if (this.waiting.has(id)) {
       this.emit(id, invalid(`operation id ${id} is already in flight on this stream`));
@@ -224,6 +290,7 @@ class PipelineStream {
   }
 
   private emit(id: bigint, result: Result): void {
+    if (this.observer !== undefined) this.finishObservation(id, result);
     if (this.closed) return;
     this.waiting.delete(id);
     this.outbox.push({ id, result });
@@ -260,6 +327,8 @@ class PipelineStream {
     this.closed = true;
     for (const handle of this.waiting.values()) handle.cancel();
     this.waiting.clear();
+    for (const finisher of this.finishers.values()) finisher(undefined, true);
+    this.finishers.clear();
     this.outbox = [];
     this.onClosed();
   }

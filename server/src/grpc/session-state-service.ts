@@ -53,9 +53,12 @@ function leaveQueueOnCancel(call: ServerUnaryCall<unknown, unknown>, handle: Wai
   else call.once("cancelled", () => handle.cancel());
 }
 
+/** The handlers built here: every method of the service but Watch. */
+export type SessionStateHandlers = Pick<SessionStateServer, "get" | "lock" | "set" | "release" | "expire" | "remove" | "pipeline">;
+
 /**
- * Creates the service implementation over `store`; register it with
- * `server.addService(SessionStateService, createSessionStateService(store, logger))`.
+ * Creates the service implementation over `store`, all but Watch (see watch-service.ts); register it
+ * with `server.addService(SessionStateService, { ...createSessionStateService(...), watch })`.
  *
  * @param store - the session store answering every call.
  * @param logger - receives the causes of INTERNAL answers (never session ids or data).
@@ -65,7 +68,7 @@ export function createSessionStateService(
   store: SessionStore,
   logger: Logger,
   pipeline: PipelineService,
-): SessionStateServer {
+): SessionStateHandlers {
   return {
     pipeline: pipeline.handle,
 

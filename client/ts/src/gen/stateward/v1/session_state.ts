@@ -12,14 +12,17 @@ import {
   Client,
   type ClientDuplexStream,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
   type handleBidiStreamingCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Timestamp } from "../../google/protobuf/timestamp";
 
 /**
  * Stateward session-state service: the ASP.NET State Service model over gRPC.
@@ -74,6 +77,56 @@ export function outcomeToJSON(object: Outcome): string {
     case Outcome.OUTCOME_LOCKED:
       return "OUTCOME_LOCKED";
     case Outcome.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** SessionEventKind says why a session ended. */
+export enum SessionEventKind {
+  /** SESSION_EVENT_KIND_UNSPECIFIED - Never sent by the server. */
+  SESSION_EVENT_KIND_UNSPECIFIED = 0,
+  /** SESSION_EVENT_KIND_EXPIRED - The session's sliding window ran out (swept by the expiry cycle or found expired on access). */
+  SESSION_EVENT_KIND_EXPIRED = 1,
+  /** SESSION_EVENT_KIND_REMOVED - The session was deleted by a Remove call. */
+  SESSION_EVENT_KIND_REMOVED = 2,
+  /** SESSION_EVENT_KIND_EVICTED - Reserved for a later eviction policy (a session dropped to make room); not sent yet. */
+  SESSION_EVENT_KIND_EVICTED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function sessionEventKindFromJSON(object: any): SessionEventKind {
+  switch (object) {
+    case 0:
+    case "SESSION_EVENT_KIND_UNSPECIFIED":
+      return SessionEventKind.SESSION_EVENT_KIND_UNSPECIFIED;
+    case 1:
+    case "SESSION_EVENT_KIND_EXPIRED":
+      return SessionEventKind.SESSION_EVENT_KIND_EXPIRED;
+    case 2:
+    case "SESSION_EVENT_KIND_REMOVED":
+      return SessionEventKind.SESSION_EVENT_KIND_REMOVED;
+    case 3:
+    case "SESSION_EVENT_KIND_EVICTED":
+      return SessionEventKind.SESSION_EVENT_KIND_EVICTED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SessionEventKind.UNRECOGNIZED;
+  }
+}
+
+export function sessionEventKindToJSON(object: SessionEventKind): string {
+  switch (object) {
+    case SessionEventKind.SESSION_EVENT_KIND_UNSPECIFIED:
+      return "SESSION_EVENT_KIND_UNSPECIFIED";
+    case SessionEventKind.SESSION_EVENT_KIND_EXPIRED:
+      return "SESSION_EVENT_KIND_EXPIRED";
+    case SessionEventKind.SESSION_EVENT_KIND_REMOVED:
+      return "SESSION_EVENT_KIND_REMOVED";
+    case SessionEventKind.SESSION_EVENT_KIND_EVICTED:
+      return "SESSION_EVENT_KIND_EVICTED";
+    case SessionEventKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -288,6 +341,16 @@ export interface PipelineOperation {
     /** A Remove. */
     { $case: "remove"; value: RemoveRequest }
     | undefined;
+  /**
+   * W3C Trace Context `traceparent` of the client span of this operation (optional), so that the
+   * server's span of each operation of a batch is a child of the caller's span: a stream carries
+   * operations of many traces, so the stream's own metadata cannot say which one each belongs to.
+   */
+  traceparent?:
+    | string
+    | undefined;
+  /** W3C Trace Context `tracestate` accompanying `traceparent` (optional). */
+  tracestate?: string | undefined;
 }
 
 /** PipelineResponse is a batch of results sent on a Pipeline stream. */
@@ -334,6 +397,27 @@ export interface OperationError {
   message: string;
   /** The stable reason, as in the unary call's `stateward-reason` trailer (empty when none). */
   reason: string;
+}
+
+/** WatchRequest selects the sessions whose end events a Watch call receives. */
+export interface WatchRequest {
+  /**
+   * Application name whose sessions to watch: 0 to 128 bytes of visible ASCII (0x21-0x7E), as in
+   * the other requests.
+   */
+  app: string;
+}
+
+/** SessionEvent reports that a session ended. */
+export interface SessionEvent {
+  /** Why the session ended. */
+  kind: SessionEventKind;
+  /** The session's application name. */
+  app: string;
+  /** The session's id. A bearer credential: Watch is for privileged consumers only. */
+  sessionId: string;
+  /** When the session ended, by the server's clock. */
+  time: Date | undefined;
 }
 
 function createBaseGetRequest(): GetRequest {
@@ -1950,7 +2034,7 @@ export const PipelineRequest: MessageFns<PipelineRequest> = {
 };
 
 function createBasePipelineOperation(): PipelineOperation {
-  return { id: 0n, timeoutMs: 0, request: undefined };
+  return { id: 0n, timeoutMs: 0, request: undefined, traceparent: undefined, tracestate: undefined };
 }
 
 export const PipelineOperation: MessageFns<PipelineOperation> = {
@@ -1983,6 +2067,12 @@ export const PipelineOperation: MessageFns<PipelineOperation> = {
       case "remove":
         RemoveRequest.encode(message.request.value, writer.uint32(66).fork()).join();
         break;
+    }
+    if (message.traceparent !== undefined) {
+      writer.uint32(74).string(message.traceparent);
+    }
+    if (message.tracestate !== undefined) {
+      writer.uint32(82).string(message.tracestate);
     }
     return writer;
   },
@@ -2064,6 +2154,22 @@ export const PipelineOperation: MessageFns<PipelineOperation> = {
             message.request = { $case: "remove", value: RemoveRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.tracestate = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2097,6 +2203,8 @@ export const PipelineOperation: MessageFns<PipelineOperation> = {
         : isSet(object.remove)
         ? { $case: "remove", value: RemoveRequest.fromJSON(object.remove) }
         : undefined,
+      traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : undefined,
+      tracestate: isSet(object.tracestate) ? globalThis.String(object.tracestate) : undefined,
     };
   },
 
@@ -2120,6 +2228,12 @@ export const PipelineOperation: MessageFns<PipelineOperation> = {
       obj.expire = ExpireRequest.toJSON(message.request.value);
     } else if (message.request?.$case === "remove") {
       obj.remove = RemoveRequest.toJSON(message.request.value);
+    }
+    if (message.traceparent !== undefined) {
+      obj.traceparent = message.traceparent;
+    }
+    if (message.tracestate !== undefined) {
+      obj.tracestate = message.tracestate;
     }
     return obj;
   },
@@ -2169,6 +2283,8 @@ export const PipelineOperation: MessageFns<PipelineOperation> = {
         break;
       }
     }
+    message.traceparent = object.traceparent ?? undefined;
+    message.tracestate = object.tracestate ?? undefined;
     return message;
   },
 };
@@ -2570,6 +2686,194 @@ export const OperationError: MessageFns<OperationError> = {
   },
 };
 
+function createBaseWatchRequest(): WatchRequest {
+  return { app: "" };
+}
+
+export const WatchRequest: MessageFns<WatchRequest> = {
+  encode(message: WatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.app !== "") {
+      writer.uint32(10).string(message.app);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchRequest {
+    return { app: isSet(object.app) ? globalThis.String(object.app) : "" };
+  },
+
+  toJSON(message: WatchRequest): unknown {
+    const obj: any = {};
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchRequest>): WatchRequest {
+    return WatchRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchRequest>): WatchRequest {
+    const message = createBaseWatchRequest();
+    message.app = object.app ?? "";
+    return message;
+  },
+};
+
+function createBaseSessionEvent(): SessionEvent {
+  return { kind: 0, app: "", sessionId: "", time: undefined };
+}
+
+export const SessionEvent: MessageFns<SessionEvent> = {
+  encode(message: SessionEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.app !== "") {
+      writer.uint32(18).string(message.app);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(26).string(message.sessionId);
+    }
+    if (message.time !== undefined) {
+      Timestamp.encode(toTimestamp(message.time), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessionEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SessionEvent {
+    return {
+      kind: isSet(object.kind) ? sessionEventKindFromJSON(object.kind) : 0,
+      app: isSet(object.app) ? globalThis.String(object.app) : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+    };
+  },
+
+  toJSON(message: SessionEvent): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = sessionEventKindToJSON(message.kind);
+    }
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.time !== undefined) {
+      obj.time = message.time.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SessionEvent>): SessionEvent {
+    return SessionEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SessionEvent>): SessionEvent {
+    const message = createBaseSessionEvent();
+    message.kind = object.kind ?? 0;
+    message.app = object.app ?? "";
+    message.sessionId = object.sessionId ?? "";
+    message.time = object.time ?? undefined;
+    return message;
+  },
+};
+
 /** SessionState stores session blobs with per-session exclusive locks. */
 export type SessionStateService = typeof SessionStateService;
 export const SessionStateService = {
@@ -2667,6 +2971,24 @@ export const SessionStateService = {
     responseSerialize: (value: PipelineResponse): Buffer => Buffer.from(PipelineResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PipelineResponse => PipelineResponse.decode(value),
   },
+  /**
+   * Watch streams the events of sessions ending in one app (expired, removed) as they happen, for
+   * consumers that clean up per-session resources. Best-effort: events go to the watchers connected
+   * at that moment and are never stored or replayed; a watcher that does not keep up is dropped
+   * with RESOURCE_EXHAUSTED ("watcher too slow") rather than slowing the store.
+   * Privileged: the events carry session ids (bearer credentials), so only trusted consumers may
+   * reach this method.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   */
+  watch: {
+    path: "/stateward.v1.SessionState/Watch" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRequest): Buffer => Buffer.from(WatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRequest => WatchRequest.decode(value),
+    responseSerialize: (value: SessionEvent): Buffer => Buffer.from(SessionEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SessionEvent => SessionEvent.decode(value),
+  },
 } as const;
 
 export interface SessionStateServer extends UntypedServiceImplementation {
@@ -2708,6 +3030,16 @@ export interface SessionStateServer extends UntypedServiceImplementation {
    * order, batched: an operation that waits for a lock never delays the others.
    */
   pipeline: handleBidiStreamingCall<PipelineRequest, PipelineResponse>;
+  /**
+   * Watch streams the events of sessions ending in one app (expired, removed) as they happen, for
+   * consumers that clean up per-session resources. Best-effort: events go to the watchers connected
+   * at that moment and are never stored or replayed; a watcher that does not keep up is dropped
+   * with RESOURCE_EXHAUSTED ("watcher too slow") rather than slowing the store.
+   * Privileged: the events carry session ids (bearer credentials), so only trusted consumers may
+   * reach this method.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   */
+  watch: handleServerStreamingCall<WatchRequest, SessionEvent>;
 }
 
 export interface SessionStateClient extends Client {
@@ -2826,6 +3158,17 @@ export interface SessionStateClient extends Client {
   pipeline(): ClientDuplexStream<PipelineRequest, PipelineResponse>;
   pipeline(options: Partial<CallOptions>): ClientDuplexStream<PipelineRequest, PipelineResponse>;
   pipeline(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<PipelineRequest, PipelineResponse>;
+  /**
+   * Watch streams the events of sessions ending in one app (expired, removed) as they happen, for
+   * consumers that clean up per-session resources. Best-effort: events go to the watchers connected
+   * at that moment and are never stored or replayed; a watcher that does not keep up is dropped
+   * with RESOURCE_EXHAUSTED ("watcher too slow") rather than slowing the store.
+   * Privileged: the events carry session ids (bearer credentials), so only trusted consumers may
+   * reach this method.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   */
+  watch(request: WatchRequest, options?: Partial<CallOptions>): ClientReadableStream<SessionEvent>;
+  watch(request: WatchRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<SessionEvent>;
 }
 
 export const SessionStateClient = makeGenericClientConstructor(
@@ -2853,6 +3196,28 @@ type DeepPartial<T> = T extends bigint ? string | number | bigint
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = BigInt(Math.trunc(date.getTime() / 1_000));
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (globalThis.Number(t.seconds.toString()) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

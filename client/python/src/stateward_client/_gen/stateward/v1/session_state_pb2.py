@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n stateward/v1/session_state.proto\x12\x0cstateward.v1\">\n\nGetRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07wait_ms\x18\x03 \x01(\r\"\x8f\x01\n\x0bGetResponse\x12&\n\x07outcome\x18\x01 \x01(\x0e\x32\x15.stateward.v1.Outcome\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x0f\n\x07lock_id\x18\x04 \x01(\x04\x12\x13\n\x0block_age_ms\x18\x05 \x01(\x04\x12\x13\n\x0bttl_seconds\x18\x06 \x01(\r\"v\n\x0bLockRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07wait_ms\x18\x03 \x01(\r\x12\x10\n\x08lease_ms\x18\x04 \x01(\r\x12\x0e\n\x06\x63reate\x18\x05 \x01(\x08\x12\x13\n\x0bttl_seconds\x18\x06 \x01(\r\"\xb3\x01\n\x0cLockResponse\x12&\n\x07outcome\x18\x01 \x01(\x0e\x32\x15.stateward.v1.Outcome\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x0f\n\x07lock_id\x18\x04 \x01(\x04\x12\x13\n\x0block_age_ms\x18\x05 \x01(\x04\x12\x13\n\x0bttl_seconds\x18\x06 \x01(\r\x12\x0f\n\x07\x63reated\x18\x07 \x01(\x08\x12\x10\n\x08lease_ms\x18\x08 \x01(\r\"\xa6\x01\n\nSetRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x13\n\x0bttl_seconds\x18\x04 \x01(\r\x12\x0f\n\x07lock_id\x18\x05 \x01(\x04\x12\x11\n\tkeep_lock\x18\x06 \x01(\x08\x12\x18\n\x10\x65xpected_version\x18\x07 \x01(\x04\x12\x16\n\x0eonly_if_absent\x18\x08 \x01(\x08\"/\n\x0bSetResponse\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x0f\n\x07written\x18\x02 \x01(\x08\"B\n\x0eReleaseRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07lock_id\x18\x03 \x01(\x04\"#\n\x0fReleaseResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\"E\n\rExpireRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\r\"4\n\x0e\x45xpireResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\r\"A\n\rRemoveRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07lock_id\x18\x03 \x01(\x04\"!\n\x0eRemoveResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x08\"Z\n\x0fPipelineRequest\x12\x33\n\noperations\x18\x01 \x03(\x0b\x32\x1f.stateward.v1.PipelineOperation\x12\x12\n\ncancel_ids\x18\x02 \x03(\x04\"\xca\x02\n\x11PipelineOperation\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x12\n\ntimeout_ms\x18\x02 \x01(\r\x12\'\n\x03get\x18\x03 \x01(\x0b\x32\x18.stateward.v1.GetRequestH\x00\x12)\n\x04lock\x18\x04 \x01(\x0b\x32\x19.stateward.v1.LockRequestH\x00\x12\'\n\x03set\x18\x05 \x01(\x0b\x32\x18.stateward.v1.SetRequestH\x00\x12/\n\x07release\x18\x06 \x01(\x0b\x32\x1c.stateward.v1.ReleaseRequestH\x00\x12-\n\x06\x65xpire\x18\x07 \x01(\x0b\x32\x1b.stateward.v1.ExpireRequestH\x00\x12-\n\x06remove\x18\x08 \x01(\x0b\x32\x1b.stateward.v1.RemoveRequestH\x00\x42\t\n\x07request\"A\n\x10PipelineResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.stateward.v1.PipelineResult\"\xe7\x02\n\x0ePipelineResult\x12\n\n\x02id\x18\x01 \x01(\x04\x12(\n\x03get\x18\x02 \x01(\x0b\x32\x19.stateward.v1.GetResponseH\x00\x12*\n\x04lock\x18\x03 \x01(\x0b\x32\x1a.stateward.v1.LockResponseH\x00\x12(\n\x03set\x18\x04 \x01(\x0b\x32\x19.stateward.v1.SetResponseH\x00\x12\x30\n\x07release\x18\x05 \x01(\x0b\x32\x1d.stateward.v1.ReleaseResponseH\x00\x12.\n\x06\x65xpire\x18\x06 \x01(\x0b\x32\x1c.stateward.v1.ExpireResponseH\x00\x12.\n\x06remove\x18\x07 \x01(\x0b\x32\x1c.stateward.v1.RemoveResponseH\x00\x12-\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x1c.stateward.v1.OperationErrorH\x00\x42\x08\n\x06result\"?\n\x0eOperationError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t*]\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x0e\n\nOUTCOME_OK\x10\x01\x12\x15\n\x11OUTCOME_NOT_FOUND\x10\x02\x12\x12\n\x0eOUTCOME_LOCKED\x10\x03\x32\xe6\x03\n\x0cSessionState\x12:\n\x03Get\x12\x18.stateward.v1.GetRequest\x1a\x19.stateward.v1.GetResponse\x12=\n\x04Lock\x12\x19.stateward.v1.LockRequest\x1a\x1a.stateward.v1.LockResponse\x12:\n\x03Set\x12\x18.stateward.v1.SetRequest\x1a\x19.stateward.v1.SetResponse\x12\x46\n\x07Release\x12\x1c.stateward.v1.ReleaseRequest\x1a\x1d.stateward.v1.ReleaseResponse\x12\x43\n\x06\x45xpire\x12\x1b.stateward.v1.ExpireRequest\x1a\x1c.stateward.v1.ExpireResponse\x12\x43\n\x06Remove\x12\x1b.stateward.v1.RemoveRequest\x1a\x1c.stateward.v1.RemoveResponse\x12M\n\x08Pipeline\x12\x1d.stateward.v1.PipelineRequest\x1a\x1e.stateward.v1.PipelineResponse(\x01\x30\x01\x42\x42Z@github.com/stateward/stateward/client/go/statewardv1;statewardv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n stateward/v1/session_state.proto\x12\x0cstateward.v1\x1a\x1fgoogle/protobuf/timestamp.proto\">\n\nGetRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07wait_ms\x18\x03 \x01(\r\"\x8f\x01\n\x0bGetResponse\x12&\n\x07outcome\x18\x01 \x01(\x0e\x32\x15.stateward.v1.Outcome\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x0f\n\x07lock_id\x18\x04 \x01(\x04\x12\x13\n\x0block_age_ms\x18\x05 \x01(\x04\x12\x13\n\x0bttl_seconds\x18\x06 \x01(\r\"v\n\x0bLockRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07wait_ms\x18\x03 \x01(\r\x12\x10\n\x08lease_ms\x18\x04 \x01(\r\x12\x0e\n\x06\x63reate\x18\x05 \x01(\x08\x12\x13\n\x0bttl_seconds\x18\x06 \x01(\r\"\xb3\x01\n\x0cLockResponse\x12&\n\x07outcome\x18\x01 \x01(\x0e\x32\x15.stateward.v1.Outcome\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x0f\n\x07lock_id\x18\x04 \x01(\x04\x12\x13\n\x0block_age_ms\x18\x05 \x01(\x04\x12\x13\n\x0bttl_seconds\x18\x06 \x01(\r\x12\x0f\n\x07\x63reated\x18\x07 \x01(\x08\x12\x10\n\x08lease_ms\x18\x08 \x01(\r\"\xa6\x01\n\nSetRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x13\n\x0bttl_seconds\x18\x04 \x01(\r\x12\x0f\n\x07lock_id\x18\x05 \x01(\x04\x12\x11\n\tkeep_lock\x18\x06 \x01(\x08\x12\x18\n\x10\x65xpected_version\x18\x07 \x01(\x04\x12\x16\n\x0eonly_if_absent\x18\x08 \x01(\x08\"/\n\x0bSetResponse\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x0f\n\x07written\x18\x02 \x01(\x08\"B\n\x0eReleaseRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07lock_id\x18\x03 \x01(\x04\"#\n\x0fReleaseResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\"E\n\rExpireRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\r\"4\n\x0e\x45xpireResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\r\"A\n\rRemoveRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x0f\n\x07lock_id\x18\x03 \x01(\x04\"!\n\x0eRemoveResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x08\"Z\n\x0fPipelineRequest\x12\x33\n\noperations\x18\x01 \x03(\x0b\x32\x1f.stateward.v1.PipelineOperation\x12\x12\n\ncancel_ids\x18\x02 \x03(\x04\"\x9c\x03\n\x11PipelineOperation\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x12\n\ntimeout_ms\x18\x02 \x01(\r\x12\'\n\x03get\x18\x03 \x01(\x0b\x32\x18.stateward.v1.GetRequestH\x00\x12)\n\x04lock\x18\x04 \x01(\x0b\x32\x19.stateward.v1.LockRequestH\x00\x12\'\n\x03set\x18\x05 \x01(\x0b\x32\x18.stateward.v1.SetRequestH\x00\x12/\n\x07release\x18\x06 \x01(\x0b\x32\x1c.stateward.v1.ReleaseRequestH\x00\x12-\n\x06\x65xpire\x18\x07 \x01(\x0b\x32\x1b.stateward.v1.ExpireRequestH\x00\x12-\n\x06remove\x18\x08 \x01(\x0b\x32\x1b.stateward.v1.RemoveRequestH\x00\x12\x18\n\x0btraceparent\x18\t \x01(\tH\x01\x88\x01\x01\x12\x17\n\ntracestate\x18\n \x01(\tH\x02\x88\x01\x01\x42\t\n\x07requestB\x0e\n\x0c_traceparentB\r\n\x0b_tracestate\"A\n\x10PipelineResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.stateward.v1.PipelineResult\"\xe7\x02\n\x0ePipelineResult\x12\n\n\x02id\x18\x01 \x01(\x04\x12(\n\x03get\x18\x02 \x01(\x0b\x32\x19.stateward.v1.GetResponseH\x00\x12*\n\x04lock\x18\x03 \x01(\x0b\x32\x1a.stateward.v1.LockResponseH\x00\x12(\n\x03set\x18\x04 \x01(\x0b\x32\x19.stateward.v1.SetResponseH\x00\x12\x30\n\x07release\x18\x05 \x01(\x0b\x32\x1d.stateward.v1.ReleaseResponseH\x00\x12.\n\x06\x65xpire\x18\x06 \x01(\x0b\x32\x1c.stateward.v1.ExpireResponseH\x00\x12.\n\x06remove\x18\x07 \x01(\x0b\x32\x1c.stateward.v1.RemoveResponseH\x00\x12-\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x1c.stateward.v1.OperationErrorH\x00\x42\x08\n\x06result\"?\n\x0eOperationError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x1b\n\x0cWatchRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\"\x87\x01\n\x0cSessionEvent\x12,\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.stateward.v1.SessionEventKind\x12\x0b\n\x03\x61pp\x18\x02 \x01(\t\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*]\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x0e\n\nOUTCOME_OK\x10\x01\x12\x15\n\x11OUTCOME_NOT_FOUND\x10\x02\x12\x12\n\x0eOUTCOME_LOCKED\x10\x03*\x96\x01\n\x10SessionEventKind\x12\"\n\x1eSESSION_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1aSESSION_EVENT_KIND_EXPIRED\x10\x01\x12\x1e\n\x1aSESSION_EVENT_KIND_REMOVED\x10\x02\x12\x1e\n\x1aSESSION_EVENT_KIND_EVICTED\x10\x03\x32\xa9\x04\n\x0cSessionState\x12:\n\x03Get\x12\x18.stateward.v1.GetRequest\x1a\x19.stateward.v1.GetResponse\x12=\n\x04Lock\x12\x19.stateward.v1.LockRequest\x1a\x1a.stateward.v1.LockResponse\x12:\n\x03Set\x12\x18.stateward.v1.SetRequest\x1a\x19.stateward.v1.SetResponse\x12\x46\n\x07Release\x12\x1c.stateward.v1.ReleaseRequest\x1a\x1d.stateward.v1.ReleaseResponse\x12\x43\n\x06\x45xpire\x12\x1b.stateward.v1.ExpireRequest\x1a\x1c.stateward.v1.ExpireResponse\x12\x43\n\x06Remove\x12\x1b.stateward.v1.RemoveRequest\x1a\x1c.stateward.v1.RemoveResponse\x12M\n\x08Pipeline\x12\x1d.stateward.v1.PipelineRequest\x1a\x1e.stateward.v1.PipelineResponse(\x01\x30\x01\x12\x41\n\x05Watch\x12\x1a.stateward.v1.WatchRequest\x1a\x1a.stateward.v1.SessionEvent0\x01\x42\x42Z@github.com/stateward/stateward/client/go/statewardv1;statewardv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,42 +33,48 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stateward.v1.session_state_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z@github.com/stateward/stateward/client/go/statewardv1;statewardv1'
-  _globals['_OUTCOME']._serialized_start=2031
-  _globals['_OUTCOME']._serialized_end=2124
-  _globals['_GETREQUEST']._serialized_start=50
-  _globals['_GETREQUEST']._serialized_end=112
-  _globals['_GETRESPONSE']._serialized_start=115
-  _globals['_GETRESPONSE']._serialized_end=258
-  _globals['_LOCKREQUEST']._serialized_start=260
-  _globals['_LOCKREQUEST']._serialized_end=378
-  _globals['_LOCKRESPONSE']._serialized_start=381
-  _globals['_LOCKRESPONSE']._serialized_end=560
-  _globals['_SETREQUEST']._serialized_start=563
-  _globals['_SETREQUEST']._serialized_end=729
-  _globals['_SETRESPONSE']._serialized_start=731
-  _globals['_SETRESPONSE']._serialized_end=778
-  _globals['_RELEASEREQUEST']._serialized_start=780
-  _globals['_RELEASEREQUEST']._serialized_end=846
-  _globals['_RELEASERESPONSE']._serialized_start=848
-  _globals['_RELEASERESPONSE']._serialized_end=883
-  _globals['_EXPIREREQUEST']._serialized_start=885
-  _globals['_EXPIREREQUEST']._serialized_end=954
-  _globals['_EXPIRERESPONSE']._serialized_start=956
-  _globals['_EXPIRERESPONSE']._serialized_end=1008
-  _globals['_REMOVEREQUEST']._serialized_start=1010
-  _globals['_REMOVEREQUEST']._serialized_end=1075
-  _globals['_REMOVERESPONSE']._serialized_start=1077
-  _globals['_REMOVERESPONSE']._serialized_end=1110
-  _globals['_PIPELINEREQUEST']._serialized_start=1112
-  _globals['_PIPELINEREQUEST']._serialized_end=1202
-  _globals['_PIPELINEOPERATION']._serialized_start=1205
-  _globals['_PIPELINEOPERATION']._serialized_end=1535
-  _globals['_PIPELINERESPONSE']._serialized_start=1537
-  _globals['_PIPELINERESPONSE']._serialized_end=1602
-  _globals['_PIPELINERESULT']._serialized_start=1605
-  _globals['_PIPELINERESULT']._serialized_end=1964
-  _globals['_OPERATIONERROR']._serialized_start=1966
-  _globals['_OPERATIONERROR']._serialized_end=2029
-  _globals['_SESSIONSTATE']._serialized_start=2127
-  _globals['_SESSIONSTATE']._serialized_end=2613
+  _globals['_OUTCOME']._serialized_start=2313
+  _globals['_OUTCOME']._serialized_end=2406
+  _globals['_SESSIONEVENTKIND']._serialized_start=2409
+  _globals['_SESSIONEVENTKIND']._serialized_end=2559
+  _globals['_GETREQUEST']._serialized_start=83
+  _globals['_GETREQUEST']._serialized_end=145
+  _globals['_GETRESPONSE']._serialized_start=148
+  _globals['_GETRESPONSE']._serialized_end=291
+  _globals['_LOCKREQUEST']._serialized_start=293
+  _globals['_LOCKREQUEST']._serialized_end=411
+  _globals['_LOCKRESPONSE']._serialized_start=414
+  _globals['_LOCKRESPONSE']._serialized_end=593
+  _globals['_SETREQUEST']._serialized_start=596
+  _globals['_SETREQUEST']._serialized_end=762
+  _globals['_SETRESPONSE']._serialized_start=764
+  _globals['_SETRESPONSE']._serialized_end=811
+  _globals['_RELEASEREQUEST']._serialized_start=813
+  _globals['_RELEASEREQUEST']._serialized_end=879
+  _globals['_RELEASERESPONSE']._serialized_start=881
+  _globals['_RELEASERESPONSE']._serialized_end=916
+  _globals['_EXPIREREQUEST']._serialized_start=918
+  _globals['_EXPIREREQUEST']._serialized_end=987
+  _globals['_EXPIRERESPONSE']._serialized_start=989
+  _globals['_EXPIRERESPONSE']._serialized_end=1041
+  _globals['_REMOVEREQUEST']._serialized_start=1043
+  _globals['_REMOVEREQUEST']._serialized_end=1108
+  _globals['_REMOVERESPONSE']._serialized_start=1110
+  _globals['_REMOVERESPONSE']._serialized_end=1143
+  _globals['_PIPELINEREQUEST']._serialized_start=1145
+  _globals['_PIPELINEREQUEST']._serialized_end=1235
+  _globals['_PIPELINEOPERATION']._serialized_start=1238
+  _globals['_PIPELINEOPERATION']._serialized_end=1650
+  _globals['_PIPELINERESPONSE']._serialized_start=1652
+  _globals['_PIPELINERESPONSE']._serialized_end=1717
+  _globals['_PIPELINERESULT']._serialized_start=1720
+  _globals['_PIPELINERESULT']._serialized_end=2079
+  _globals['_OPERATIONERROR']._serialized_start=2081
+  _globals['_OPERATIONERROR']._serialized_end=2144
+  _globals['_WATCHREQUEST']._serialized_start=2146
+  _globals['_WATCHREQUEST']._serialized_end=2173
+  _globals['_SESSIONEVENT']._serialized_start=2176
+  _globals['_SESSIONEVENT']._serialized_end=2311
+  _globals['_SESSIONSTATE']._serialized_start=2562
+  _globals['_SESSIONSTATE']._serialized_end=3115
 # @@protoc_insertion_point(module_scope)

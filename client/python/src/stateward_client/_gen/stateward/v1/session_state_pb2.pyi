@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -13,10 +16,21 @@ class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTCOME_OK: _ClassVar[Outcome]
     OUTCOME_NOT_FOUND: _ClassVar[Outcome]
     OUTCOME_LOCKED: _ClassVar[Outcome]
+
+class SessionEventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SESSION_EVENT_KIND_UNSPECIFIED: _ClassVar[SessionEventKind]
+    SESSION_EVENT_KIND_EXPIRED: _ClassVar[SessionEventKind]
+    SESSION_EVENT_KIND_REMOVED: _ClassVar[SessionEventKind]
+    SESSION_EVENT_KIND_EVICTED: _ClassVar[SessionEventKind]
 OUTCOME_UNSPECIFIED: Outcome
 OUTCOME_OK: Outcome
 OUTCOME_NOT_FOUND: Outcome
 OUTCOME_LOCKED: Outcome
+SESSION_EVENT_KIND_UNSPECIFIED: SessionEventKind
+SESSION_EVENT_KIND_EXPIRED: SessionEventKind
+SESSION_EVENT_KIND_REMOVED: SessionEventKind
+SESSION_EVENT_KIND_EVICTED: SessionEventKind
 
 class GetRequest(_message.Message):
     __slots__ = ("app", "session_id", "wait_ms")
@@ -167,7 +181,7 @@ class PipelineRequest(_message.Message):
     def __init__(self, operations: _Optional[_Iterable[_Union[PipelineOperation, _Mapping]]] = ..., cancel_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class PipelineOperation(_message.Message):
-    __slots__ = ("id", "timeout_ms", "get", "lock", "set", "release", "expire", "remove")
+    __slots__ = ("id", "timeout_ms", "get", "lock", "set", "release", "expire", "remove", "traceparent", "tracestate")
     ID_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     GET_FIELD_NUMBER: _ClassVar[int]
@@ -176,6 +190,8 @@ class PipelineOperation(_message.Message):
     RELEASE_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_FIELD_NUMBER: _ClassVar[int]
     REMOVE_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    TRACESTATE_FIELD_NUMBER: _ClassVar[int]
     id: int
     timeout_ms: int
     get: GetRequest
@@ -184,7 +200,9 @@ class PipelineOperation(_message.Message):
     release: ReleaseRequest
     expire: ExpireRequest
     remove: RemoveRequest
-    def __init__(self, id: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., get: _Optional[_Union[GetRequest, _Mapping]] = ..., lock: _Optional[_Union[LockRequest, _Mapping]] = ..., set: _Optional[_Union[SetRequest, _Mapping]] = ..., release: _Optional[_Union[ReleaseRequest, _Mapping]] = ..., expire: _Optional[_Union[ExpireRequest, _Mapping]] = ..., remove: _Optional[_Union[RemoveRequest, _Mapping]] = ...) -> None: ...
+    traceparent: str
+    tracestate: str
+    def __init__(self, id: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., get: _Optional[_Union[GetRequest, _Mapping]] = ..., lock: _Optional[_Union[LockRequest, _Mapping]] = ..., set: _Optional[_Union[SetRequest, _Mapping]] = ..., release: _Optional[_Union[ReleaseRequest, _Mapping]] = ..., expire: _Optional[_Union[ExpireRequest, _Mapping]] = ..., remove: _Optional[_Union[RemoveRequest, _Mapping]] = ..., traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ...) -> None: ...
 
 class PipelineResponse(_message.Message):
     __slots__ = ("results",)
@@ -221,3 +239,21 @@ class OperationError(_message.Message):
     message: str
     reason: str
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class WatchRequest(_message.Message):
+    __slots__ = ("app",)
+    APP_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    def __init__(self, app: _Optional[str] = ...) -> None: ...
+
+class SessionEvent(_message.Message):
+    __slots__ = ("kind", "app", "session_id", "time")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    APP_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    kind: SessionEventKind
+    app: str
+    session_id: str
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, kind: _Optional[_Union[SessionEventKind, str]] = ..., app: _Optional[str] = ..., session_id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

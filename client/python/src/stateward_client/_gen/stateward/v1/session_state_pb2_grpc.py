@@ -70,6 +70,11 @@ class SessionStateStub:
                 request_serializer=stateward_dot_v1_dot_session__state__pb2.PipelineRequest.SerializeToString,
                 response_deserializer=stateward_dot_v1_dot_session__state__pb2.PipelineResponse.FromString,
                 _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/stateward.v1.SessionState/Watch',
+                request_serializer=stateward_dot_v1_dot_session__state__pb2.WatchRequest.SerializeToString,
+                response_deserializer=stateward_dot_v1_dot_session__state__pb2.SessionEvent.FromString,
+                _registered_method=True)
 
 
 class SessionStateServicer:
@@ -135,6 +140,19 @@ class SessionStateServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Watch(self, request, context):
+        """Watch streams the events of sessions ending in one app (expired, removed) as they happen, for
+        consumers that clean up per-session resources. Best-effort: events go to the watchers connected
+        at that moment and are never stored or replayed; a watcher that does not keep up is dropped
+        with RESOURCE_EXHAUSTED ("watcher too slow") rather than slowing the store.
+        Privileged: the events carry session ids (bearer credentials), so only trusted consumers may
+        reach this method.
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionStateServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -172,6 +190,11 @@ def add_SessionStateServicer_to_server(servicer, server):
                     servicer.Pipeline,
                     request_deserializer=stateward_dot_v1_dot_session__state__pb2.PipelineRequest.FromString,
                     response_serializer=stateward_dot_v1_dot_session__state__pb2.PipelineResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=stateward_dot_v1_dot_session__state__pb2.WatchRequest.FromString,
+                    response_serializer=stateward_dot_v1_dot_session__state__pb2.SessionEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -364,6 +387,33 @@ class SessionState:
             '/stateward.v1.SessionState/Pipeline',
             stateward_dot_v1_dot_session__state__pb2.PipelineRequest.SerializeToString,
             stateward_dot_v1_dot_session__state__pb2.PipelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/stateward.v1.SessionState/Watch',
+            stateward_dot_v1_dot_session__state__pb2.WatchRequest.SerializeToString,
+            stateward_dot_v1_dot_session__state__pb2.SessionEvent.FromString,
             options,
             channel_credentials,
             insecure,

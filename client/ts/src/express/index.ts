@@ -1,0 +1,7 @@
+/**
+ * `@stateward/client/express`: an express-session store on Stateward, and a lock-aware session
+ * middleware that stops concurrent requests of one user from losing each other's writes.
+ * Needs `express-session` (an optional peer dependency of `@stateward/client`).
+ */
+export { StatewardStore, type StatewardStoreOptions, type SessionSerializer } from "./session-store";
+export { statewardSession, type StatewardSessionOptions, type ReadOnlyRule } from "./session-middleware";

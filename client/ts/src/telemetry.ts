@@ -1,0 +1,158 @@
+/**
+ * OpenTelemetry tracing for Stateward clients, depending only on `@opentelemetry/api` (the
+ * application brings its own SDK, or none: without a registered SDK every call here is a no-op).
+ *
+ * - {@link createTracingInterceptor}: a grpc-js client interceptor for the unary calls. It creates
+ *   a client span `stateward.v1.SessionState/<Method>` as a child of the active context (say, the
+ *   web request being served) and sends that context to the server in the W3C `traceparent`
+ *   metadata, so the server's span of the call is its child.
+ * - {@link createPipelineTracing}: the same per operation of a {@link PipelineClient}; each
+ *   operation carries its own `traceparent` in the batch, since one stream carries many traces.
+ *
+ * Spans carry the rpc.* semantic-convention attributes and the status code, never a session id or
+ * session data.
+ */
+import {
+  context,
+  propagation,
+  trace,
+  SpanKind,
+  SpanStatusCode,
+  type Span,
+  type TextMapPropagator,
+  type TextMapSetter,
+  type Tracer,
+  type TracerProvider,
+} from "@opentelemetry/api";
+import { InterceptingCall, ListenerBuilder, RequesterBuilder, status, type Interceptor, type Metadata } from "@grpc/grpc-js";
+import type { PipelineOperation } from "./gen/stateward/v1/session_state";
+import type { PipelineOperationHook } from "./pipeline-client";
+
+/** Options of the client tracing helpers. */
+export interface ClientTracingOptions {
+  /** Creates the client spans; default the global provider (`trace.getTracerProvider()`). */
+  readonly tracerProvider?: TracerProvider;
+  /**
+   * Writes the trace context into requests; default the global propagator (which the SDK sets up,
+   * W3C Trace Context by default).
+   */
+  readonly propagator?: TextMapPropagator;
+}
+
+/** Name of the instrumentation scope of the client spans. */
+export const CLIENT_INSTRUMENTATION_SCOPE = "@stateward/client";
+
+/** The service's full name, as in `rpc.service` and the span names. */
+const RPC_SERVICE = "stateward.v1.SessionState";
+
+const METADATA_SETTER: TextMapSetter<Metadata> = {
+  set(carrier, key, value) {
+    carrier.set(key, value);
+  },
+};
+
+interface TraceFields {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+const OPERATION_SETTER: TextMapSetter<TraceFields> = {
+  set(carrier, key, value) {
+    if (key === "traceparent") carrier.traceparent = value;
+    else if (key === "tracestate") carrier.tracestate = value;
+  },
+};
+
+/** gRPC status codes by number, for span status messages. */
+function statusName(code: number): string {
+  return status[code] ?? String(code);
+}
+
+function tracerOf(options: ClientTracingOptions): Tracer {
+  return (options.tracerProvider ?? trace.getTracerProvider()).getTracer(CLIENT_INSTRUMENTATION_SCOPE);
+}
+
+function startClientSpan(tracer: Tracer, method: string): Span {
+  return tracer.startSpan(
+    `${RPC_SERVICE}/${method}`,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: { "rpc.system": "grpc", "rpc.service": RPC_SERVICE, "rpc.method": method },
+    },
+    context.active(),
+  );
+}
+
+function endClientSpan(span: Span, code: number): void {
+  span.setAttribute("rpc.grpc.status_code", code);
+  // Client spans are errors for every non-OK status (OpenTelemetry's gRPC convention).
+  if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: statusName(code) });
+  span.end();
+}
+
+/**
+ * A grpc-js client interceptor that traces the unary calls of `stateward.v1.SessionState` and
+ * propagates the trace context to the server. Streaming calls (Pipeline, Watch) pass through
+ * untouched: trace the Pipeline's operations with {@link createPipelineTracing}.
+ *
+ * @example
+ * const client = new SessionStateClient(address, credentials.createInsecure(), {
+ *   interceptors: [createTracingInterceptor()],
+ * });
+ */
+export function createTracingInterceptor(options: ClientTracingOptions = {}): Interceptor {
+  const tracer = tracerOf(options);
+  return (callOptions, nextCall) => {
+    const definition = callOptions.method_definition;
+    if (definition.requestStream || definition.responseStream) return new InterceptingCall(nextCall(callOptions));
+    const method = definition.path.slice(definition.path.lastIndexOf("/") + 1);
+    const propagator = options.propagator ?? propagation;
+    const requester = new RequesterBuilder()
+      .withStart((metadata, _listener, next) => {
+        const span = startClientSpan(tracer, method);
+        propagator.inject(trace.setSpan(context.active(), span), metadata, METADATA_SETTER);
+        next(
+          metadata,
+          new ListenerBuilder()
+            // Only the status is observed; everything else passes through to the caller's listener.
+            .withOnReceiveStatus((received, nextStatus) => {
+              endClientSpan(span, received.code);
+              nextStatus(received);
+            })
+            .build(),
+        );
+      })
+      .build();
+    return new InterceptingCall(nextCall(callOptions), requester);
+  };
+}
+
+const PIPELINE_METHODS: Readonly<Record<string, string>> = {
+  get: "Get",
+  lock: "Lock",
+  set: "Set",
+  release: "Release",
+  expire: "Expire",
+  remove: "Remove",
+};
+
+/**
+ * A {@link PipelineOperationHook} that traces each pipelined operation: a client span per
+ * operation, child of the context active when the operation was issued, whose context travels in
+ * the operation's `traceparent` / `tracestate` fields.
+ *
+ * @example
+ * const pipeline = new PipelineClient(address, credentials.createInsecure(), {
+ *   operationHook: createPipelineTracing(),
+ * });
+ */
+export function createPipelineTracing(options: ClientTracingOptions = {}): PipelineOperationHook {
+  const tracer = tracerOf(options);
+  return {
+    start(kind: string, operation: PipelineOperation) {
+      const span = startClientSpan(tracer, PIPELINE_METHODS[kind] ?? kind);
+      (options.propagator ?? propagation).inject(trace.setSpan(context.active(), span), operation as TraceFields, OPERATION_SETTER);
+      return (error) => endClientSpan(span, error === undefined ? status.OK : (error as { code?: number }).code ?? status.UNKNOWN);
+    },
+  };
+}

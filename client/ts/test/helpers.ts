@@ -1,0 +1,102 @@
+/**
+ * Test harness of the SDK: real Stateward servers on 127.0.0.1, port 0, and SessionClients on
+ * them, all closed in teardown.
+ */
+import * as assert from "node:assert/strict";
+import { resolveConfig, startServer, type StartedServer } from "../../../server/src/index";
+import { SessionClient, StatewardError, type SessionClientOptions } from "../src";
+
+export { assert };
+
+/** Starts a real server on 127.0.0.1:0 (silent), with extra flags. */
+export function startStateward(flags: string[] = []): Promise<StartedServer> {
+  return startServer(resolveConfig(["--host", "127.0.0.1", "--port", "0", "--log-level", "silent", ...flags], {}));
+}
+
+/** Things to close after each test, in reverse order. */
+export class Resources {
+  private readonly closers: (() => unknown)[] = [];
+
+  /** Registers a closer. */
+  defer(close: () => unknown): void {
+    this.closers.push(close);
+  }
+
+  /** A server, shut down in teardown. */
+  async server(flags: string[] = []): Promise<StartedServer> {
+    const server = await startStateward(flags);
+    this.defer(() => withTimeout(server.shutdown(), 5000).catch(() => server.forceShutdown()));
+    return server;
+  }
+
+  /** A client, closed in teardown. */
+  client(options: SessionClientOptions): SessionClient {
+    const client = new SessionClient(options);
+    this.defer(() => client.close());
+    return client;
+  }
+
+  /** Closes everything. */
+  async close(): Promise<void> {
+    while (this.closers.length > 0) await this.closers.pop()?.();
+  }
+}
+
+/** Registers a fresh {@link Resources} per test, closed in afterEach. */
+export function useResources(): () => Resources {
+  let current = new Resources();
+  beforeEach(() => {
+    current = new Resources();
+  });
+  afterEach(async () => {
+    await current.close();
+  });
+  return () => current;
+}
+
+/** Rejects if `promise` does not settle within `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Awaits `promise`, asserting that it fails with a StatewardError of `code` (and `reason`). */
+export async function expectStatewardError(promise: Promise<unknown>, code: number, reason?: string | readonly string[]): Promise<StatewardError> {
+  try {
+    const value = await promise;
+    assert.fail(`expected a StatewardError, got ${String(value)}`);
+  } catch (error) {
+    if (error instanceof assert.AssertionError) throw error;
+    assert.ok(error instanceof StatewardError, `expected a StatewardError, got ${String(error)}`);
+    assert.equal(error.code, code, `code ${error.code} (${error.reason}: ${error.details})`);
+    if (reason !== undefined) {
+      const allowed = typeof reason === "string" ? [reason] : reason;
+      assert.ok(allowed.includes(error.reason), `reason ${error.reason} should be ${allowed.join(" or ")}`);
+    }
+    return error;
+  }
+}
+
+/** Polls `condition` with a short backoff until true; fails after `timeoutMs`. Never a fixed sleep. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 1;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 50);
+  }
+}
+
+/** Both transports, for suites that run over each. */
+export const TRANSPORTS = ["pipeline", "unary"] as const;

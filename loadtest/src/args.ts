@@ -1,0 +1,291 @@
+/**
+ * The command line of `stateward-loadtest`: parsing and validation into {@link CliOptions}, and the
+ * usage text. Pure: no I/O, so every rule is unit-tested.
+ */
+import { parseArgs } from "node:util";
+import { parsePayloadSpec, type PayloadSpec } from "./payloads";
+import { TRANSPORTS, type TransportName } from "./target-spec";
+
+/** Scenarios of the CLI. `suite` is the standard set that `make bench` runs. */
+export const SCENARIOS = ["get", "lock-set", "mixed", "contention", "resident", "echo", "suite"] as const;
+
+/** One of {@link SCENARIOS}. */
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Everything the command line sets. */
+export interface CliOptions {
+  readonly scenario: ScenarioName;
+  /** `stateward` or the `redis` baseline (get, lock-set, mixed). */
+  readonly target: "stateward" | "redis";
+  /** Servers to load; empty: the tool starts its own. */
+  readonly addresses: readonly string[];
+  /** Pid of a server given by address, for its CPU time and RSS. */
+  readonly serverPid?: number;
+  /** `node` (the Node generator) or `h2load` (native; get and echo). */
+  readonly generator: "node" | "h2load";
+  /** Transport of the Node generator to Stateward. */
+  readonly transport: TransportName;
+  /** Measured phase, ms. */
+  readonly durationMs: number;
+  /** Warm-up, ms. */
+  readonly warmupMs: number;
+  /** Count mode: measured requests (the duration still bounds the run). */
+  readonly requests?: number;
+  /** Requests in flight per channel. */
+  readonly inFlight: number;
+  /** Channels (connections) per worker. */
+  readonly channels: number;
+  /** Worker threads. */
+  readonly workers: number;
+  readonly mode: "closed" | "open";
+  /** Open loop: total arrivals per second. */
+  readonly rate?: number;
+  /** Payload size or range; undefined: the scenario's default. */
+  readonly payload?: PayloadSpec;
+  /** Session pool size; undefined: the scenario's default. */
+  readonly pool?: number;
+  /** Share of writing requests in mixed. */
+  readonly writeRatio: number;
+  /** Think time between Lock and Set in mixed, ms. */
+  readonly thinkMs: number;
+  /** Lock lease, ms (0: server default). */
+  readonly leaseMs: number;
+  /** Contention: clients taking turns. */
+  readonly clients: number;
+  /** Contention: the polling way's retry period, ms. */
+  readonly pollMs: number;
+  /** Contention: work inside the critical section, ms. */
+  readonly workMs: number;
+  /** Resident: sessions preloaded. */
+  readonly residentSessions: number;
+  /** Resident: their payload. */
+  readonly residentPayload: PayloadSpec;
+  /** Throughput-over-time bucket, ms. */
+  readonly intervalMs: number;
+  /** Where report.json and report.html go. */
+  readonly outDir: string;
+  /** Progress line: true/false forced; undefined: when stderr is a terminal. */
+  readonly progress?: boolean;
+  /** Extra flags for a Stateward server the tool starts. */
+  readonly serverArgs: readonly string[];
+  /** The Stateward CLI script a started server runs; undefined: server/dist/cli.js of this repository. */
+  readonly serverCli?: string;
+  /** Suite: where to write the Markdown summary. */
+  readonly markdown?: string;
+  /** Suite: a Markdown file of server findings appended to the summary. */
+  readonly findings?: string;
+  readonly help: boolean;
+}
+
+/** A usage error; the message says which option and why. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000 };
+
+/** Parses `500ms`, `10s`, `2m` or a plain number of seconds into ms. */
+export function parseDuration(text: string, option: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m)?$/.exec(text.trim());
+  if (match === null) throw new UsageError(`--${option} "${text}": expected a duration such as 500ms, 10s or 2m`);
+  const value = Number(match[1]) * (DURATION_UNITS[match[2] ?? "s"] ?? 1000);
+  if (!Number.isFinite(value) || value > 24 * 3_600_000) throw new UsageError(`--${option} "${text}": at most 24 h`);
+  return Math.round(value);
+}
+
+function integer(text: string | undefined, option: string, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const trimmed = text.trim().replace(/_/g, "");
+  const value = /^[0-9]+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(`--${option} "${text}": expected an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function ratio(text: string | undefined, option: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!(value >= 0 && value <= 1)) throw new UsageError(`--${option} "${text}": expected a number from 0 to 1`);
+  return value;
+}
+
+function choice<T extends string>(text: string | undefined, option: string, choices: readonly T[], fallback: T): T {
+  if (text === undefined) return fallback;
+  const found = choices.find((candidate) => candidate === text);
+  if (found === undefined) throw new UsageError(`--${option} "${text}": expected one of ${choices.join(", ")}`);
+  return found;
+}
+
+function payload(text: string | undefined, option: string): PayloadSpec | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parsePayloadSpec(text);
+  } catch (error) {
+    throw new UsageError(`--${option}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Every address must be on the loopback range: the tool never sends load anywhere else. */
+function loopbackAddress(text: string): string {
+  const match = /^(\[::1\]|localhost|127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}):([0-9]{1,5})$/.exec(text.trim());
+  if (match === null) throw new UsageError(`--address "${text}": expected a loopback host:port (127.x.x.x, localhost or [::1])`);
+  return text.trim();
+}
+
+/** Parses the arguments after the program name. */
+export function parseCliArgs(argv: readonly string[]): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        help: { type: "boolean", short: "h" },
+        target: { type: "string" },
+        address: { type: "string", multiple: true },
+        "server-pid": { type: "string" },
+        generator: { type: "string" },
+        transport: { type: "string" },
+        duration: { type: "string", short: "d" },
+        warmup: { type: "string" },
+        requests: { type: "string", short: "n" },
+        "in-flight": { type: "string", short: "c" },
+        channels: { type: "string" },
+        workers: { type: "string", short: "w" },
+        mode: { type: "string" },
+        rate: { type: "string", short: "r" },
+        payload: { type: "string" },
+        pool: { type: "string" },
+        "write-ratio": { type: "string" },
+        "think-ms": { type: "string" },
+        "lease-ms": { type: "string" },
+        clients: { type: "string" },
+        "poll-ms": { type: "string" },
+        "work-ms": { type: "string" },
+        "resident-sessions": { type: "string" },
+        "resident-payload": { type: "string" },
+        "interval-ms": { type: "string" },
+        out: { type: "string", short: "o" },
+        progress: { type: "boolean" },
+        "no-progress": { type: "boolean" },
+        "server-arg": { type: "string", multiple: true },
+        "server-cli": { type: "string" },
+        markdown: { type: "string" },
+        findings: { type: "string" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const values = parsed.values;
+  const help = values.help === true;
+  const [scenarioText, ...extra] = parsed.positionals;
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0] ?? ""}"`);
+  if (scenarioText === undefined && !help) throw new UsageError(`missing scenario: one of ${SCENARIOS.join(", ")}`);
+  const scenario = choice(scenarioText, "scenario", SCENARIOS, "get");
+  const mode = choice(values.mode, "mode", ["closed", "open"] as const, "closed");
+  const rate = integer(values.rate, "rate", 1, 10_000_000);
+  if (mode === "open" && rate === undefined) throw new UsageError("--mode open needs --rate (arrivals per second)");
+  if (mode === "closed" && rate !== undefined) throw new UsageError("--rate needs --mode open");
+  const generator = choice(values.generator, "generator", ["node", "h2load"] as const, "node");
+  if (generator === "h2load" && scenario !== "get" && scenario !== "echo") {
+    throw new UsageError("--generator h2load drives get and echo only (one fixed request body per run)");
+  }
+  if (generator === "h2load" && mode === "open") throw new UsageError("--generator h2load runs closed loop only");
+  const target = choice(values.target, "target", ["stateward", "redis"] as const, "stateward");
+  if (target === "redis" && !["get", "lock-set", "mixed"].includes(scenario)) {
+    throw new UsageError("--target redis applies to get, lock-set and mixed");
+  }
+  if (values.progress === true && values["no-progress"] === true) throw new UsageError("--progress and --no-progress contradict each other");
+  const serverPid = integer(values["server-pid"], "server-pid", 1, 2 ** 22);
+  return {
+    scenario,
+    target,
+    addresses: (values.address ?? []).flatMap((item) => item.split(",")).filter((item) => item.trim() !== "").map(loopbackAddress),
+    ...(serverPid === undefined ? {} : { serverPid }),
+    generator,
+    transport: choice(values.transport, "transport", TRANSPORTS, "unary"),
+    durationMs: values.duration === undefined ? 10_000 : parseDuration(values.duration, "duration"),
+    warmupMs: values.warmup === undefined ? 2_000 : parseDuration(values.warmup, "warmup"),
+    ...(values.requests === undefined ? {} : { requests: integer(values.requests, "requests", 1, 1_000_000_000) }),
+    inFlight: integer(values["in-flight"], "in-flight", 1, 10_000) ?? 32,
+    channels: integer(values.channels, "channels", 1, 256) ?? 1,
+    workers: integer(values.workers, "workers", 1, 64) ?? 1,
+    mode,
+    ...(rate === undefined ? {} : { rate }),
+    ...(values.payload === undefined ? {} : { payload: payload(values.payload, "payload") }),
+    ...(values.pool === undefined ? {} : { pool: integer(values.pool, "pool", 1, 100_000_000) }),
+    writeRatio: ratio(values["write-ratio"], "write-ratio", 0.2),
+    thinkMs: integer(values["think-ms"], "think-ms", 0, 60_000) ?? 1,
+    leaseMs: integer(values["lease-ms"], "lease-ms", 0, 3_600_000) ?? 0,
+    clients: integer(values.clients, "clients", 2, 50) ?? 8,
+    pollMs: integer(values["poll-ms"], "poll-ms", 1, 60_000) ?? 500,
+    workMs: integer(values["work-ms"], "work-ms", 0, 60_000) ?? 0,
+    residentSessions: integer(values["resident-sessions"], "resident-sessions", 1, 100_000_000) ?? 1_000_000,
+    residentPayload: payload(values["resident-payload"], "resident-payload") ?? { minBytes: 1024, maxBytes: 1024 },
+    intervalMs: integer(values["interval-ms"], "interval-ms", 10, 60_000) ?? 1000,
+    outDir: values.out ?? ".bench/latest",
+    ...(values.progress === true ? { progress: true } : values["no-progress"] === true ? { progress: false } : {}),
+    ...(values["server-cli"] === undefined ? {} : { serverCli: values["server-cli"] }),
+    serverArgs: (values["server-arg"] ?? []).flatMap((item) => item.split(/\s+/)).filter((item) => item !== ""),
+    ...(values.markdown === undefined ? {} : { markdown: values.markdown }),
+    ...(values.findings === undefined ? {} : { findings: values.findings }),
+    help,
+  };
+}
+
+/** The usage text of `stateward-loadtest --help`. */
+export function usageText(): string {
+  return `Usage: stateward-loadtest <scenario> [options]
+
+Scenarios:
+  get          Get of a session from a pool (read-only requests)
+  lock-set     Lock then Set-with-release (the write path of one ASP.NET request)
+  mixed        80 % Get, 20 % Lock + think time + Set; payloads 1-16 KiB; pool of 100 k sessions
+  contention   N clients take turns on one session: Lock(wait) vs the ASP.NET 500 ms polling way
+  resident     mixed on an empty store, then with 1 M sessions of 1 KiB loaded (p99.9, RSS, GC)
+  echo         the echo baseline: a bare grpc-js unary Echo(bytes) server (the transport's limit)
+  suite        the standard set of make bench, with the baselines; writes --markdown
+
+Target:
+  --target stateward|redis      what get/lock-set/mixed load (default stateward; redis: Lua protocol via ioredis)
+  --address HOST:PORT           load a running server (repeatable or comma-separated; loopback only);
+                                default: the tool starts its own on a free loopback port
+  --server-pid PID              with --address: the server's pid, for its CPU time and RSS
+  --server-arg="FLAGS"          extra flags of a Stateward server the tool starts (repeatable; use =)
+  --server-cli PATH             the server script it runs (default server/dist/cli.js of this repository)
+
+Load:
+  --generator node|h2load       Node generator (default) or native h2load (get, echo)
+  --transport unary|pipeline    Node generator's transport to Stateward (pipeline: not built yet)
+  -d, --duration 10s            measured phase (also bounds count mode)      default 10s
+  --warmup 2s                   unrecorded warm-up before it                 default 2s
+  -n, --requests N              count mode: stop after N measured requests
+  -c, --in-flight N             requests in flight per channel               default 32
+  --channels N                  channels (connections) per worker            default 1
+  -w, --workers N               worker threads                               default 1
+                                concurrency = in-flight x channels x workers
+  --mode closed|open            closed loop (fixed concurrency, default) or open loop (fixed rate;
+                                latency from the intended send time: no coordinated omission)
+  -r, --rate N                  open loop: arrivals per second (in-flight x channels x workers caps it)
+  --payload SIZE|MIN-MAX        e.g. 1KiB or 1-16KiB (uniform)               default per scenario
+  --pool N                      session pool size                            default 10000 (mixed 100000)
+  --write-ratio R               mixed: share of writing requests             default 0.2
+  --think-ms N                  mixed: think time between Lock and Set       default 1
+  --lease-ms N                  lock lease (0: server default)               default 0
+  --clients N                   contention: clients on the session           default 8
+  --poll-ms N                   contention: polling period                   default 500
+  --work-ms N                   contention: work inside the critical section default 0
+  --resident-sessions N         resident: sessions loaded                    default 1000000
+  --resident-payload SIZE       resident: their payload                      default 1KiB
+
+Output:
+  -o, --out DIR                 report.json and report.html go there         default .bench/latest
+  --interval-ms N               throughput-over-time bucket                  default 1000
+  --progress / --no-progress    live progress line on stderr (default: when it is a terminal)
+  --markdown FILE               suite: write the benchmark summary there (e.g. BENCHMARKS.md)
+  --findings FILE               suite: Markdown notes on the server appended to that summary
+`;
+}

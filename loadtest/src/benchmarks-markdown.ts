@@ -1,0 +1,193 @@
+/**
+ * BENCHMARKS.md, written by `make bench` from one suite report: the machine, the date, the exact
+ * commands, the tables with ratios against the baselines of the same run, and where each target
+ * stands (with the reason where it misses).
+ */
+import { formatCount, formatErrors, formatLatencyMs, formatMiB, formatRatio } from "./report-format";
+import type { Report, RunResult } from "./report-model";
+import { evaluateTargets, RUN_IDS, type TargetStanding } from "./target-evaluation";
+
+/** Why a target is missed, as found by profiling (shown only for a missed target). */
+export const MISS_REASONS: Readonly<Record<string, string>> = {
+  "CPU per Get (h2load)":
+    "the ratio moves from run to run around the bound (0.95× to 1.31× in four suites on 2026-11-24): CPU per call falls as the achieved rate rises (more calls per event-loop turn and per socket write), and on a shared machine the echo and Get runs reach different rates (compare their ops/s). Beyond that, Get pays for encoding its response through ts-proto's BinaryWriter and for more garbage per call (finding 1).",
+  "CPU per Get (Node generator)":
+    "as for h2load: per-call CPU depends on the rate each run reaches, and Get pays the response encoding and extra garbage of finding 1.",
+  "CPU per Get (equal rate)":
+    "at the same calls per second the rate effect is gone; what remains is the response encoding through ts-proto's BinaryWriter and the extra garbage per call of finding 1.",
+  "CPU per Lock+Set pair (equal rate)":
+    "at the same calls per second the rate effect is gone; what remains is the two codecs and the store's write path of finding 4.",
+  "CPU per Lock+Set pair":
+    "A pair is two unary calls (two HTTP/2 streams, two request decodes, two response encodes) plus the lock table, the payload slab write and the expiry index update; see 'Server findings' below.",
+  "Contended handoff p99":
+    "the median handoff is well under a millisecond; the tail is stalls of whole processes, not of the lock queue: compare generatorLoopDelayP99Ms (the load generator's own event-loop delay) and serverGcMaxPauseMs in the Contention section with the 2 ms budget, and the load average column (finding 5). The handoff is also measured conservatively, from the releasing Set's send to the grant's arrival, so it includes two loopback trips.",
+  "Resident p99.9":
+    "compare the load average column of the two resident runs first: each phase is measured once, minutes apart, on a shared machine; then the server GC figures of both runs in the HTML report (finding 6).",
+  "RSS beyond payload":
+    "RSS also counts heap that is garbage but not yet collected and slab space reserved ahead of use.",
+  "Longest GC pause":
+    "the longest pauses are young-generation Scavenges during the loading phase, while the V8 heap stays far below 100 MB (payloads and keys live off the JS heap) and the mixed run on the loaded store pauses far less; V8 reports wall time, and the load average column shows the cores were oversubscribed. Pauses that long on a heap that small point at descheduling rather than GC work growing with resident sessions (finding 6); a quiet machine is needed to settle it.",
+};
+
+function row(cells: readonly string[]): string {
+  return `| ${cells.join(" | ")} |`;
+}
+
+function mainTable(runs: readonly RunResult[]): string[] {
+  const lines = [
+    row(["run", "generator", "ops/s", "op", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "server µs/op", "server cores", "client µs/op", "server RSS", "load avg"]),
+    row(["---", "---", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---:", "---:", "---:"]),
+  ];
+  for (const run of runs) {
+    lines.push(
+      row([
+        run.title,
+        run.transport === undefined ? run.generator : `${run.generator} (${run.transport})`,
+        formatCount(run.throughput),
+        run.unit,
+        formatLatencyMs(run.latency.p50),
+        formatLatencyMs(run.latency.p90),
+        formatLatencyMs(run.latency.p99),
+        formatLatencyMs(run.latency.p999),
+        formatLatencyMs(run.latency.max),
+        formatErrors(run.errors),
+        run.server === undefined ? "–" : run.server.cpuUsPerOp.toFixed(1),
+        run.server === undefined ? "–" : run.server.cpuCores.toFixed(2),
+        run.client === undefined ? "–" : run.client.cpuUsPerOp.toFixed(1),
+        run.server === undefined ? "–" : formatMiB(run.server.rssBytes),
+        run.loadAverage === undefined ? "–" : run.loadAverage.toFixed(1),
+      ]),
+    );
+  }
+  return lines;
+}
+
+function ratioTable(runs: readonly RunResult[]): string[] {
+  const byId = new Map(runs.map((run) => [run.id, run]));
+  const pairs: [string, string | undefined, string | undefined][] = [
+    ["Get vs echo (h2load)", RUN_IDS.getNative, RUN_IDS.echoNative],
+    ["Get vs echo (Node)", RUN_IDS.getNode, RUN_IDS.echoNode],
+    ["Lock+Set pair vs echo call (Node)", RUN_IDS.lockSetNode, RUN_IDS.echoNode],
+    ["Get vs echo (Node, open loop, same calls/s)", RUN_IDS.getNodeEqualRate, RUN_IDS.echoNodeEqualRate],
+    ["Lock+Set pair vs echo call (Node, open loop, same calls/s)", RUN_IDS.lockSetNodeEqualRate, RUN_IDS.echoNodeEqualRate],
+    ["get vs Redis (Node)", RUN_IDS.getNode, RUN_IDS.redisGet],
+    ["lock-set vs Redis (Node)", RUN_IDS.lockSetNode, RUN_IDS.redisLockSet],
+    ["mixed vs Redis (Node)", RUN_IDS.residentEmpty, RUN_IDS.redisMixed],
+  ];
+  const lines = [
+    row(["comparison", "throughput ratio", "p99 ratio", "server CPU/op ratio", "Stateward ops/s", "baseline ops/s"]),
+    row(["---", "---:", "---:", "---:", "---:", "---:"]),
+  ];
+  for (const [label, runId, baselineId] of pairs) {
+    const run = runId === undefined ? undefined : byId.get(runId);
+    const baseline = baselineId === undefined ? undefined : byId.get(baselineId);
+    if (run === undefined || baseline === undefined) {
+      lines.push(row([label, "not measured", "", "", "", ""]));
+      continue;
+    }
+    lines.push(
+      row([
+        label,
+        formatRatio(baseline.throughput > 0 ? run.throughput / baseline.throughput : undefined),
+        formatRatio(baseline.latency.p99 > 0 ? run.latency.p99 / baseline.latency.p99 : undefined),
+        formatRatio(run.server !== undefined && baseline.server !== undefined && baseline.server.cpuUsPerOp > 0 ? run.server.cpuUsPerOp / baseline.server.cpuUsPerOp : undefined),
+        formatCount(run.throughput),
+        formatCount(baseline.throughput),
+      ]),
+    );
+  }
+  return lines;
+}
+
+function targetTable(standings: readonly TargetStanding[]): string[] {
+  const lines = [row(["target", "issue 3 says", "measured", "status"]), row(["---", "---", "---", "---"])];
+  for (const standing of standings) lines.push(row([standing.name, standing.target, standing.measured, `**${standing.status}**`]));
+  const missed = standings.filter((standing) => standing.status === "missed");
+  if (missed.length > 0) {
+    lines.push("", "Why the missed targets miss:", "");
+    for (const standing of missed) lines.push(`- **${standing.name}**: ${MISS_REASONS[standing.name] ?? "not analysed yet."}`);
+  }
+  return lines;
+}
+
+function extrasOf(run: RunResult | undefined): string {
+  if (run === undefined) return "not measured";
+  return Object.entries(run.extra)
+    .map(([name, value]) => `${name} = ${typeof value === "number" ? String(Math.round(value * 100) / 100) : value}`)
+    .join(", ");
+}
+
+/** Parameters of {@link renderBenchmarksMarkdown}. */
+export interface MarkdownContext {
+  /** The command `make bench` ran. */
+  readonly suiteCommand: string;
+  /** Where the HTML and JSON reports are, relative to the repository. */
+  readonly reportDir: string;
+  /** Free text appended at the end (server findings), Markdown. */
+  readonly findings?: string;
+}
+
+/** Renders BENCHMARKS.md. */
+export function renderBenchmarksMarkdown(report: Report, context: MarkdownContext): string {
+  const m = report.machine;
+  const byId = new Map(report.runs.map((run) => [run.id, run]));
+  const wait = byId.get(RUN_IDS.contentionWait);
+  const loaded = byId.get(RUN_IDS.residentLoaded);
+  const empty = byId.get(RUN_IDS.residentEmpty);
+  const lines = [
+    "# Stateward benchmarks",
+    "",
+    "Written by `make bench` (do not edit by hand: run it again). Every figure below comes from one run of the standard set, on one machine, in one go; the baselines were measured in the same run.",
+    "",
+    "**Read the ratios, not the absolute numbers.** This machine is shared with other work (other agents' builds and tests run beside it), so absolute throughput and latency drift from one run to the next; ratios between runs of the same invocation are what count. Each run is short (see the durations below) to keep `make bench` near 10 minutes on 2 cores.",
+    "",
+    "## Machine",
+    "",
+    `- date: ${report.startedAt} → ${report.finishedAt}`,
+    `- CPUs (nproc): ${m.cpus}, ${m.cpuModel}`,
+    `- memory: ${formatMiB(m.memoryBytes)}`,
+    `- Node ${m.nodeVersion}, ${m.platform}, kernel ${m.kernel}`,
+    `- 1-minute load average when the run started: ${m.loadAverageAtStart.toFixed(2)} (on ${m.cpus} CPUs; other work was sharing the machine when it is near or above that)`,
+    "- generator and servers on the same machine, over loopback (127.0.0.1)",
+    "",
+    "## Commands",
+    "",
+    "```",
+    "make bench",
+    `# which runs: ${context.suiteCommand}`,
+    "```",
+    "",
+    "Each run alone (the tool starts its own server on a free loopback port unless given `--address`):",
+    "",
+    ...report.runs.map((run) => `- ${run.title}: \`${run.command}\``),
+    "",
+    `The HTML report (latency-percentile and throughput-over-time plots of every run) and the JSON report are in \`${context.reportDir}\`.`,
+    "",
+    "## Results",
+    "",
+    "Latencies are from the HDR histogram of the measured phase (warm-up excluded); server µs/op is the server process's own user+system CPU time (/proc/<pid>/stat) over the measured phase divided by the operations completed; client µs/op is the load generator's CPU (all its threads).",
+    "",
+    ...mainTable(report.runs),
+    "",
+    "## Ratios against the baselines (same run)",
+    "",
+    ...ratioTable(report.runs),
+    "",
+    "## Contention",
+    "",
+    `Stateward Lock(wait): ${extrasOf(wait)}.`,
+    "",
+    "## Resident sessions",
+    "",
+    "Two fresh servers live at once: one holds only the mixed pool, the other also the resident sessions; the measured phase alternates between them in slices (warm-up before each), so that whatever else the machine does falls on both alike.",
+    "",
+    `Empty store (pool only): p99.9 ${formatLatencyMs(empty?.latency.p999 ?? 0)} ms, max ${formatLatencyMs(empty?.latency.max ?? 0)} ms. With the resident sessions: p99.9 ${formatLatencyMs(loaded?.latency.p999 ?? 0)} ms, max ${formatLatencyMs(loaded?.latency.max ?? 0)} ms; ${extrasOf(loaded)}.`,
+    "",
+    "## Targets",
+    "",
+    ...targetTable(evaluateTargets(report.runs)),
+    "",
+  ];
+  if (context.findings !== undefined && context.findings.trim() !== "") lines.push("## Server findings", "", context.findings.trim(), "");
+  return lines.join("\n");
+}

@@ -1,0 +1,122 @@
+/**
+ * The contention scenario: N clients take turns on one session. In rounds, every client asks for the
+ * lock at once and runs one critical section (Lock → optional work → Set with release); a round
+ * ends when all N are done. Two ways to wait for the lock:
+ * - `wait`: Stateward's queue (Lock with wait_ms), answered the moment the lock is released;
+ * - `poll`: the ASP.NET way, Lock without waiting and a retry every 500 ms while it is LOCKED.
+ * Handoff latency is measured from the moment the holder sends its releasing Set to the moment the
+ * next holder receives its grant (an upper bound of the server-side handoff: it includes the Set's
+ * and the grant's trips over loopback).
+ */
+import type { Clock } from "./clock";
+import { LatencyHistogram } from "./latency-histogram";
+import type { SessionOps } from "./session-ops";
+import { statusName } from "./status-codes";
+
+/** Parameters of {@link runContention}. */
+export interface ContentionOptions {
+  /** `wait` (queue in the server) or `poll` (retry every `pollMs`). */
+  readonly mode: "wait" | "poll";
+  /** One channel per client. */
+  readonly clients: readonly SessionOps[];
+  /** The contended session. */
+  readonly sessionId: string;
+  /** No round starts after this long, ms. */
+  readonly durationMs: number;
+  /** Poll period of the `poll` mode, ms (ASP.NET: 500). */
+  readonly pollMs: number;
+  /** Longest wait of one Lock in `wait` mode, ms (re-asked if it runs out). */
+  readonly waitMs: number;
+  /** Work inside the critical section, ms. */
+  readonly workMs: number;
+  /** Lock lease, ms. */
+  readonly leaseMs: number;
+  /** Hard bound: a client gives up a round this long after the run's end, ms. */
+  readonly graceMs: number;
+  /** Throughput-over-time bucket, ms. */
+  readonly intervalMs: number;
+}
+
+/** What a contention run measured. */
+export interface ContentionResult {
+  /** Release-to-next-grant latency, µs. */
+  readonly handoff: LatencyHistogram;
+  /** Critical sections completed. */
+  readonly criticalSections: number;
+  readonly rounds: number;
+  /** Lock attempts answered LOCKED (polls that found it taken, or waits that ran out). */
+  readonly lockedAnswers: number;
+  readonly errors: Record<string, number>;
+  readonly measuredMs: number;
+  /** Critical sections per interval. */
+  readonly timeline: number[];
+}
+
+/** Runs the contention scenario; every loop is bounded by `durationMs + graceMs`. */
+export async function runContention(options: ContentionOptions, clock: Clock): Promise<ContentionResult> {
+  const handoff = new LatencyHistogram();
+  const errors: Record<string, number> = {};
+  const timeline: number[] = [];
+  const start = clock.now();
+  const end = start + options.durationMs;
+  const hardEnd = end + options.graceMs;
+  let criticalSections = 0;
+  let rounds = 0;
+  let lockedAnswers = 0;
+  let lastReleaseSent: number | undefined;
+
+  const criticalSection = async (client: SessionOps): Promise<void> => {
+    while (clock.now() < hardEnd) {
+      let lock;
+      try {
+        lock = await client.lock(options.sessionId, {
+          waitMs: options.mode === "wait" ? options.waitMs : 0,
+          leaseMs: options.leaseMs,
+          create: true,
+        });
+      } catch (error) {
+        const name = statusName(error);
+        errors[name] = (errors[name] ?? 0) + 1;
+        await clock.sleep(options.pollMs);
+        continue;
+      }
+      if (lock.outcome !== "OK") {
+        lockedAnswers++;
+        if (options.mode === "poll") await clock.sleep(options.pollMs);
+        continue;
+      }
+      const granted = clock.now();
+      if (lastReleaseSent !== undefined) handoff.record((granted - lastReleaseSent) * 1000);
+      if (options.workMs > 0) await clock.sleep(options.workMs);
+      const releaseSent = clock.now();
+      try {
+        await client.set(options.sessionId, Buffer.alloc(0), lock.token);
+        lastReleaseSent = releaseSent;
+        criticalSections++;
+        const bucket = Math.max(0, Math.floor((clock.now() - start) / options.intervalMs));
+        while (timeline.length <= bucket) timeline.push(0);
+        timeline[bucket] = (timeline[bucket] ?? 0) + 1;
+      } catch (error) {
+        const name = statusName(error);
+        errors[name] = (errors[name] ?? 0) + 1;
+      }
+      return;
+    }
+  };
+
+  while (clock.now() < end) {
+    // A round starts with no holder: its first grant is not a handoff.
+    lastReleaseSent = undefined;
+    await Promise.all(options.clients.map((client) => criticalSection(client)));
+    rounds++;
+  }
+  return {
+    handoff,
+    criticalSections,
+    rounds,
+    lockedAnswers,
+    errors,
+    measuredMs: clock.now() - start,
+    timeline,
+  };
+}

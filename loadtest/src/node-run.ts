@@ -1,0 +1,208 @@
+/**
+ * A run of the Node generator: split the load over worker threads, sample the server's CPU time
+ * and the generator's own around the measured phase, and turn what was measured into a
+ * {@link RunResult}. Also the preloading of session pools.
+ */
+import os from "node:os";
+import type { GcTracker } from "./gc-trace";
+import type { LiveCounters } from "./load-driver";
+import { formatPayloadSpec, type PayloadSpec } from "./payloads";
+import { sampleProcess, type ProcessSample } from "./process-stats";
+import { startProgress, type ProgressOptions } from "./progress-line";
+import type { RunResult, RunSettings } from "./report-model";
+import type { TargetSpec } from "./target-spec";
+import { runOnThreads } from "./worker-pool";
+import type { WorkloadName, WorkSpec } from "./work-spec";
+
+/** The server process whose own CPU time and memory are reported. */
+export interface ObservedServer {
+  readonly pid: number;
+  readonly gc?: GcTracker;
+}
+
+/** Parameters of {@link runNodeLoad}. */
+export interface NodeRunParams {
+  readonly id: string;
+  readonly title: string;
+  readonly scenario: string;
+  /** `stateward`, `redis` or `echo`. */
+  readonly targetLabel: string;
+  readonly unit: string;
+  readonly command: string;
+  readonly workload: WorkloadName;
+  readonly target: TargetSpec;
+  readonly mode: "closed" | "open";
+  readonly inFlight: number;
+  readonly channels: number;
+  readonly workers: number;
+  /** Open loop: total arrivals per second over all workers. */
+  readonly ratePerSecond?: number;
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly maxRequests?: number;
+  /** Throughput-over-time bucket, ms. */
+  readonly intervalMs: number;
+  readonly payload: PayloadSpec;
+  readonly pool: { readonly prefix: string; readonly size: number };
+  readonly writeRatio: number;
+  readonly thinkMs: number;
+  readonly leaseMs: number;
+  readonly server?: ObservedServer;
+  readonly progress: ProgressOptions;
+}
+
+function workSpecs(params: NodeRunParams): WorkSpec[] {
+  const workers = Math.max(1, params.workers);
+  return Array.from({ length: workers }, () => ({
+    workload: params.workload,
+    target: params.target,
+    channels: params.channels,
+    load: {
+      mode: params.mode,
+      concurrency: params.inFlight * params.channels,
+      ratePerSecond: params.ratePerSecond === undefined ? undefined : params.ratePerSecond / workers,
+      warmupMs: params.warmupMs,
+      durationMs: params.durationMs,
+      maxRequests: params.maxRequests === undefined ? undefined : Math.ceil(params.maxRequests / workers),
+      intervalMs: params.intervalMs,
+    },
+    payload: params.payload,
+    pool: params.pool,
+    writeRatio: params.writeRatio,
+    thinkMs: params.thinkMs,
+    leaseMs: params.leaseMs,
+    preloadFrom: 0,
+  }));
+}
+
+/** The settings block of a run's report. */
+export function runSettings(params: NodeRunParams): RunSettings {
+  return {
+    mode: params.mode,
+    inFlight: params.inFlight,
+    channels: params.channels,
+    workers: params.workers,
+    concurrency: params.inFlight * params.channels * params.workers,
+    ...(params.ratePerSecond === undefined ? {} : { ratePerSecond: params.ratePerSecond }),
+    durationMs: params.durationMs,
+    warmupMs: params.warmupMs,
+    ...(params.maxRequests === undefined ? {} : { maxRequests: params.maxRequests }),
+    payload: formatPayloadSpec(params.payload),
+    pool: params.pool.size,
+  };
+}
+
+/** Runs the measured load and reports it. */
+export async function runNodeLoad(params: NodeRunParams): Promise<RunResult> {
+  const live: LiveCounters = { completed: 0, errors: 0 };
+  let serverBefore: ProcessSample | undefined;
+  let clientBefore: NodeJS.CpuUsage | undefined;
+  let wallBefore = 0;
+  const stopProgress = startProgress(params.title, live, params.progress);
+  let result;
+  try {
+    result = await runOnThreads(workSpecs(params), {
+      live,
+      beforeMeasure: () => {
+        params.server?.gc?.reset();
+        serverBefore = params.server === undefined ? undefined : sampleProcess(params.server.pid);
+        clientBefore = process.cpuUsage();
+        wallBefore = Date.now();
+      },
+    });
+  } finally {
+    stopProgress();
+  }
+  const serverAfter = params.server === undefined ? undefined : sampleProcess(params.server.pid);
+  const clientCpu = process.cpuUsage(clientBefore);
+  const wallMs = Math.max(1, Date.now() - wallBefore);
+  const ops = Math.max(1, result.completed);
+  const notes: string[] = [];
+  const server =
+    serverBefore !== undefined && serverAfter !== undefined
+      ? {
+          cpuUsPerOp: (serverAfter.cpuUs - serverBefore.cpuUs) / ops,
+          cpuCores: (serverAfter.cpuUs - serverBefore.cpuUs) / 1000 / wallMs,
+          rssBytes: serverAfter.rssBytes,
+          peakRssBytes: serverAfter.peakRssBytes,
+          ...(params.server?.gc === undefined ? {} : { gc: params.server.gc.summary() }),
+        }
+      : undefined;
+  if (server === undefined) notes.push("server CPU and RSS not measured: the server's pid is unknown (give --server-pid)");
+  return {
+    id: params.id,
+    title: params.title,
+    scenario: params.scenario,
+    target: params.targetLabel,
+    generator: "node",
+    ...(params.target.kind === "stateward" ? { transport: params.target.transport } : {}),
+    command: params.command,
+    settings: runSettings(params),
+    unit: params.unit,
+    throughput: result.measuredMs > 0 ? (result.completed * 1000) / result.measuredMs : 0,
+    completed: result.completed,
+    measuredMs: result.measuredMs,
+    latency: result.histogram.summary(),
+    distribution: result.histogram.distribution(),
+    histogram: result.histogram.encode(),
+    outcomes: result.outcomes,
+    errors: result.errors,
+    // The plot shows the measured phase only: completions after it (the in-flight tail) are in the
+    // totals, but a last, nearly empty bucket would read as a throughput collapse.
+    timeline: { intervalMs: params.intervalMs, counts: result.timeline.slice(0, Math.ceil(params.durationMs / params.intervalMs)) },
+    ...(server === undefined ? {} : { server }),
+    client: { cpuUsPerOp: (clientCpu.user + clientCpu.system) / ops },
+    extra: {},
+    notes,
+    loadAverage: os.loadavg()[0] ?? 0,
+  };
+}
+
+/** What a preload did. */
+export interface PreloadResult {
+  readonly written: number;
+  readonly errors: Readonly<Record<string, number>>;
+  readonly ms: number;
+}
+
+/**
+ * Writes sessions `<prefix>0` … `<prefix>(size-1)` with unlocked Sets, spread over `workers`
+ * threads; bounded by `maxMs`.
+ */
+export async function preloadPool(
+  target: TargetSpec,
+  pool: { readonly prefix: string; readonly size: number },
+  payload: PayloadSpec,
+  shape: { readonly workers: number; readonly channels: number; readonly inFlight: number; readonly maxMs: number },
+  progress: ProgressOptions,
+): Promise<PreloadResult> {
+  const workers = Math.max(1, Math.min(shape.workers, pool.size));
+  const share = Math.ceil(pool.size / workers);
+  const specs: WorkSpec[] = [];
+  for (let worker = 0; worker < workers; worker++) {
+    const from = worker * share;
+    const count = Math.min(share, pool.size - from);
+    if (count <= 0) break;
+    specs.push({
+      workload: "preload",
+      target,
+      channels: shape.channels,
+      load: { mode: "closed", concurrency: shape.inFlight * shape.channels, warmupMs: 0, durationMs: shape.maxMs, maxRequests: count, intervalMs: 1000 },
+      payload,
+      pool,
+      writeRatio: 0,
+      thinkMs: 0,
+      leaseMs: 0,
+      preloadFrom: from,
+    });
+  }
+  const live: LiveCounters = { completed: 0, errors: 0 };
+  const stop = startProgress(`preload ${pool.size.toLocaleString("en-US")} sessions`, live, progress);
+  const started = Date.now();
+  try {
+    const result = await runOnThreads(specs, { live, beforeMeasure: () => undefined });
+    return { written: result.histogram.count, errors: result.errors, ms: Date.now() - started };
+  } finally {
+    stop();
+  }
+}

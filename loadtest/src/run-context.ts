@@ -1,0 +1,92 @@
+/**
+ * What the scenarios of one invocation share: the options, the progress line's settings, and the
+ * servers the tool started (stopped at the end whatever happens).
+ */
+import type { CliOptions } from "./args";
+import type { ProgressOptions } from "./progress-line";
+import { startEchoServer, startRedis, startStateward, type StartedTarget } from "./server-processes";
+
+/** Memory budget of a Stateward server the tool starts: the resident scenario's 1 M sessions plus the mixed pool fit. */
+export const DEFAULT_SERVER_ARGS: readonly string[] = ["--max-memory", "8GiB"];
+
+/** A server to load: its addresses and, when known, the process to observe. */
+export interface LoadTarget {
+  readonly addresses: readonly string[];
+  /** The observed process (started by the tool, or `--server-pid`). */
+  readonly observed?: { readonly pid: number; readonly gc?: StartedTarget["gc"] };
+  /** True when the tool started it. */
+  readonly owned: boolean;
+  /** Stops it if the tool started it. */
+  stop(): Promise<void>;
+}
+
+/** Shared state of an invocation. */
+export class RunContext {
+  private readonly started: StartedTarget[] = [];
+
+  constructor(
+    readonly options: CliOptions,
+    readonly progress: ProgressOptions,
+  ) {}
+
+  private own(target: StartedTarget): LoadTarget {
+    this.started.push(target);
+    return {
+      addresses: [target.address],
+      observed: { pid: target.process.pid, ...(target.gc === undefined ? {} : { gc: target.gc }) },
+      owned: true,
+      stop: async () => {
+        const index = this.started.indexOf(target);
+        if (index >= 0) this.started.splice(index, 1);
+        await target.process.stop();
+      },
+    };
+  }
+
+  private given(): LoadTarget {
+    const pid = this.options.serverPid;
+    return {
+      addresses: this.options.addresses,
+      ...(pid === undefined ? {} : { observed: { pid } }),
+      owned: false,
+      stop: async () => undefined,
+    };
+  }
+
+  /** A Stateward server: the one given by --address, or a new one. */
+  async stateward(extraArgs: readonly string[] = []): Promise<LoadTarget> {
+    if (this.options.addresses.length > 0 && this.options.target === "stateward") return this.given();
+    return this.own(
+      await startStateward({
+        serverArgs: [...DEFAULT_SERVER_ARGS, ...extraArgs, ...this.options.serverArgs],
+        ...(this.options.serverCli === undefined ? {} : { cli: this.options.serverCli }),
+      }),
+    );
+  }
+
+  /** A Redis server: the one given by --address (with --target redis), or a new redis-server. */
+  async redis(): Promise<LoadTarget> {
+    if (this.options.addresses.length > 0 && this.options.target === "redis") return this.given();
+    return this.own(await startRedis());
+  }
+
+  /** The echo baseline server: the one given by --address (echo scenario), or a new one. */
+  async echo(): Promise<LoadTarget> {
+    if (this.options.addresses.length > 0 && this.options.scenario === "echo") return this.given();
+    return this.own(await startEchoServer());
+  }
+
+  /**
+   * A context with other load options for scenarios on servers already started (it starts and
+   * stops none of its own: use it only with targets from this context).
+   */
+  withOptions(overrides: Partial<CliOptions>): RunContext {
+    return new RunContext({ ...this.options, ...overrides }, this.progress);
+  }
+
+  /** Stops every server the tool started and has not stopped yet. */
+  async stopAll(): Promise<void> {
+    const targets = this.started.splice(0);
+    await Promise.all(targets.map((target) => target.process.stop()));
+  }
+}

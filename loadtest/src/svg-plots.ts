@@ -1,0 +1,101 @@
+/**
+ * Inline SVG plots for the HTML report, no library and no script: the latency-percentile
+ * distribution (HdrHistogram style: the x axis stretches the tail, 1/(1−p) on a log scale) and
+ * throughput over time.
+ */
+import type { PercentilePoint } from "./latency-histogram";
+
+const WIDTH = 560;
+const HEIGHT = 260;
+const MARGIN = { left: 64, right: 16, top: 16, bottom: 40 };
+
+/** Escapes text for XML/HTML. */
+export function escapeXml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+/** The tail-stretching x coordinate of a percentile: log10(1 / (1 − p)), capped at 99.9999 %. */
+export function percentileToX(percentile: number): number {
+  const p = Math.min(percentile, 99.9999) / 100;
+  return Math.log10(1 / (1 - p));
+}
+
+/** A "nice" axis maximum ≥ value (1, 2, 5 × 10^n). */
+export function niceCeiling(value: number): number {
+  if (!(value > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 5, 10]) if (step * power >= value) return step * power;
+  return 10 * power;
+}
+
+function formatMs(us: number): string {
+  const ms = us / 1000;
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+}
+
+function frame(title: string, className: string, body: string): string {
+  return (
+    `<svg class="plot ${className}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="${escapeXml(title)}">` +
+    `<title>${escapeXml(title)}</title><rect x="0" y="0" width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>${body}</svg>`
+  );
+}
+
+/** Latency (ms) against percentile. */
+export function latencyPercentilePlot(title: string, points: readonly PercentilePoint[]): string {
+  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const maxX = percentileToX(99.9999);
+  const maxY = niceCeiling(Math.max(1, ...points.map((point) => point.valueUs)));
+  const x = (percentile: number): number => MARGIN.left + (percentileToX(percentile) / maxX) * plotWidth;
+  const y = (valueUs: number): number => MARGIN.top + plotHeight - (valueUs / maxY) * plotHeight;
+  const parts: string[] = [];
+  for (const [label, percentile] of [["0%", 0], ["90%", 90], ["99%", 99], ["99.9%", 99.9], ["99.99%", 99.99], ["99.999%", 99.999]] as const) {
+    const px = x(percentile).toFixed(1);
+    parts.push(`<line x1="${px}" y1="${MARGIN.top}" x2="${px}" y2="${MARGIN.top + plotHeight}" stroke="#e3e3e3"/>`);
+    parts.push(`<text x="${px}" y="${HEIGHT - MARGIN.bottom + 16}" font-size="11" text-anchor="middle" fill="#444">${label}</text>`);
+  }
+  for (let tick = 0; tick <= 4; tick++) {
+    const value = (maxY * tick) / 4;
+    const py = y(value).toFixed(1);
+    parts.push(`<line x1="${MARGIN.left}" y1="${py}" x2="${WIDTH - MARGIN.right}" y2="${py}" stroke="#e3e3e3"/>`);
+    parts.push(`<text x="${MARGIN.left - 6}" y="${py}" font-size="11" text-anchor="end" dominant-baseline="middle" fill="#444">${formatMs(value)}</text>`);
+  }
+  const path = points.map((point, index) => `${index === 0 ? "M" : "L"}${x(point.percentile).toFixed(1)},${y(point.valueUs).toFixed(1)}`).join(" ");
+  parts.push(`<path class="series" d="${path}" fill="none" stroke="#1f6feb" stroke-width="2"/>`);
+  for (const point of points) {
+    parts.push(`<circle cx="${x(point.percentile).toFixed(1)}" cy="${y(point.valueUs).toFixed(1)}" r="2" fill="#1f6feb"><title>p${point.percentile}: ${formatMs(point.valueUs)} ms</title></circle>`);
+  }
+  parts.push(`<text x="${MARGIN.left + plotWidth / 2}" y="${HEIGHT - 6}" font-size="11" text-anchor="middle" fill="#222">percentile</text>`);
+  parts.push(`<text x="14" y="${MARGIN.top + plotHeight / 2}" font-size="11" text-anchor="middle" fill="#222" transform="rotate(-90 14 ${MARGIN.top + plotHeight / 2})">latency (ms)</text>`);
+  return frame(title, "latency-percentile-plot", parts.join(""));
+}
+
+/** Operations per second in each interval. */
+export function throughputPlot(title: string, counts: readonly number[], intervalMs: number): string {
+  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const rates = counts.map((count) => (count * 1000) / intervalMs);
+  const maxY = niceCeiling(Math.max(1, ...rates));
+  const spanSeconds = Math.max(1, (counts.length * intervalMs) / 1000);
+  const x = (seconds: number): number => MARGIN.left + (seconds / spanSeconds) * plotWidth;
+  const y = (rate: number): number => MARGIN.top + plotHeight - (rate / maxY) * plotHeight;
+  const parts: string[] = [];
+  for (let tick = 0; tick <= 4; tick++) {
+    const value = (maxY * tick) / 4;
+    const py = y(value).toFixed(1);
+    parts.push(`<line x1="${MARGIN.left}" y1="${py}" x2="${WIDTH - MARGIN.right}" y2="${py}" stroke="#e3e3e3"/>`);
+    parts.push(`<text x="${MARGIN.left - 6}" y="${py}" font-size="11" text-anchor="end" dominant-baseline="middle" fill="#444">${Math.round(value).toLocaleString("en-US")}</text>`);
+  }
+  for (let tick = 0; tick <= 5; tick++) {
+    const seconds = (spanSeconds * tick) / 5;
+    parts.push(`<text x="${x(seconds).toFixed(1)}" y="${HEIGHT - MARGIN.bottom + 16}" font-size="11" text-anchor="middle" fill="#444">${seconds.toFixed(seconds < 10 ? 1 : 0)}</text>`);
+  }
+  // Steps: each interval's rate is flat over the interval.
+  const path = rates
+    .map((rate, index) => `${index === 0 ? "M" : "L"}${x((index * intervalMs) / 1000).toFixed(1)},${y(rate).toFixed(1)} L${x(((index + 1) * intervalMs) / 1000).toFixed(1)},${y(rate).toFixed(1)}`)
+    .join(" ");
+  if (path !== "") parts.push(`<path class="series" d="${path}" fill="none" stroke="#2da44e" stroke-width="2"/>`);
+  parts.push(`<text x="${MARGIN.left + plotWidth / 2}" y="${HEIGHT - 6}" font-size="11" text-anchor="middle" fill="#222">time (s)</text>`);
+  parts.push(`<text x="14" y="${MARGIN.top + plotHeight / 2}" font-size="11" text-anchor="middle" fill="#222" transform="rotate(-90 14 ${MARGIN.top + plotHeight / 2})">ops/s</text>`);
+  return frame(title, "throughput-plot", parts.join(""));
+}

@@ -1,0 +1,149 @@
+/**
+ * Where each issue-3 target stands, computed from the runs of one report (all measured in the same
+ * run, on the same machine). A target whose runs are missing is "not measured", never "met".
+ */
+import { formatLatencyMs, formatRatio } from "./report-format";
+import type { RunResult } from "./report-model";
+
+/** The standing of one target. */
+export interface TargetStanding {
+  /** Short name. */
+  readonly name: string;
+  /** The target as issue 3 states it. */
+  readonly target: string;
+  /** What was measured, human form. */
+  readonly measured: string;
+  readonly status: "met" | "missed" | "reported" | "not measured" | "pending";
+}
+
+/** Ids of the runs the targets are computed from (see the suite). */
+export const RUN_IDS = {
+  echoNative: "echo-echo-h2load",
+  echoNode: "echo-echo-node",
+  getNative: "get-stateward-h2load",
+  getNode: "get-stateward-node-unary",
+  lockSetNode: "lock-set-stateward-node-unary",
+  echoNodeEqualRate: "echo-echo-node-open",
+  getNodeEqualRate: "get-stateward-node-unary-open",
+  lockSetNodeEqualRate: "lock-set-stateward-node-unary-open",
+  contentionWait: "contention-stateward-node-wait",
+  contentionPoll: "contention-stateward-node-poll",
+  residentEmpty: "resident-empty-stateward-node",
+  residentLoaded: "resident-loaded-stateward-node",
+  redisGet: "get-redis-node",
+  redisLockSet: "lock-set-redis-node",
+  redisMixed: "mixed-redis-node",
+} as const;
+
+function numberExtra(run: RunResult | undefined, name: string): number | undefined {
+  const value = run?.extra[name];
+  return typeof value === "number" ? value : undefined;
+}
+
+function cpuRatio(run: RunResult | undefined, baseline: RunResult | undefined): number | undefined {
+  if (run?.server === undefined || baseline?.server === undefined || baseline.server.cpuUsPerOp <= 0) return undefined;
+  return run.server.cpuUsPerOp / baseline.server.cpuUsPerOp;
+}
+
+function bound(name: string, target: string, value: number | undefined, limit: number, describe: (value: number) => string, atLeast = false): TargetStanding {
+  if (value === undefined || !Number.isFinite(value)) return { name, target, measured: "–", status: "not measured" };
+  const met = atLeast ? value >= limit : value <= limit;
+  return { name, target, measured: describe(value), status: met ? "met" : "missed" };
+}
+
+/** Evaluates every target of issue 3 (and the pipeline issue's, as pending) against `runs`. */
+export function evaluateTargets(runs: readonly RunResult[]): TargetStanding[] {
+  const byId = new Map(runs.map((run) => [run.id, run]));
+  const get = (id: string): RunResult | undefined => byId.get(id);
+  const standings: TargetStanding[] = [];
+
+  const getNative = cpuRatio(get(RUN_IDS.getNative), get(RUN_IDS.echoNative));
+  standings.push(
+    bound("CPU per Get (h2load)", "server CPU per unary Get ≤ 1.15 × echo's per call", getNative, 1.15, (ratio) =>
+      `${formatRatio(ratio, 3)} (${get(RUN_IDS.getNative)?.server?.cpuUsPerOp.toFixed(1)} vs ${get(RUN_IDS.echoNative)?.server?.cpuUsPerOp.toFixed(1)} µs)`,
+    ),
+  );
+  const getNode = cpuRatio(get(RUN_IDS.getNode), get(RUN_IDS.echoNode));
+  standings.push(
+    bound("CPU per Get (Node generator)", "server CPU per unary Get ≤ 1.15 × echo's per call", getNode, 1.15, (ratio) =>
+      `${formatRatio(ratio, 3)} (${get(RUN_IDS.getNode)?.server?.cpuUsPerOp.toFixed(1)} vs ${get(RUN_IDS.echoNode)?.server?.cpuUsPerOp.toFixed(1)} µs)`,
+    ),
+  );
+  const lockSet = cpuRatio(get(RUN_IDS.lockSetNode), get(RUN_IDS.echoNode));
+  standings.push(
+    bound("CPU per Lock+Set pair", "server CPU per Lock+Set pair ≤ 2.3 × echo's per call", lockSet, 2.3, (ratio) =>
+      `${formatRatio(ratio, 3)} (${get(RUN_IDS.lockSetNode)?.server?.cpuUsPerOp.toFixed(1)} vs ${get(RUN_IDS.echoNode)?.server?.cpuUsPerOp.toFixed(1)} µs)`,
+    ),
+  );
+  const getEqual = cpuRatio(get(RUN_IDS.getNodeEqualRate), get(RUN_IDS.echoNodeEqualRate));
+  standings.push(
+    bound("CPU per Get (equal rate)", "server CPU per unary Get ≤ 1.15 × echo's per call", getEqual, 1.15, (ratio) =>
+      `${formatRatio(ratio, 3)} (${get(RUN_IDS.getNodeEqualRate)?.server?.cpuUsPerOp.toFixed(1)} vs ${get(RUN_IDS.echoNodeEqualRate)?.server?.cpuUsPerOp.toFixed(1)} µs, open loop, same calls/s)`,
+    ),
+  );
+  const lockSetEqual = cpuRatio(get(RUN_IDS.lockSetNodeEqualRate), get(RUN_IDS.echoNodeEqualRate));
+  standings.push(
+    bound("CPU per Lock+Set pair (equal rate)", "server CPU per Lock+Set pair ≤ 2.3 × echo's per call", lockSetEqual, 2.3, (ratio) =>
+      `${formatRatio(ratio, 3)} (${get(RUN_IDS.lockSetNodeEqualRate)?.server?.cpuUsPerOp.toFixed(1)} vs ${get(RUN_IDS.echoNodeEqualRate)?.server?.cpuUsPerOp.toFixed(1)} µs, open loop, same calls/s)`,
+    ),
+  );
+  const wait = get(RUN_IDS.contentionWait);
+  const poll = get(RUN_IDS.contentionPoll);
+  standings.push(
+    bound("Contended handoff p99", "handoff p99 ≤ 2 ms", wait === undefined ? undefined : wait.latency.p99 / 1000, 2, (ms) => `${formatLatencyMs(ms * 1000)} ms`),
+  );
+  standings.push(
+    bound(
+      "Critical sections vs polling",
+      "≥ 20 × the critical sections per second of the 500 ms polling way",
+      wait !== undefined && poll !== undefined && poll.throughput > 0 ? wait.throughput / poll.throughput : undefined,
+      20,
+      (ratio) => `${formatRatio(ratio)} (${wait?.throughput.toFixed(0)} vs ${poll?.throughput.toFixed(1)} /s)`,
+      true,
+    ),
+  );
+  const empty = get(RUN_IDS.residentEmpty);
+  const loaded = get(RUN_IDS.residentLoaded);
+  standings.push(
+    bound(
+      "Resident p99.9",
+      "p99.9 with 1 M sessions ≤ 2 × the empty-store run",
+      empty !== undefined && loaded !== undefined && empty.latency.p999 > 0 ? loaded.latency.p999 / empty.latency.p999 : undefined,
+      2,
+      (ratio) => `${formatRatio(ratio)} (${formatLatencyMs(loaded?.latency.p999 ?? 0)} vs ${formatLatencyMs(empty?.latency.p999 ?? 0)} ms)`,
+    ),
+  );
+  standings.push(
+    bound("RSS beyond payload", "≤ 256 B per resident session", numberExtra(loaded, "rssBeyondPayloadPerSessionBytes"), 256, (bytes) => `${bytes.toFixed(0)} B per session`),
+  );
+  const gcPauses = [loaded?.server?.gc?.maxPauseMs, numberExtra(loaded, "preloadMaxGcPauseMs")].filter((value): value is number => value !== undefined);
+  standings.push(
+    bound("Longest GC pause", "longest GC pause ≤ 100 ms (1 M resident sessions)", gcPauses.length === 0 ? undefined : Math.max(...gcPauses), 100, (ms) =>
+      `${ms.toFixed(1)} ms (loading ${numberExtra(loaded, "preloadMaxGcPauseMs")?.toFixed(1) ?? "–"} ms, mixed run ${loaded?.server?.gc?.maxPauseMs.toFixed(1) ?? "–"} ms)`,
+    ),
+  );
+  for (const [scenario, redisId, statewardId] of [
+    ["get", RUN_IDS.redisGet, RUN_IDS.getNode],
+    ["lock-set", RUN_IDS.redisLockSet, RUN_IDS.lockSetNode],
+    ["mixed", RUN_IDS.redisMixed, RUN_IDS.residentEmpty],
+  ] as const) {
+    const redis = get(redisId);
+    const stateward = get(statewardId);
+    standings.push({
+      name: `vs Redis: ${scenario} (unary)`,
+      target: "report the throughput ratio to Redis + Lua through ioredis (Node client)",
+      measured:
+        redis === undefined || stateward === undefined || redis.throughput <= 0
+          ? "–"
+          : `${formatRatio(stateward.throughput / redis.throughput)} throughput, p99 ${formatLatencyMs(stateward.latency.p99)} vs ${formatLatencyMs(redis.latency.p99)} ms`,
+      status: redis === undefined || stateward === undefined ? "not measured" : "reported",
+    });
+  }
+  standings.push({
+    name: "vs Redis: pipelined transport",
+    target: "the same ratios over the pipelined transport",
+    measured: "not wired into the load tester yet (pipeline issue): --transport pipeline and src/transport-factory.ts are the seam",
+    status: "pending",
+  });
+  return standings;
+}

@@ -1,0 +1,28 @@
+/**
+ * Opens the channels of a target. The one place that knows every transport: the pipelined
+ * transport (pipeline issue) is added here as a `case "pipeline"` returning its own
+ * {@link SessionOps}, and every scenario runs over it unchanged.
+ */
+import { GrpcUnarySessionOps } from "./grpc-unary-session-ops";
+import { RedisSessionOps } from "./redis-session-ops";
+import type { SessionOps } from "./session-ops";
+import { splitHostPort, type RedisTarget, type StatewardTarget } from "./target-spec";
+
+/**
+ * Opens channel number `channel` of a session target; channels are spread round-robin over the
+ * target's addresses.
+ */
+export function openSessionChannel(target: StatewardTarget | RedisTarget, channel: number): SessionOps {
+  const address = target.addresses[channel % target.addresses.length];
+  if (address === undefined) throw new Error("the target has no address");
+  if (target.kind === "redis") {
+    const { host, port } = splitHostPort(address);
+    return new RedisSessionOps(host, port, target.app);
+  }
+  switch (target.transport) {
+    case "unary":
+      return new GrpcUnarySessionOps(address, target.app);
+    case "pipeline":
+      throw new Error("the pipelined transport does not exist yet (pipeline issue): use --transport unary");
+  }
+}

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { parseCliArgs, parseDuration, usageText, UsageError } from "../src/args";
+
+describe("parseCliArgs", () => {
+  it("has documented defaults", () => {
+    const options = parseCliArgs(["get"]);
+    assert.equal(options.scenario, "get");
+    assert.equal(options.target, "stateward");
+    assert.deepEqual(options.addresses, []);
+    assert.equal(options.generator, "node");
+    assert.equal(options.transport, "unary");
+    assert.equal(options.durationMs, 10_000);
+    assert.equal(options.warmupMs, 2_000);
+    assert.equal(options.inFlight, 32);
+    assert.equal(options.channels, 1);
+    assert.equal(options.workers, 1);
+    assert.equal(options.mode, "closed");
+    assert.equal(options.payload, undefined);
+    assert.equal(options.pool, undefined);
+    assert.equal(options.pollMs, 500);
+    assert.equal(options.residentSessions, 1_000_000);
+    assert.equal(options.progress, undefined);
+  });
+
+  it("reads concurrency as in-flight × channels × workers, and the load shape", () => {
+    const options = parseCliArgs(["mixed", "-c", "8", "--channels", "4", "-w", "2", "--mode", "open", "-r", "5000", "-n", "200", "-d", "3s", "--warmup", "500ms"]);
+    assert.equal(options.inFlight * options.channels * options.workers, 64);
+    assert.equal(options.rate, 5_000);
+    assert.equal(options.requests, 200);
+    assert.equal(options.durationMs, 3_000);
+    assert.equal(options.warmupMs, 500);
+  });
+
+  it("reads payload sizes and ranges", () => {
+    assert.deepEqual(parseCliArgs(["get", "--payload", "1KiB"]).payload, { minBytes: 1024, maxBytes: 1024 });
+    assert.deepEqual(parseCliArgs(["get", "--payload", "1-16KiB"]).payload, { minBytes: 1024, maxBytes: 16_384 });
+    assert.deepEqual(parseCliArgs(["get", "--payload", "100-2000"]).payload, { minBytes: 100, maxBytes: 2000 });
+    assert.throws(() => parseCliArgs(["get", "--payload", "16-1KiB"]), UsageError);
+    assert.throws(() => parseCliArgs(["get", "--payload", "big"]), UsageError);
+  });
+
+  it("takes addresses repeated or comma-separated, loopback only", () => {
+    assert.deepEqual(parseCliArgs(["get", "--address", "127.0.0.1:1,127.0.0.2:2", "--address", "localhost:3"]).addresses, ["127.0.0.1:1", "127.0.0.2:2", "localhost:3"]);
+    assert.throws(() => parseCliArgs(["get", "--address", "10.0.0.1:50051"]), /loopback/);
+    assert.throws(() => parseCliArgs(["get", "--address", "example.com:80"]), /loopback/);
+  });
+
+  it("refuses inconsistent combinations", () => {
+    assert.throws(() => parseCliArgs(["get", "--mode", "open"]), /--rate/);
+    assert.throws(() => parseCliArgs(["get", "--rate", "10"]), /--mode open/);
+    assert.throws(() => parseCliArgs(["lock-set", "--generator", "h2load"]), /h2load/);
+    assert.throws(() => parseCliArgs(["contention", "--target", "redis"]), /redis/);
+    assert.throws(() => parseCliArgs(["get", "--progress", "--no-progress"]), UsageError);
+  });
+
+  it("refuses unknown scenarios, options and out-of-range numbers", () => {
+    assert.throws(() => parseCliArgs([]), /missing scenario/);
+    assert.throws(() => parseCliArgs(["fly"]), /scenario/);
+    assert.throws(() => parseCliArgs(["get", "--nope"]), UsageError);
+    assert.throws(() => parseCliArgs(["get", "-c", "0"]), /in-flight/);
+    assert.throws(() => parseCliArgs(["get", "--write-ratio", "1.5"]), /write-ratio/);
+    assert.throws(() => parseCliArgs(["get", "--transport", "carrier-pigeon"]), /transport/);
+  });
+
+  it("accepts the pipeline transport name (the seam for the pipeline issue)", () => {
+    assert.equal(parseCliArgs(["get", "--transport", "pipeline"]).transport, "pipeline");
+  });
+
+  it("collects server flags", () => {
+    assert.deepEqual(parseCliArgs(["get", "--server-arg=--shards 4", "--server-arg=--max-memory 2GiB"]).serverArgs, ["--shards", "4", "--max-memory", "2GiB"]);
+  });
+
+  it("lets --help stand without a scenario", () => {
+    assert.equal(parseCliArgs(["--help"]).help, true);
+    assert.match(usageText(), /in-flight x channels x workers/);
+  });
+});
+
+describe("parseDuration", () => {
+  it("reads ms, s, m and plain seconds", () => {
+    assert.equal(parseDuration("250ms", "d"), 250);
+    assert.equal(parseDuration("10s", "d"), 10_000);
+    assert.equal(parseDuration("1.5", "d"), 1_500);
+    assert.equal(parseDuration("2m", "d"), 120_000);
+    assert.throws(() => parseDuration("soon", "d"), UsageError);
+    assert.throws(() => parseDuration("25h", "d"), UsageError);
+  });
+});

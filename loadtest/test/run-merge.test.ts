@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { mergeRunSlices } from "../src/run-merge";
+import { sampleRun } from "./helpers/sample-runs";
+
+describe("mergeRunSlices", () => {
+  it("adds histograms and counts, weights CPU per op by operations, joins the time lines", () => {
+    const a = sampleRun("resident-a", { completed: 1_000, measuredMs: 5_000, outcomes: { OK: 1_000 }, errors: { ABORTED: 2 }, loadAverage: 1 }, 100, 1_099, 100);
+    const b = sampleRun("resident-b", { completed: 3_000, measuredMs: 5_000, outcomes: { OK: 3_000 }, loadAverage: 3 }, 1_100, 4_099, 200);
+    const merged = mergeRunSlices([a, b]);
+    assert.equal(merged.completed, 4_000);
+    assert.equal(merged.measuredMs, 10_000);
+    assert.equal(merged.throughput, 400);
+    assert.equal(merged.latency.count, a.latency.count + b.latency.count);
+    assert.equal(merged.latency.max, b.latency.max);
+    assert.deepEqual(merged.outcomes, { OK: 4_000 });
+    assert.deepEqual(merged.errors, { ABORTED: 2 });
+    assert.equal(merged.server?.cpuUsPerOp, 175);
+    assert.equal(merged.server?.gc?.count, 6);
+    assert.equal(merged.timeline.counts.length, 6);
+    assert.equal(merged.settings.durationMs, 20_000);
+    assert.equal(merged.loadAverage, 2);
+    assert.equal(merged.id, "resident-a");
+  });
+
+  it("refuses nothing to merge", () => {
+    assert.throws(() => mergeRunSlices([]), /no slices/);
+  });
+});

@@ -1,0 +1,25 @@
+# Benchmarks (issue 3): `make bench` runs the load tester's standard set end to end and writes
+# BENCHMARKS.md. The tool is the workspace package loadtest/ (`npx stateward-loadtest --help`).
+
+# Short runs keep the whole set near 10 minutes on 2 cores; the numbers say so in BENCHMARKS.md.
+BENCH_ARGS ?= --duration 10s --warmup 2s --in-flight 32 --channels 2
+BENCH_OUT ?= .bench/latest
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: bench bench-tools
+
+# The load tester's dependencies are part of the install too.
+$(NPM_STAMP): loadtest/package.json
+
+bench-tools: ## Install the benchmark peers from Debian if missing: redis-server, h2load (nghttp2-client)
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v h2load >/dev/null || missing="$$missing nghttp2-client"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+bench: build bench-tools ## Run the standard benchmark set (about 10 min) and write BENCHMARKS.md
+	node loadtest/bin/stateward-loadtest.mjs suite $(BENCH_ARGS) --out $(BENCH_OUT) --progress \
+	  --markdown BENCHMARKS.md --findings loadtest/bench-findings.md

@@ -1,0 +1,196 @@
+/**
+ * The server's metric instruments. Created only when metrics are exported somewhere (a Prometheus
+ * endpoint, OTLP push, or a test's reader): without a MeterProvider nothing here exists and the
+ * call path does no metric work at all.
+ *
+ * Store gauges and counters are observed at collection time from `SessionStore.stats()` (the store
+ * already counts them); the per-call metrics are aggregated by {@link CallMetrics}. So the hot path
+ * records into no OpenTelemetry instrument at all.
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import type { Attributes, BatchObservableResult, Counter, Histogram, Meter, MeterProvider, Observable } from "@opentelemetry/api";
+import type { StoreStats } from "../store/session-store";
+import type { CallMetrics } from "./call-metrics";
+import {
+  ATTR_EVENT_KIND,
+  ATTR_REASON,
+  METRIC_EVENT_LOOP_DELAY_PREFIX,
+  METRIC_EXPIRED,
+  METRIC_EXPIRY_SLICE,
+  METRIC_LEASE_EXPIRIES,
+  METRIC_LOCK_GRANTS,
+  METRIC_LOCKS_HELD,
+  METRIC_MEMORY_LIMIT,
+  METRIC_MEMORY_USED,
+  METRIC_MEMORY_UTILIZATION,
+  METRIC_REJECTIONS,
+  METRIC_SESSIONS,
+  METRIC_SLAB_BYTES,
+  METRIC_WAITERS,
+  METRIC_WATCH_DROPPED,
+  METRIC_WATCH_EVENTS,
+  METRIC_WATCHERS,
+} from "./telemetry-names";
+
+/** Name of the instrumentation scope (the meter and the tracer). */
+export const INSTRUMENTATION_SCOPE = "@stateward/server";
+
+/** Expiry slices are budgeted in milliseconds (--expiry-slice-budget-ms). */
+const SLICE_BUCKETS_SECONDS = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+
+/** Sampling interval of the event-loop delay monitor. */
+const EVENT_LOOP_RESOLUTION_MS = 10;
+
+/** Where the observed instruments read their values. */
+export interface MetricSources {
+  /** The store's counters and gauges. */
+  readonly storeStats: () => StoreStats;
+  /** Connected Watch streams. */
+  readonly watchers: () => number;
+}
+
+/** The instruments the call path and the watchers record into. */
+export class ServerMetrics {
+  /** `rpc.server.call.duration`, `stateward.operations`, `stateward.lock.wait.duration`. */
+  readonly calls: CallMetrics;
+  /** `stateward.rejections`. */
+  readonly rejections: Counter;
+  /** `stateward.expiry.slice.duration` (s). */
+  readonly expirySlice: Histogram;
+  /** `stateward.watch.events`. */
+  readonly watchEvents: Counter;
+  /** `stateward.watch.dropped`. */
+  readonly watchDropped: Counter;
+  private readonly eventLoopDelay: IntervalHistogram;
+  private readonly rejectionAttributes = new Map<string, Attributes>();
+  private readonly eventAttributes = new Map<string, Attributes>();
+
+  /**
+   * @param meterProvider - where the instruments live (its readers decide where they go).
+   * @param sources - read at each collection by the observed instruments.
+   * @param calls - the per-call aggregation, which the readers must also have as a MetricProducer.
+   * @param version - the instrumentation scope's version.
+   */
+  constructor(meterProvider: MeterProvider, sources: MetricSources, calls: CallMetrics, version?: string) {
+    const meter: Meter = meterProvider.getMeter(INSTRUMENTATION_SCOPE, version);
+    this.calls = calls;
+    this.rejections = meter.createCounter(METRIC_REJECTIONS, {
+      description: "Operations refused by a limit, by reason: TOO_MANY_WAITERS (--max-waiters) or MEMORY_BUDGET (--max-memory).",
+      unit: "{operation}",
+    });
+    this.expirySlice = meter.createHistogram(METRIC_EXPIRY_SLICE, {
+      description: "Real time taken by each active-expiry slice (bounded by --expiry-slice-budget-ms).",
+      unit: "s",
+      advice: { explicitBucketBoundaries: SLICE_BUCKETS_SECONDS },
+    });
+    this.watchEvents = meter.createCounter(METRIC_WATCH_EVENTS, {
+      description: "Session-end events sent to Watch streams, by kind.",
+      unit: "{event}",
+    });
+    this.watchDropped = meter.createCounter(METRIC_WATCH_DROPPED, {
+      description: "Watch streams dropped because they fell more than --watch-max-backlog events behind.",
+      unit: "{watcher}",
+    });
+
+    const sessions = meter.createObservableGauge(METRIC_SESSIONS, {
+      description: "Resident sessions (including expired ones not yet swept).",
+      unit: "{session}",
+    });
+    const locksHeld = meter.createObservableGauge(METRIC_LOCKS_HELD, { description: "Sessions whose lock is held.", unit: "{lock}" });
+    const waiters = meter.createObservableGauge(METRIC_WAITERS, { description: "Calls waiting in session queues.", unit: "{call}" });
+    const memoryUsed = meter.createObservableGauge(METRIC_MEMORY_USED, {
+      description: "Bytes charged against the memory budget: session data plus per-session overhead.",
+      unit: "By",
+    });
+    const memoryLimit = meter.createObservableGauge(METRIC_MEMORY_LIMIT, { description: "The memory budget (--max-memory).", unit: "By" });
+    const memoryUtilization = meter.createObservableGauge(METRIC_MEMORY_UTILIZATION, {
+      description: "Share of the memory budget in use, 0 to 1.",
+      unit: "1",
+    });
+    const slabBytes = meter.createObservableGauge(METRIC_SLAB_BYTES, { description: "Bytes of payload slab pages allocated.", unit: "By" });
+    const lockGrants = meter.createObservableCounter(METRIC_LOCK_GRANTS, { description: "Locks granted.", unit: "{lock}" });
+    const leaseExpiries = meter.createObservableCounter(METRIC_LEASE_EXPIRIES, {
+      description: "Locks the server released itself because their lease ran out (forced releases).",
+      unit: "{lock}",
+    });
+    const expired = meter.createObservableCounter(METRIC_EXPIRED, {
+      description: "Sessions that expired; its rate is expirations per second.",
+      unit: "{session}",
+    });
+    const watchers = meter.createObservableGauge(METRIC_WATCHERS, { description: "Connected Watch streams.", unit: "{watcher}" });
+    meter.addBatchObservableCallback(
+      (observer) => {
+        const stats = sources.storeStats();
+        observer.observe(sessions, stats.sessions);
+        observer.observe(locksHeld, stats.lockedSessions);
+        observer.observe(waiters, stats.waiters);
+        observer.observe(memoryUsed, stats.bytesUsed);
+        observer.observe(memoryLimit, stats.maxMemoryBytes);
+        observer.observe(memoryUtilization, stats.maxMemoryBytes > 0 ? stats.bytesUsed / stats.maxMemoryBytes : 0);
+        observer.observe(slabBytes, stats.slabBytes);
+        observer.observe(lockGrants, stats.lockGrants);
+        observer.observe(leaseExpiries, stats.leaseExpiries);
+        observer.observe(expired, stats.expired);
+        observer.observe(watchers, sources.watchers());
+      },
+      [sessions, locksHeld, waiters, memoryUsed, memoryLimit, memoryUtilization, slabBytes, lockGrants, leaseExpiries, expired, watchers],
+    );
+
+    // perf_hooks samples the loop's delay on its own timer (10 ms resolution is plenty for alerting).
+    this.eventLoopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+    this.eventLoopDelay.enable();
+    const gauge = (suffix: string, description: string): Observable =>
+      meter.createObservableGauge(`${METRIC_EVENT_LOOP_DELAY_PREFIX}.${suffix}`, { description, unit: "s" });
+    const delayGauges = {
+      p50: gauge("p50", "Event-loop delay, median over the last collection interval."),
+      p90: gauge("p90", "Event-loop delay, 90th percentile over the last collection interval."),
+      p99: gauge("p99", "Event-loop delay, 99th percentile over the last collection interval."),
+      max: gauge("max", "Event-loop delay, maximum over the last collection interval."),
+      mean: gauge("mean", "Event-loop delay, mean over the last collection interval."),
+    };
+    meter.addBatchObservableCallback(
+      (observer) => this.observeEventLoopDelay(observer, delayGauges),
+      Object.values(delayGauges),
+    );
+  }
+
+  /** Counts a refusal by a limit (only the limit reasons are counted; conflicts are outcomes). */
+  recordRejection(reason: string): void {
+    if (reason !== "TOO_MANY_WAITERS" && reason !== "MEMORY_BUDGET" && reason !== "TOO_MANY_IN_FLIGHT") return;
+    let attributes = this.rejectionAttributes.get(reason);
+    if (attributes === undefined) {
+      attributes = { [ATTR_REASON]: reason };
+      this.rejectionAttributes.set(reason, attributes);
+    }
+    this.rejections.add(1, attributes);
+  }
+
+  /** Counts one event sent to one watcher. */
+  recordWatchEvent(kind: string): void {
+    let attributes = this.eventAttributes.get(kind);
+    if (attributes === undefined) {
+      attributes = { [ATTR_EVENT_KIND]: kind };
+      this.eventAttributes.set(kind, attributes);
+    }
+    this.watchEvents.add(1, attributes);
+  }
+
+  /** Stops the event-loop delay sampler. */
+  close(): void {
+    this.eventLoopDelay.disable();
+  }
+
+  private observeEventLoopDelay(observer: BatchObservableResult, gauges: Record<"p50" | "p90" | "p99" | "max" | "mean", Observable>): void {
+    const histogram = this.eventLoopDelay;
+    if (histogram.count === 0) return;
+    // The sampler's samples include its own timer interval; the delay is what exceeds it.
+    const seconds = (nanoseconds: number): number => Math.max(0, nanoseconds - EVENT_LOOP_RESOLUTION_MS * 1e6) / 1e9;
+    observer.observe(gauges.p50, seconds(histogram.percentile(50)));
+    observer.observe(gauges.p90, seconds(histogram.percentile(90)));
+    observer.observe(gauges.p99, seconds(histogram.percentile(99)));
+    observer.observe(gauges.max, seconds(histogram.max));
+    observer.observe(gauges.mean, seconds(histogram.mean));
+    // Per interval, so a past stall does not mask (or fake) the current state.
+    histogram.reset();
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Metrics after a scripted workload: call durations and counts per method and outcome, sessions
+ * and bytes resident, memory-budget use, lock grants and waits, lease expiries, rejections by
+ * limit, expirations, expiry slices; over unary calls and the pipeline. Read with a pull reader.
+ */
+import * as assert from "node:assert/strict";
+import { DataPointType, type Histogram } from "@opentelemetry/sdk-metrics";
+import { GetRequest, LockRequest, PipelineClient, RemoveRequest, SetRequest } from "../../client/ts/src";
+import { FakeClock } from "../src/store/fake-clock";
+import { metricsByName, pointsOf, startObservedServer, total, unary, type ObservedServer } from "./helpers/telemetry-test-kit";
+import { FAKE_START_MS, grpc, waitFor } from "./helpers/test-server";
+
+const APP = "shop";
+
+describe("metrics: a scripted workload", function () {
+  let s: ObservedServer | undefined;
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  it("counts, times and gauges what the workload did", async () => {
+    const clock = new FakeClock(FAKE_START_MS);
+    s = await startObservedServer(["--max-waiters", "1", "--max-memory", "64KiB", "--max-item-bytes", "32KiB"], { clock, tracing: false });
+    const server = s;
+    const client = s.client();
+    const set = (sessionId: string, data: Buffer, extra: Partial<SetRequest> = {}): Promise<unknown> =>
+      unary(client, client.set, SetRequest.fromPartial({ app: APP, sessionId, data, ...extra }));
+
+    // 3 sessions written, 2 Gets (one hit, one miss).
+    await set("s1", Buffer.alloc(100));
+    await set("s2", Buffer.alloc(200));
+    await set("s3", Buffer.alloc(300, 1), { ttlSeconds: 1 });
+    await unary(client, client.get, GetRequest.fromPartial({ app: APP, sessionId: "s1" }));
+    await unary(client, client.get, GetRequest.fromPartial({ app: APP, sessionId: "missing" }));
+    // A lock, a queued reader, and a second queued reader refused by --max-waiters 1.
+    const lock = await unary(client, client.lock, LockRequest.fromPartial({ app: APP, sessionId: "s1", leaseMs: 5000 }));
+    const queued = unary(client, client.get, GetRequest.fromPartial({ app: APP, sessionId: "s1", waitMs: 60_000 }));
+    await waitFor(() => server.server.store.stats().waiters === 1, "one waiter");
+    await assert.rejects(
+      unary(client, client.get, GetRequest.fromPartial({ app: APP, sessionId: "s1", waitMs: 60_000 })),
+      (error: grpc.ServiceError) => error.code === grpc.status.RESOURCE_EXHAUSTED,
+    );
+    // The lease runs out: the server releases the lock (a forced release) and serves the reader.
+    clock.advance(6000);
+    await queued;
+    await assert.rejects(set("s1", Buffer.from("late"), { lockId: lock.lockId }), (error: grpc.ServiceError) => error.code === grpc.status.ABORTED);
+    // The memory budget refuses a write.
+    await assert.rejects(set("big", Buffer.alloc(30 * 1024)).then(() => set("big2", Buffer.alloc(30 * 1024))), (error: grpc.ServiceError) => error.code === grpc.status.RESOURCE_EXHAUSTED);
+    // s3 (ttl 1 s) expired during the advance; the sweep removes it.
+    server.server.store.runDueWork();
+    // One Remove and one pipelined Get.
+    await unary(client, client.remove, RemoveRequest.fromPartial({ app: APP, sessionId: "s2" }));
+    const pipeline = new PipelineClient(server.server.address, grpc.credentials.createInsecure());
+    server.closables.push(pipeline);
+    await pipeline.get(GetRequest.fromPartial({ app: APP, sessionId: "s1" }));
+
+    const collected = await s.reader.metrics();
+    const names = metricsByName(collected);
+    const duration = names.get("rpc.server.call.duration");
+    assert.ok(duration !== undefined);
+    assert.equal(duration.descriptor.unit, "s");
+    assert.equal(duration.dataPointType, DataPointType.HISTOGRAM);
+
+    const calls = (match: Record<string, string | number>): number => total(collected, "rpc.server.call.duration", match);
+    assert.equal(calls({ "rpc.method": "Set", "stateward.outcome": "written" }), 4); // s1, s2, s3, big
+    assert.equal(calls({ "rpc.method": "Set", "stateward.outcome": "error", "rpc.grpc.status_code": grpc.status.ABORTED }), 1);
+    assert.equal(calls({ "rpc.method": "Set", "rpc.grpc.status_code": grpc.status.RESOURCE_EXHAUSTED }), 1);
+    assert.equal(calls({ "rpc.method": "Get", "stateward.outcome": "ok", "stateward.transport": "unary" }), 2); // hit + the queued reader
+    assert.equal(calls({ "rpc.method": "Get", "stateward.outcome": "not_found" }), 1);
+    assert.equal(calls({ "rpc.method": "Get", "rpc.grpc.status_code": grpc.status.RESOURCE_EXHAUSTED }), 1);
+    assert.equal(calls({ "rpc.method": "Get", "stateward.transport": "pipeline" }), 1);
+    assert.equal(calls({ "rpc.method": "Lock", "stateward.outcome": "ok" }), 1);
+    assert.equal(calls({ "rpc.method": "Remove", "stateward.outcome": "removed" }), 1);
+    assert.equal(calls({}), 13);
+    for (const point of pointsOf(collected, "rpc.server.call.duration")) {
+      assert.equal(point.attributes["rpc.system"], "grpc");
+      assert.equal(point.attributes["rpc.service"], "stateward.v1.SessionState");
+      const histogram = point.value as Histogram;
+      assert.ok(histogram.sum !== undefined && histogram.sum >= 0 && histogram.sum < 60, `durations are seconds: ${String(histogram.sum)}`);
+    }
+    assert.equal(total(collected, "stateward.operations"), 13);
+    assert.equal(total(collected, "stateward.operations", { "rpc.method": "Set" }), 6);
+
+    // Only the queued reader waited for a lock.
+    assert.equal(total(collected, "stateward.lock.wait.duration"), 1);
+    assert.equal(total(collected, "stateward.lock.wait.duration", { "rpc.method": "Get" }), 1);
+    assert.equal(total(collected, "stateward.lock.grants"), 1);
+    assert.equal(total(collected, "stateward.lock.lease_expiries"), 1);
+    assert.equal(total(collected, "stateward.rejections", { "stateward.reason": "TOO_MANY_WAITERS" }), 1);
+    assert.equal(total(collected, "stateward.rejections", { "stateward.reason": "MEMORY_BUDGET" }), 1);
+    assert.equal(total(collected, "stateward.sessions.expired"), 1);
+
+    // s1 and big remain.
+    const stats = server.server.store.stats();
+    assert.equal(stats.sessions, 2);
+    assert.equal(total(collected, "stateward.sessions"), 2);
+    assert.equal(total(collected, "stateward.memory.used"), stats.bytesUsed);
+    assert.ok(stats.bytesUsed > 30 * 1024);
+    assert.equal(total(collected, "stateward.memory.limit"), 64 * 1024);
+    const utilization = total(collected, "stateward.memory.utilization");
+    assert.ok(Math.abs(utilization - stats.bytesUsed / (64 * 1024)) < 1e-9, `utilization ${utilization}`);
+    assert.equal(total(collected, "stateward.locks.held"), 0);
+    assert.equal(total(collected, "stateward.waiters"), 0);
+    assert.ok(total(collected, "stateward.expiry.slice.duration") >= 1, "expiry slices timed");
+    assert.equal(names.get("stateward.expiry.slice.duration")?.descriptor.unit, "s");
+  });
+
+  it("reports event-loop delay", async () => {
+    s = await startObservedServer([], { tracing: false });
+    const reader = s.reader;
+    // The sampler needs a few of its 10 ms ticks before it has a value.
+    await waitFor(async () => metricsByName(await reader.metrics()).has("nodejs.eventloop.delay.p99"), "event-loop delay samples", 5000);
+    const collected = await reader.metrics();
+    const names = metricsByName(collected);
+    for (const suffix of ["p50", "p90", "p99", "max", "mean"]) {
+      const metric = names.get(`nodejs.eventloop.delay.${suffix}`);
+      assert.ok(metric !== undefined, suffix);
+      assert.equal(metric.descriptor.unit, "s");
+    }
+  });
+
+  it("records nothing on the call path when no reader is configured", async () => {
+    s = await startObservedServer([], { tracing: false, metrics: false });
+    const client = s.client();
+    await unary(client, client.get, GetRequest.fromPartial({ app: APP, sessionId: "s1" }));
+    await assert.rejects(s.reader.metrics(), /MetricReader is not bound to a MetricProducer/);
+  });
+});
