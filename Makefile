@@ -13,7 +13,7 @@ PROTO_CHECK_EXTRA :=
 .PHONY: help install build run test test-ts test-ts-types test-ts-consumer lint typecheck proto proto-ts proto-check proto-check-ts proto-lint proto-breaking proto-baseline clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
 $(NPM_STAMP): package.json package-lock.json client/ts/package.json server/package.json
 	npm ci --no-audit --no-fund

@@ -259,7 +259,7 @@ Target:
 
 Load:
   --generator node|h2load       Node generator (default) or native h2load (get, echo)
-  --transport unary|pipeline    Node generator's transport to Stateward (pipeline: not built yet)
+  --transport unary|pipeline    Node generator's transport to Stateward (pipeline: batched stream)
   -d, --duration 10s            measured phase (also bounds count mode)      default 10s
   --warmup 2s                   unrecorded warm-up before it                 default 2s
   -n, --requests N              count mode: stop after N measured requests

@@ -1,8 +1,9 @@
 /**
  * The standard set that `make bench` runs, in one invocation so that every baseline is measured in
- * the same run as Stateward: echo (Node, h2load), Stateward get (Node, h2load), lock-set,
- * contention both ways, Redis get / lock-set / mixed, and resident (mixed on an empty store, then
- * with 1 M sessions). Each server is stopped before the next group starts.
+ * the same run as Stateward: echo (Node, h2load), Stateward get (Node, h2load), lock-set, get /
+ * lock-set / mixed over the pipelined transport, contention both ways, Redis get / lock-set /
+ * mixed (at the same concurrency as the pipelined runs), and resident (mixed on an empty store,
+ * then with 1 M sessions). Each server is stopped before the next group starts.
  */
 import type { RunResult } from "./report-model";
 
@@ -42,6 +43,14 @@ export async function runSuite(context: RunContext, onRun: (run: RunResult) => v
   add(await runSessionScenario(equalPairRate, "lock-set", "stateward", stateward, "node"));
   for (const run of await runContentionScenario(context, stateward)) add(run);
   await stateward.stop();
+
+  // The pipelined transport, on a fresh server, at the concurrency of the Redis runs below.
+  const pipelined = context.withOptions({ transport: "pipeline" });
+  const pipelineServer = await context.stateward();
+  add(await runSessionScenario(pipelined, "get", "stateward", pipelineServer, "node"));
+  add(await runSessionScenario(pipelined, "lock-set", "stateward", pipelineServer, "node"));
+  add(await runSessionScenario(pipelined, "mixed", "stateward", pipelineServer, "node"));
+  await pipelineServer.stop();
 
   const redis = await context.redis();
   add(await runSessionScenario(context, "get", "redis", redis, "node"));

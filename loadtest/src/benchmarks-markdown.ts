@@ -73,6 +73,9 @@ function ratioTable(runs: readonly RunResult[]): string[] {
     ["get vs Redis (Node)", RUN_IDS.getNode, RUN_IDS.redisGet],
     ["lock-set vs Redis (Node)", RUN_IDS.lockSetNode, RUN_IDS.redisLockSet],
     ["mixed vs Redis (Node)", RUN_IDS.residentEmpty, RUN_IDS.redisMixed],
+    ["get vs Redis (Node, pipeline)", RUN_IDS.getPipeline, RUN_IDS.redisGet],
+    ["lock-set vs Redis (Node, pipeline)", RUN_IDS.lockSetPipeline, RUN_IDS.redisLockSet],
+    ["mixed vs Redis (Node, pipeline)", RUN_IDS.mixedPipeline, RUN_IDS.redisMixed],
   ];
   const lines = [
     row(["comparison", "throughput ratio", "p99 ratio", "server CPU/op ratio", "Stateward ops/s", "baseline ops/s"]),

@@ -53,7 +53,7 @@ export interface RunResult {
   readonly target: string;
   /** `node` or `ghz`. */
   readonly generator: string;
-  /** Node generator to Stateward: `unary` (or later `pipeline`). */
+  /** Node generator to Stateward: `unary` or `pipeline`. */
   readonly transport?: string;
   /** The command that reproduces this run alone. */
   readonly command: string;

@@ -1,8 +1,7 @@
 /**
- * The seam between scenarios and transports: the few session operations a scenario issues. The
- * unary gRPC transport and the Redis baseline implement it today; the pipelined transport of the
- * pipeline issue plugs in as one more implementation (see transport-factory.ts) without touching
- * any scenario.
+ * The seam between scenarios and transports: the few session operations a scenario issues,
+ * implemented by the unary gRPC transport, the pipelined transport and the Redis baseline (see
+ * transport-factory.ts); no scenario knows which it runs over.
  */
 
 /** Outcome of Get or Lock, as the contract names it (without the OUTCOME_ prefix). */

@@ -33,6 +33,9 @@ export const RUN_IDS = {
   redisGet: "get-redis-node",
   redisLockSet: "lock-set-redis-node",
   redisMixed: "mixed-redis-node",
+  getPipeline: "get-stateward-node-pipeline",
+  lockSetPipeline: "lock-set-stateward-node-pipeline",
+  mixedPipeline: "mixed-stateward-node-pipeline",
 } as const;
 
 function numberExtra(run: RunResult | undefined, name: string): number | undefined {
@@ -51,7 +54,7 @@ function bound(name: string, target: string, value: number | undefined, limit: n
   return { name, target, measured: describe(value), status: met ? "met" : "missed" };
 }
 
-/** Evaluates every target of issue 3 (and the pipeline issue's, as pending) against `runs`. */
+/** Evaluates every target of the load-tester issue and the pipeline issue against `runs`. */
 export function evaluateTargets(runs: readonly RunResult[]): TargetStanding[] {
   const byId = new Map(runs.map((run) => [run.id, run]));
   const get = (id: string): RunResult | undefined => byId.get(id);
@@ -139,11 +142,34 @@ export function evaluateTargets(runs: readonly RunResult[]): TargetStanding[] {
       status: redis === undefined || stateward === undefined ? "not measured" : "reported",
     });
   }
-  standings.push({
-    name: "vs Redis: pipelined transport",
-    target: "the same ratios over the pipelined transport",
-    measured: "not wired into the load tester yet (pipeline issue): --transport pipeline and src/transport-factory.ts are the seam",
-    status: "pending",
-  });
+  const pipelineGet = get(RUN_IDS.getPipeline);
+  standings.push(
+    bound("Pipeline Get throughput", "≥ 100 k Get/s of 1 KiB, one server and one client process", pipelineGet?.throughput, 100_000, (rate) => `${Math.round(rate).toLocaleString("en-US")} Get/s`, true),
+  );
+  for (const [scenario, redisId, statewardId, judged] of [
+    ["get", RUN_IDS.redisGet, RUN_IDS.getPipeline, true],
+    ["lock-set", RUN_IDS.redisLockSet, RUN_IDS.lockSetPipeline, true],
+    ["mixed", RUN_IDS.redisMixed, RUN_IDS.mixedPipeline, false],
+  ] as const) {
+    const redis = get(redisId);
+    const stateward = get(statewardId);
+    const name = `vs Redis: ${scenario} (pipeline)`;
+    if (redis === undefined || stateward === undefined || redis.throughput <= 0) {
+      standings.push({ name, target: "", measured: "–", status: "not measured" });
+      continue;
+    }
+    const ratio = stateward.throughput / redis.throughput;
+    const measured = `${formatRatio(ratio)} throughput, p99 ${formatLatencyMs(stateward.latency.p99)} vs ${formatLatencyMs(redis.latency.p99)} ms`;
+    standings.push(
+      judged
+        ? {
+            name,
+            target: "≥ 2 × Redis + Lua through ioredis, with p99 no worse (same concurrency)",
+            measured,
+            status: ratio >= 2 && stateward.latency.p99 <= redis.latency.p99 ? "met" : "missed",
+          }
+        : { name, target: "report the throughput ratio to Redis + Lua through ioredis", measured, status: "reported" },
+    );
+  }
   return standings;
 }

@@ -1,6 +1,6 @@
 /** What the load is sent to: serializable, so that worker threads can open their own channels. */
 
-/** Transports of the Node generator to Stateward. `pipeline` is the pipeline issue's, not built yet. */
+/** Transports of the Node generator to Stateward: unary calls, or operations batched over Pipeline streams. */
 export const TRANSPORTS = ["unary", "pipeline"] as const;
 
 /** One of {@link TRANSPORTS}. */

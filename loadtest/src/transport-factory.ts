@@ -1,9 +1,9 @@
 /**
- * Opens the channels of a target. The one place that knows every transport: the pipelined
- * transport (pipeline issue) is added here as a `case "pipeline"` returning its own
- * {@link SessionOps}, and every scenario runs over it unchanged.
+ * Opens the channels of a target. The one place that knows every transport: every scenario runs
+ * over unary calls, the batched pipeline or Redis unchanged.
  */
 import { GrpcUnarySessionOps } from "./grpc-unary-session-ops";
+import { PipelineSessionOps } from "./pipeline-session-ops";
 import { RedisSessionOps } from "./redis-session-ops";
 import type { SessionOps } from "./session-ops";
 import { splitHostPort, type RedisTarget, type StatewardTarget } from "./target-spec";
@@ -23,6 +23,6 @@ export function openSessionChannel(target: StatewardTarget | RedisTarget, channe
     case "unary":
       return new GrpcUnarySessionOps(address, target.app);
     case "pipeline":
-      throw new Error("the pipelined transport does not exist yet (pipeline issue): use --transport unary");
+      return new PipelineSessionOps(address, target.app);
   }
 }
