@@ -79,7 +79,6 @@ test-go: build ## Go: gofmt, go vet, go test against a real server
 
 test-interop: build test-python ## One scenario from Python, Go and TypeScript against one server
 	npx tsc -p interop/ts/tsconfig.json
-	npx tsx interop/ts/partitioning-vectors.ts
 	$(PY_TEST_VENV)/bin/python interop/run_interop.py
 
 test-polyglot: test-python test-go test-interop ## Python, Go and interop suites

@@ -4,7 +4,8 @@ import { Outcome, SessionStateClient } from "@stateward/client";
 import { callDeadline, channelOptions } from "./grpc-channel-options";
 import type { LockOptions, LockResult, LockToken, SessionOps, SessionOutcome } from "./session-ops";
 
-function outcomeName(outcome: Outcome): SessionOutcome {
+/** The contract's outcome as the load tester names it (shared by the unary and pipelined transports). */
+export function outcomeName(outcome: Outcome): SessionOutcome {
   if (outcome === Outcome.OUTCOME_OK) return "OK";
   if (outcome === Outcome.OUTCOME_LOCKED) return "LOCKED";
   if (outcome === Outcome.OUTCOME_NOT_FOUND) return "NOT_FOUND";

@@ -4,16 +4,10 @@
  * in one message. One instance is one channel with one long-lived stream.
  */
 import { credentials } from "@grpc/grpc-js";
-import { Outcome, PipelineClient } from "@stateward/client";
+import { PipelineClient } from "@stateward/client";
 import { CALL_DEADLINE_MS, channelOptions } from "./grpc-channel-options";
+import { outcomeName } from "./grpc-unary-session-ops";
 import type { LockOptions, LockResult, LockToken, SessionOps, SessionOutcome } from "./session-ops";
-
-function outcomeName(outcome: Outcome): SessionOutcome {
-  if (outcome === Outcome.OUTCOME_OK) return "OK";
-  if (outcome === Outcome.OUTCOME_LOCKED) return "LOCKED";
-  if (outcome === Outcome.OUTCOME_NOT_FOUND) return "NOT_FOUND";
-  throw new Error(`unexpected outcome ${String(outcome)}`);
-}
 
 /** The operation's deadline, as the unary transport's call deadline: bounds every request. */
 const OPERATION = { timeoutMs: CALL_DEADLINE_MS } as const;
