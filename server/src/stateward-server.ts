@@ -8,13 +8,13 @@ import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { TextMapPropagator, TracerProvider } from "@opentelemetry/api";
 import type { Resource } from "@opentelemetry/resources";
 import { MeterProvider, type IMetricReader, type MetricProducer } from "@opentelemetry/sdk-metrics";
-import { SessionStateService } from "@stateward/client";
 import type { ServerConfig } from "./config";
 import { addHealthService } from "./grpc/health";
 import { instrumentUnaryHandlers } from "./grpc/instrumented-service";
 import { addReflectionService } from "./grpc/reflection";
 import { createPipelineService } from "./grpc/pipeline-service";
 import { pipelineTelemetryObserver } from "./grpc/pipeline-telemetry";
+import { SESSION_STATE_SERVER_DEFINITION } from "./grpc/response-codec";
 import { createSessionStateService } from "./grpc/session-state-service";
 import { WatchHub } from "./grpc/watch-service";
 import { createLogger, type Logger } from "./logger";
@@ -173,7 +173,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   );
   const unary = createSessionStateService(sessionStore, logger, pipeline);
   // Without telemetry the bare handlers serve: "off" adds nothing to the call path.
-  server.addService(SessionStateService, {
+  server.addService(SESSION_STATE_SERVER_DEFINITION, {
     ...(telemetry.enabled ? instrumentUnaryHandlers(unary, telemetry) : unary),
     watch: watchHub.handle,
   });
