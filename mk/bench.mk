@@ -23,3 +23,4 @@ bench-tools: ## Install the benchmark peers from Debian if missing: redis-server
 bench: build bench-tools ## Run the standard benchmark set (about 10 min) and write BENCHMARKS.md
 	node loadtest/bin/stateward-loadtest.mjs suite $(BENCH_ARGS) --out $(BENCH_OUT) --progress \
 	  --markdown BENCHMARKS.md --findings loadtest/bench-findings.md
+	npx tsx server/tools/measure-tracing-overhead.ts --seconds 8 --warmup 3 --rounds 2 --markdown BENCHMARKS.md
