@@ -3,7 +3,7 @@ import { durationFlag, payloadFlag, reproduceCommand } from "./command-line";
 import { encodeEcho, ECHO_METHOD_PATH } from "./echo-protocol";
 import { frameGrpcMessage } from "./grpc-framing";
 import { runH2load } from "./native-h2load";
-import { runNodeLoad } from "./node-run";
+import { loadShapeOf, runNodeLoad } from "./node-run";
 import { formatPayloadSpec, PayloadSource } from "./payloads";
 import type { RunResult } from "./report-model";
 import type { LoadTarget, RunContext } from "./run-context";
@@ -59,15 +59,7 @@ export async function runEchoScenario(context: RunContext, target: LoadTarget, g
     }),
     workload: "echo",
     target: { kind: "echo", addresses: target.addresses },
-    mode: options.mode,
-    inFlight: options.inFlight,
-    channels: options.channels,
-    workers: options.workers,
-    ...(options.rate === undefined ? {} : { ratePerSecond: options.rate }),
-    durationMs: options.durationMs,
-    warmupMs: options.warmupMs,
-    ...(options.requests === undefined ? {} : { maxRequests: options.requests }),
-    intervalMs: options.intervalMs,
+    ...loadShapeOf(options),
     payload,
     pool: { prefix: "", size: 0 },
     writeRatio: 0,

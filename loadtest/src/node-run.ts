@@ -4,6 +4,7 @@
  * {@link RunResult}. Also the preloading of session pools.
  */
 import os from "node:os";
+import type { CliOptions } from "./args";
 import type { GcTracker } from "./gc-trace";
 import type { LiveCounters } from "./load-driver";
 import { formatPayloadSpec, type PayloadSpec } from "./payloads";
@@ -13,6 +14,24 @@ import type { RunResult, RunSettings } from "./report-model";
 import type { TargetSpec } from "./target-spec";
 import { runOnThreads } from "./worker-pool";
 import type { WorkloadName, WorkSpec } from "./work-spec";
+
+/** The load shape of a run (concurrency, rate, duration), as the command line gave it. */
+export type LoadShape = Pick<NodeRunParams, "mode" | "inFlight" | "channels" | "workers" | "ratePerSecond" | "durationMs" | "warmupMs" | "maxRequests" | "intervalMs">;
+
+/** The {@link LoadShape} of `options`: every scenario's Node run takes it unchanged. */
+export function loadShapeOf(options: CliOptions): LoadShape {
+  return {
+    mode: options.mode,
+    inFlight: options.inFlight,
+    channels: options.channels,
+    workers: options.workers,
+    ...(options.rate === undefined ? {} : { ratePerSecond: options.rate }),
+    durationMs: options.durationMs,
+    warmupMs: options.warmupMs,
+    ...(options.requests === undefined ? {} : { maxRequests: options.requests }),
+    intervalMs: options.intervalMs,
+  };
+}
 
 /** The server process whose own CPU time and memory are reported. */
 export interface ObservedServer {

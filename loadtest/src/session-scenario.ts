@@ -8,7 +8,7 @@ import { durationFlag, payloadFlag, reproduceCommand } from "./command-line";
 import { frameGrpcMessage } from "./grpc-framing";
 import { GrpcUnarySessionOps } from "./grpc-unary-session-ops";
 import { runH2load } from "./native-h2load";
-import { preloadPool, runNodeLoad } from "./node-run";
+import { loadShapeOf, preloadPool, runNodeLoad } from "./node-run";
 import { formatPayloadSpec } from "./payloads";
 import type { RunResult } from "./report-model";
 import type { LoadTarget, RunContext } from "./run-context";
@@ -134,15 +134,7 @@ export async function runSessionScenario(
     }),
     workload: scenario,
     target: spec,
-    mode: options.mode,
-    inFlight: options.inFlight,
-    channels: options.channels,
-    workers: options.workers,
-    ...(options.rate === undefined ? {} : { ratePerSecond: options.rate }),
-    durationMs: options.durationMs,
-    warmupMs: options.warmupMs,
-    ...(options.requests === undefined ? {} : { maxRequests: options.requests }),
-    intervalMs: options.intervalMs,
+    ...loadShapeOf(options),
     payload,
     pool: { prefix: poolPrefix(pool, payload), size: pool },
     writeRatio: options.writeRatio,
