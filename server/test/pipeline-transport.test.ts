@@ -172,6 +172,95 @@ describe("pipeline transport", () => {
     assert.ok(duplicate?.id === 7n && duplicate.result?.$case === "error" && duplicate.result.value.code === status.INVALID_ARGUMENT);
   });
 
+  it("keeps the original of a refused duplicate id tracked: cancellable, counted, gone with its stream", async () => {
+    await start(["--max-pipeline-in-flight", "1"]);
+    const client = pipelineClient();
+    await client.set(set("busy", "v1"));
+    await client.lock({ app: "app", sessionId: "busy", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    const stream = rawStream();
+    const wait = op(7, { $case: "lock", value: { app: "app", sessionId: "busy", waitMs: 60_000, leaseMs: 0, create: false, ttlSeconds: 0 } });
+    stream.call.write({ operations: [wait], cancelIds: [] });
+    await waitUntil(() => server.store.stats().waiters === 1);
+    stream.call.write({ operations: [wait], cancelIds: [] });
+    const [duplicate] = await stream.next(1);
+    assert.ok(duplicate?.id === 7n && duplicate.result?.$case === "error" && duplicate.result.value.code === status.INVALID_ARGUMENT);
+    // Still counted against --max-pipeline-in-flight 1: another waiting operation is refused.
+    stream.call.write({ operations: [op(8, { $case: "get", value: { app: "app", sessionId: "busy", waitMs: 60_000 } })], cancelIds: [] });
+    const [refused] = await stream.next(1);
+    assert.ok(refused?.id === 8n && refused.result?.$case === "error" && refused.result.value.reason === "TOO_MANY_IN_FLIGHT");
+    // Still cancellable: the cancel takes it out of the queue and is answered CANCELLED.
+    stream.call.write({ operations: [], cancelIds: [7n] });
+    const [cancelled] = await stream.next(1);
+    assert.ok(cancelled?.id === 7n && cancelled.result?.$case === "error" && cancelled.result.value.code === status.CANCELLED);
+    assert.equal(server.store.stats().waiters, 0);
+  });
+
+  it("does not leave the original of a refused duplicate waiting after its stream ends", async () => {
+    await start();
+    const client = pipelineClient();
+    await client.set(set("busy", "v1"));
+    await client.lock({ app: "app", sessionId: "busy", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    const stream = rawStream();
+    const wait = op(7, { $case: "get", value: { app: "app", sessionId: "busy", waitMs: 60_000 } });
+    stream.call.write({ operations: [wait, wait], cancelIds: [] });
+    await stream.next(1);
+    assert.equal(server.store.stats().waiters, 1);
+    stream.call.cancel();
+    await waitUntil(() => server.store.stats().waiters === 0);
+  });
+
+  it("answers every cancelled operation with CANCELLED, and ignores ids already answered", async () => {
+    await start();
+    const client = pipelineClient();
+    await client.set(set("busy", "v1"));
+    await client.lock({ app: "app", sessionId: "busy", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    const stream = rawStream();
+    stream.call.write({
+      operations: [op(1, { $case: "get", value: { app: "app", sessionId: "busy", waitMs: 60_000 } }), op(2, { $case: "get", value: { app: "app", sessionId: "busy", waitMs: 0 } })],
+      cancelIds: [],
+    });
+    const [answered] = await stream.next(1);
+    assert.equal(answered?.id, 2n);
+    // Cancel the waiting one, the answered one, and an id in the same message as its operation.
+    stream.call.write({ operations: [op(3, { $case: "get", value: { app: "app", sessionId: "busy", waitMs: 60_000 } })], cancelIds: [1n, 2n] });
+    stream.call.write({ operations: [], cancelIds: [3n] });
+    const results = await stream.next(2);
+    assert.deepEqual(results.map((result) => [result.id, result.result?.$case === "error" ? result.result.value.code : -1]), [
+      [1n, status.CANCELLED],
+      [3n, status.CANCELLED],
+    ]);
+    assert.equal(server.store.stats().waiters, 0);
+    // Nothing for id 2 (its result was sent before): a probe comes back next.
+    stream.call.write({ operations: [op(4, { $case: "get", value: { app: "app", sessionId: "nope", waitMs: 0 } })], cancelIds: [] });
+    const [probe] = await stream.next(1);
+    assert.equal(probe?.id, 4n);
+  });
+
+  it("splits results into messages of at most 4 MiB: 64 Gets of 1 MiB reach a client with a 6 MiB receive limit", async () => {
+    await start(["--max-memory", "256MiB"]);
+    const writer = pipelineClient();
+    const payload = Buffer.alloc(1024 * 1024 - 64, 7);
+    await Promise.all(Array.from({ length: 64 }, (_, i) => writer.set({ ...set(`big-${i}`, ""), data: payload })));
+    const client = new SessionStateClient(server.address, credentials.createInsecure(), { "grpc.max_receive_message_length": 6 * 1024 * 1024 });
+    clients.push(client);
+    const call = client.pipeline();
+    const sizes: number[] = [];
+    let received = 0;
+    const done = new Promise<void>((resolve, reject) => {
+      call.on("data", (response: PipelineResponse) => {
+        sizes.push(dataBytesOf(response));
+        received += response.results.length;
+        if (received === 64) resolve();
+      });
+      call.on("error", reject);
+    });
+    call.write({ operations: Array.from({ length: 64 }, (_, i) => op(i + 1, { $case: "get", value: { app: "app", sessionId: `big-${i}`, waitMs: 0 } })), cancelIds: [] });
+    await done;
+    call.end();
+    assert.ok(sizes.length >= 16, `expected the results in several messages, got ${sizes.length}`);
+    for (const size of sizes) assert.ok(size <= 4 * 1024 * 1024 + 64 * 1024, `a message of ${size} bytes`);
+  });
+
   it("caps waiting operations per stream (--max-pipeline-in-flight) without touching the store", async () => {
     await start(["--max-pipeline-in-flight", "2"]);
     const client = pipelineClient();
@@ -248,6 +337,16 @@ describe("pipeline transport", () => {
     await start();
   });
 });
+
+/** Bytes of session data in a response (what the 4 MiB message cap is about). */
+function dataBytesOf(response: PipelineResponse): number {
+  let bytes = 0;
+  for (const result of response.results) {
+    const value = result.result;
+    if (value?.$case === "get" || value?.$case === "lock") bytes += value.value.data.length;
+  }
+  return bytes;
+}
 
 async function waitUntil(condition: () => boolean): Promise<void> {
   const deadline = Date.now() + 5000;

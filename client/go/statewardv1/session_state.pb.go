@@ -1015,7 +1015,10 @@ type PipelineRequest struct {
 	// with RESOURCE_EXHAUSTED).
 	Operations []*PipelineOperation `protobuf:"bytes,1,rep,name=operations,proto3" json:"operations,omitempty"`
 	// Correlation ids of operations in flight on this stream to cancel: a waiting Get or Lock leaves
-	// its queue at once and is never granted the lock; the cancelled operation gets no result.
+	// its queue at once and is never granted the lock, and is answered with an OperationError
+	// CANCELLED. An id whose result was already sent is ignored (its result is on the way), so every
+	// operation gets exactly one result: a client that gave up on a Lock learns whether it was
+	// granted meanwhile, and releases it.
 	CancelIds     []uint64 `protobuf:"varint,2,rep,packed,name=cancel_ids,json=cancelIds,proto3" json:"cancel_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1263,7 +1266,8 @@ func (*PipelineOperation_Remove) isPipelineOperation_Request() {}
 // PipelineResponse is a batch of results sent on a Pipeline stream.
 type PipelineResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Results, each for one operation, in completion order.
+	// Results, each for one operation, in completion order; at most about 4 MiB of results per
+	// message (a single larger result travels alone).
 	Results       []*PipelineResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -2,7 +2,9 @@
  * The Pipeline rpc: batches of the six operations over one bidirectional stream. Each operation
  * runs exactly as its unary twin (same conversions, same store call, same status mapping); only
  * the framing differs. Results are sent as soon as each operation is done: the synchronous ones of
- * a batch together at the end of that batch, later ones (lock waits) coalesced per event-loop turn.
+ * a batch together at the end of that batch, later ones (lock waits) coalesced per event-loop turn,
+ * in messages of at most 4 MiB of results. Every operation gets exactly one result (a cancelled one
+ * gets CANCELLED), so a client can always tell whether a lock it gave up on was granted meanwhile.
  */
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
 import type { PipelineOperation, PipelineRequest, PipelineResponse, PipelineResult } from "@stateward/client";
@@ -92,11 +94,48 @@ function invalid(message: string): Result {
   return { $case: "error", value: { code: status.INVALID_ARGUMENT, message, reason: "INVALID_FIELD" } };
 }
 
+/**
+ * Most result bytes (payloads and messages, approximately) in one response message; a single result
+ * larger than this goes alone. Keeps every message far below the SDK's receive limit, and bounds
+ * what one stream makes the server buffer: operations of a request are run only while the results
+ * already written but not yet taken by the transport stay under it.
+ */
+export const MAX_RESPONSE_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** Rough framing bytes per result (id, tags, scalar fields), for the message size cap. */
+const RESULT_OVERHEAD_BYTES = 32;
+
+/** The answer to an operation cancelled by a cancel id: every operation gets exactly one result. */
+const CANCELLED_RESULT: Result = Object.freeze({
+  $case: "error",
+  value: Object.freeze({ code: status.CANCELLED, message: "the operation was cancelled by the client", reason: "" }),
+});
+
+function resultBytes(result: Result): number {
+  switch (result.$case) {
+    case "get":
+    case "lock":
+      return RESULT_OVERHEAD_BYTES + result.value.data.length;
+    case "error":
+      return RESULT_OVERHEAD_BYTES + result.value.message.length;
+    default:
+      return RESULT_OVERHEAD_BYTES;
+  }
+}
+
 /** One open Pipeline stream. */
 class PipelineStream {
   /** Operations answered later (lock waits), by correlation id. */
   private readonly waiting = new Map<bigint, WaitHandle>();
+  /** Operations received but not run yet (held back while the transport is full). */
+  private backlog: PipelineOperation[] = [];
+  private backlogAt = 0;
+  /** Ids cancelled while their operation was still in the backlog. */
+  private readonly cancelledBeforeRun = new Set<bigint>();
   private outbox: PipelineResult[] = [];
+  private outboxBytes = 0;
+  /** Bytes of written messages the transport has not taken yet (their write callback is pending). */
+  private unsentBytes = 0;
   private flushScheduled = false;
   /** The client half-closed: end once everything waiting is answered. */
   private inputEnded = false;
@@ -134,37 +173,80 @@ class PipelineStream {
   /** Flushes and ends the stream with an OK status (shutdown, or input ended and nothing waits). */
   end(): void {
     if (this.closed) return;
-    this.flush();
+    this.flush(true);
     this.close();
     this.call.end();
   }
 
   private onRequest(request: PipelineRequest): void {
-    for (const id of request.cancelIds) {
-      const handle = this.waiting.get(id);
-      if (handle !== undefined) {
-        this.waiting.delete(id);
-        handle.cancel();
-        this.finishObservation(id, undefined);
-      }
-    }
+    for (const id of request.cancelIds) this.cancel(id);
     const operations = request.operations;
     for (let i = 0; i < operations.length; i++) {
       const operation = operations[i] as PipelineOperation;
       if (i >= this.limits.maxBatch) {
-        this.emit(operation.id, {
-          $case: "error",
-          value: {
-            code: status.RESOURCE_EXHAUSTED,
-            message: `the batch has ${operations.length} operations; the limit (max-pipeline-batch) is ${this.limits.maxBatch}`,
-            reason: "BATCH_TOO_LARGE",
+        this.emit(
+          operation.id,
+          {
+            $case: "error",
+            value: {
+              code: status.RESOURCE_EXHAUSTED,
+              message: `the batch has ${operations.length} operations; the limit (max-pipeline-batch) is ${this.limits.maxBatch}`,
+              reason: "BATCH_TOO_LARGE",
+            },
           },
-        });
+          false,
+        );
         continue;
       }
-      this.run(operation);
+      this.backlog.push(operation);
     }
-    this.flush();
+    this.pump();
+  }
+
+  /** A cancel id: a waiting operation leaves its queue, a not yet run one is skipped; both answer CANCELLED. */
+  private cancel(id: bigint): void {
+    const handle = this.waiting.get(id);
+    if (handle !== undefined) {
+      this.waiting.delete(id);
+      handle.cancel();
+      this.finishObservation(id, undefined);
+      this.emit(id, CANCELLED_RESULT, false);
+      return;
+    }
+    for (let i = this.backlogAt; i < this.backlog.length; i++) {
+      if ((this.backlog[i] as PipelineOperation).id === id) {
+        this.cancelledBeforeRun.add(id);
+        return;
+      }
+    }
+    // Otherwise already answered (its result is on the way) or unknown: nothing to do.
+  }
+
+  /**
+   * Runs the backlog while the transport takes what is written, then sends the results: those of
+   * one request together, split into messages of at most {@link MAX_RESPONSE_MESSAGE_BYTES}.
+   */
+  private pump(): void {
+    while (!this.closed && this.backlogAt < this.backlog.length) {
+      if (this.unsentBytes >= MAX_RESPONSE_MESSAGE_BYTES) {
+        // Backpressure: the client does not read as fast as we answer. Stop reading its requests
+        // and running its operations until the transport drains (see onWritten).
+        this.call.pause();
+        return;
+      }
+      const operation = this.backlog[this.backlogAt++] as PipelineOperation;
+      if (this.cancelledBeforeRun.delete(operation.id)) {
+        this.emit(operation.id, CANCELLED_RESULT, false);
+      } else {
+        this.run(operation);
+      }
+      if (this.outboxBytes >= MAX_RESPONSE_MESSAGE_BYTES) this.flush(false);
+    }
+    if (this.backlogAt >= this.backlog.length) {
+      this.backlog = [];
+      this.backlogAt = 0;
+    }
+    this.flush(false);
     this.endIfIdle();
   }
 
@@ -207,7 +289,8 @@ class PipelineStream {
   private execute(operation: PipelineOperation): void {
     const id = operation.id;
     if (this.waiting.has(id)) {
-      this.emit(id, invalid(`operation id ${id} is already in flight on this stream`));
+      // Refused without touching the original: it stays tracked, cancellable and counted.
+      this.emit(id, invalid(`operation id ${id} is already in flight on this stream`), false);
       return;
     }
     const request = operation.request;
@@ -289,11 +372,19 @@ class PipelineStream {
     if (handle !== undefined) this.waiting.set(id, handle);
   }
 
-  private emit(id: bigint, result: Result): void {
-    if (this.observer !== undefined) this.finishObservation(id, result);
+  /**
+   * Queues an operation's result. `untrack` false is for answers that do not end a tracked waiting
+   * operation (refusals, cancellation acknowledgements).
+   */
+  private emit(id: bigint, result: Result, untrack = true): void {
+    if (this.observer !== undefined) {
+      // A refusal ends only the observation of the operation being run, never a tracked one's.
+      if (untrack || (this.runningId === id && this.runningFinisher !== undefined)) this.finishObservation(id, result);
+    }
     if (this.closed) return;
-    this.waiting.delete(id);
+    if (untrack) this.waiting.delete(id);
     this.outbox.push({ id, result });
+    this.outboxBytes += resultBytes(result);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushLater);
@@ -302,24 +393,50 @@ class PipelineStream {
 
   private readonly flushLater = (): void => {
     this.flushScheduled = false;
-    this.flush();
+    this.flush(false);
     this.endIfIdle();
   };
 
-  private flush(): void {
-    if (this.closed || this.outbox.length === 0) return;
-    const results = this.outbox;
-    this.outbox = [];
-    // Backpressure: when the client does not read, stop reading its requests until the written
-    // results drain, so a slow reader cannot make the server buffer without bound.
-    if (!this.call.write({ results })) {
-      this.call.pause();
-      this.call.once("drain", () => this.call.resume());
+  /**
+   * Writes the outbox as messages of at most {@link MAX_RESPONSE_MESSAGE_BYTES} of results (a larger
+   * single result goes alone). Stops while the transport holds that much unsent, unless `all`.
+   */
+  private flush(all: boolean): void {
+    if (this.closed) return;
+    const outbox = this.outbox;
+    let from = 0;
+    while (from < outbox.length && (all || this.unsentBytes < MAX_RESPONSE_MESSAGE_BYTES)) {
+      let to = from;
+      let bytes = 0;
+      while (to < outbox.length) {
+        const size = resultBytes((outbox[to] as PipelineResult).result as Result);
+        if (to > from && bytes + size > MAX_RESPONSE_MESSAGE_BYTES) break;
+        bytes += size;
+        to++;
+      }
+      const results = from === 0 && to === outbox.length ? outbox : outbox.slice(from, to);
+      from = to;
+      this.unsentBytes += bytes;
+      this.outboxBytes -= bytes;
+      this.call.write({ results }, () => this.onWritten(bytes));
     }
+    this.outbox = from === outbox.length ? [] : outbox.slice(from);
+  }
+
+  /** The transport took a message: send what waits, and run held-back operations again. */
+  private onWritten(bytes: number): void {
+    this.unsentBytes -= bytes;
+    if (this.closed || this.unsentBytes >= MAX_RESPONSE_MESSAGE_BYTES) return;
+    this.call.resume();
+    this.flush(false);
+    if (this.backlogAt < this.backlog.length) this.pump();
+    else this.endIfIdle();
   }
 
   private endIfIdle(): void {
-    if (this.inputEnded && this.waiting.size === 0 && this.outbox.length === 0) this.end();
+    if (this.inputEnded && this.waiting.size === 0 && this.outbox.length === 0 && this.backlogAt >= this.backlog.length) {
+      this.end();
+    }
   }
 
   private close(): void {
@@ -330,6 +447,10 @@ class PipelineStream {
     for (const finisher of this.finishers.values()) finisher(undefined, true);
     this.finishers.clear();
     this.outbox = [];
+    this.outboxBytes = 0;
+    this.backlog = [];
+    this.backlogAt = 0;
+    this.cancelledBeforeRun.clear();
     this.onClosed();
   }
 }

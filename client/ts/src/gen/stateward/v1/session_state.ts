@@ -303,7 +303,10 @@ export interface PipelineRequest {
   operations: PipelineOperation[];
   /**
    * Correlation ids of operations in flight on this stream to cancel: a waiting Get or Lock leaves
-   * its queue at once and is never granted the lock; the cancelled operation gets no result.
+   * its queue at once and is never granted the lock, and is answered with an OperationError
+   * CANCELLED. An id whose result was already sent is ignored (its result is on the way), so every
+   * operation gets exactly one result: a client that gave up on a Lock learns whether it was
+   * granted meanwhile, and releases it.
    */
   cancelIds: bigint[];
 }
@@ -355,7 +358,10 @@ export interface PipelineOperation {
 
 /** PipelineResponse is a batch of results sent on a Pipeline stream. */
 export interface PipelineResponse {
-  /** Results, each for one operation, in completion order. */
+  /**
+   * Results, each for one operation, in completion order; at most about 4 MiB of results per
+   * message (a single larger result travels alone).
+   */
   results: PipelineResult[];
 }
 
