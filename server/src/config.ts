@@ -276,7 +276,7 @@ const SERVER_SPECS: Specs<ServerOnly> = {
     placeholder: "<n>",
     default: 1024,
     description:
-      "Session events a Watch stream may hold undelivered, 1 to 1000000; a watcher further behind is dropped with RESOURCE_EXHAUSTED (\"watcher too slow\") instead of slowing the store.",
+      "Session events a Watch stream may hold undelivered, 1 to 1000000; a watcher further behind that has taken no event for 1 s (it stopped reading), or 64 times further behind whatever its pace, is dropped with RESOURCE_EXHAUSTED (\"watcher too slow\") instead of slowing the store. Bursts larger than this reach a watcher that keeps reading.",
     parse: integer(1, 1_000_000),
   },
 };

@@ -4,6 +4,8 @@
  * dropped with RESOURCE_EXHAUSTED instead of slowing the store.
  */
 import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as path from "node:path";
 import {
   RemoveRequest,
   SessionEventKind,
@@ -149,6 +151,35 @@ describe("watch: session-end events", function () {
     // The store kept going: further removals are unaffected.
     await unary(client, client.set, SetRequest.fromPartial({ app: APP, sessionId: "after" }));
     assert.equal((await unary(client, client.remove, RemoveRequest.fromPartial({ app: APP, sessionId: "after" }))).removed, true);
+  });
+
+  it("delivers a burst of 20,000 expiries to a watcher that keeps reading in its own process", async function () {
+    this.timeout(30_000);
+    const clock = new FakeClock(FAKE_START_MS);
+    s = await startObservedServer([], { clock, tracing: false, metrics: false });
+    const store = s.server.store;
+    const count = 20_000;
+    for (let i = 0; i < count; i++) {
+      store.set({ app: APP, sessionId: `burst-${i}`, data: Buffer.alloc(0), ttlSeconds: 1, lockId: 0, keepLock: false, expectedVersion: 0, onlyIfAbsent: false });
+    }
+    const child = spawn(process.execPath, ["-r", "tsx/cjs", path.join(__dirname, "fixtures", "watch-counter.ts"), s.server.address, APP, String(count)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    try {
+      await waitFor(() => server().server.watchers() === 1, "the watcher process to connect", 20_000);
+      clock.advance(3000);
+      // Every expiry in the same turn of the event loop: the burst the watcher must absorb.
+      for (let slices = 0; store.stats().sessions > 0 && slices < 10_000; slices++) store.runDueWork();
+      assert.equal(store.stats().sessions, 0);
+      await withTimeout(exited, 25_000, "the watcher process to count its events");
+    } finally {
+      child.kill();
+    }
+    const result = JSON.parse(output.trim().split("\n").pop() ?? "{}") as { events?: number; code?: number };
+    assert.deepEqual(result, { events: count, code: 0 });
   });
 
   it("ends watch streams with UNAVAILABLE when the server shuts down", async () => {

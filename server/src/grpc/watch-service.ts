@@ -4,13 +4,17 @@
  * Best-effort by design: an event goes to the watchers connected when it happens and is never
  * stored or replayed. The store only pays for an array push per watcher of the session's app (and
  * a map lookup when nobody watches that app): events are written to the streams on the next turn of
- * the event loop. A watcher that falls more than `maxBacklog` events behind (it does not read, or
- * reads slower than sessions end) is dropped with RESOURCE_EXHAUSTED "watcher too slow", so a slow
- * consumer can neither slow the store nor make the server buffer without bound.
+ * the event loop, as fast as each watcher takes them. A watcher more than `maxBacklog` events behind
+ * that has taken nothing for {@link WATCH_STALL_MS} (it stopped reading), or more than
+ * {@link WATCH_HARD_BACKLOG_FACTOR} × `maxBacklog` behind whatever its progress, is dropped with
+ * RESOURCE_EXHAUSTED "watcher too slow", so a stuck consumer can neither slow the store nor make the
+ * server buffer without bound, while a burst (20,000 sessions expiring at once) reaches a watcher
+ * that keeps reading.
  *
  * Privileged: events carry session ids, which are bearer credentials. They go to the watcher and
  * nowhere else (never into logs, spans or metric labels).
  */
+import { performance } from "node:perf_hooks";
 import { Metadata, status, type ServerWritableStream } from "@grpc/grpc-js";
 import { SessionEventKind, type SessionEvent, type WatchRequest } from "@stateward/client";
 import type { SessionEndReason } from "../store/session-store";
@@ -25,7 +29,7 @@ export interface WatchObserver {
 }
 
 /** Message of the status a dropped watcher gets. */
-export const WATCHER_TOO_SLOW_MESSAGE = "watcher too slow: it fell behind by more than --watch-max-backlog events and was dropped";
+export const WATCHER_TOO_SLOW_MESSAGE = "watcher too slow: it fell more than --watch-max-backlog events behind and stopped taking them, and was dropped";
 
 const KINDS: Readonly<Record<SessionEndReason, SessionEventKind>> = {
   expired: SessionEventKind.SESSION_EVENT_KIND_EXPIRED,
@@ -41,10 +45,24 @@ function invalidApp(app: string): string | undefined {
   return undefined;
 }
 
+/** Events handed to the transport at once per watcher; more are written as it takes them. */
+const TRANSPORT_WINDOW = 256;
+
+/** A watcher over its backlog is dropped once it has taken no event for this long (ms). */
+export const WATCH_STALL_MS = 1000;
+
+/** Whatever the progress, a watcher is dropped beyond this many times its backlog (bounds memory). */
+export const WATCH_HARD_BACKLOG_FACTOR = 64;
+
 /** One connected Watch stream. */
 class Watcher {
-  /** Events queued for the next flush. */
-  pending: SessionEvent[] = [];
+  /** Events not handed to the transport yet. */
+  private pending: SessionEvent[] = [];
+  private pendingAt = 0;
+  /** Events handed to the transport whose write has not completed (the client has not taken them). */
+  private inTransport = 0;
+  /** When the watcher last took an event, or last went from nothing undelivered to something. */
+  private lastProgressAt = 0;
   closed = false;
 
   constructor(
@@ -52,22 +70,55 @@ class Watcher {
     private readonly call: ServerWritableStream<WatchRequest, SessionEvent>,
   ) {}
 
-  /** Events not yet handed to the transport plus those the transport has not delivered yet. */
+  /** Events not yet taken by the client. */
   get backlog(): number {
-    return this.pending.length + this.call.writableLength;
+    return this.pending.length - this.pendingAt + this.inTransport;
   }
 
-  flush(): void {
-    const events = this.pending;
-    this.pending = [];
-    for (const event of events) this.call.write(event);
+  /**
+   * Whether the watcher should be dropped before it is given another event: it is over its backlog
+   * and has stopped reading, or it is so far behind that holding more would cost unbounded memory.
+   * A burst larger than the backlog is fine as long as the watcher keeps taking events.
+   */
+  isTooSlow(maxBacklog: number, now: number): boolean {
+    const backlog = this.backlog;
+    if (backlog < maxBacklog) return false;
+    return now - this.lastProgressAt > WATCH_STALL_MS || backlog >= maxBacklog * WATCH_HARD_BACKLOG_FACTOR;
   }
+
+  push(event: SessionEvent, now: number): void {
+    if (this.backlog === 0) this.lastProgressAt = now;
+    this.pending.push(event);
+  }
+
+  /** Hands pending events to the transport, at most {@link TRANSPORT_WINDOW} not yet taken. */
+  readonly flush = (): void => {
+    while (!this.closed && this.pendingAt < this.pending.length && this.inTransport < TRANSPORT_WINDOW) {
+      const event = this.pending[this.pendingAt++] as SessionEvent;
+      this.inTransport++;
+      this.call.write(event, this.onWritten);
+    }
+    if (this.pendingAt >= this.pending.length) {
+      this.pending = [];
+      this.pendingAt = 0;
+    } else if (this.pendingAt > 4096) {
+      this.pending = this.pending.slice(this.pendingAt);
+      this.pendingAt = 0;
+    }
+  };
+
+  private readonly onWritten = (): void => {
+    this.inTransport--;
+    this.lastProgressAt = performance.now();
+    if (this.inTransport < TRANSPORT_WINDOW / 2) this.flush();
+  };
 
   /** Ends the stream with `code` (after the events already written, as gRPC orders them). */
   end(code: status, details: string): void {
     if (this.closed) return;
     this.closed = true;
     this.pending = [];
+    this.pendingAt = 0;
     this.call.emit("error", { code, details });
   }
 }
@@ -102,12 +153,13 @@ export class WatchHub {
     const watchers = this.byApp.get(app);
     if (watchers === undefined) return;
     const event: SessionEvent = { kind: KINDS[reason], app, sessionId, time: new Date(at) };
+    const now = performance.now();
     for (const watcher of watchers) {
-      if (watcher.backlog >= this.maxBacklog) {
+      if (watcher.isTooSlow(this.maxBacklog, now)) {
         this.drop(watcher);
         continue;
       }
-      watcher.pending.push(event);
+      watcher.push(event, now);
       this.dirty.add(watcher);
       this.observer.onEventSent?.(reason);
     }
