@@ -332,6 +332,13 @@ const STORE_SPECS: Specs<StoreOptions> = {
     description: "Waiting calls allowed per session, 1 to 100000; the next one gets RESOURCE_EXHAUSTED.",
     parse: integer(1, 100_000),
   },
+  maxApps: {
+    flag: "max-apps",
+    placeholder: "<n>",
+    default: DEFAULT_STORE_OPTIONS.maxApps,
+    description: "Apps that may have sessions at once, 1 to 1000000; a write that would add another gets RESOURCE_EXHAUSTED (TOO_MANY_APPS). An app whose sessions are all gone is forgotten and costs nothing.",
+    parse: integer(1, 1_000_000),
+  },
   maxItemBytes: {
     flag: "max-item-bytes",
     placeholder: "<bytes>",

@@ -157,3 +157,44 @@ describeEachTransport("limits (rule 13)", () => {
     });
   });
 });
+
+describeEachTransport("memory held by expired sessions (audit decision)", () => {
+  const t = useFakeServer(["--max-memory", "64KiB", "--max-item-bytes", "4KiB", "--expiry-interval-ms", "60000"]);
+
+  it("rule 13: a write is never refused for memory held by sessions that have already expired", async () => {
+    const { written } = await fillBudget(t(), 4000, 64);
+    assert.ok(written.length > 4);
+    // Every session's deadline passes, but the expiry cycle (every 60 s) has not run yet.
+    for (const sessionId of written) await t().call.expire({ sessionId, ttlSeconds: 1 });
+    t().clock.advance(1500);
+    assert.equal(t().server.store.stats().sessions, written.length, "nothing swept yet");
+    assert.deepEqual(await t().call.set({ sessionId: "new", data: bytes(4000) }), { version: 1n, written: true });
+    assert.equal(t().server.store.stats().sessions, 1, "the expired sessions were reclaimed first");
+  });
+});
+
+describeEachTransport("app registry (audit defect 7)", () => {
+  const t = useFakeServer(["--max-apps", "3"]);
+
+  it("rule 13: an app whose sessions are gone is forgotten; the number of live apps is bounded", async () => {
+    for (let cycle = 0; cycle < 20; cycle++) {
+      const app = `app-${cycle}`;
+      await t().call.set({ app, data: "v" });
+      assert.equal((await t().call.remove({ app })).removed, true);
+    }
+    await t().call.set({ app: "a", data: "v" });
+    await t().call.set({ app: "b", data: "v" });
+    await t().call.set({ app: "c", data: "v" });
+    await expectStatus(t().call.set({ app: "d", data: "v" }), grpc.status.RESOURCE_EXHAUSTED, {
+      reason: "TOO_MANY_APPS",
+      message: [/max-apps/, numberPattern(3)],
+    });
+    await expectStatus(t().call.lock({ app: "d", create: true }), grpc.status.RESOURCE_EXHAUSTED, { reason: "TOO_MANY_APPS" });
+    // More sessions of a live app are fine, and a gone app frees its place.
+    await t().call.set({ app: "a", sessionId: "s2", data: "v" });
+    await t().call.remove({ app: "c" });
+    await t().call.set({ app: "d", data: "v" });
+    assert.equal((await t().call.get({ app: "d" })).outcome, Outcome.OUTCOME_OK);
+    assert.equal((await t().call.get({ app: "c" })).outcome, Outcome.OUTCOME_NOT_FOUND);
+  });
+});

@@ -66,3 +66,40 @@ describeEachTransport("lock ids (rule 5)", () => {
     assert.equal(get.lockId, afterExpiry.lockId);
   });
 });
+
+describeEachTransport("stale lock ids say why (audit decisions)", () => {
+  const t = useFakeServer();
+
+  it("rule 9: an id from before the session was removed and created again is SESSION_GONE", async () => {
+    await t().call.set({ data: "v1" });
+    const old = await t().call.lock();
+    await t().call.remove({ lockId: old.lockId });
+    await t().call.set({ data: "v2" });
+    await expectStatus(t().call.set({ data: "x", lockId: old.lockId }), grpc.status.ABORTED, { reason: "SESSION_GONE" });
+    // Also while the new incarnation is locked by someone else.
+    await t().call.lock();
+    await expectStatus(t().call.set({ data: "x", lockId: old.lockId }), grpc.status.ABORTED, { reason: "SESSION_GONE" });
+  });
+
+  it("rule 9: an older lease that ended is LEASE_EXPIRED, a released lock STALE_LOCK_ID", async () => {
+    await t().call.set({ data: "v1" });
+    const first = await t().call.lock({ leaseMs: 1000 });
+    t().clock.advance(1000);
+    const second = await t().call.lock({ leaseMs: 1000 });
+    t().clock.advance(1000);
+    // Both leases ended: the older one answers LEASE_EXPIRED too, not "released".
+    await expectStatus(t().call.set({ data: "x", lockId: first.lockId }), grpc.status.ABORTED, { reason: "LEASE_EXPIRED" });
+    await expectStatus(t().call.set({ data: "x", lockId: second.lockId }), grpc.status.ABORTED, { reason: "LEASE_EXPIRED" });
+    const third = await t().call.lock({ leaseMs: 1000 });
+    await t().call.release({ lockId: third.lockId });
+    const fourth = await t().call.lock({ leaseMs: 1000 });
+    await t().call.release({ lockId: fourth.lockId });
+    const fifth = await t().call.lock({ leaseMs: 1000 });
+    t().clock.advance(1000);
+    // third and fourth were released (fourth is the last release, third lies between the last
+    // lease end and it), fifth's lease ended.
+    await expectStatus(t().call.set({ data: "x", lockId: third.lockId }), grpc.status.ABORTED, { reason: "STALE_LOCK_ID", message: [/released/] });
+    await expectStatus(t().call.set({ data: "x", lockId: fourth.lockId }), grpc.status.ABORTED, { reason: "STALE_LOCK_ID", message: [/released/] });
+    await expectStatus(t().call.set({ data: "x", lockId: fifth.lockId }), grpc.status.ABORTED, { reason: "LEASE_EXPIRED" });
+  });
+});

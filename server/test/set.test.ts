@@ -118,9 +118,13 @@ describeEachTransport("set (rule 9)", () => {
     });
     assert.doesNotMatch(error.details, /version/i);
     await assertUnchanged(t(), before);
-    // A lock id never issued is stale too.
-    await expectStatus(t().call.set({ data: "x", lockId: 987_654_321n }), grpc.status.ABORTED, {
+    // A lock id never issued is stale too: above the session's ids STALE_LOCK_ID, below the first
+    // id of this incarnation SESSION_GONE (it cannot be a lock of this session).
+    await expectStatus(t().call.set({ data: "x", lockId: lock.lockId + 1_000_000n }), grpc.status.ABORTED, {
       reason: "STALE_LOCK_ID",
+    });
+    await expectStatus(t().call.set({ data: "x", lockId: 987_654_321n }), grpc.status.ABORTED, {
+      reason: "SESSION_GONE",
     });
     await assertUnchanged(t(), before);
   });

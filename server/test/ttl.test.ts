@@ -207,3 +207,33 @@ describeEachTransport("ttl (rule 2)", () => {
     });
   });
 });
+
+describeEachTransport("ttl after an early release (audit defect 4)", () => {
+  const t = useFakeServer(["--expiry-interval-ms", "100"]);
+
+  it("rule 2: a session whose expiry came due while locked, then released early, is swept at its real deadline", async () => {
+    await t().call.set({ data: "v", ttlSeconds: 2 });
+    const lock = await t().call.lock({ leaseMs: 3_600_000 });
+    // The expiry cycle finds it due while locked and files it again at its lease end (an hour).
+    t().clock.advance(5_000);
+    t().server.store.runDueWork();
+    assert.equal(t().server.store.stats().sessions, 1);
+    // Released early: the sliding window restarts now, so the deadline is now + 2 s.
+    assert.equal((await t().call.release({ lockId: lock.lockId })).released, true);
+    t().clock.advance(2_000 + 1_000 + 200);
+    t().server.store.runDueWork();
+    assert.equal(t().server.store.stats().sessions, 0, "swept within the expiry cycle's delay of its deadline");
+    assert.equal(t().server.store.stats().bytesUsed, 0, "and its memory is no longer charged");
+  });
+
+  it("rule 2: the same after a Set that writes and releases", async () => {
+    await t().call.set({ data: "v", ttlSeconds: 2 });
+    const lock = await t().call.lock({ leaseMs: 3_600_000 });
+    t().clock.advance(5_000);
+    t().server.store.runDueWork();
+    await t().call.set({ data: "w", lockId: lock.lockId });
+    t().clock.advance(2_000 + 1_000 + 200);
+    t().server.store.runDueWork();
+    assert.equal(t().server.store.stats().sessions, 0);
+  });
+});

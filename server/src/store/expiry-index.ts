@@ -71,6 +71,18 @@ export class ExpiryIndex {
     }
   }
 
+  /**
+   * Visits the entries filed under `second` as they are now (entries `visit` files meanwhile are
+   * not visited), without removing the bucket.
+   */
+  forEachIn(second: number, visit: (slot: number) => void): void {
+    const bucket = this.buckets.get(second);
+    if (bucket === undefined) return;
+    const slots = bucket.slots;
+    const count = slots.length;
+    for (let i = 0; i < count; i++) visit(slots[i] as number);
+  }
+
   /** Drops everything. */
   clear(): void {
     this.order.clear();

@@ -95,8 +95,14 @@ export class SessionStore {
   private readonly hooks: StoreHooks;
   private readonly shards: SessionShard[] = [];
   private readonly slabs: PayloadSlabs;
-  /** App names by index (the session table stores the index, not the string; events need the name). */
+  /**
+   * App names by index (the session table stores the index, not the string; events need the name),
+   * with the number of resident sessions of each. An app is forgotten with its last session, and its
+   * index reused, so that apps with no sessions cost nothing.
+   */
   private readonly appNames: string[] = [];
+  private readonly appSessions: number[] = [];
+  private readonly freeAppIndexes: number[] = [];
   private readonly appIndexes = new Map<string, number>();
   /** The next lock id, global so that ids are never reused for any session. */
   private nextLockId: number;
@@ -186,7 +192,8 @@ export class SessionStore {
         return undefined;
       }
       const ttlSeconds = input.ttlSeconds === 0 ? this.options.defaultTtlSeconds : input.ttlSeconds;
-      this.assertBudget(SESSION_OVERHEAD_BYTES + input.sessionId.length);
+      this.assertAppRoom(input.app);
+      this.assertBudget(SESSION_OVERHEAD_BYTES + input.sessionId.length, now);
       slot = this.createSession(shard, input.app, input.sessionId, hash, ttlSeconds, now);
       const lockId = this.grantLock(shard, slot, leaseMs, now);
       callbacks.resolve({
@@ -244,7 +251,8 @@ export class SessionStore {
           `expected_version ${idText(input.expectedVersion)} does not match: the session does not exist`,
         );
       }
-      this.assertBudget(SESSION_OVERHEAD_BYTES + input.sessionId.length + chunkBytes);
+      this.assertAppRoom(input.app);
+      this.assertBudget(SESSION_OVERHEAD_BYTES + input.sessionId.length + chunkBytes, now);
       const ttlSeconds = input.ttlSeconds === 0 ? this.options.defaultTtlSeconds : input.ttlSeconds;
       const created = this.createSession(shard, input.app, input.sessionId, hash, ttlSeconds, now);
       this.writePayload(shard, created, input.data);
@@ -264,16 +272,13 @@ export class SessionStore {
         `expected_version ${idText(input.expectedVersion)} does not match the current version ${version}`,
       );
     }
-    this.assertBudget(chunkBytes - this.slabs.chunkBytesOf(table.payload[slot] as number));
+    this.assertBudget(chunkBytes - this.slabs.chunkBytesOf(table.payload[slot] as number), now);
 
     this.writePayload(shard, slot, input.data);
     table.version[slot] = version + 1;
     if (input.ttlSeconds !== 0) this.setTtl(shard, slot, input.ttlSeconds, now);
     this.touch(shard, slot, now);
-    if (input.lockId !== 0 && !input.keepLock) {
-      this.unlock(shard, slot);
-      this.serveQueue(shard, slot, now);
-    }
+    if (input.lockId !== 0 && !input.keepLock) this.releaseLock(shard, slot, now);
     return { version: version + 1, written: true };
   }
 
@@ -290,8 +295,7 @@ export class SessionStore {
     this.touch(shard, slot, now);
     const table = shard.table;
     if (input.lockId === 0 || table.lockId[slot] !== input.lockId) return false;
-    this.unlock(shard, slot);
-    this.serveQueue(shard, slot, now);
+    this.releaseLock(shard, slot, now);
     return true;
   }
 
@@ -425,14 +429,12 @@ export class SessionStore {
     ttlSeconds: number,
     now: number,
   ): number {
-    let appIndex = this.appIndexes.get(app);
-    if (appIndex === undefined) {
-      appIndex = this.appNames.length;
-      this.appNames.push(app);
-      this.appIndexes.set(app, appIndex);
-    }
+    const appIndex = this.appIndexFor(app);
     const table = shard.table;
     const slot = table.allocate(appIndex, sessionId, hash);
+    this.appSessions[appIndex] = (this.appSessions[appIndex] as number) + 1;
+    table.firstLockId[slot] = this.nextLockId;
+    table.lastReleasedLockId[slot] = 0;
     table.version[slot] = 1;
     table.ttlSeconds[slot] = ttlSeconds;
     const expiresAt = now + ttlSeconds * 1000;
@@ -458,6 +460,7 @@ export class SessionStore {
     const payload = table.payload[slot] as number;
     this.bytesUsed -= SESSION_OVERHEAD_BYTES + (table.keyLength[slot] as number) + this.slabs.chunkBytesOf(payload);
     this.slabs.free(payload);
+    this.forgetAppSession(table.appIndex[slot] as number);
     table.release(slot);
     // Answer after the state is consistent, so a callback that calls back in sees the removal.
     if (queue !== undefined) {
@@ -470,6 +473,38 @@ export class SessionStore {
         this.hooks.onCallbackError?.(error);
       }
     }
+  }
+
+  /** Fails (changing nothing) if a session of `app` would be one app more than `maxApps`. */
+  private assertAppRoom(app: string): void {
+    if (this.appIndexes.has(app) || this.appIndexes.size < this.options.maxApps) return;
+    throw new StoreError(
+      "resource-exhausted",
+      "TOO_MANY_APPS",
+      `${this.appIndexes.size} apps already have sessions; the limit (max-apps) is ${this.options.maxApps}`,
+    );
+  }
+
+  /** The registry index of `app`, registering it (call {@link assertAppRoom} first). */
+  private appIndexFor(app: string): number {
+    let appIndex = this.appIndexes.get(app);
+    if (appIndex === undefined) {
+      appIndex = this.freeAppIndexes.pop() ?? this.appNames.length;
+      this.appNames[appIndex] = app;
+      this.appSessions[appIndex] = 0;
+      this.appIndexes.set(app, appIndex);
+    }
+    return appIndex;
+  }
+
+  /** One session of the app at `appIndex` is gone; the last one takes the app with it. */
+  private forgetAppSession(appIndex: number): void {
+    const left = (this.appSessions[appIndex] as number) - 1;
+    this.appSessions[appIndex] = left;
+    if (left > 0) return;
+    this.appIndexes.delete(this.appNames[appIndex] as string);
+    this.appNames[appIndex] = "";
+    this.freeAppIndexes.push(appIndex);
   }
 
   private writePayload(shard: SessionShard, slot: number, data: Uint8Array): void {
@@ -534,6 +569,27 @@ export class SessionStore {
     return lockId;
   }
 
+  /**
+   * The holder released its lock (Release, or a Set that writes and releases). A session whose
+   * expiry came due while it was locked was re-filed at its lease end: file it again at its real
+   * deadline, or it would stay resident (and charged) until the lease end.
+   */
+  private releaseLock(shard: SessionShard, slot: number, now: number): void {
+    const table = shard.table;
+    table.lastReleasedLockId[slot] = table.lockId[slot] as number;
+    this.unlock(shard, slot);
+    this.fileIfEarlier(shard, slot);
+    this.serveQueue(shard, slot, now);
+  }
+
+  /** Files an unlocked session under its deadline if that comes before the bucket it is filed in. */
+  private fileIfEarlier(shard: SessionShard, slot: number): void {
+    const table = shard.table;
+    if (table.lockId[slot] !== 0) return;
+    const expiresAt = table.expiresAt[slot] as number;
+    if (ExpiryIndex.bucketOf(expiresAt) < (table.expiryBucket[slot] as number)) this.file(shard, slot, expiresAt);
+  }
+
   private unlock(shard: SessionShard, slot: number): void {
     const table = shard.table;
     table.lockId[slot] = 0;
@@ -558,6 +614,7 @@ export class SessionStore {
       this.deleteSession(shard, slot, "expired", now);
       return false;
     }
+    this.fileIfEarlier(shard, slot);
     this.serveQueue(shard, slot, now);
     return true;
   }
@@ -665,7 +722,10 @@ export class SessionStore {
       return;
     }
     if (holder === lockId) return;
-    if (table.lastLeaseExpiredLockId[slot] === lockId) {
+    if (lockId < (table.firstLockId[slot] as number)) {
+      throw conflict("SESSION_GONE", `lock_id ${idText(lockId)} is stale: the session was removed or expired and created again since`);
+    }
+    if (this.leaseEnded(shard, slot, lockId)) {
       throw conflict("LEASE_EXPIRED", `lock_id ${idText(lockId)} is stale: its lease ended and the server released it`);
     }
     throw conflict(
@@ -676,8 +736,27 @@ export class SessionStore {
     );
   }
 
-  private assertBudget(extraBytes: number): void {
-    if (extraBytes > 0 && this.bytesUsed + extraBytes > this.options.maxMemoryBytes) {
+  /**
+   * Whether the lock `lockId` (not the holder's, issued for this incarnation) ended by its lease
+   * rather than by a release. Locks of a session follow each other, so the last lease end and the
+   * last release decide it for every id after the earlier of the two; an id older than both is
+   * reported as released (the store keeps no longer history).
+   */
+  private leaseEnded(shard: SessionShard, slot: number, lockId: number): boolean {
+    const table = shard.table;
+    const lastLease = table.lastLeaseExpiredLockId[slot] as number;
+    const lastRelease = table.lastReleasedLockId[slot] as number;
+    if (lockId === lastLease) return true;
+    if (lockId === lastRelease) return false;
+    return lockId > lastRelease && lockId < lastLease;
+  }
+
+  private assertBudget(extraBytes: number, now: number): void {
+    if (extraBytes <= 0 || this.bytesUsed + extraBytes <= this.options.maxMemoryBytes) return;
+    // Memory held by sessions that have expired but not been swept yet is free memory: take it
+    // back before refusing (as Redis expires keys before it evicts).
+    this.reclaimExpired(now);
+    if (this.bytesUsed + extraBytes > this.options.maxMemoryBytes) {
       throw new StoreError(
         "resource-exhausted",
         "MEMORY_BUDGET",
@@ -805,6 +884,29 @@ export class SessionStore {
     this.longestExpirySliceMs = Math.max(this.longestExpirySliceMs, sliceMs);
     this.hooks.onExpirySlice?.(sliceMs);
     return done;
+  }
+
+  /**
+   * Deletes every session whose deadline has passed, whatever the expiry cycle's budget: the due
+   * buckets in full, then the sessions of the current second's bucket that have already expired.
+   * Called only when a write would otherwise be refused for memory.
+   */
+  private reclaimExpired(now: number): void {
+    const current = ExpiryIndex.bucketOf(now);
+    for (const shard of this.shards) {
+      shard.expiry.sweep(now, (slot, bucket) => this.visitExpiryEntry(shard, slot, bucket, now), () => false);
+      const table = shard.table;
+      shard.expiry.forEachIn(current, (slot) => {
+        if (table.isLive(slot) && table.expiryBucket[slot] === current) this.settle(shard, slot, now);
+      });
+    }
+    this.armWake(this.nextExpiryDue());
+  }
+
+  private nextExpiryDue(): number {
+    let next = Infinity;
+    for (const shard of this.shards) next = Math.min(next, shard.expiry.nextDueAt());
+    return Math.max(next, this.lastSweepAt + this.options.expiryIntervalMs);
   }
 }
 

@@ -38,6 +38,10 @@ export class SessionTable {
   leaseHeapPosition = new Int32Array(0);
   /** The last lock id whose lease ran out on this session (to say "lease ended" on a late write). */
   lastLeaseExpiredLockId = new Float64Array(0);
+  /** The last lock id released by its holder (to tell a released lock from one whose lease ended). */
+  lastReleasedLockId = new Float64Array(0);
+  /** The next lock id when this incarnation was created: a lower id is from before (SESSION_GONE). */
+  firstLockId = new Float64Array(0);
   /** Payload chunk handle (NO_CHUNK for an empty payload). */
   payload = new Int32Array(0);
   /** Payload length in bytes. */
@@ -185,6 +189,8 @@ export class SessionTable {
     this.leaseEnd = growFloat64(this.leaseEnd, capacity);
     this.leaseHeapPosition = growInt32(this.leaseHeapPosition, capacity);
     this.lastLeaseExpiredLockId = growFloat64(this.lastLeaseExpiredLockId, capacity);
+    this.lastReleasedLockId = growFloat64(this.lastReleasedLockId, capacity);
+    this.firstLockId = growFloat64(this.firstLockId, capacity);
     this.payload = growInt32(this.payload, capacity);
     this.payloadLength = growUint32(this.payloadLength, capacity);
     this.expiryBucket = growInt32(this.expiryBucket, capacity);

@@ -7,7 +7,7 @@ export type StoreErrorKind =
   | "invalid-argument"
   /** A write or remove conflicts with the session's lock or version. Nothing changed. */
   | "conflict"
-  /** A limit was reached: the memory budget or the per-session waiter queue. Nothing changed. */
+  /** A limit was reached: the memory budget, the per-session waiter queue or the app limit. Nothing changed. */
   | "resource-exhausted"
   /** The store is shutting down. */
   | "unavailable";
@@ -26,6 +26,7 @@ export type StoreErrorReason =
   | "VERSION_MISMATCH"
   | "MEMORY_BUDGET"
   | "TOO_MANY_WAITERS"
+  | "TOO_MANY_APPS"
   | "SHUTTING_DOWN";
 
 /** A refusal by the store: the request changed nothing. Messages never contain session ids or data. */

@@ -14,6 +14,11 @@ export interface StoreOptions {
   readonly maxWaitMs: number;
   /** Waiters per session; the next one is refused (RESOURCE_EXHAUSTED). Default 50 (ASP.NET). */
   readonly maxWaiters: number;
+  /**
+   * Apps that may have sessions at once; a write that would add one more app gets
+   * RESOURCE_EXHAUSTED (TOO_MANY_APPS). An app with no sessions costs nothing. Default 10,000.
+   */
+  readonly maxApps: number;
   /** Largest session payload in bytes; above it INVALID_ARGUMENT. Default 1 MiB. */
   readonly maxItemBytes: number;
   /**
@@ -44,6 +49,7 @@ export const DEFAULT_STORE_OPTIONS: StoreOptions = Object.freeze({
   maxLockLeaseMs: 3_600_000,
   maxWaitMs: 120_000,
   maxWaiters: 50,
+  maxApps: 10_000,
   maxItemBytes: 1024 * 1024,
   maxMemoryBytes: 1024 * 1024 * 1024,
   expiryIntervalMs: 100,

@@ -2,6 +2,14 @@ import assert from "node:assert/strict";
 import { FakeClock } from "../../src/store/fake-clock";
 import type { GetResult, LockResult, SetInput } from "../../src/store/operations";
 import { SESSION_OVERHEAD_BYTES, SessionStore } from "../../src/store/session-store";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+
+/** A full garbage collection, without starting node with --expose-gc. */
+function fullGc(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
 
 /** Store-level properties that the gRPC conformance suite cannot see. */
 describe("session store internals", () => {
@@ -126,5 +134,27 @@ describe("session store internals", () => {
     assert.deepEqual(errors, ["the server is shutting down"]);
     assert.equal(clock.pendingTimers, 0);
     assert.throws(() => store.expire({ app: "app", sessionId: "s", ttlSeconds: 0 }), /shutting down/);
+  });
+});
+
+describe("SessionStore app registry (audit defect 7)", () => {
+  it("forgets apps with their last session: 200,000 distinct apps created and removed cost no heap", () => {
+    const store = new SessionStore({}, new FakeClock(1_700_000_000_000));
+    const cycle = (i: number): void => {
+      const app = `tenant-${i}-${"x".repeat(40)}`;
+      store.set({ app, sessionId: "s", data: new Uint8Array(0), ttlSeconds: 0, lockId: 0, keepLock: false, expectedVersion: 0, onlyIfAbsent: false });
+      store.remove({ app, sessionId: "s", lockId: 0 });
+    };
+    const gc = fullGc();
+    for (let i = 0; i < 1000; i++) cycle(i);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 1000; i < 200_000; i++) cycle(i);
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    assert.equal(store.stats().sessions, 0);
+    // Without forgetting, every name stays in a Map: about 200 B each, 40 MB here.
+    assert.ok(grown < 8 * 1024 * 1024, `heap grew by ${(grown / 1048576).toFixed(1)} MiB`);
+    store.close();
   });
 });
