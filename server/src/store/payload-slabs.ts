@@ -1,8 +1,20 @@
 /**
- * Session payloads live in large slab pages, never in one Buffer per session: a Buffer object per
- * session costs about 600 B of overhead and makes full GCs slow at a million sessions, while a few
- * hundred big pages cost nothing per session. Memcached-style size classes: each class cuts its
- * pages into equal chunks; a session holds an integer handle (page id and chunk index).
+ * Session payloads (and session ids) live in slab pages, never in one Buffer per session: a Buffer
+ * object per session costs about 600 B of overhead and makes full GCs slow at a million sessions,
+ * while a few thousand pages cost nothing per session. Memcached-style size classes: each class
+ * cuts its pages into equal chunks; a session holds an integer handle (page id and chunk index).
+ *
+ * Unlike memcached, the slabs compact themselves, so that the memory held stays close to the memory
+ * charged whatever the pattern of writes and removals (an adversary who keeps one session per page
+ * cannot make the process hold more than a few pages per class beyond what is in use):
+ * - every chunk records its owner (an opaque number the caller gives), so a chunk can be moved and
+ *   its owner told its new handle;
+ * - allocation takes from the fullest pages first, so that sparse pages drain;
+ * - a page is released as soon as it is empty;
+ * - after a free, if a class holds more than one page plus 1/8 of its used chunks free, its
+ *   sparsest page is evacuated into the others and released (Redis's active defragmentation does
+ *   the same for jemalloc's pages). At most one page is evacuated per free, so the cost is bounded
+ *   (at most one page of copying) and amortised below one chunk move per free.
  */
 
 /** Handle of "no chunk" (empty payloads take no slab space). */
@@ -18,41 +30,65 @@ export interface SlabLayout {
   readonly linearLimit: number;
 }
 
-/** Session payloads: 1 MiB pages, 64-byte steps up to 1 KiB. */
-export const PAYLOAD_LAYOUT: SlabLayout = { pageBytes: 1024 * 1024, linearStep: 64, linearLimit: 1024 };
+/**
+ * Pages just under 64 KiB: small enough that a class's partly filled pages cost little (the bound on
+ * what the slabs hold beyond what is used is a few pages per class), and, with malloc's allocation
+ * header, exactly one 64 KiB mapping when the process runs with `MALLOC_MMAP_THRESHOLD_=65536` (as
+ * the `stateward` command does), so that a released page goes back to the OS at once.
+ */
+const PAGE_BYTES = 64 * 1024 - 64;
 
-/** Session ids (1-256 bytes): 256 KiB pages, 16-byte steps. */
-export const KEY_LAYOUT: SlabLayout = { pageBytes: 256 * 1024, linearStep: 16, linearLimit: 256 };
+/** Session payloads: 64-byte steps up to 1 KiB, then geometric. */
+export const PAYLOAD_LAYOUT: SlabLayout = { pageBytes: PAGE_BYTES, linearStep: 64, linearLimit: 1024 };
+
+/** Session ids (1-256 bytes): 16-byte steps. */
+export const KEY_LAYOUT: SlabLayout = { pageBytes: PAGE_BYTES, linearStep: 16, linearLimit: 256 };
+
+/** Told the new handle of a chunk that compaction moved. */
+export type Relocate = (owner: number, handle: number) => void;
 
 /** Geometric growth of chunk sizes above the linear limit: at most 12.5 % wasted per chunk. */
 const GROWTH = 1.125;
-/** Bits of a handle that hold the chunk index: a page may have at most 16,384 chunks. */
-const CHUNK_BITS = 14;
+/** Bits of a handle that hold the chunk index: a page may have at most 4,096 chunks. */
+const CHUNK_BITS = 12;
 const CHUNK_MASK = (1 << CHUNK_BITS) - 1;
-/** Page ids must fit in the remaining 17 bits of a positive int32 handle: 128 GiB of pages. */
+/** Page ids must fit in the remaining 19 bits of a positive int32 handle. */
 const MAX_PAGES = 1 << (31 - CHUNK_BITS);
+/** Fill levels by which non-full pages are grouped (allocation takes from the fullest). */
+const BINS = 8;
+/** A class may hold this share of its used chunks free (beyond one page) before it is compacted. */
+const SLACK_FRACTION = 1 / 8;
 
 interface SlabPage {
   readonly id: number;
   readonly sizeClass: SizeClass;
   readonly buffer: Buffer;
-  /** Stack of free chunk indexes. */
-  readonly free: Int32Array;
-  freeCount: number;
-  /** Whether the page is on its class's `available` list. */
-  available: boolean;
+  /**
+   * Per chunk: its owner (>= 0) when in use; when free, -(next free chunk + 2), so -1 ends the
+   * page's free list.
+   */
+  readonly owners: Float64Array;
+  /** First free chunk, or -1. */
+  freeHead: number;
+  /** Chunks in use. */
+  used: number;
+  /** The fill bin the page is in (-1: full, or being evacuated), and its position there. */
+  bin: number;
+  binPosition: number;
+  /** Being emptied by compaction: never an allocation target. */
+  evacuating: boolean;
 }
 
 interface SizeClass {
   readonly chunkBytes: number;
   readonly chunksPerPage: number;
-  /** Pages with at least one free chunk (allocation takes from the end). */
-  readonly available: SlabPage[];
-  /** Fully free pages kept so that alloc/free churn does not allocate a page each time. */
-  emptyPages: number;
+  /** Non-full pages by fill level (bin i holds pages with used * BINS / chunksPerPage in [i, i+1)). */
+  readonly bins: SlabPage[][];
+  pages: number;
+  usedChunks: number;
 }
 
-/** A slab allocator (for payloads or session ids). Single-threaded; not shared between stores. */
+/** A compacting slab allocator (for payloads or session ids). Single-threaded. */
 export class PayloadSlabs {
   private readonly classes: SizeClass[] = [];
   private readonly pages: (SlabPage | undefined)[] = [];
@@ -60,12 +96,19 @@ export class PayloadSlabs {
   private pageBytesTotal = 0;
   private readonly linearStep: number;
   private readonly linearLimit: number;
+  private movedChunks = 0;
 
   /**
    * @param maxItemBytes - the largest item that must fit (decides the largest class).
    * @param layout - page size and size classes.
+   * @param relocate - told every move compaction makes (owner, new handle); the old handle is then
+   *   invalid. Called synchronously from {@link free} and {@link write}.
    */
-  constructor(maxItemBytes: number, layout: SlabLayout = PAYLOAD_LAYOUT) {
+  constructor(
+    maxItemBytes: number,
+    layout: SlabLayout = PAYLOAD_LAYOUT,
+    private readonly relocate: Relocate = () => undefined,
+  ) {
     const step = layout.linearStep;
     if (layout.pageBytes / step > 1 << CHUNK_BITS) throw new RangeError("slab pages would hold too many chunks");
     this.linearStep = step;
@@ -75,8 +118,9 @@ export class PayloadSlabs {
       this.classes.push({
         chunkBytes: size,
         chunksPerPage: Math.max(1, Math.floor(layout.pageBytes / size)),
-        available: [],
-        emptyPages: 0,
+        bins: Array.from({ length: BINS }, () => []),
+        pages: 0,
+        usedChunks: 0,
       });
       if (size >= maxItemBytes) break;
       size = size < layout.linearLimit ? size + step : Math.ceil((size * GROWTH) / step) * step;
@@ -94,6 +138,18 @@ export class PayloadSlabs {
     return this.pages.length - this.freePageIds.length;
   }
 
+  /** Bytes of the chunks in use (what is charged; {@link pageBytes} is what is held). */
+  get usedBytes(): number {
+    let bytes = 0;
+    for (const sizeClass of this.classes) bytes += sizeClass.usedChunks * sizeClass.chunkBytes;
+    return bytes;
+  }
+
+  /** Chunks moved by compaction so far. */
+  get moves(): number {
+    return this.movedChunks;
+  }
+
   /** The chunk size a payload of `length` bytes occupies (0 for an empty payload). */
   chunkBytesFor(length: number): number {
     return length === 0 ? 0 : this.classFor(length).chunkBytes;
@@ -105,10 +161,10 @@ export class PayloadSlabs {
   }
 
   /**
-   * Stores `data` and returns its handle. If `previous` is a chunk of the same size class it is
-   * overwritten in place; otherwise it is freed after the copy.
+   * Stores `data` for `owner` and returns its handle. If `previous` is a chunk of the same size
+   * class it is overwritten in place; otherwise it is freed after the copy.
    */
-  write(data: Uint8Array, previous: number): number {
+  write(data: Uint8Array, previous: number, owner: number): number {
     if (data.length === 0) {
       if (previous !== NO_CHUNK) this.free(previous);
       return NO_CHUNK;
@@ -120,17 +176,18 @@ export class PayloadSlabs {
         page.buffer.set(data, (previous & CHUNK_MASK) * sizeClass.chunkBytes);
         return previous;
       }
-      this.free(previous);
     }
-    const handle = this.allocate(sizeClass);
+    // Allocate before freeing: the free may compact, and must not move the new chunk's page away.
+    const handle = this.allocate(sizeClass, owner);
     const page = this.pageOf(handle);
     page.buffer.set(data, (handle & CHUNK_MASK) * sizeClass.chunkBytes);
+    if (previous !== NO_CHUNK) this.free(previous);
     return handle;
   }
 
-  /** Stores an ASCII string (one byte per char) and returns its handle. */
-  writeAscii(text: string): number {
-    const handle = this.allocate(this.classFor(text.length));
+  /** Stores an ASCII string (one byte per char) for `owner` and returns its handle. */
+  writeAscii(text: string, owner: number): number {
+    const handle = this.allocate(this.classFor(text.length), owner);
     const page = this.pageOf(handle);
     page.buffer.write(text, (handle & CHUNK_MASK) * page.sizeClass.chunkBytes, text.length, "latin1");
     return handle;
@@ -165,64 +222,132 @@ export class PayloadSlabs {
     return copy;
   }
 
-  /** Returns a chunk to its page. */
+  /** Returns a chunk to its page; may compact its class (moving other owners' chunks). */
   free(handle: number): void {
     if (handle === NO_CHUNK) return;
     const page = this.pageOf(handle);
+    this.release(page, handle & CHUNK_MASK);
     const sizeClass = page.sizeClass;
-    page.free[page.freeCount++] = handle & CHUNK_MASK;
-    if (!page.available) {
-      page.available = true;
-      sizeClass.available.push(page);
-    }
-    if (page.freeCount === sizeClass.chunksPerPage) {
-      // Keep one empty page per class as a cushion; give the rest back to the garbage collector.
-      if (sizeClass.emptyPages >= 1) this.releasePage(page);
-      else sizeClass.emptyPages++;
+    if (page.used === 0) {
+      this.dropPage(page);
+    } else if (this.needsCompaction(sizeClass)) {
+      this.evacuateSparsest(sizeClass);
     }
   }
 
-  private allocate(sizeClass: SizeClass): number {
-    let page = sizeClass.available[sizeClass.available.length - 1];
-    if (page === undefined) page = this.newPage(sizeClass);
-    if (page.freeCount === sizeClass.chunksPerPage) sizeClass.emptyPages--;
-    const chunk = page.free[--page.freeCount] as number;
-    if (page.freeCount === 0) {
-      page.available = false;
-      sizeClass.available.pop();
+  private needsCompaction(sizeClass: SizeClass): boolean {
+    const perPage = sizeClass.chunksPerPage;
+    const freeChunks = sizeClass.pages * perPage - sizeClass.usedChunks;
+    return perPage > 1 && freeChunks > perPage + sizeClass.usedChunks * SLACK_FRACTION;
+  }
+
+  /** Moves every chunk of the class's sparsest page into its other pages, and releases it. */
+  private evacuateSparsest(sizeClass: SizeClass): void {
+    let victim: SlabPage | undefined;
+    for (const bin of sizeClass.bins) {
+      victim = bin[bin.length - 1];
+      if (victim !== undefined) break;
     }
+    if (victim === undefined) return;
+    this.unbin(victim);
+    victim.evacuating = true;
+    const owners = victim.owners;
+    const chunkBytes = sizeClass.chunkBytes;
+    for (let chunk = 0; chunk < owners.length; chunk++) {
+      const owner = owners[chunk] as number;
+      if (owner < 0) continue;
+      // The other pages have room: the class holds more than a page of free chunks beyond the victim's.
+      const handle = this.allocate(sizeClass, owner);
+      const target = this.pageOf(handle);
+      victim.buffer.copy(target.buffer, (handle & CHUNK_MASK) * chunkBytes, chunk * chunkBytes, (chunk + 1) * chunkBytes);
+      this.release(victim, chunk);
+      this.movedChunks++;
+      this.relocate(owner, handle);
+    }
+    this.dropPage(victim);
+  }
+
+  private allocate(sizeClass: SizeClass, owner: number): number {
+    let page: SlabPage | undefined;
+    for (let bin = BINS - 1; bin >= 0 && page === undefined; bin--) {
+      const pages = sizeClass.bins[bin] as SlabPage[];
+      page = pages[pages.length - 1];
+    }
+    page ??= this.newPage(sizeClass);
+    const chunk = page.freeHead;
+    page.freeHead = -(page.owners[chunk] as number) - 2;
+    page.owners[chunk] = owner;
+    page.used++;
+    sizeClass.usedChunks++;
+    this.rebin(page);
     return (page.id << CHUNK_BITS) | chunk;
+  }
+
+  /** Marks a chunk free (no compaction, no page release). */
+  private release(page: SlabPage, chunk: number): void {
+    page.owners[chunk] = -(page.freeHead + 2);
+    page.freeHead = chunk;
+    page.used--;
+    page.sizeClass.usedChunks--;
+    if (!page.evacuating) this.rebin(page);
+  }
+
+  /** Files a page in the bin of its fill level (full pages are in none). */
+  private rebin(page: SlabPage): void {
+    const perPage = page.sizeClass.chunksPerPage;
+    const bin = page.used >= perPage ? -1 : Math.floor((page.used * BINS) / perPage);
+    if (bin === page.bin) return;
+    this.unbin(page);
+    if (bin === -1) return;
+    const pages = page.sizeClass.bins[bin] as SlabPage[];
+    page.bin = bin;
+    page.binPosition = pages.length;
+    pages.push(page);
+  }
+
+  private unbin(page: SlabPage): void {
+    if (page.bin === -1) return;
+    const pages = page.sizeClass.bins[page.bin] as SlabPage[];
+    const last = pages.pop() as SlabPage;
+    if (last !== page) {
+      pages[page.binPosition] = last;
+      last.binPosition = page.binPosition;
+    }
+    page.bin = -1;
+    page.binPosition = -1;
   }
 
   private newPage(sizeClass: SizeClass): SlabPage {
     const id = this.freePageIds.pop() ?? this.pages.length;
     if (id >= MAX_PAGES) throw new RangeError("payload slabs exhausted the page id space");
     const chunks = sizeClass.chunksPerPage;
-    const free = new Int32Array(chunks);
-    // Hand out low chunk indexes first (the stack pops from the end).
-    for (let i = 0; i < chunks; i++) free[i] = chunks - 1 - i;
+    const owners = new Float64Array(chunks);
+    // Free list in chunk order: low chunk indexes are handed out first.
+    for (let i = 0; i < chunks; i++) owners[i] = -(i + 1 + 2);
+    owners[chunks - 1] = -1;
     const page: SlabPage = {
       id,
       sizeClass,
       buffer: Buffer.allocUnsafeSlow(chunks * sizeClass.chunkBytes),
-      free,
-      freeCount: chunks,
-      available: true,
+      owners,
+      freeHead: 0,
+      used: 0,
+      bin: -1,
+      binPosition: -1,
+      evacuating: false,
     };
     this.pages[id] = page;
-    sizeClass.available.push(page);
-    sizeClass.emptyPages++;
+    sizeClass.pages++;
     this.pageBytesTotal += page.buffer.length;
     return page;
   }
 
-  private releasePage(page: SlabPage): void {
-    const list = page.sizeClass.available;
-    const at = list.lastIndexOf(page);
-    if (at >= 0) list.splice(at, 1);
-    page.available = false;
+  /** Gives an empty page back (to the garbage collector, and through it to malloc). */
+  private dropPage(page: SlabPage): void {
+    this.unbin(page);
     this.pages[page.id] = undefined;
     this.freePageIds.push(page.id);
+    page.sizeClass.pages--;
     this.pageBytesTotal -= page.buffer.length;
   }
 

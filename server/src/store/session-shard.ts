@@ -1,16 +1,37 @@
 import { ExpiryIndex } from "./expiry-index";
 import { IndexedHeap } from "./indexed-heap";
 import { SessionTable } from "./session-table";
+import type { PayloadSlabs } from "./payload-slabs";
 import type { Waiter } from "./waiter";
 
 /**
- * One independent partition of the store: its own session table, key maps, expiry index, lease
- * heap and waiter queues. Shards bound each sweep and keep every JS Map far below V8's ~16.7 M
- * entry limit.
+ * The owner number of a slot's slab chunks: unique across shards, and mapped back by
+ * {@link ownerShard} and {@link ownerSlot} when compaction moves a chunk.
+ */
+export function slotOwner(slot: number, shard: number, shardCount: number): number {
+  return slot * shardCount + shard;
+}
+
+/** The shard of an owner number (see {@link slotOwner}). */
+export function ownerShard(owner: number, shardCount: number): number {
+  return owner % shardCount;
+}
+
+/** The slot of an owner number (see {@link slotOwner}). */
+export function ownerSlot(owner: number, shardCount: number): number {
+  return Math.floor(owner / shardCount);
+}
+
+/**
+ * One independent partition of the store: its own session table and key index, expiry index,
+ * lease heap and waiter queues (payloads and ids live in the store's shared slabs). Shards bound
+ * the work of each expiry slice and the cost of growing a table.
  */
 export class SessionShard {
   /** Per-session columns and the key index. */
-  readonly table = new SessionTable();
+  readonly table: SessionTable;
+  /** The owner number of a slot's slab chunks (see {@link slotOwner}). */
+  readonly ownerOf: (slot: number) => number;
   /** Deadline-ordered slots, for active expiry. */
   readonly expiry = new ExpiryIndex();
   /** Locked slots ordered by lease end. */
@@ -25,8 +46,15 @@ export class SessionShard {
   /** FIFO queue of waiting calls per locked slot (present only while non-empty). */
   readonly queues = new Map<number, Waiter[]>();
 
-  constructor() {
-    const table = this.table;
+  /**
+   * @param index - the shard's position in the store.
+   * @param count - the number of shards.
+   * @param keys - the store's session-id slabs.
+   */
+  constructor(index: number, count: number, keys: PayloadSlabs) {
+    this.ownerOf = (slot) => slotOwner(slot, index, count);
+    const table = new SessionTable(keys, this.ownerOf);
+    this.table = table;
     this.leases = new IndexedHeap<number>(
       (slot) => table.leaseEnd[slot] as number,
       (slot, position) => {

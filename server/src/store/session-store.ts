@@ -17,10 +17,10 @@ import type {
   WaitCallbacks,
   WaitHandle,
 } from "./operations";
-import { PayloadSlabs } from "./payload-slabs";
-import { SessionShard, keyHash } from "./session-shard";
+import { KEY_LAYOUT, PAYLOAD_LAYOUT, PayloadSlabs } from "./payload-slabs";
+import { SessionShard, keyHash, ownerShard, ownerSlot } from "./session-shard";
 import { StoreError } from "./store-error";
-import { DEFAULT_STORE_OPTIONS, type StoreOptions } from "./store-options";
+import { DEFAULT_STORE_OPTIONS, KEY_LIMITS, type StoreOptions } from "./store-options";
 import { Waiter } from "./waiter";
 
 /**
@@ -45,7 +45,10 @@ export interface StoreStats {
   readonly bytesUsed: number;
   /** The memory budget. */
   readonly maxMemoryBytes: number;
-  /** Bytes of payload slab pages allocated. */
+  /**
+   * Bytes of slab pages allocated for payloads and session ids: what the store really holds for
+   * them (compaction keeps it within 1/8 plus a few pages per size class of what is charged).
+   */
   readonly slabBytes: number;
   /** Sessions removed by expiry so far. */
   readonly expired: number;
@@ -95,6 +98,8 @@ export class SessionStore {
   private readonly hooks: StoreHooks;
   private readonly shards: SessionShard[] = [];
   private readonly slabs: PayloadSlabs;
+  /** The session ids' bytes, shared by the shards (one set of partly filled pages, not one per shard). */
+  private readonly keySlabs: PayloadSlabs;
   /**
    * App names by index (the session table stores the index, not the string; events need the name),
    * with the number of resident sessions of each. An app is forgotten with its last session, and its
@@ -136,8 +141,15 @@ export class SessionStore {
     }
     this.clock = clock;
     this.hooks = hooks;
-    for (let i = 0; i < this.options.shards; i++) this.shards.push(new SessionShard());
-    this.slabs = new PayloadSlabs(this.options.maxItemBytes);
+    const shardCount = this.options.shards;
+    // Compaction moves chunks of any shard's sessions: tell the owning slot its new handle.
+    this.slabs = new PayloadSlabs(this.options.maxItemBytes, PAYLOAD_LAYOUT, (owner, handle) => {
+      (this.shards[ownerShard(owner, shardCount)] as SessionShard).table.payload[ownerSlot(owner, shardCount)] = handle;
+    });
+    this.keySlabs = new PayloadSlabs(KEY_LIMITS.maxSessionIdBytes, KEY_LAYOUT, (owner, handle) => {
+      (this.shards[ownerShard(owner, shardCount)] as SessionShard).table.keyChunk[ownerSlot(owner, shardCount)] = handle;
+    });
+    for (let i = 0; i < shardCount; i++) this.shards.push(new SessionShard(i, shardCount, this.keySlabs));
     // Seeded from the clock so that fencing tokens keep growing across restarts of the server
     // (1024 ids per millisecond of downtime), while staying far below 2^53.
     const seed = Math.floor(clock.now()) * 1024;
@@ -347,7 +359,7 @@ export class SessionStore {
       waiters: this.waiters,
       bytesUsed: this.bytesUsed,
       maxMemoryBytes: this.options.maxMemoryBytes,
-      slabBytes: this.slabs.pageBytes,
+      slabBytes: this.slabs.pageBytes + this.keySlabs.pageBytes,
       expired: this.expired,
       leaseExpiries: this.leaseExpiries,
       lockGrants: this.lockGrants,
@@ -511,7 +523,7 @@ export class SessionStore {
     const table = shard.table;
     const previous = table.payload[slot] as number;
     const before = this.slabs.chunkBytesOf(previous);
-    const handle = this.slabs.write(data, previous);
+    const handle = this.slabs.write(data, previous, shard.ownerOf(slot));
     table.payload[slot] = handle;
     table.payloadLength[slot] = data.length;
     this.bytesUsed += this.slabs.chunkBytesOf(handle) - before;

@@ -1,5 +1,4 @@
-import { KEY_LAYOUT, NO_CHUNK, PayloadSlabs } from "./payload-slabs";
-import { KEY_LIMITS } from "./store-options";
+import { NO_CHUNK, type PayloadSlabs } from "./payload-slabs";
 
 /** Initial slots per shard; columns grow by half when full. */
 const INITIAL_CAPACITY = 1024;
@@ -60,13 +59,19 @@ export class SessionTable {
   private freeSlots = new Int32Array(0);
   private freeCount = 0;
 
-  /** The session ids' bytes. */
-  private readonly keys = new PayloadSlabs(KEY_LIMITS.maxSessionIdBytes, KEY_LAYOUT);
   /** Open-addressing index: slot + 1 per bucket, 0 = empty; linear probing. */
   private buckets = new Int32Array(0);
   private bucketShift = 32;
 
-  constructor() {
+  /**
+   * @param keys - the slabs holding the session ids (shared by the store's shards).
+   * @param ownerOf - the owner number under which a slot's id chunk is filed in `keys` (compaction
+   *   reports moves by owner; the store maps them back to the slot's `keyChunk`).
+   */
+  constructor(
+    private readonly keys: PayloadSlabs,
+    private readonly ownerOf: (slot: number) => number,
+  ) {
     this.grow(INITIAL_CAPACITY);
     this.resizeIndex(INITIAL_CAPACITY * 2);
   }
@@ -74,11 +79,6 @@ export class SessionTable {
   /** Whether `slot` holds a session. */
   isLive(slot: number): boolean {
     return this.keyLength[slot] !== 0;
-  }
-
-  /** Bytes of the session-id slab pages (part of what sessions cost). */
-  get keyBytes(): number {
-    return this.keys.pageBytes;
   }
 
   /**
@@ -118,7 +118,7 @@ export class SessionTable {
     const slot = this.freeSlots[--this.freeCount] as number;
     this.appIndex[slot] = appIndex;
     this.keyHash[slot] = hash;
-    this.keyChunk[slot] = this.keys.writeAscii(sessionId);
+    this.keyChunk[slot] = this.keys.writeAscii(sessionId, this.ownerOf(slot));
     this.keyLength[slot] = sessionId.length;
     this.lockId[slot] = 0;
     this.lastLeaseExpiredLockId[slot] = 0;

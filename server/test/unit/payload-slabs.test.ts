@@ -1,16 +1,25 @@
 import assert from "node:assert/strict";
 import { NO_CHUNK, PayloadSlabs } from "../../src/store/payload-slabs";
 
+/** Slabs whose owners are indexes into `handles`, kept current through the relocation callback. */
+function tracked(maxItemBytes: number): { slabs: PayloadSlabs; handles: number[] } {
+  const handles: number[] = [];
+  const slabs = new PayloadSlabs(maxItemBytes, undefined, (owner, handle) => {
+    handles[owner] = handle;
+  });
+  return { slabs, handles };
+}
+
 describe("payload slabs", () => {
   it("stores and returns private copies, empty payloads take no chunk", () => {
     const slabs = new PayloadSlabs(1024 * 1024);
     const data = Buffer.from("hello world");
-    const handle = slabs.write(data, NO_CHUNK);
+    const handle = slabs.write(data, NO_CHUNK, 0);
     const copy = slabs.read(handle, data.length);
     assert.deepEqual(copy, data);
     copy[0] = 0;
     assert.deepEqual(slabs.read(handle, data.length), data, "a read returns a copy, not a view");
-    assert.equal(slabs.write(Buffer.alloc(0), NO_CHUNK), NO_CHUNK);
+    assert.equal(slabs.write(Buffer.alloc(0), NO_CHUNK, 1), NO_CHUNK);
     assert.equal(slabs.chunkBytesFor(0), 0);
   });
 
@@ -29,28 +38,76 @@ describe("payload slabs", () => {
 
   it("overwrites in place within a class and moves across classes", () => {
     const slabs = new PayloadSlabs(64 * 1024);
-    const first = slabs.write(Buffer.alloc(100, 1), NO_CHUNK);
-    const same = slabs.write(Buffer.alloc(120, 2), first);
+    const first = slabs.write(Buffer.alloc(100, 1), NO_CHUNK, 0);
+    const same = slabs.write(Buffer.alloc(120, 2), first, 0);
     assert.equal(same, first, "same 128-byte class: in place");
     assert.deepEqual(slabs.read(same, 120), Buffer.alloc(120, 2));
-    const moved = slabs.write(Buffer.alloc(5000, 3), same);
+    const moved = slabs.write(Buffer.alloc(5000, 3), same, 0);
     assert.notEqual(moved, same);
     assert.deepEqual(slabs.read(moved, 5000), Buffer.alloc(5000, 3));
   });
 
-  it("keeps distinct payloads apart and gives fully free pages back", () => {
-    const slabs = new PayloadSlabs(1024 * 1024);
-    const handles: number[] = [];
-    // 3 pages' worth of 1 KiB chunks (1024 per 1 MiB page).
-    for (let i = 0; i < 3 * 1024; i++) handles.push(slabs.write(Buffer.alloc(1000, i % 251), NO_CHUNK));
+  it("keeps distinct payloads apart and gives empty pages back at once", () => {
+    const { slabs, handles } = tracked(1024 * 1024);
+    // 3 pages' worth of 1 KiB chunks (63 per page just under 64 KiB).
+    for (let i = 0; i < 3 * 63; i++) handles.push(slabs.write(Buffer.alloc(1000, i % 251), NO_CHUNK, i));
     assert.equal(slabs.pageCount, 3);
-    for (let i = 0; i < handles.length; i += 997) {
+    for (let i = 0; i < handles.length; i += 17) {
       assert.deepEqual(slabs.read(handles[i] as number, 1000), Buffer.alloc(1000, i % 251));
     }
-    for (const handle of handles) slabs.free(handle);
-    assert.equal(slabs.pageCount, 1, "one empty page is kept as a cushion, the others are released");
-    const again = slabs.write(Buffer.alloc(1000, 7), NO_CHUNK);
-    assert.equal(slabs.pageCount, 1, "the cushion page is reused");
-    assert.deepEqual(slabs.read(again, 1000), Buffer.alloc(1000, 7));
+    for (const handle of [...handles]) slabs.free(handle);
+    assert.equal(slabs.pageCount, 0);
+    assert.equal(slabs.pageBytes, 0);
+  });
+
+  it("compacts: one survivor per page does not keep the pages (the audit's adversarial pattern)", () => {
+    const { slabs, handles } = tracked(1024 * 1024);
+    const count = 63 * 200;
+    for (let i = 0; i < count; i++) handles.push(slabs.write(Buffer.alloc(1000, i % 251), NO_CHUNK, i));
+    const held = slabs.pageBytes;
+    const survivors = new Set<number>();
+    for (let i = 0; i < count; i++) {
+      if (i % 63 === 0) survivors.add(i);
+      else slabs.free(handles[i] as number);
+    }
+    assert.ok(slabs.moves > 0);
+    // 200 survivors of 1 KiB fit in 4 pages; the class may keep a page plus 1/8 of its use free.
+    assert.ok(slabs.pageCount <= 6, `${slabs.pageCount} pages for ${survivors.size} chunks (was ${held} bytes)`);
+    for (const i of survivors) assert.deepEqual(slabs.read(handles[i] as number, 1000), Buffer.alloc(1000, i % 251), `survivor ${i} intact after moves`);
+  });
+
+  it("holds at most 1/8 plus a page per class beyond what is used, under random writes and frees", () => {
+    const { slabs, handles } = tracked(256 * 1024);
+    const lengths: number[] = [];
+    let seed = 11;
+    const random = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const owners = 3000;
+    for (let i = 0; i < owners; i++) handles.push(NO_CHUNK);
+    for (let step = 0; step < 60_000; step++) {
+      const owner = Math.floor(random() * owners);
+      const previous = handles[owner] as number;
+      if (random() < 0.3) {
+        slabs.free(previous);
+        handles[owner] = NO_CHUNK;
+        lengths[owner] = 0;
+        continue;
+      }
+      // Sizes spread over every class: 1 B to 256 KiB, log-uniform.
+      const length = Math.max(1, Math.floor(Math.exp(random() * Math.log(256 * 1024))));
+      handles[owner] = slabs.write(Buffer.alloc(length, owner % 251), previous, owner);
+      lengths[owner] = length;
+      if (step % 1000 === 0) {
+        const used = slabs.usedBytes;
+        // Partly filled pages: at most about two pages (64 KiB each) per class in use.
+        assert.ok(slabs.pageBytes <= used * 1.125 + 80 * 2 * 64 * 1024, `held ${slabs.pageBytes} for ${used} used`);
+      }
+    }
+    for (let owner = 0; owner < owners; owner++) {
+      const length = lengths[owner] ?? 0;
+      if (length > 0) assert.deepEqual(slabs.read(handles[owner] as number, length), Buffer.alloc(length, owner % 251));
+    }
   });
 });

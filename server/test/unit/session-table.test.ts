@@ -1,6 +1,17 @@
 import assert from "node:assert/strict";
 import { keyHash } from "../../src/store/session-shard";
+import { KEY_LAYOUT, PayloadSlabs } from "../../src/store/payload-slabs";
 import { SessionTable } from "../../src/store/session-table";
+
+/** A table with its own id slabs; compaction moves are applied to its keyChunk column. */
+function newTable(): SessionTable {
+  const holder: { table?: SessionTable } = {};
+  const keys = new PayloadSlabs(256, KEY_LAYOUT, (slot, handle) => {
+    if (holder.table !== undefined) holder.table.keyChunk[slot] = handle;
+  });
+  holder.table = new SessionTable(keys, (slot) => slot);
+  return holder.table;
+}
 
 describe("session table key index", () => {
   let seed = 7;
@@ -10,7 +21,7 @@ describe("session table key index", () => {
   };
 
   it("agrees with a Map under random inserts and deletes, across growth", () => {
-    const table = new SessionTable();
+    const table = newTable();
     const model = new Map<string, number>();
     for (let step = 0; step < 60_000; step++) {
       const id = `id-${Math.floor(random() * 20_000)}`;
@@ -37,7 +48,7 @@ describe("session table key index", () => {
   });
 
   it("keeps colliding keys reachable when one in the middle of a probe run is deleted", () => {
-    const table = new SessionTable();
+    const table = newTable();
     // The same hash for every key forces one long probe run; deletions must shift entries back.
     const hash = 0xdeadbeef;
     const slots = Array.from({ length: 50 }, (_, i) => table.allocate(0, `k${i}`, hash));
@@ -48,7 +59,7 @@ describe("session table key index", () => {
   });
 
   it("tells apps apart and compares ids byte for byte", () => {
-    const table = new SessionTable();
+    const table = newTable();
     const slot = table.allocate(0, "same", keyHash("x", "same"));
     assert.equal(table.find(1, "same", keyHash("x", "same")), -1, "another app index");
     assert.equal(table.find(0, "samf", keyHash("x", "same")), -1, "same hash, other bytes");
