@@ -25,7 +25,7 @@ build: install ## Compile every workspace (npm run build: tsc -b, and the CLI ma
 	npm run --silent build
 
 run: build ## Serve on 127.0.0.1:42424 with the in-memory store (flags: make run ARGS="--port 50051")
-	node server/dist/cli.js serve $(ARGS)
+	server/bin/stateward serve $(ARGS)
 
 proto: proto-ts $(PROTO_EXTRA) ## Regenerate every committed stub from proto/
 

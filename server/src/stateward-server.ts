@@ -13,6 +13,7 @@ import { addHealthService } from "./grpc/health";
 import { instrumentUnaryHandlers } from "./grpc/instrumented-service";
 import { addReflectionService } from "./grpc/reflection";
 import { createPipelineService } from "./grpc/pipeline-service";
+import { startMemoryReturn } from "./memory-return";
 import { pipelineTelemetryObserver } from "./grpc/pipeline-telemetry";
 import { SESSION_STATE_SERVER_DEFINITION } from "./grpc/response-codec";
 import { createSessionStateService } from "./grpc/session-state-service";
@@ -208,6 +209,10 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     "stateward listening",
   );
 
+  const memoryReturn = startMemoryReturn({
+    released: () => sessionStore.stats().slabBytesReleased,
+    held: () => sessionStore.stats().slabBytes,
+  });
   let stopping: Promise<void> | undefined;
 
   function shutdown(): Promise<void> {
@@ -230,6 +235,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
       };
       // Stop accepting first, so no call can start waiting after the store has answered the waiters.
       server.tryShutdown(() => finish(false));
+      memoryReturn.stop();
       sessionStore.close();
       // Pipeline streams stay open until the client ends them: send what the store just answered
       // (waiters get UNAVAILABLE) and end them, so they do not hold the shutdown for the grace period.
@@ -243,6 +249,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   function forceShutdown(): void {
     health.stop();
     server.forceShutdown();
+    memoryReturn.stop();
     sessionStore.close();
     pipeline.endAll();
     watchHub.endAll();

@@ -94,6 +94,7 @@ export class PayloadSlabs {
   private readonly pages: (SlabPage | undefined)[] = [];
   private readonly freePageIds: number[] = [];
   private pageBytesTotal = 0;
+  private releasedBytesTotal = 0;
   private readonly linearStep: number;
   private readonly linearLimit: number;
   private movedChunks = 0;
@@ -131,6 +132,11 @@ export class PayloadSlabs {
   /** Bytes of all slab pages currently allocated (what the slabs cost in memory). */
   get pageBytes(): number {
     return this.pageBytesTotal;
+  }
+
+  /** Bytes of slab pages released so far (monotonic): what can go back to the OS after a GC. */
+  get releasedBytes(): number {
+    return this.releasedBytesTotal;
   }
 
   /** Number of slab pages allocated. */
@@ -349,6 +355,7 @@ export class PayloadSlabs {
     this.freePageIds.push(page.id);
     page.sizeClass.pages--;
     this.pageBytesTotal -= page.buffer.length;
+    this.releasedBytesTotal += page.buffer.length;
   }
 
   private pageOf(handle: number): SlabPage {

@@ -50,6 +50,11 @@ export interface StoreStats {
    * them (compaction keeps it within 1/8 plus a few pages per size class of what is charged).
    */
   readonly slabBytes: number;
+  /**
+   * Bytes of slab pages released so far (monotonic). A released page is garbage until the next
+   * full GC: the server asks for one after large releases (see memory-return.ts).
+   */
+  readonly slabBytesReleased: number;
   /** Sessions removed by expiry so far. */
   readonly expired: number;
   /** Locks released by the server because their lease ended. */
@@ -360,6 +365,7 @@ export class SessionStore {
       bytesUsed: this.bytesUsed,
       maxMemoryBytes: this.options.maxMemoryBytes,
       slabBytes: this.slabs.pageBytes + this.keySlabs.pageBytes,
+      slabBytesReleased: this.slabs.releasedBytes + this.keySlabs.releasedBytes,
       expired: this.expired,
       leaseExpiries: this.leaseExpiries,
       lockGrants: this.lockGrants,

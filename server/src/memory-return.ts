@@ -1,0 +1,66 @@
+/**
+ * Keeps the process's memory close to what the store holds. Two kinds of garbage hold memory that
+ * V8 frees only at its next collection, which can be far away (an idle process may not run one for
+ * hours, and a busy one lets buffers outside its heap grow by 64 MB before it collects):
+ * - slab pages the store dropped (after removals, expiry or compaction);
+ * - transient buffers of requests and responses (decoded payloads, message frames).
+ * Once a second this looks at both, and when either passes {@link MEMORY_RETURN_THRESHOLD_BYTES}
+ * asks V8 for a full collection (concurrent where V8 supports it; one costs a few ms even at a
+ * million sessions, whose columns are typed arrays). Freed pages are then unmapped (with the
+ * `stateward` command's allocator settings) or at least reused by malloc.
+ */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+
+/** Released slab bytes, or buffer bytes beyond the slabs, that make a collection worthwhile. */
+export const MEMORY_RETURN_THRESHOLD_BYTES = 16 * 1024 * 1024;
+
+/** How often the released bytes are looked at, in ms. */
+export const MEMORY_RETURN_INTERVAL_MS = 1000;
+
+type Collect = (options?: { type: "major"; execution: "async" | "sync" }) => void;
+
+let collect: Collect | undefined;
+
+/** V8's `gc`, without starting node with --expose-gc (the flag only adds `gc` to new contexts). */
+function collector(): Collect {
+  if (collect === undefined) {
+    setFlagsFromString("--expose-gc");
+    collect = runInNewContext("gc") as Collect;
+  }
+  return collect;
+}
+
+/** A running memory-return loop. */
+export interface MemoryReturn {
+  /** Stops the loop. */
+  stop(): void;
+}
+
+/** What the loop reads from the store. */
+export interface SlabMemory {
+  /** Bytes of slab pages released so far (monotonic). */
+  readonly released: () => number;
+  /** Bytes of slab pages held now. */
+  readonly held: () => number;
+}
+
+/**
+ * Starts looking every {@link MEMORY_RETURN_INTERVAL_MS} at the store's slab memory and the
+ * process's buffers, and runs a full collection when the store released
+ * {@link MEMORY_RETURN_THRESHOLD_BYTES} since the last one, or when buffers outside the slabs
+ * (request and response garbage, mostly) exceed it.
+ */
+export function startMemoryReturn(slabs: SlabMemory): MemoryReturn {
+  let seen = slabs.released();
+  const timer = setInterval(() => {
+    const released = slabs.released();
+    const transient = process.memoryUsage().arrayBuffers - slabs.held();
+    if (released - seen < MEMORY_RETURN_THRESHOLD_BYTES && transient < MEMORY_RETURN_THRESHOLD_BYTES) return;
+    seen = released;
+    collector()({ type: "major", execution: "async" });
+  }, MEMORY_RETURN_INTERVAL_MS);
+  // Never keeps the process alive.
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
