@@ -5,6 +5,7 @@
  */
 import { Metadata, status, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import {
+  Outcome,
   SessionStateClient,
   type ExpireRequest,
   type ExpireResponse,
@@ -56,10 +57,14 @@ export interface OperationOptions {
   /**
    * The operation's deadline in ms (0 or absent: none). Sent to the server, which answers a waiting
    * Get or Lock with OUTCOME_LOCKED shortly before it; if no answer has come when it passes, the
-   * operation fails with DEADLINE_EXCEEDED and is cancelled on the server.
+   * operation fails with DEADLINE_EXCEEDED and is cancelled on the server (as on abort, below).
    */
   readonly timeoutMs?: number;
-  /** Aborting cancels the operation: it fails with CANCELLED and leaves any lock queue at once. */
+  /**
+   * Aborting cancels the operation: it fails with CANCELLED at once and leaves any lock queue. A
+   * Lock that the server granted before the cancel reached it is released by the client as soon
+   * as that grant arrives, so the session is not left locked for the whole lease.
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -101,7 +106,29 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** Lock operations: the request, to give back a grant that arrives after they were abandoned. */
+  readonly lock: LockRequest | undefined;
+  /** The operation's `timeout_ms` (0: none). */
+  readonly timeoutMs: number;
 }
+
+/** A sent Lock the caller gave up on, whose one result is still to come. */
+interface AbandonedLock {
+  readonly app: string;
+  readonly sessionId: string;
+  readonly forget: NodeJS.Timeout;
+}
+
+/**
+ * How long after its own wait and deadline an abandoned Lock's result is still awaited. A server
+ * that answers every cancelled operation (CANCELLED) never needs this; one that drops cancelled
+ * waiters silently would otherwise leave one entry per abandoned Lock for the stream's lifetime.
+ * Generous, because forgetting too early only costs what the fix avoids (a lock left to its lease).
+ */
+const ABANDONED_LOCK_GRACE_MS = 60_000;
+
+/** The longest delay `setTimeout` honours, in ms. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** Rough per-operation framing bytes, for the batch size cap. */
 const OPERATION_OVERHEAD_BYTES = 64;
@@ -109,6 +136,12 @@ const OPERATION_OVERHEAD_BYTES = 64;
 /** One long-lived stream with its send queue. */
 class PipelineStream {
   readonly pending = new Map<bigint, Pending>();
+  /**
+   * Sent Lock operations abandoned by their callers (aborted, timed out), by correlation id, until
+   * their result arrives: a grant among them belongs to nobody and is released at once, instead of
+   * keeping the session locked for the whole lease.
+   */
+  private readonly abandonedLocks = new Map<bigint, AbandonedLock>();
   queue: PipelineOperation[] = [];
   /** Approximate size of each queued operation, parallel to `queue`. */
   private queueBytes: number[] = [];
@@ -122,6 +155,8 @@ class PipelineStream {
     private readonly call: ClientDuplexStream<PipelineRequest, PipelineResponse>,
     private readonly options: Required<Pick<PipelineClientOptions, "maxBatchOperations" | "maxBatchBytes">>,
     private readonly onDead: (stream: PipelineStream) => void,
+    /** Allocates correlation ids from the client's counter, for operations the stream sends itself. */
+    private readonly allocateId: () => bigint,
   ) {
     call.on("data", (response: PipelineResponse) => this.onResponse(response));
     call.on("error", (error: ServiceError) => this.fail(error.code === status.CANCELLED ? status.CANCELLED : status.UNAVAILABLE, `the pipeline stream failed: ${error.details || error.message}`));
@@ -161,6 +196,28 @@ class PipelineStream {
     if (at < 0) return;
     this.queue.splice(at, 1);
     this.queuedBytes -= this.queueBytes.splice(at, 1)[0] ?? 0;
+  }
+
+  /**
+   * Cancels a sent operation on the server. A Lock is remembered until its result arrives, since
+   * the server may have granted it before the cancel reached it.
+   */
+  cancelSent(pending: Pending): void {
+    this.cancelIds.push(pending.id);
+    this.scheduleFlush();
+    const lock = pending.lock;
+    if (lock === undefined) return;
+    // The server answers a Lock within its wait and its deadline, whichever ends first.
+    const bound = pending.timeoutMs > 0 ? Math.min(lock.waitMs, pending.timeoutMs) : lock.waitMs;
+    // Clamped: Node fires a longer timer at once (a uint32 wait can exceed its 2^31 - 1 ms limit).
+    const forget = setTimeout(() => this.abandonedLocks.delete(pending.id), Math.min(bound + ABANDONED_LOCK_GRACE_MS, MAX_TIMER_MS));
+    forget.unref();
+    this.abandonedLocks.set(pending.id, { app: lock.app, sessionId: lock.sessionId, forget });
+  }
+
+  /** Sent Lock operations whose result is still awaited after they were abandoned (for tests). */
+  get abandonedLockCount(): number {
+    return this.abandonedLocks.size;
   }
 
   /**
@@ -205,6 +262,16 @@ class PipelineStream {
 
   private onResponse(response: PipelineResponse): void {
     for (const result of response.results) {
+      const abandoned = this.abandonedLocks.size === 0 ? undefined : this.abandonedLocks.get(result.id);
+      if (abandoned !== undefined) {
+        // Whatever the result (a grant, LOCKED, or the CANCELLED answer to our cancel id), it is
+        // the operation's only one: stop waiting for it.
+        this.abandonedLocks.delete(result.id);
+        clearTimeout(abandoned.forget);
+        const outcome = result.result;
+        if (outcome?.$case === "lock" && outcome.value.outcome === Outcome.OUTCOME_OK) this.releaseStaleGrant(abandoned, outcome.value.lockId);
+        continue;
+      }
       const pending = this.pending.get(result.id);
       if (pending === undefined || result.result === undefined) continue;
       settle(pending);
@@ -219,10 +286,28 @@ class PipelineStream {
     }
   }
 
+  /**
+   * Gives back a lock granted to an operation nobody waits for any more. Fire-and-forget: its
+   * result is ignored (an unknown id), and if it fails the lease still frees the lock. Its id is a
+   * fresh one from the client's counter, so its result can never settle a caller's operation.
+   */
+  private releaseStaleGrant(target: AbandonedLock, lockId: bigint): void {
+    if (this.dead) return;
+    const operation: PipelineOperation = {
+      id: this.allocateId(),
+      timeoutMs: 0,
+      request: { $case: "release", value: { app: target.app, sessionId: target.sessionId, lockId } },
+    };
+    this.enqueue(operation, 0);
+  }
+
   private fail(code: status, message: string): void {
     if (this.dead) return;
     this.dead = true;
     this.onDead(this);
+    // A stream that dies drops its waiters on the server, and no result can arrive any more.
+    for (const abandoned of this.abandonedLocks.values()) clearTimeout(abandoned.forget);
+    this.abandonedLocks.clear();
     const pending = [...this.pending.values()];
     this.queue = [];
     this.queueBytes = [];
@@ -252,7 +337,9 @@ function settle(pending: Pending): void {
  * {@link PipelineOperationError}s with the same codes and reasons as the unary calls'.
  *
  * When a stream breaks, its in-flight operations fail with UNAVAILABLE (never retried: they may
- * have run) and the next operation opens a new stream.
+ * have run) and the next operation opens a new stream. An operation abandoned after it was sent
+ * (abort, client-side timeout) is cancelled on the server; if it was a Lock that got granted in
+ * the meantime, the grant is released as soon as it arrives.
  */
 export class PipelineClient {
   private readonly client: SessionStateClient;
@@ -328,7 +415,8 @@ export class PipelineClient {
     return new Promise<T>((settleOk, settleError) => {
       const resolve = done === undefined ? settleOk : (value: T): void => (done(undefined), settleOk(value));
       const reject = done === undefined ? settleError : (error: Error): void => (done(error), settleError(error));
-      const pending: Pending = { id, kind, resolve: resolve as (value: never) => void, reject, stream, operation, timer: undefined, signal, onAbort: undefined };
+      const lock = request.$case === "lock" ? request.value : undefined;
+      const pending: Pending = { id, kind, resolve: resolve as (value: never) => void, reject, stream, operation, timer: undefined, signal, onAbort: undefined, lock, timeoutMs };
       stream.pending.set(id, pending);
       if (timeoutMs > 0) {
         pending.timer = setTimeout(() => this.abandon(pending, status.DEADLINE_EXCEEDED, `no answer within ${timeoutMs} ms`), timeoutMs);
@@ -341,7 +429,10 @@ export class PipelineClient {
     });
   }
 
-  /** Gives up on an operation: unsent ones are dropped, sent ones are cancelled on the server. */
+  /**
+   * Gives up on an operation: unsent ones are dropped, sent ones are cancelled on the server (and
+   * a lock the server grants to one before the cancel arrives is released as soon as it arrives).
+   */
   private abandon(pending: Pending, code: status, message: string): void {
     const stream = pending.stream;
     if (!stream.pending.has(pending.id)) return;
@@ -349,8 +440,7 @@ export class PipelineClient {
     if (pending.operation !== undefined) {
       stream.unqueue(pending.operation);
     } else {
-      stream.cancelIds.push(pending.id);
-      stream.scheduleFlush();
+      stream.cancelSent(pending);
     }
     pending.reject(new PipelineOperationError(code, message));
   }
@@ -360,9 +450,14 @@ export class PipelineClient {
     this.nextStream = (index + 1) % this.streams.length;
     let stream = this.streams[index];
     if (stream === undefined || stream.isDead) {
-      stream = new PipelineStream(this.client.pipeline(), this.batchOptions, (dead) => {
-        if (this.streams[index] === dead) this.streams[index] = undefined;
-      });
+      stream = new PipelineStream(
+        this.client.pipeline(),
+        this.batchOptions,
+        (dead) => {
+          if (this.streams[index] === dead) this.streams[index] = undefined;
+        },
+        () => this.nextId++,
+      );
       this.streams[index] = stream;
     }
     return stream;

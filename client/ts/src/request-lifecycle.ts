@@ -13,7 +13,7 @@ import { status } from "@grpc/grpc-js";
 import { StatewardError, toStatewardError } from "./errors";
 import type { GetResult, LockedResult, LockResult } from "./results";
 import type { CallOptions, SessionOperations } from "./session-client";
-import { releaseQuietly } from "./with-lock";
+import { releaseQuietly, retryWaiterLimit, type WaiterLimitRetryOptions } from "./with-lock";
 
 /** Default wait for a held lock in {@link beginRequest}, in ms. */
 export const DEFAULT_REQUEST_WAIT_MS = 10_000;
@@ -36,7 +36,10 @@ export interface ForcedReleaseOptions {
 export interface BeginRequestOptions extends CallOptions {
   /** A read-only request reads without locking (GetItem); otherwise the request takes the lock. */
   readonly readOnly: boolean;
-  /** How long to wait for a writer's lock to be released, in ms. Default 10,000. */
+  /**
+   * How long to wait for a writer's lock to be released, in ms: the whole budget, retries after
+   * `TOO_MANY_WAITERS` included. Default 10,000.
+   */
   readonly waitMs?: number;
   /** Writers: the lock's lease in ms. Default: the server's (110,000, ASP.NET's executionTimeout). */
   readonly leaseMs?: number;
@@ -52,6 +55,12 @@ export interface BeginRequestOptions extends CallOptions {
    * leases already release a dead holder's lock, and its waiters are woken without polling.
    */
   readonly forcedRelease?: boolean | ForcedReleaseOptions;
+  /**
+   * Retry a Get or Lock refused with `TOO_MANY_WAITERS` (the session's queue was full) within
+   * `waitMs`; `false` passes the refusal through at once. Default: `DEFAULT_WAITER_LIMIT_RETRY` (see
+   * {@link WaiterLimitRetryOptions}).
+   */
+  readonly waiterLimitRetry?: WaiterLimitRetryOptions | false;
 }
 
 interface RequestBase {
@@ -155,10 +164,14 @@ export async function beginRequest(
   const { readOnly, waitMs = DEFAULT_REQUEST_WAIT_MS, leaseMs, create, ttlSeconds, timeoutMs, signal, metadata } = options;
   const forced = resolveForced(options.forcedRelease);
   const deadline = Date.now() + Math.max(0, waitMs);
+  // Each look may find the session's queue full; it is retried within that look's own wait, which
+  // never reaches past `deadline`, so the request never waits longer in all than `waitMs`.
   const attempt = (wait: number): Promise<GetResult | LockResult> =>
-    readOnly
-      ? client.get(app, sessionId, { waitMs: wait, timeoutMs, signal, metadata })
-      : client.lock(app, sessionId, { waitMs: wait, leaseMs, create, ttlSeconds, timeoutMs, signal, metadata });
+    retryWaiterLimit(options.waiterLimitRetry, { waitMs: wait, timeoutMs, signal }, "beginRequest", (waitLeft, timeoutLeft) =>
+      readOnly
+        ? client.get(app, sessionId, { waitMs: waitLeft, timeoutMs: timeoutLeft, signal, metadata })
+        : client.lock(app, sessionId, { waitMs: waitLeft, leaseMs, create, ttlSeconds, timeoutMs: timeoutLeft, signal, metadata }),
+    );
 
   // With the forced-release rule the first look does not wait: it tells the holder's age.
   let wait = forced === undefined ? Math.max(0, waitMs) : 0;

@@ -4,4 +4,4 @@
  * Needs `express-session` (an optional peer dependency of `@stateward/client`).
  */
 export { StatewardStore, type StatewardStoreOptions, type SessionSerializer } from "./session-store";
-export { statewardSession, type StatewardSessionOptions, type ReadOnlyRule } from "./session-middleware";
+export { statewardSession, DEFAULT_RETRY_AFTER_SECONDS, type StatewardSessionOptions, type ReadOnlyRule, type BusyResponseOptions } from "./session-middleware";

@@ -6,7 +6,9 @@
  */
 import session from "express-session";
 import type { SessionOptions } from "express-session";
-import type { Request, RequestHandler, Response } from "express";
+import type { NextFunction, Request, RequestHandler, Response } from "express";
+import { StatewardError } from "../errors";
+import { isWaiterLimitError } from "../with-lock";
 import type { RequestLockState, StatewardStore } from "./session-store";
 
 /**
@@ -22,6 +24,18 @@ export type ReadOnlyRule =
       readonly paths?: readonly (string | RegExp)[];
     };
 
+/** How {@link statewardSession} answers a request that could not get its session in time. */
+export interface BusyResponseOptions {
+  /**
+   * The `Retry-After` header, in whole seconds: when the client may try again. Default 1 (a lock
+   * held by another request of the same user is usually gone by then).
+   */
+  readonly retryAfterSeconds?: number;
+}
+
+/** Default `Retry-After` of the middleware's 503 answers, in seconds. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 1;
+
 /** Options of {@link statewardSession}: express-session's, with a Stateward store. */
 export interface StatewardSessionOptions extends SessionOptions {
   /** The store; its lock settings (`waitMs`, `leaseMs`) apply. */
@@ -32,6 +46,16 @@ export interface StatewardSessionOptions extends SessionOptions {
    * fails with `READ_ONLY_REQUEST` rather than losing the change silently.
    */
   readonly readOnly?: ReadOnlyRule;
+  /**
+   * A request that could not get its session within the store's `waitMs` — another request still
+   * held the lock (`LOCK_TIMEOUT`), or the session's queue on the server stayed full
+   * (`TOO_MANY_WAITERS`, after the store's retries) — is answered by the middleware itself with
+   * `503 Service Unavailable` and a `Retry-After` header, and the route does not run: the request
+   * did nothing, and trying again later is the right move. The body is a short text naming the
+   * reason (never the session id). `false`: pass the {@link StatewardError} to `next()` instead,
+   * for your own error handler. Default `{ retryAfterSeconds: 1 }`.
+   */
+  readonly busyResponse?: BusyResponseOptions | false;
 }
 
 function readOnlyPredicate(rule: ReadOnlyRule | undefined): (request: Request) => boolean {
@@ -46,14 +70,21 @@ function readOnlyPredicate(rule: ReadOnlyRule | undefined): (request: Request) =
 
 type EndFunction = (...args: unknown[]) => Response;
 
+/** The reason of an error that means "the session is busy, come back later", else undefined. */
+function busyReason(error: unknown): "LOCK_TIMEOUT" | "TOO_MANY_WAITERS" | undefined {
+  if (StatewardError.is(error) && error.reason === "LOCK_TIMEOUT") return "LOCK_TIMEOUT";
+  return error !== undefined && isWaiterLimitError(error) ? "TOO_MANY_WAITERS" : undefined;
+}
+
 /**
  * The session middleware: express-session over a {@link StatewardStore}, lock-aware.
  *
  * A writer request's `store.get` becomes Lock (waiting server-side, FIFO, up to the store's
  * `waitMs`); its saves write as the lock's holder; the lock is released just before the response
  * ends (or when the connection closes), so the next request of the same user sees every change.
- * If the lock is still held by another request when the wait runs out, the request fails with a
- * {@link StatewardError} whose reason is `LOCK_TIMEOUT` (answer it with 503 in your error handler).
+ * If the lock is still held by another request when the wait runs out (`LOCK_TIMEOUT`), or the
+ * session's queue on the server stays full (`TOO_MANY_WAITERS`, retried within the wait), the
+ * middleware answers `503` with `Retry-After` (see `busyResponse`).
  * A read-only request that changed its session fails with `READ_ONLY_REQUEST`; like every
  * express-session save error, it reaches the error handler as the response ends (after the status
  * was sent), and nothing is written.
@@ -65,10 +96,12 @@ type EndFunction = (...args: unknown[]) => Response;
  * ```
  */
 export function statewardSession(options: StatewardSessionOptions): RequestHandler {
-  const { readOnly, ...sessionOptions } = options;
+  const { readOnly, busyResponse, ...sessionOptions } = options;
   const store = options.store;
   const inner = session(sessionOptions);
   const isReadOnly = readOnlyPredicate(readOnly);
+  const retryAfterSeconds =
+    busyResponse === false ? undefined : String(Math.max(0, Math.ceil(busyResponse?.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS)));
   return (request, response, next) => {
     const readOnlyRequest = isReadOnly(request);
     const state: RequestLockState = {
@@ -104,9 +137,22 @@ export function statewardSession(options: StatewardSessionOptions): RequestHandl
     }
     // express-session calls store.get synchronously inside this call: that is how the store knows
     // which request it reads for.
+    // express-session hands a failed session read to `next`: a busy session is answered here.
+    const afterSession: NextFunction = (error?: unknown) => {
+      const reason = retryAfterSeconds === undefined ? undefined : busyReason(error);
+      if (reason === undefined || response.headersSent) {
+        next(error);
+        return;
+      }
+      response
+        .status(503)
+        .set("Retry-After", retryAfterSeconds)
+        .type("text/plain")
+        .send(`Service Unavailable: the session is busy (${reason}); retry after ${retryAfterSeconds} s`);
+    };
     store.bindRequest(request, state);
     try {
-      inner(request, response, next);
+      inner(request, response, afterSession);
     } finally {
       store.unbindPending();
     }

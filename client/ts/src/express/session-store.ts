@@ -9,6 +9,7 @@ import session from "express-session";
 import type { SessionData } from "express-session";
 import { StatewardError, toStatewardError } from "../errors";
 import type { SessionOperations } from "../session-client";
+import { retryWaiterLimit, type WaiterLimitRetryOptions } from "../with-lock";
 
 /** How sessions are turned into bytes and back. Default: JSON. */
 export interface SessionSerializer {
@@ -26,7 +27,10 @@ export interface StatewardStoreOptions {
   readonly app?: string;
   /** TTL in seconds for sessions whose cookie has no expiry (browser-session cookies). Default 86,400. */
   readonly ttlSeconds?: number;
-  /** How long a request waits for another request's lock on its session, in ms. Default 10,000. */
+  /**
+   * How long a request waits for another request's lock on its session, in ms: the whole budget,
+   * retries after `TOO_MANY_WAITERS` included. Default 10,000.
+   */
   readonly waitMs?: number;
   /**
    * The lock's lease in ms: the longest a writer request may hold its session. Default: the
@@ -37,6 +41,13 @@ export interface StatewardStoreOptions {
   readonly timeoutMs?: number;
   /** Serializer. Default JSON. */
   readonly serializer?: SessionSerializer;
+  /**
+   * Retry a request's Lock (or waiting Get) refused with `TOO_MANY_WAITERS` — more requests of one
+   * session waiting than the server's `--max-waiters` (default 50) — within `waitMs`; `false`
+   * fails the request at once. Default: `DEFAULT_WAITER_LIMIT_RETRY` (first retry within 20 ms,
+   * backoffs doubling up to 1 s; see {@link WaiterLimitRetryOptions}).
+   */
+  readonly waiterLimitRetry?: WaiterLimitRetryOptions | false;
 }
 
 /** @internal What the store knows about one request (bound by the middleware). */
@@ -87,6 +98,7 @@ export class StatewardStore extends session.Store {
   private readonly leaseMs: number | undefined;
   private readonly timeoutMs: number | undefined;
   private readonly serializer: SessionSerializer;
+  private readonly waiterLimitRetry: WaiterLimitRetryOptions | false | undefined;
   /** The state of each request the middleware saw (found again from `session.req`). */
   private readonly requests = new WeakMap<object, RequestLockState>();
   /** Locks held by this process's requests, by session id (for `destroy`, which gets no request). */
@@ -104,6 +116,7 @@ export class StatewardStore extends session.Store {
     this.leaseMs = options.leaseMs;
     this.timeoutMs = options.timeoutMs;
     this.serializer = options.serializer ?? JSON_SERIALIZER;
+    this.waiterLimitRetry = options.waiterLimitRetry;
   }
 
   /** @internal Binds a request's state; the next `get` belongs to it (see {@link statewardSession}). */
@@ -176,10 +189,14 @@ export class StatewardStore extends session.Store {
   }
 
   private async readSession(sid: string, state: RequestLockState | undefined): Promise<SessionData | null> {
-    // A waiting call's deadline must cover the wait, or the server cuts the wait short.
-    const call = { waitMs: this.waitMs, timeoutMs: this.timeoutMs === undefined ? undefined : this.timeoutMs + this.waitMs };
+    // A waiting call's deadline must cover the wait, or the server cuts the wait short. A full
+    // queue (TOO_MANY_WAITERS) is retried within the same budget.
+    const budget = { waitMs: this.waitMs, timeoutMs: this.timeoutMs === undefined ? undefined : this.timeoutMs + this.waitMs };
     if (state !== undefined && !state.readOnly) {
-      const lock = await this.client.lock(this.app, sid, { ...call, leaseMs: this.leaseMs, signal: state.gone?.signal });
+      const signal = state.gone?.signal;
+      const lock = await retryWaiterLimit(this.waiterLimitRetry, { ...budget, signal }, "store", (waitMs, timeoutMs) =>
+        this.client.lock(this.app, sid, { waitMs, timeoutMs, leaseMs: this.leaseMs, signal }),
+      );
       if (lock.outcome === "not-found") return null;
       if (lock.outcome === "locked") throw lockTimeout(this.waitMs);
       state.sessionId = sid;
@@ -204,7 +221,7 @@ export class StatewardStore extends session.Store {
       // hold it nobody else can write, so what we read or wrote last is what is stored.
       return this.serializer.parse(holder.stored);
     }
-    const read = await this.client.get(this.app, sid, call);
+    const read = await retryWaiterLimit(this.waiterLimitRetry, budget, "store", (waitMs, timeoutMs) => this.client.get(this.app, sid, { waitMs, timeoutMs }));
     if (read.outcome === "not-found") return null;
     if (read.outcome === "locked") throw lockTimeout(this.waitMs);
     const value = this.serializer.parse(read.data.toString("utf8"));

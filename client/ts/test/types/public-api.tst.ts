@@ -107,6 +107,14 @@ describe("lock patterns", () => {
     expect(client.withLock).type.not.toBeCallableWith("app", "sid", () => 42);
   });
 
+  test("waiterLimitRetry: a backoff policy or false", () => {
+    expect(client.withLock).type.toBeCallableWith("app", "sid", () => "x", { waiterLimitRetry: { initialBackoffMs: 10, maxBackoffMs: 500 } });
+    expect(client.withLock).type.toBeCallableWith("app", "sid", () => "x", { waiterLimitRetry: false });
+    expect(client.withLock).type.not.toBeCallableWith("app", "sid", () => "x", { waiterLimitRetry: true });
+    expect(client.beginRequest).type.toBeCallableWith("app", "sid", { readOnly: false, waiterLimitRetry: { maxBackoffMs: 200 } });
+    expect(client.beginRequest).type.not.toBeCallableWith("app", "sid", { readOnly: false, waiterLimitRetry: { initialBackoffMs: "10" } });
+  });
+
   test("beginRequest / endRequest", () => {
     expect(client.beginRequest("app", "sid", { readOnly: true })).type.toBe<Promise<BeginRequestResult>>();
     expect(client.beginRequest).type.not.toBeCallableWith("app", "sid", {});
@@ -136,5 +144,13 @@ describe("express", () => {
     expect(statewardSession).type.toBeCallableWith({ store, secret: "s", readOnly: { methods: ["GET"], paths: ["/static", /^\/api\//] } });
     expect(statewardSession).type.toBeCallableWith({ store, secret: "s", readOnly: (req: { method: string }) => req.method === "GET" });
     expect(statewardSession).type.not.toBeCallableWith({ secret: "s" });
+  });
+
+  test("busy answers and full-queue retries are configurable", () => {
+    const store = new StatewardStore({ client, waiterLimitRetry: false });
+    expect(StatewardStore).type.toBeConstructableWith({ client, waiterLimitRetry: { initialBackoffMs: 5 } });
+    expect(statewardSession).type.toBeCallableWith({ store, secret: "s", busyResponse: { retryAfterSeconds: 5 } });
+    expect(statewardSession).type.toBeCallableWith({ store, secret: "s", busyResponse: false });
+    expect(statewardSession).type.not.toBeCallableWith({ store, secret: "s", busyResponse: { retryAfterSeconds: "5" } });
   });
 });
