@@ -11,7 +11,7 @@ import type { PipelineOperation, PipelineRequest, PipelineResponse, PipelineResu
 import type { Logger } from "../logger";
 import type { WaitHandle } from "../store/operations";
 import type { SessionStore } from "../store/session-store";
-import { waitWithinDeadline } from "./deadline";
+import { canStillDeliver, waitWithinDeadline } from "./deadline";
 import { describeFailure, type Failure } from "./status-mapping";
 import {
   toExpireInput,
@@ -320,7 +320,8 @@ class PipelineStream {
             this.store.lock(toLockInput(request.value, waitMs), {
               resolve: (result) => this.emit(id, { $case: "lock", value: toLockResponse(result) }),
               reject: (error) => this.emit(id, failureResult(describeFailure(error, this.logger))),
-              isActive: this.isActive,
+              // A grant too close to the operation's own timeout could not arrive in time.
+              isActive: waitMs > 0 && operation.timeoutMs > 0 ? this.canDeliverWithin(operation.timeoutMs) : this.isActive,
             }),
           );
           return;
@@ -341,6 +342,12 @@ class PipelineStream {
     } catch (error) {
       this.emit(id, failureResult(describeFailure(error, this.logger)));
     }
+  }
+
+  /** An `isActive` for a waiting Lock: the stream is open and its timeout is more than the margin ahead. */
+  private canDeliverWithin(timeoutMs: number): () => boolean {
+    const now = Date.now();
+    return canStillDeliver(() => this.closed, now + timeoutMs, now);
   }
 
   /** The wait to ask the store for: the requested one, within the operation's own timeout. */

@@ -22,7 +22,8 @@ import type { Logger } from "../logger";
 import type { PipelineService } from "./pipeline-service";
 import type { WaitHandle } from "../store/operations";
 import type { SessionStore } from "../store/session-store";
-import { waitWithinDeadline } from "./deadline";
+import { status } from "@grpc/grpc-js";
+import { canStillDeliver, deadlineMarginMs, deadlineMs, waitWithinDeadline } from "./deadline";
 import { toGrpcStatus } from "./status-mapping";
 import {
   toExpireInput,
@@ -87,14 +88,32 @@ export function createSessionStateService(
     },
 
     lock(call: ServerUnaryCall<LockRequest, LockResponse>, callback: sendUnaryData<LockResponse>): void {
+      const arrived = Date.now();
+      const deadline = call.getDeadline();
+      const remaining = deadlineMs(deadline) - arrived;
+      if (remaining <= deadlineMarginMs(remaining)) {
+        // A lock granted now could not reach the caller in time: refuse before touching the store.
+        callback({ code: status.DEADLINE_EXCEEDED, details: `the call's deadline (${Math.max(0, Math.floor(remaining))} ms left) leaves no time to deliver a lock` });
+        return;
+      }
       const waitMs = effectiveWaitMs(call, call.request.waitMs);
       try {
-        const handle = store.lock(toLockInput(call.request, waitMs), {
-          resolve: (result) => callback(null, toLockResponse(result)),
+        const input = toLockInput(call.request, waitMs);
+        const handle = store.lock(input, {
+          resolve: (result) => {
+            if (result.outcome === "ok" && call.cancelled) {
+              // The caller left while the lock was being granted (grpc-js drops the answer): a lock
+              // nobody will release must not wait for its lease.
+              store.release({ app: input.app, sessionId: input.sessionId, lockId: result.lockId });
+              return;
+            }
+            callback(null, toLockResponse(result));
+          },
           reject: (error) => callback(toGrpcStatus(error, logger)),
-          // Never hand a queued lock to a caller that is gone: nobody would release it before its
-          // lease ends. (Only queued waiters are asked, so immediate calls skip the closure.)
-          isActive: waitMs > 0 ? () => !call.cancelled : undefined,
+          // Never hand a queued lock to a caller that is gone, or whose deadline is too close for
+          // the answer to arrive: nobody would release it before its lease ends. (Only queued
+          // waiters are asked, so immediate calls skip the closure.)
+          isActive: waitMs > 0 ? canStillDeliver(() => call.cancelled, deadline, arrived) : undefined,
         });
         if (handle !== undefined) leaveQueueOnCancel(call, handle);
       } catch (error) {

@@ -11,10 +11,12 @@
  *   its owner told its new handle;
  * - allocation takes from the fullest pages first, so that sparse pages drain;
  * - a page is released as soon as it is empty;
- * - after a free, if a class holds more than one page plus 1/8 of its used chunks free, its
- *   sparsest page is evacuated into the others and released (Redis's active defragmentation does
- *   the same for jemalloc's pages). At most one page is evacuated per free, so the cost is bounded
- *   (at most one page of copying) and amortised below one chunk move per free.
+ * - a class that holds more than one page plus 1/8 of its used chunks free is compacted: its
+ *   sparsest pages are evacuated into the others and released (Redis's active defragmentation does
+ *   the same for jemalloc's pages). Compaction runs in time-boxed slices ({@link compact}, called
+ *   by the store's timer like the expiry sweep), not on the free itself: while sessions are being
+ *   removed or expired en masse their pages empty by themselves, and moving chunks that are about
+ *   to be freed would be wasted work. Each evacuation moves at most one page of chunks.
  */
 
 /** Handle of "no chunk" (empty payloads take no slab space). */
@@ -98,6 +100,8 @@ export class PayloadSlabs {
   private readonly linearStep: number;
   private readonly linearLimit: number;
   private movedChunks = 0;
+  /** Classes that hold too much free space, to compact in the next slice. */
+  private readonly toCompact = new Set<SizeClass>();
 
   /**
    * @param maxItemBytes - the largest item that must fit (decides the largest class).
@@ -228,7 +232,7 @@ export class PayloadSlabs {
     return copy;
   }
 
-  /** Returns a chunk to its page; may compact its class (moving other owners' chunks). */
+  /** Returns a chunk to its page (an empty page is released at once). */
   free(handle: number): void {
     if (handle === NO_CHUNK) return;
     const page = this.pageOf(handle);
@@ -237,8 +241,33 @@ export class PayloadSlabs {
     if (page.used === 0) {
       this.dropPage(page);
     } else if (this.needsCompaction(sizeClass)) {
-      this.evacuateSparsest(sizeClass);
+      this.toCompact.add(sizeClass);
     }
+  }
+
+  /** Whether some class waits for {@link compact}. */
+  get compactionPending(): boolean {
+    return this.toCompact.size > 0;
+  }
+
+  /**
+   * Evacuates sparse pages of the classes that hold too much free space, until none does or
+   * `outOfBudget` says stop (checked after each page). Moves are reported through `relocate`.
+   * @returns true if nothing is left to compact.
+   */
+  compact(outOfBudget: () => boolean): boolean {
+    for (const sizeClass of this.toCompact) {
+      while (this.needsCompaction(sizeClass)) {
+        // Progress is certain: more than a page of free chunks means a non-full page to evacuate.
+        this.evacuateSparsest(sizeClass);
+        if (outOfBudget()) {
+          if (!this.needsCompaction(sizeClass)) this.toCompact.delete(sizeClass);
+          return this.toCompact.size === 0;
+        }
+      }
+      this.toCompact.delete(sizeClass);
+    }
+    return true;
   }
 
   private needsCompaction(sizeClass: SizeClass): boolean {

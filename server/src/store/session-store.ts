@@ -480,6 +480,7 @@ export class SessionStore {
     this.slabs.free(payload);
     this.forgetAppSession(table.appIndex[slot] as number);
     table.release(slot);
+    this.scheduleCompaction(now);
     // Answer after the state is consistent, so a callback that calls back in sees the removal.
     if (queue !== undefined) {
       for (const waiter of queue) this.deliver(waiter.request.callbacks.resolve, NOT_FOUND);
@@ -533,6 +534,7 @@ export class SessionStore {
     table.payload[slot] = handle;
     table.payloadLength[slot] = data.length;
     this.bytesUsed += this.slabs.chunkBytesOf(handle) - before;
+    if (handle !== previous) this.scheduleCompaction(this.clock.now());
   }
 
   // ---- expiry ---------------------------------------------------------------------------------
@@ -861,7 +863,11 @@ export class SessionStore {
         }
       }
       let sweepDone = true;
-      if (now >= this.lastSweepAt + this.options.expiryIntervalMs) sweepDone = this.sweep(now);
+      let compactionDone = !this.compactionPending();
+      if (now >= this.lastSweepAt + this.options.expiryIntervalMs) {
+        sweepDone = this.sweep(now);
+        compactionDone = this.compactSlice();
+      }
       for (const shard of this.shards) {
         next = Math.min(next, shard.leases.peekKey(), shard.waiterDeadlines.peekKey());
         const expiryDue = shard.expiry.nextDueAt();
@@ -869,7 +875,7 @@ export class SessionStore {
           next = Math.min(next, Math.max(expiryDue, this.lastSweepAt + this.options.expiryIntervalMs));
         }
       }
-      if (!sweepDone) next = Math.min(next, now + this.options.expiryIntervalMs);
+      if (!sweepDone || !compactionDone) next = Math.min(next, now + this.options.expiryIntervalMs);
     } finally {
       this.inWake = false;
     }
@@ -902,6 +908,27 @@ export class SessionStore {
     this.longestExpirySliceMs = Math.max(this.longestExpirySliceMs, sliceMs);
     this.hooks.onExpirySlice?.(sliceMs);
     return done;
+  }
+
+  private compactionPending(): boolean {
+    return this.slabs.compactionPending || this.keySlabs.compactionPending;
+  }
+
+  /**
+   * One compaction slice of the payload and id slabs, within the expiry slice's CPU budget (after
+   * the sweep: while sessions expire en masse, their pages empty without moving anything).
+   * @returns true if nothing is left to compact.
+   */
+  private compactSlice(): boolean {
+    if (!this.compactionPending()) return true;
+    const budgetEnd = performance.now() + this.options.expirySliceBudgetMs;
+    const outOfBudget = (): boolean => performance.now() >= budgetEnd;
+    return this.slabs.compact(outOfBudget) && this.keySlabs.compact(outOfBudget);
+  }
+
+  /** Makes sure a compaction slice comes, after frees that left a size class too sparse. */
+  private scheduleCompaction(now: number): void {
+    if (this.compactionPending()) this.armWake(Math.max(now, this.lastSweepAt + this.options.expiryIntervalMs));
   }
 
   /**

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { FakeClock } from "../../src/store/fake-clock";
 import { NO_CHUNK, PayloadSlabs } from "../../src/store/payload-slabs";
+import { SessionStore } from "../../src/store/session-store";
 
 /** Slabs whose owners are indexes into `handles`, kept current through the relocation callback. */
 function tracked(maxItemBytes: number): { slabs: PayloadSlabs; handles: number[] } {
@@ -70,6 +72,8 @@ describe("payload slabs", () => {
       if (i % 63 === 0) survivors.add(i);
       else slabs.free(handles[i] as number);
     }
+    assert.ok(slabs.compactionPending);
+    assert.equal(slabs.compact(() => false), true);
     assert.ok(slabs.moves > 0);
     // 200 survivors of 1 KiB fit in 4 pages; the class may keep a page plus 1/8 of its use free.
     assert.ok(slabs.pageCount <= 6, `${slabs.pageCount} pages for ${survivors.size} chunks (was ${held} bytes)`);
@@ -99,7 +103,10 @@ describe("payload slabs", () => {
       const length = Math.max(1, Math.floor(Math.exp(random() * Math.log(256 * 1024))));
       handles[owner] = slabs.write(Buffer.alloc(length, owner % 251), previous, owner);
       lengths[owner] = length;
+      // The store runs a compaction slice every expiry cycle; here every 50 steps, 1 page each.
+      if (step % 50 === 0) slabs.compact(() => true);
       if (step % 1000 === 0) {
+        slabs.compact(() => false);
         const used = slabs.usedBytes;
         // Partly filled pages: at most about two pages (64 KiB each) per class in use.
         assert.ok(slabs.pageBytes <= used * 1.125 + 80 * 2 * 64 * 1024, `held ${slabs.pageBytes} for ${used} used`);
@@ -109,5 +116,27 @@ describe("payload slabs", () => {
       const length = lengths[owner] ?? 0;
       if (length > 0) assert.deepEqual(slabs.read(handles[owner] as number, length), Buffer.alloc(length, owner % 251));
     }
+  });
+});
+
+describe("payload slabs compaction through the store", () => {
+  it("the store's cycle compacts after removals, within its slices", async () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const store = new SessionStore({ maxItemBytes: 64 * 1024 }, clock);
+    const input = (sessionId: string, data: Uint8Array) => ({ app: "a", sessionId, data, ttlSeconds: 0, lockId: 0, keepLock: false, expectedVersion: 0, onlyIfAbsent: false });
+    for (let i = 0; i < 63 * 100; i++) store.set(input(`s-${i}`, Buffer.alloc(1000, i % 251)));
+    const full = store.stats().slabBytes;
+    for (let i = 0; i < 63 * 100; i++) if (i % 63 !== 0) store.remove({ app: "a", sessionId: `s-${i}`, lockId: 0 });
+    for (let cycle = 0; cycle < 50; cycle++) {
+      clock.advance(100);
+      store.runDueWork();
+    }
+    const after = store.stats().slabBytes;
+    assert.ok(after < full / 10, `slabs ${after} of ${full} after compaction`);
+    for (let i = 0; i < 63 * 100; i += 63) {
+      const answer = await new Promise<unknown>((resolve) => store.get({ app: "a", sessionId: `s-${i}`, waitMs: 0 }, { resolve, reject: resolve }));
+      assert.deepEqual((answer as { data: Buffer }).data, Buffer.alloc(1000, i % 251));
+    }
+    store.close();
   });
 });
