@@ -248,6 +248,8 @@ Scenarios:
   resident     mixed on an empty store, then with 1 M sessions of 1 KiB loaded (p99.9, RSS, GC)
   echo         the echo baseline: a bare grpc-js unary Echo(bytes) server (the transport's limit)
   suite        the standard set of make bench, with the baselines; writes --markdown
+  soak         long mixed load with RSS-growth and leftover-lock verdicts (make soak; own options:
+               stateward-loadtest soak --help)
 
 Target:
   --target stateward|redis      what get/lock-set/mixed load (default stateward; redis: Lua protocol via ioredis)

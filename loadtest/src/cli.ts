@@ -3,7 +3,9 @@
  * `stateward-loadtest <scenario> [options]`: runs a scenario (or the standard suite), prints a
  * summary, and writes report.json and report.html (and, for the suite, BENCHMARKS.md).
  *
- * Exit codes: 0 done; 1 a run failed; 2 usage error.
+ * `stateward-loadtest soak [options]` is the soak (`make soak`, src/soak.ts), with its own options.
+ *
+ * Exit codes: 0 done (soak: passed); 1 a run failed (soak: its verdict failed); 2 usage error.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -19,6 +21,7 @@ import type { Report, RunResult } from "./report-model";
 import { runResidentScenario } from "./resident-scenario";
 import { RunContext } from "./run-context";
 import { runSessionScenario } from "./session-scenario";
+import { soakMain } from "./soak";
 
 function summaryLine(run: RunResult): string {
   const server = run.server === undefined ? "" : `  server ${run.server.cpuUsPerOp.toFixed(1)} µs/op`;
@@ -60,6 +63,8 @@ async function runScenario(context: RunContext, onRun: (run: RunResult) => void)
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  // The soak has its own options, report and verdict (src/soak.ts).
+  if (argv[0] === "soak") return soakMain(argv.slice(1), { stdout: process.stdout, stderr: process.stderr });
   let options: CliOptions;
   try {
     options = parseCliArgs(argv);

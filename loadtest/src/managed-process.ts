@@ -21,6 +21,12 @@ export interface ProcessSpec {
   readonly cwd?: string;
 }
 
+/** How a child exited. */
+export interface ProcessExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
 /** A started child server. */
 export interface ManagedProcess {
   /** Its process id (for /proc statistics). */
@@ -29,6 +35,8 @@ export interface ManagedProcess {
   readonly readyValue: number;
   /** The last output lines, for error messages. */
   tail(): string[];
+  /** How it exited (`code` null when a signal ended it), or undefined while it runs. */
+  exitStatus(): ProcessExit | undefined;
   /** Stops it and resolves when it has exited. */
   stop(): Promise<void>;
 }
@@ -43,9 +51,11 @@ export function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
   });
   const lines: string[] = [];
   let exited = child.exitCode !== null;
+  let exit: ProcessExit | undefined;
   const exitPromise = new Promise<void>((resolve) => {
-    child.once("exit", () => {
+    child.once("exit", (code, signal) => {
       exited = true;
+      exit = { code, signal };
       resolve();
     });
   });
@@ -72,6 +82,7 @@ export function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
         pid: child.pid ?? 0,
         readyValue: value,
         tail: () => [...lines],
+        exitStatus: () => exit,
         stop: async () => {
           if (exited) return;
           child.kill("SIGTERM");

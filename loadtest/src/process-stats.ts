@@ -41,6 +41,39 @@ export function parsePeakRss(statusText: string): number {
   return match === null ? 0 : Number(match[1]) * 1024;
 }
 
+/** Memory fields of /proc/<pid>/status, bytes (0 for a field that is absent). */
+export interface StatusMemory {
+  /** VmRSS: resident set size (RssAnon + RssFile + RssShmem). */
+  readonly vmRssBytes: number;
+  /** VmHWM: peak resident set size. */
+  readonly vmHwmBytes: number;
+  /** RssAnon: resident anonymous memory (heap, slabs, buffers): what a leak grows. */
+  readonly rssAnonBytes: number;
+  /** RssFile: resident file mappings (the node binary, shared libraries). */
+  readonly rssFileBytes: number;
+}
+
+function statusKib(statusText: string, field: string): number {
+  const match = new RegExp(`^${field}:\\s+([0-9]+)\\s+kB`, "m").exec(statusText);
+  return match === null ? 0 : Number(match[1]) * 1024;
+}
+
+/** Reads VmRSS, VmHWM, RssAnon and RssFile from /proc/<pid>/status text. */
+export function parseStatusMemory(statusText: string): StatusMemory {
+  return {
+    vmRssBytes: statusKib(statusText, "VmRSS"),
+    vmHwmBytes: statusKib(statusText, "VmHWM"),
+    rssAnonBytes: statusKib(statusText, "RssAnon"),
+    rssFileBytes: statusKib(statusText, "RssFile"),
+  };
+}
+
+/** One reading of a process for the soak: CPU time and the memory fields of its status file. */
+export interface DetailedProcessSample extends StatusMemory {
+  /** User + system CPU time, µs. */
+  readonly cpuUs: number;
+}
+
 let ticksPerSecond: number | undefined;
 let pageSize: number | undefined;
 
@@ -64,6 +97,26 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
       cpuUs: ((stat.utimeTicks + stat.stimeTicks) * 1_000_000) / ticksPerSecond,
       rssBytes: stat.rssPages * pageSize,
       peakRssBytes: parsePeakRss(status),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Samples process `pid` with its memory breakdown (VmRSS from /proc/<pid>/status, falling back to
+ * the rss field of /proc/<pid>/stat); undefined when it cannot be read (not Linux, or gone).
+ */
+export function sampleProcessDetailed(pid: number): DetailedProcessSample | undefined {
+  try {
+    ticksPerSecond ??= systemConstant("CLK_TCK", 100);
+    pageSize ??= systemConstant("PAGESIZE", 4096);
+    const stat = parseProcStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    const memory = parseStatusMemory(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return {
+      ...memory,
+      vmRssBytes: memory.vmRssBytes > 0 ? memory.vmRssBytes : stat.rssPages * pageSize,
+      cpuUs: ((stat.utimeTicks + stat.stimeTicks) * 1_000_000) / ticksPerSecond,
     };
   } catch {
     return undefined;

@@ -1,7 +1,7 @@
 /**
  * Inline SVG plots for the HTML report, no library and no script: the latency-percentile
- * distribution (HdrHistogram style: the x axis stretches the tail, 1/(1−p) on a log scale) and
- * throughput over time.
+ * distribution (HdrHistogram style: the x axis stretches the tail, 1/(1−p) on a log scale),
+ * throughput over time, and values over time (the soak's RSS and event-loop delay).
  */
 import type { PercentilePoint } from "./latency-histogram";
 
@@ -98,4 +98,95 @@ export function throughputPlot(title: string, counts: readonly number[], interva
   parts.push(`<text x="${MARGIN.left + plotWidth / 2}" y="${HEIGHT - 6}" font-size="11" text-anchor="middle" fill="#222">time (s)</text>`);
   parts.push(`<text x="14" y="${MARGIN.top + plotHeight / 2}" font-size="11" text-anchor="middle" fill="#222" transform="rotate(-90 14 ${MARGIN.top + plotHeight / 2})">ops/s</text>`);
   return frame(title, "throughput-plot", parts.join(""));
+}
+
+/** One line of a {@link timeSeriesPlot}: `[seconds, value]` points; a null value breaks the line. */
+export interface TimeSeries {
+  readonly label: string;
+  readonly points: readonly (readonly [number, number | null])[];
+  /** Stroke colour (default: one of the palette by position). */
+  readonly color?: string;
+}
+
+/** Extras of a {@link timeSeriesPlot}. */
+export interface TimeSeriesOptions {
+  /** CSS class of the plot, e.g. `rss-plot`. */
+  readonly className: string;
+  /** Label of the y axis, e.g. `RSS (MiB)`. */
+  readonly yLabel: string;
+  /** Vertical lines at these times (s), e.g. the end of the warm-up. */
+  readonly markers?: readonly { readonly x: number; readonly label: string }[];
+  /** Horizontal dashed lines at these values, e.g. a limit. */
+  readonly levels?: readonly { readonly y: number; readonly label: string; readonly color?: string }[];
+  /** Axis tick format (default: up to 3 significant digits). */
+  readonly formatY?: (value: number) => string;
+}
+
+const PALETTE = ["#1f6feb", "#cf222e", "#2da44e", "#8250df", "#bf8700"];
+
+function defaultTick(value: number): string {
+  if (value === 0) return "0";
+  const abs = Math.abs(value);
+  return abs >= 100 ? Math.round(value).toLocaleString("en-US") : abs >= 10 ? value.toFixed(1) : value.toFixed(2);
+}
+
+/** Values over time (s) as lines, with optional markers and levels, and a legend. */
+export function timeSeriesPlot(title: string, series: readonly TimeSeries[], options: TimeSeriesOptions): string {
+  // A taller top margin than the other plots: the legend sits in it, above the lines.
+  const top = 30;
+  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const plotHeight = HEIGHT - top - MARGIN.bottom;
+  const values = series.flatMap((line) => line.points.map(([, value]) => value)).filter((value): value is number => value !== null && Number.isFinite(value));
+  // reduce, not Math.max(...): a long soak has tens of thousands of points.
+  const maxY = niceCeiling([...values, ...(options.levels ?? []).map((level) => level.y)].reduce((max, value) => Math.max(max, value), 0));
+  const times = [...series.flatMap((line) => line.points.map(([seconds]) => seconds)), ...(options.markers ?? []).map((marker) => marker.x)];
+  const spanSeconds = times.reduce((max, seconds) => Math.max(max, seconds), 1);
+  const x = (seconds: number): number => MARGIN.left + (seconds / spanSeconds) * plotWidth;
+  const y = (value: number): number => top + plotHeight - (Math.min(value, maxY) / maxY) * plotHeight;
+  const format = options.formatY ?? defaultTick;
+  const parts: string[] = [];
+  for (let tick = 0; tick <= 4; tick++) {
+    const value = (maxY * tick) / 4;
+    const py = y(value).toFixed(1);
+    parts.push(`<line x1="${MARGIN.left}" y1="${py}" x2="${WIDTH - MARGIN.right}" y2="${py}" stroke="#e3e3e3"/>`);
+    parts.push(`<text x="${MARGIN.left - 6}" y="${py}" font-size="11" text-anchor="end" dominant-baseline="middle" fill="#444">${escapeXml(format(value))}</text>`);
+  }
+  for (let tick = 0; tick <= 5; tick++) {
+    const seconds = (spanSeconds * tick) / 5;
+    parts.push(`<text x="${x(seconds).toFixed(1)}" y="${HEIGHT - MARGIN.bottom + 16}" font-size="11" text-anchor="middle" fill="#444">${seconds.toFixed(seconds < 10 ? 1 : 0)}</text>`);
+  }
+  for (const marker of options.markers ?? []) {
+    const px = x(marker.x).toFixed(1);
+    parts.push(`<line class="marker" x1="${px}" y1="${top}" x2="${px}" y2="${top + plotHeight}" stroke="#8c959f" stroke-dasharray="2 3"/>`);
+    parts.push(`<text x="${px}" y="${top + plotHeight - 4}" font-size="10" text-anchor="start" fill="#57606a" transform="translate(3 0)">${escapeXml(marker.label)}</text>`);
+  }
+  (options.levels ?? []).forEach((level, index) => {
+    const py = y(level.y).toFixed(1);
+    const color = level.color ?? "#cf222e";
+    parts.push(`<line class="level" x1="${MARGIN.left}" y1="${py}" x2="${WIDTH - MARGIN.right}" y2="${py}" stroke="${color}" stroke-dasharray="6 4"/>`);
+    // Labels alternate above and below their lines, and step left, so that close levels stay legible.
+    const dy = index % 2 === 0 ? -3 : 11;
+    parts.push(`<text x="${WIDTH - MARGIN.right - 4 - index * 150}" y="${py}" font-size="10" text-anchor="end" fill="${color}" transform="translate(0 ${dy})">${escapeXml(level.label)}</text>`);
+  });
+  series.forEach((line, index) => {
+    const color = line.color ?? PALETTE[index % PALETTE.length] ?? "#1f6feb";
+    let path = "";
+    let pen = false;
+    for (const [seconds, value] of line.points) {
+      if (value === null || !Number.isFinite(value)) {
+        pen = false;
+        continue;
+      }
+      path += `${path === "" ? "" : " "}${pen ? "L" : "M"}${x(seconds).toFixed(1)},${y(value).toFixed(1)}`;
+      pen = true;
+    }
+    if (path !== "") parts.push(`<path class="series" d="${path}" fill="none" stroke="${color}" stroke-width="1.5"><title>${escapeXml(line.label)}</title></path>`);
+    // Legend: one row in the top margin.
+    const lx = MARGIN.left + index * 130;
+    parts.push(`<line x1="${lx}" y1="12" x2="${lx + 16}" y2="12" stroke="${color}" stroke-width="2"/>`);
+    parts.push(`<text x="${lx + 20}" y="12" font-size="10" dominant-baseline="middle" fill="#222">${escapeXml(line.label)}</text>`);
+  });
+  parts.push(`<text x="${MARGIN.left + plotWidth / 2}" y="${HEIGHT - 6}" font-size="11" text-anchor="middle" fill="#222">time (s)</text>`);
+  parts.push(`<text x="14" y="${top + plotHeight / 2}" font-size="11" text-anchor="middle" fill="#222" transform="rotate(-90 14 ${top + plotHeight / 2})">${escapeXml(options.yLabel)}</text>`);
+  return frame(title, options.className, parts.join(""));
 }
