@@ -228,7 +228,7 @@ class PipelineStream {
    */
   private pump(): void {
     while (!this.closed && this.backlogAt < this.backlog.length) {
-      if (this.unsentBytes >= MAX_RESPONSE_MESSAGE_BYTES) {
+      if (this.unsentBytes >= MAX_RESPONSE_MESSAGE_BYTES || this.outboxBytes >= MAX_RESPONSE_MESSAGE_BYTES) {
         // Backpressure: the client does not read as fast as we answer. Stop reading its requests
         // and running its operations until the transport drains (see onWritten).
         this.call.pause();
@@ -406,13 +406,14 @@ class PipelineStream {
 
   /**
    * Writes the outbox as messages of at most {@link MAX_RESPONSE_MESSAGE_BYTES} of results (a larger
-   * single result goes alone). Stops while the transport holds that much unsent, unless `all`.
+   * single result goes alone), as long as what the client has not taken stays within that (unless
+   * `all`): the rest waits in the outbox for the write callbacks.
    */
   private flush(all: boolean): void {
     if (this.closed) return;
     const outbox = this.outbox;
     let from = 0;
-    while (from < outbox.length && (all || this.unsentBytes < MAX_RESPONSE_MESSAGE_BYTES)) {
+    while (from < outbox.length) {
       let to = from;
       let bytes = 0;
       while (to < outbox.length) {
@@ -421,6 +422,8 @@ class PipelineStream {
         bytes += size;
         to++;
       }
+      // At most 4 MiB not yet taken by the client (or one larger message alone).
+      if (!all && this.unsentBytes > 0 && this.unsentBytes + bytes > MAX_RESPONSE_MESSAGE_BYTES) break;
       const results = from === 0 && to === outbox.length ? outbox : outbox.slice(from, to);
       from = to;
       this.unsentBytes += bytes;
@@ -433,9 +436,10 @@ class PipelineStream {
   /** The transport took a message: send what waits, and run held-back operations again. */
   private onWritten(bytes: number): void {
     this.unsentBytes -= bytes;
-    if (this.closed || this.unsentBytes >= MAX_RESPONSE_MESSAGE_BYTES) return;
-    this.call.resume();
+    if (this.closed) return;
     this.flush(false);
+    if (this.unsentBytes >= MAX_RESPONSE_MESSAGE_BYTES || this.outboxBytes >= MAX_RESPONSE_MESSAGE_BYTES) return;
+    this.call.resume();
     if (this.backlogAt < this.backlog.length) this.pump();
     else this.endIfIdle();
   }
