@@ -57,7 +57,7 @@ typecheck: build ## tsc for sources and tests, no emit for tests
 
 test: install lint typecheck proto-check test-ts test-ts-types test-ts-consumer $(TEST_EXTRA) ## Everything CI runs: lint, types, generated code, all tests
 
-test-ts: install ## The TypeScript test suites (mocha)
+test-ts: build ## The TypeScript test suites (mocha; the fault suite runs the built server as a process)
 	npx mocha
 
 test-ts-types: install ## Type tests of the TypeScript SDK's public API (tstyche)

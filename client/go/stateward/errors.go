@@ -15,7 +15,7 @@ const ReasonTrailer = "stateward-reason"
 
 // Reasons set by the client itself (the server's are e.g. "LOCKED_BY_OTHER", "STALE_LOCK_ID",
 // "LEASE_EXPIRED", "SESSION_GONE", "VERSION_MISMATCH", "INVALID_FIELD", "ITEM_TOO_LARGE",
-// "MEMORY_BUDGET", "TOO_MANY_WAITERS", "SHUTTING_DOWN").
+// "MEMORY_BUDGET", "TOO_MANY_WAITERS", "TOO_MANY_APPS", "SHUTTING_DOWN").
 const (
 	// ReasonLockWaitTimeout: WithLock waited and the session was still locked by another holder.
 	ReasonLockWaitTimeout = "LOCK_WAIT_TIMEOUT"

@@ -30,6 +30,12 @@ export type ServerReason =
   | "MEMORY_BUDGET"
   /** The session already has the most waiters the server allows. RESOURCE_EXHAUSTED. */
   | "TOO_MANY_WAITERS"
+  /** The server's limit of apps with sessions (`--max-apps`) is reached. RESOURCE_EXHAUSTED. */
+  | "TOO_MANY_APPS"
+  /** A pipeline message had more operations than the server allows. RESOURCE_EXHAUSTED. */
+  | "BATCH_TOO_LARGE"
+  /** A pipeline stream had as many waiting operations as the server allows. RESOURCE_EXHAUSTED. */
+  | "TOO_MANY_IN_FLIGHT"
   /** The server is shutting down. UNAVAILABLE. */
   | "SHUTTING_DOWN";
 
