@@ -8,4 +8,4 @@ SOAK_OUT ?= .bench/soak
 .PHONY: soak
 
 soak: build ## Soak: 30 min of mixed load, fails on RSS growth, leftover locks or a dead server (SOAK_ARGS="--duration 3m")
-	node loadtest/bin/stateward-loadtest.mjs soak --out $(SOAK_OUT) --progress $(SOAK_ARGS)
+	node loadtest/bin/stateward-loadtest.mjs soak --out $(SOAK_OUT) --progress --markdown BENCHMARKS.md $(SOAK_ARGS)

@@ -7,7 +7,7 @@
  *
  * Exit codes: 0 done (soak: passed); 1 a run failed (soak: its verdict failed); 2 usage error.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseCliArgs, usageText, UsageError, type CliOptions } from "./args";
 import { renderBenchmarksMarkdown } from "./benchmarks-markdown";
@@ -21,7 +21,8 @@ import type { Report, RunResult } from "./report-model";
 import { runResidentScenario } from "./resident-scenario";
 import { RunContext } from "./run-context";
 import { runSessionScenario } from "./session-scenario";
-import { soakMain } from "./soak";
+import { extractSection } from "./markdown-sections";
+import { SOAK_SECTION_HEADING, soakMain } from "./soak";
 
 function summaryLine(run: RunResult): string {
   const server = run.server === undefined ? "" : `  server ${run.server.cpuUsPerOp.toFixed(1)} µs/op`;
@@ -109,7 +110,9 @@ async function main(argv: readonly string[]): Promise<number> {
       reportDir: path.relative(process.cwd(), path.resolve(options.outDir)) || ".",
       ...(findings === undefined ? {} : { findings }),
     });
-    writeFileSync(options.markdown, markdown);
+    // The soak's section (written by `make soak`) survives a new benchmark run.
+    const soak = existsSync(options.markdown) ? extractSection(readFileSync(options.markdown, "utf8"), SOAK_SECTION_HEADING) : undefined;
+    writeFileSync(options.markdown, soak === undefined ? markdown : `${markdown.trimEnd()}\n\n${soak}`);
     process.stdout.write(`summary: ${options.markdown}\n`);
   }
   return 0;

@@ -41,6 +41,8 @@ export interface SoakOptions {
   readonly rssToleranceMiB: number;
   /** Where soak-report.json and soak-report.html go. */
   readonly outDir: string;
+  /** Markdown file whose "## Soak" section gets the result (BENCHMARKS.md for `make soak`). */
+  readonly markdown?: string;
   /** Extra flags of the server. */
   readonly serverArgs: readonly string[];
   /** The server script; undefined: server/dist/cli.js of this repository. */
@@ -110,6 +112,7 @@ export function parseSoakArgs(argv: readonly string[]): SoakOptions {
         "rss-tolerance-percent": { type: "string" },
         "rss-tolerance-mib": { type: "string" },
         out: { type: "string", short: "o" },
+        markdown: { type: "string" },
         "server-arg": { type: "string", multiple: true },
         "server-cli": { type: "string" },
         progress: { type: "boolean" },
@@ -157,6 +160,7 @@ export function parseSoakArgs(argv: readonly string[]): SoakOptions {
     rssTolerancePercent: number(values["rss-tolerance-percent"], "rss-tolerance-percent", 0, 1000, DEFAULT_GROWTH_RULE.tolerancePercent),
     rssToleranceMiB: number(values["rss-tolerance-mib"], "rss-tolerance-mib", 0, 1_000_000, DEFAULT_GROWTH_RULE.toleranceBytes / (1024 * 1024)),
     outDir: values.out ?? ".bench/soak",
+    ...(values.markdown === undefined ? {} : { markdown: values.markdown }),
     serverArgs: (values["server-arg"] ?? []).flatMap((item) => item.split(/\s+/)).filter((item) => item !== ""),
     ...(values["server-cli"] === undefined ? {} : { serverCli: values["server-cli"] }),
     ...(values.progress === true ? { progress: true } : values["no-progress"] === true ? { progress: false } : {}),
@@ -207,6 +211,7 @@ Options:
   --rss-tolerance-percent P     allowed RSS growth, percent of the middle median      default 10
   --rss-tolerance-mib M         allowed RSS growth, MiB (the larger allowance wins)   default 32
   -o, --out DIR                 soak-report.json and soak-report.html go there        default .bench/soak
+  --markdown FILE               replace (or add) the "## Soak" section of FILE         default none
   --server-arg="FLAGS"          extra flags of the server (repeatable; use =)
   --server-cli PATH             the server script (default server/dist/cli.js of this repository)
   --progress / --no-progress    a progress line every 10 s on stderr (default: when it is a terminal)

@@ -5,13 +5,14 @@
  * stop cleanly. Writes soak-report.json and soak-report.html; exit 0 passed, 1 failed, 2 usage.
  */
 import { performance } from "node:perf_hooks";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { SessionClient } from "@stateward/client";
 import { UsageError } from "./args";
 import { findFreePort } from "./free-port";
 import { machineInfo } from "./machine-info";
+import { replaceSection } from "./markdown-sections";
 import { sampleProcessDetailed } from "./process-stats";
 import { metricValue } from "./prometheus-text";
 import { formatCount, formatErrors, formatMiB } from "./report-format";
@@ -313,6 +314,30 @@ export function soakSummaryText(report: SoakReport): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** The heading of the soak's section in BENCHMARKS.md. */
+export const SOAK_SECTION_HEADING = "## Soak";
+
+/** The soak's section for BENCHMARKS.md: command, machine, date, and the summary. */
+export function soakMarkdownSection(report: SoakReport, reportDir: string): string {
+  const m = report.machine;
+  return [
+    SOAK_SECTION_HEADING,
+    "",
+    `Written by \`make soak\` (30 minutes of mixed load with aborted and timed-out lock waits and short-lived sessions; see README, "Testing"). ${report.startedAt} → ${report.finishedAt}; ${m.cpus} CPUs, shared with other work; the generator and the server on the same machine, over loopback.`,
+    "",
+    "```",
+    report.command,
+    "```",
+    "",
+    "```",
+    soakSummaryText(report).trimEnd(),
+    "```",
+    "",
+    `Plots of RSS and event-loop delay over time: \`${reportDir}/soak-report.html\`.`,
+    "",
+  ].join("\n");
+}
+
 /** `stateward-loadtest soak …`: returns the exit code. */
 export async function soakMain(argv: readonly string[], io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream }): Promise<number> {
   let options: SoakOptions;
@@ -337,5 +362,11 @@ export async function soakMain(argv: readonly string[], io: { stdout: NodeJS.Wri
   const paths = writeSoakReport(report, options.outDir);
   io.stdout.write(soakSummaryText(report));
   io.stdout.write(`reports: ${paths.json}\n         ${paths.html}\n`);
+  if (options.markdown !== undefined) {
+    const before = existsSync(options.markdown) ? readFileSync(options.markdown, "utf8") : "";
+    const dir = path.relative(process.cwd(), path.resolve(options.outDir)) || ".";
+    writeFileSync(options.markdown, replaceSection(before, SOAK_SECTION_HEADING, soakMarkdownSection(report, dir)));
+    io.stdout.write(`summary: ${options.markdown} (section "${SOAK_SECTION_HEADING}")\n`);
+  }
   return report.verdict.passed ? 0 : 1;
 }

@@ -5,7 +5,10 @@
  * measures the rates; README, "Deadlines").
  */
 import * as assert from "node:assert/strict";
+import { credentials } from "@grpc/grpc-js";
+import { SessionStateClient } from "../../client/ts/src";
 import { measureDeadlineOrphans } from "./fault/deadline-orphans";
+import { startServerProcess } from "./fault/server-process";
 import { deadlineMarginMs, waitWithinDeadline } from "../src/grpc/deadline";
 import { Outcome, expectStatus, grpc, useServer } from "./helpers/test-server";
 
@@ -14,9 +17,21 @@ describe("short deadlines (rule 7)", function () {
   const t = useServer();
 
   it("rule 7: Lock calls with a 20 ms deadline whose grant lands near it leave (almost) no orphaned lock", async () => {
-    const counts = await measureDeadlineOrphans(t().client, 20, 300);
-    // Without the margin about half of these were granted too late (29 of 60 in the audit).
-    assert.ok(counts.orphans <= 3, `orphans: ${JSON.stringify(counts)}`);
+    // A server process of its own, as deployed: in one process the client's own work would delay
+    // the answers it waits for.
+    const server = await startServerProcess([]);
+    const client = new SessionStateClient(server.address, credentials.createInsecure());
+    let counts;
+    try {
+      counts = await measureDeadlineOrphans(client, 20, 300);
+    } finally {
+      client.close();
+      await server.stop();
+    }
+    // Without the margin 10-50 % of these were granted too late (29 of 60 in the audit). With it the
+    // rate is about 1 in 1,000 on an idle machine (the tool measures it); the bound leaves room for
+    // a machine busy with other work, where a process stall can outlast a 20 ms deadline.
+    assert.ok(counts.orphans <= 6, `orphans: ${JSON.stringify(counts)}`);
     assert.ok(counts.granted + counts.locked > counts.trials / 2, `most are answered in time: ${JSON.stringify(counts)}`);
   });
 
