@@ -4,7 +4,7 @@
  * hours, and a busy one lets buffers outside its heap grow by 64 MB before it collects):
  * - slab pages the store dropped (after removals, expiry or compaction);
  * - transient buffers of requests and responses (decoded payloads, message frames).
- * Once a second this looks at both, and when either passes {@link MEMORY_RETURN_THRESHOLD_BYTES}
+ * Once a second this looks at both, and when either grew by {@link MEMORY_RETURN_THRESHOLD_BYTES}
  * asks V8 for a full collection (concurrent where V8 supports it; one costs a few ms even at a
  * million sessions, whose columns are typed arrays). Freed pages are then unmapped (with the
  * `stateward` command's allocator settings) or at least reused by malloc.
@@ -49,15 +49,21 @@ export interface SlabMemory {
  * Starts looking every {@link MEMORY_RETURN_INTERVAL_MS} at the store's slab memory and the
  * process's buffers, and runs a full collection when the store released
  * {@link MEMORY_RETURN_THRESHOLD_BYTES} since the last one, or when buffers outside the slabs
- * (request and response garbage, mostly) exceed it.
+ * (request and response garbage, mostly) grew by that much over their lowest level since then.
  */
 export function startMemoryReturn(slabs: SlabMemory): MemoryReturn {
   let seen = slabs.released();
+  // The lowest buffer bytes beyond the slabs seen since the last collection: what the process
+  // holds for good (the store's typed-array columns, index and heaps, Node's own). Growth above it
+  // is garbage, which a collection frees.
+  let floor = Infinity;
   const timer = setInterval(() => {
     const released = slabs.released();
-    const transient = process.memoryUsage().arrayBuffers - slabs.held();
-    if (released - seen < MEMORY_RETURN_THRESHOLD_BYTES && transient < MEMORY_RETURN_THRESHOLD_BYTES) return;
+    const beyondSlabs = process.memoryUsage().arrayBuffers - slabs.held();
+    floor = Math.min(floor, beyondSlabs);
+    if (released - seen < MEMORY_RETURN_THRESHOLD_BYTES && beyondSlabs - floor < MEMORY_RETURN_THRESHOLD_BYTES) return;
     seen = released;
+    floor = Infinity;
     collector()({ type: "major", execution: "async" });
   }, MEMORY_RETURN_INTERVAL_MS);
   // Never keeps the process alive.

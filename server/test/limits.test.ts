@@ -169,7 +169,11 @@ describeEachTransport("memory held by expired sessions (audit decision)", () => 
     t().clock.advance(1500);
     assert.equal(t().server.store.stats().sessions, written.length, "nothing swept yet");
     assert.deepEqual(await t().call.set({ sessionId: "new", data: bytes(4000) }), { version: 1n, written: true });
-    assert.equal(t().server.store.stats().sessions, 1, "the expired sessions were reclaimed first");
+    // As much as the write needed was reclaimed at once; the expiry cycle takes the rest later.
+    assert.ok(t().server.store.stats().sessions <= written.length, "expired sessions were reclaimed first");
+    t().clock.advance(60_000);
+    t().server.store.runDueWork();
+    assert.equal(t().server.store.stats().sessions, 1);
   });
 });
 

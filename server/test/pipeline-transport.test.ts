@@ -261,6 +261,35 @@ describe("pipeline transport", () => {
     for (const size of sizes) assert.ok(size <= 4 * 1024 * 1024 + 64 * 1024, `a message of ${size} bytes`);
   });
 
+  it("refuses a Lock whose timeout_ms leaves no time to deliver it, and changes nothing", async () => {
+    await start();
+    const client = pipelineClient();
+    await client.set(set("s", "v1"));
+    const stream = rawStream();
+    stream.call.write({ operations: [op(1, { $case: "lock", value: { app: "app", sessionId: "s", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 } }, 5)], cancelIds: [] });
+    const [refused] = await stream.next(1);
+    assert.ok(refused?.result?.$case === "error" && refused.result.value.code === status.DEADLINE_EXCEEDED);
+    assert.equal(server.store.stats().lockedSessions, 0);
+  });
+
+  it("answers DEADLINE_EXCEEDED, never grants, a waiting Lock whose timeout is too close when the lock frees", async () => {
+    await start();
+    const client = pipelineClient();
+    await client.set(set("s", "v1"));
+    const held = await client.lock({ app: "app", sessionId: "s", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    const stream = rawStream();
+    // Waits (on the store's fake clock) up to 150 ms; the store's timer does not move meanwhile, so
+    // when the holder releases 250 ms later the waiter is still queued but its timeout has passed.
+    stream.call.write({ operations: [op(1, { $case: "lock", value: { app: "app", sessionId: "s", waitMs: 10_000, leaseMs: 0, create: false, ttlSeconds: 0 } }, 200)], cancelIds: [] });
+    await waitUntil(() => server.store.stats().waiters === 1);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await client.release({ app: "app", sessionId: "s", lockId: held.lockId });
+    const [answer] = await stream.next(1);
+    assert.ok(answer?.result?.$case === "error" && answer.result.value.code === status.DEADLINE_EXCEEDED, JSON.stringify(answer?.result));
+    assert.equal(server.store.stats().waiters, 0);
+    assert.equal(server.store.stats().lockedSessions, 0, "the lock was not granted to a caller it could not reach");
+  });
+
   it("caps waiting operations per stream (--max-pipeline-in-flight) without touching the store", async () => {
     await start(["--max-pipeline-in-flight", "2"]);
     const client = pipelineClient();

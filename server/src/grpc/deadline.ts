@@ -5,8 +5,9 @@
  * already given up with DEADLINE_EXCEEDED, so the wait ends a margin earlier. Worse, a lock granted
  * just before the deadline may be answered too late to arrive: the client sees DEADLINE_EXCEEDED
  * while the server holds the lock for it, and the session stays locked by nobody for the whole
- * lease. So no lock is granted within the margin of the deadline (the waiter is answered
- * OUTCOME_LOCKED instead, or, if even that cannot arrive, dropped). The margin covers the time an
+ * lease. So no lock is granted within the margin of the deadline: the waiter's wait ends there
+ * (OUTCOME_LOCKED), and one that the store's timer has not answered yet when a release comes is
+ * answered DEADLINE_EXCEEDED instead of being granted. The margin covers the time an
  * answer takes to reach the client on a loaded machine, plus the part of the client's deadline spent
  * before the server saw the call: at least {@link MIN_DEADLINE_MARGIN_MS}, a quarter of the
  * deadline, at most {@link MAX_DEADLINE_MARGIN_MS}. Measured with

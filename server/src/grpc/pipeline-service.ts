@@ -11,7 +11,7 @@ import type { PipelineOperation, PipelineRequest, PipelineResponse, PipelineResu
 import type { Logger } from "../logger";
 import type { WaitHandle } from "../store/operations";
 import type { SessionStore } from "../store/session-store";
-import { canStillDeliver, waitWithinDeadline } from "./deadline";
+import { canStillDeliver, deadlineMarginMs, waitWithinDeadline } from "./deadline";
 import { describeFailure, type Failure } from "./status-mapping";
 import {
   toExpireInput,
@@ -90,6 +90,14 @@ function failureResult(failure: Failure): Result {
   return { $case: "error", value: { code: failure.code, message: failure.message, reason: failure.reason } };
 }
 
+/** The answer to a Lock whose timeout leaves no time to deliver a lock (see deadline.ts). */
+function tooLateResult(remainingMs: number): Result {
+  return {
+    $case: "error",
+    value: { code: status.DEADLINE_EXCEEDED, message: `the operation's timeout (${Math.max(0, Math.floor(remainingMs))} ms left) leaves no time to deliver a lock`, reason: "" },
+  };
+}
+
 function invalid(message: string): Result {
   return { $case: "error", value: { code: status.INVALID_ARGUMENT, message, reason: "INVALID_FIELD" } };
 }
@@ -102,10 +110,22 @@ function invalid(message: string): Result {
  */
 export const MAX_RESPONSE_MESSAGE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Most result bytes one stream may hold for its client (written or not): beyond it, results of
+ * waiting operations keep arriving faster than the client reads, and the stream is ended with
+ * RESOURCE_EXHAUSTED.
+ */
+export const MAX_HELD_BYTES = 16 * 1024 * 1024;
+
 /** Rough framing bytes per result (id, tags, scalar fields), for the message size cap. */
 const RESULT_OVERHEAD_BYTES = 32;
 
 /** The answer to an operation cancelled by a cancel id: every operation gets exactly one result. */
+const SHUTTING_DOWN_RESULT: Result = Object.freeze({
+  $case: "error",
+  value: Object.freeze({ code: status.UNAVAILABLE, message: "the server is shutting down", reason: "SHUTTING_DOWN" }),
+});
+
 const CANCELLED_RESULT: Result = Object.freeze({
   $case: "error",
   value: Object.freeze({ code: status.CANCELLED, message: "the operation was cancelled by the client", reason: "" }),
@@ -129,7 +149,16 @@ class PipelineStream {
   private readonly waiting = new Map<bigint, WaitHandle>();
   /** Operations received but not run yet (held back while the transport is full). */
   private backlog: PipelineOperation[] = [];
+  /** When each backlog operation arrived (epoch ms): its `timeout_ms` counts from then. */
+  private backlogArrivals: number[] = [];
   private backlogAt = 0;
+  /**
+   * Lock grants answered on this stream whose message the transport has not taken yet, by
+   * correlation id: if the stream breaks first, nobody will ever release them, so the server does.
+   */
+  private readonly undeliveredGrants = new Map<bigint, { readonly app: string; readonly sessionId: string; readonly lockId: number }>();
+  /** Set once the stream is being ended for holding too much its client does not read. */
+  private overflowing = false;
   /** Ids cancelled while their operation was still in the backlog. */
   private readonly cancelledBeforeRun = new Set<bigint>();
   private outbox: PipelineResult[] = [];
@@ -173,12 +202,20 @@ class PipelineStream {
   /** Flushes and ends the stream with an OK status (shutdown, or input ended and nothing waits). */
   end(): void {
     if (this.closed) return;
+    // Operations held back by backpressure are answered too: every operation gets its result.
+    for (let i = this.backlogAt; i < this.backlog.length; i++) this.emit((this.backlog[i] as PipelineOperation).id, SHUTTING_DOWN_RESULT, false);
+    this.backlog = [];
+    this.backlogArrivals = [];
+    this.backlogAt = 0;
     this.flush(true);
+    // Handed to the transport with the stream's last messages: a clean end delivers them.
+    this.undeliveredGrants.clear();
     this.close();
     this.call.end();
   }
 
   private onRequest(request: PipelineRequest): void {
+    const arrived = Date.now();
     for (const id of request.cancelIds) this.cancel(id);
     const operations = request.operations;
     for (let i = 0; i < operations.length; i++) {
@@ -199,6 +236,7 @@ class PipelineStream {
         continue;
       }
       this.backlog.push(operation);
+      this.backlogArrivals.push(arrived);
     }
     this.pump();
   }
@@ -234,33 +272,35 @@ class PipelineStream {
         this.call.pause();
         return;
       }
+      const arrived = this.backlogArrivals[this.backlogAt] as number;
       const operation = this.backlog[this.backlogAt++] as PipelineOperation;
       if (this.cancelledBeforeRun.delete(operation.id)) {
         this.emit(operation.id, CANCELLED_RESULT, false);
       } else {
-        this.run(operation);
+        this.run(operation, arrived);
       }
       if (this.outboxBytes >= MAX_RESPONSE_MESSAGE_BYTES) this.flush(false);
     }
     if (this.backlogAt >= this.backlog.length) {
       this.backlog = [];
+      this.backlogArrivals = [];
       this.backlogAt = 0;
     }
     this.flush(false);
     this.endIfIdle();
   }
 
-  private run(operation: PipelineOperation): void {
+  private run(operation: PipelineOperation, arrived: number): void {
     const observer = this.observer;
     if (observer === undefined) {
-      this.execute(operation);
+      this.execute(operation, arrived);
       return;
     }
     const finisher = observer.start(operation);
     this.runningId = operation.id;
     this.runningFinisher = finisher;
     try {
-      this.execute(operation);
+      this.execute(operation, arrived);
     } finally {
       this.runningId = undefined;
       this.runningFinisher = undefined;
@@ -286,7 +326,7 @@ class PipelineStream {
     }
   }
 
-  private execute(operation: PipelineOperation): void {
+  private execute(operation: PipelineOperation, arrived: number): void {
     const id = operation.id;
     if (this.waiting.has(id)) {
       // Refused without touching the original: it stays tracked, cancellable and counted.
@@ -301,7 +341,7 @@ class PipelineStream {
     try {
       switch (request.$case) {
         case "get": {
-          const waitMs = this.waitMs(request.value.waitMs, operation.timeoutMs);
+          const waitMs = this.waitMs(request.value.waitMs, operation.timeoutMs, arrived);
           if (this.refuseIfFull(id, waitMs)) return;
           this.track(
             id,
@@ -313,15 +353,29 @@ class PipelineStream {
           return;
         }
         case "lock": {
-          const waitMs = this.waitMs(request.value.waitMs, operation.timeoutMs);
+          const timeoutMs = operation.timeoutMs;
+          if (timeoutMs > 0) {
+            const remaining = arrived + timeoutMs - Date.now();
+            if (remaining <= deadlineMarginMs(timeoutMs)) {
+              // As the unary Lock: a lock granted now could not reach the caller in time.
+              this.emit(id, tooLateResult(remaining), false);
+              return;
+            }
+          }
+          const waitMs = this.waitMs(request.value.waitMs, timeoutMs, arrived);
           if (this.refuseIfFull(id, waitMs)) return;
+          const input = toLockInput(request.value, waitMs);
           this.track(
             id,
-            this.store.lock(toLockInput(request.value, waitMs), {
-              resolve: (result) => this.emit(id, { $case: "lock", value: toLockResponse(result) }),
+            this.store.lock(input, {
+              resolve: (result) => {
+                if (result.outcome === "ok") this.undeliveredGrants.set(id, { app: input.app, sessionId: input.sessionId, lockId: result.lockId });
+                this.emit(id, { $case: "lock", value: toLockResponse(result) });
+              },
               reject: (error) => this.emit(id, failureResult(describeFailure(error, this.logger))),
               // A grant too close to the operation's own timeout could not arrive in time.
-              isActive: waitMs > 0 && operation.timeoutMs > 0 ? this.canDeliverWithin(operation.timeoutMs) : this.isActive,
+              isActive: waitMs > 0 && timeoutMs > 0 ? canStillDeliver(() => this.closed, arrived + timeoutMs, arrived) : this.isActive,
+              dropped: () => this.emit(id, tooLateResult(arrived + timeoutMs - Date.now())),
             }),
           );
           return;
@@ -344,17 +398,10 @@ class PipelineStream {
     }
   }
 
-  /** An `isActive` for a waiting Lock: the stream is open and its timeout is more than the margin ahead. */
-  private canDeliverWithin(timeoutMs: number): () => boolean {
-    const now = Date.now();
-    return canStillDeliver(() => this.closed, now + timeoutMs, now);
-  }
-
-  /** The wait to ask the store for: the requested one, within the operation's own timeout. */
-  private waitMs(requestedMs: number, timeoutMs: number): number {
+  /** The wait to ask the store for: the requested one, within the operation's own timeout (from its arrival). */
+  private waitMs(requestedMs: number, timeoutMs: number, arrived: number): number {
     if (requestedMs === 0 || timeoutMs === 0) return requestedMs;
-    const now = Date.now();
-    return waitWithinDeadline(requestedMs, now + timeoutMs, now);
+    return waitWithinDeadline(requestedMs, arrived + timeoutMs, Date.now());
   }
 
   /**
@@ -390,8 +437,19 @@ class PipelineStream {
     }
     if (this.closed) return;
     if (untrack) this.waiting.delete(id);
+    // The stream is being ended: its results are not kept (the error status is its answer).
+    if (this.overflowing) return;
     this.outbox.push({ id, result });
     this.outboxBytes += resultBytes(result);
+    if (this.outboxBytes + this.unsentBytes > MAX_HELD_BYTES) {
+      // Results of waiting operations keep coming while the client does not read: end the stream
+      // rather than hold them without bound. Its waiters leave their queues now, so that the rest
+      // of this release answers nothing more to it; the status goes out on the next turn, outside
+      // the store's call.
+      this.overflowing = true;
+      this.dropWaiters();
+      setImmediate(() => this.fail(status.RESOURCE_EXHAUSTED, "client too slow: the stream holds more than 16 MiB of results its client has not read"));
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushLater);
@@ -428,14 +486,16 @@ class PipelineStream {
       from = to;
       this.unsentBytes += bytes;
       this.outboxBytes -= bytes;
-      this.call.write({ results }, () => this.onWritten(bytes));
+      const grants = this.undeliveredGrants.size === 0 ? undefined : results.filter((result) => this.undeliveredGrants.has(result.id)).map((result) => result.id);
+      this.call.write({ results }, () => this.onWritten(bytes, grants));
     }
     this.outbox = from === outbox.length ? [] : outbox.slice(from);
   }
 
   /** The transport took a message: send what waits, and run held-back operations again. */
-  private onWritten(bytes: number): void {
+  private onWritten(bytes: number, grants: readonly bigint[] | undefined): void {
     this.unsentBytes -= bytes;
+    if (grants !== undefined) for (const id of grants) this.undeliveredGrants.delete(id);
     if (this.closed) return;
     this.flush(false);
     if (this.unsentBytes >= MAX_RESPONSE_MESSAGE_BYTES || this.outboxBytes >= MAX_RESPONSE_MESSAGE_BYTES) return;
@@ -450,16 +510,38 @@ class PipelineStream {
     }
   }
 
-  private close(): void {
-    if (this.closed) return;
-    this.closed = true;
+  /** Every waiting operation leaves its queue, unanswered (the stream is going away). */
+  private dropWaiters(): void {
     for (const handle of this.waiting.values()) handle.cancel();
     this.waiting.clear();
     for (const finisher of this.finishers.values()) finisher(undefined, true);
     this.finishers.clear();
+  }
+
+  /** Ends the stream with an error status (its client reads too slowly). */
+  private fail(code: status, details: string): void {
+    if (this.closed) return;
+    this.close();
+    this.call.emit("error", { code, details });
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // Grants the client never got (the stream broke first) would stay locked for their lease.
+    for (const grant of this.undeliveredGrants.values()) {
+      try {
+        this.store.release({ app: grant.app, sessionId: grant.sessionId, lockId: grant.lockId });
+      } catch (error) {
+        describeFailure(error, this.logger);
+      }
+    }
+    this.undeliveredGrants.clear();
+    this.dropWaiters();
     this.outbox = [];
     this.outboxBytes = 0;
     this.backlog = [];
+    this.backlogArrivals = [];
     this.backlogAt = 0;
     this.cancelledBeforeRun.clear();
     this.onClosed();

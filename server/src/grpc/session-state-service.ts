@@ -114,6 +114,8 @@ export function createSessionStateService(
           // the answer to arrive: nobody would release it before its lease ends. (Only queued
           // waiters are asked, so immediate calls skip the closure.)
           isActive: waitMs > 0 ? canStillDeliver(() => call.cancelled, deadline, arrived) : undefined,
+          // Left unanswered by the store because a lock could no longer reach the caller in time.
+          dropped: () => callback({ code: status.DEADLINE_EXCEEDED, details: "the call's deadline is too close to deliver a lock" }),
         });
         if (handle !== undefined) leaveQueueOnCancel(call, handle);
       } catch (error) {

@@ -131,8 +131,8 @@ export interface ExpireResult {
 
 /**
  * Receives the answer of a Get or Lock: synchronously when it is known at once, later when the call
- * waits in the session's queue. Exactly one of resolve/reject is called, once, and never after
- * {@link WaitHandle.cancel}.
+ * waits in the session's queue. Exactly one of resolve/reject/dropped is called, once, and never
+ * after {@link WaitHandle.cancel}.
  */
 export interface WaitCallbacks<R> {
   /** Delivers the answer. */
@@ -144,6 +144,12 @@ export interface WaitCallbacks<R> {
    * the waiter is dropped instead of being handed a lock nobody would release.
    */
   readonly isActive?: () => boolean;
+  /**
+   * Called instead of resolve/reject when {@link isActive} said false and the waiter was taken out
+   * of the queue unanswered: the transport must still end the call (its caller may be gone, or only
+   * too close to its deadline for a lock to reach it). Not called after {@link WaitHandle.cancel}.
+   */
+  readonly dropped?: () => void;
 }
 
 /** Returned by Get and Lock when the call waits in the session's queue. */

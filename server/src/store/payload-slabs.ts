@@ -107,7 +107,7 @@ export class PayloadSlabs {
    * @param maxItemBytes - the largest item that must fit (decides the largest class).
    * @param layout - page size and size classes.
    * @param relocate - told every move compaction makes (owner, new handle); the old handle is then
-   *   invalid. Called synchronously from {@link free} and {@link write}.
+   *   invalid. Called only from {@link compact}, never from write, free or read.
    */
   constructor(
     maxItemBytes: number,
@@ -187,7 +187,7 @@ export class PayloadSlabs {
         return previous;
       }
     }
-    // Allocate before freeing: the free may compact, and must not move the new chunk's page away.
+    // Allocate before freeing: the new chunk then never lands in the page the free may release.
     const handle = this.allocate(sizeClass, owner);
     const page = this.pageOf(handle);
     page.buffer.set(data, (handle & CHUNK_MASK) * sizeClass.chunkBytes);

@@ -30,6 +30,12 @@ import { Waiter } from "./waiter";
  */
 export const SESSION_OVERHEAD_BYTES = 160;
 
+/**
+ * Most CPU time a write spends reclaiming expired sessions before it is refused (the expiry cycle
+ * reclaims the rest at its own pace; a mass expiry must not stall one request for seconds).
+ */
+const RECLAIM_BUDGET_MS = 20;
+
 /** Node timers cannot wait longer than 2^31-1 ms; longer waits re-arm on wake-up. */
 const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
@@ -209,7 +215,7 @@ export class SessionStore {
         return undefined;
       }
       const ttlSeconds = input.ttlSeconds === 0 ? this.options.defaultTtlSeconds : input.ttlSeconds;
-      this.assertAppRoom(input.app);
+      this.assertAppRoom(input.app, now);
       this.assertBudget(SESSION_OVERHEAD_BYTES + input.sessionId.length, now);
       slot = this.createSession(shard, input.app, input.sessionId, hash, ttlSeconds, now);
       const lockId = this.grantLock(shard, slot, leaseMs, now);
@@ -268,7 +274,7 @@ export class SessionStore {
           `expected_version ${idText(input.expectedVersion)} does not match: the session does not exist`,
         );
       }
-      this.assertAppRoom(input.app);
+      this.assertAppRoom(input.app, now);
       this.assertBudget(SESSION_OVERHEAD_BYTES + input.sessionId.length + chunkBytes, now);
       const ttlSeconds = input.ttlSeconds === 0 ? this.options.defaultTtlSeconds : input.ttlSeconds;
       const created = this.createSession(shard, input.app, input.sessionId, hash, ttlSeconds, now);
@@ -495,8 +501,11 @@ export class SessionStore {
   }
 
   /** Fails (changing nothing) if a session of `app` would be one app more than `maxApps`. */
-  private assertAppRoom(app: string): void {
+  private assertAppRoom(app: string, now: number): void {
     if (this.appIndexes.has(app) || this.appIndexes.size < this.options.maxApps) return;
+    // Apps whose sessions have all expired (not swept yet) hold no place either.
+    this.reclaimExpired(now, () => this.appIndexes.size < this.options.maxApps);
+    if (this.appIndexes.size < this.options.maxApps) return;
     throw new StoreError(
       "resource-exhausted",
       "TOO_MANY_APPS",
@@ -656,12 +665,23 @@ export class SessionStore {
         this.deliver(request.callbacks.resolve, this.readResult(shard, slot));
         continue;
       }
-      if (request.callbacks.isActive !== undefined && !request.callbacks.isActive()) continue;
+      if (!this.canGrant(request.callbacks)) continue;
       this.touch(shard, slot, now);
       const lockId = this.grantLock(shard, slot, request.leaseMs, now);
       this.deliver(request.callbacks.resolve, this.lockOkResult(shard, slot, lockId, request.leaseMs));
     }
     if (queue.length === 0) shard.queues.delete(slot);
+  }
+
+  /**
+   * Asks a waiting writer whether its caller can still take a lock; one that cannot is answered
+   * through `dropped` (it has already left its queue).
+   */
+  private canGrant(callbacks: WaitCallbacks<LockResult>): boolean {
+    if (callbacks.isActive === undefined || callbacks.isActive()) return true;
+    const dropped = callbacks.dropped;
+    if (dropped !== undefined) this.deliver(dropped, undefined);
+    return false;
   }
 
   private assertQueueRoom(shard: SessionShard, slot: number): void {
@@ -723,7 +743,7 @@ export class SessionStore {
       this.deliver(request.callbacks.resolve, this.lockedResult(shard, slot, now));
     } else if (request.kind === "read") {
       this.deliver(request.callbacks.resolve, this.readResult(shard, slot));
-    } else {
+    } else if (this.canGrant(request.callbacks)) {
       const lockId = this.grantLock(shard, slot, request.leaseMs, now);
       this.deliver(request.callbacks.resolve, this.lockOkResult(shard, slot, lockId, request.leaseMs));
     }
@@ -743,7 +763,7 @@ export class SessionStore {
     }
     if (holder === lockId) return;
     if (lockId < (table.firstLockId[slot] as number)) {
-      throw conflict("SESSION_GONE", `lock_id ${idText(lockId)} is stale: the session was removed or expired and created again since`);
+      throw conflict("SESSION_GONE", `lock_id ${idText(lockId)} is stale: it is older than this session (removed or expired, and created again since)`);
     }
     if (this.leaseEnded(shard, slot, lockId)) {
       throw conflict("LEASE_EXPIRED", `lock_id ${idText(lockId)} is stale: its lease ended and the server released it`);
@@ -774,8 +794,8 @@ export class SessionStore {
   private assertBudget(extraBytes: number, now: number): void {
     if (extraBytes <= 0 || this.bytesUsed + extraBytes <= this.options.maxMemoryBytes) return;
     // Memory held by sessions that have expired but not been swept yet is free memory: take it
-    // back before refusing (as Redis expires keys before it evicts).
-    this.reclaimExpired(now);
+    // back before refusing (as Redis expires keys before it evicts), as much as the write needs.
+    this.reclaimExpired(now, () => this.bytesUsed + extraBytes <= this.options.maxMemoryBytes);
     if (this.bytesUsed + extraBytes > this.options.maxMemoryBytes) {
       throw new StoreError(
         "resource-exhausted",
@@ -932,17 +952,24 @@ export class SessionStore {
   }
 
   /**
-   * Deletes every session whose deadline has passed, whatever the expiry cycle's budget: the due
-   * buckets in full, then the sessions of the current second's bucket that have already expired.
-   * Called only when a write would otherwise be refused for memory.
+   * Deletes sessions whose deadline has passed, beyond the expiry cycle's pace, until `enough` says
+   * so or {@link RECLAIM_BUDGET_MS} of CPU time is spent: the due buckets first, then the sessions of
+   * the current second's bucket that have already expired. Called only when a write would
+   * otherwise be refused (memory budget, app limit).
    */
-  private reclaimExpired(now: number): void {
+  private reclaimExpired(now: number, enough: () => boolean): void {
+    const budgetEnd = performance.now() + RECLAIM_BUDGET_MS;
+    const stop = (): boolean => enough() || performance.now() >= budgetEnd;
     const current = ExpiryIndex.bucketOf(now);
     for (const shard of this.shards) {
-      shard.expiry.sweep(now, (slot, bucket) => this.visitExpiryEntry(shard, slot, bucket, now), () => false);
+      if (stop()) break;
+      shard.expiry.sweep(now, (slot, bucket) => this.visitExpiryEntry(shard, slot, bucket, now), stop);
+    }
+    for (const shard of this.shards) {
+      if (stop()) break;
       const table = shard.table;
       shard.expiry.forEachIn(current, (slot) => {
-        if (table.isLive(slot) && table.expiryBucket[slot] === current) this.settle(shard, slot, now);
+        if (table.isLive(slot) && table.expiryBucket[slot] === current && !enough()) this.settle(shard, slot, now);
       });
     }
     this.armWake(this.nextExpiryDue());

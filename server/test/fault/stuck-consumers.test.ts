@@ -9,7 +9,14 @@ import * as path from "node:path";
 import { connect, type ClientHttp2Session } from "node:http2";
 import { credentials } from "@grpc/grpc-js";
 import {
+  GetRequest,
+  LockRequest,
+  Outcome,
   PipelineRequest,
+  ReleaseRequest,
+  type GetResponse,
+  type LockResponse,
+  type ReleaseResponse,
   SessionStateClient,
   SetRequest,
   type PipelineOperation,
@@ -117,6 +124,49 @@ describe("fault: consumers that do not read", function () {
     slow.write({ operations: gets(GETS_PER_STREAM, 1), cancelIds: [] });
     await done;
     slow.end();
+  });
+
+  it("releases a lock grant its client never got when the stream breaks, and ends a stream whose waiting results pile up", async () => {
+    const { s, client } = await start();
+    const settle = <Res>(resolve: (value: Res) => void, reject: (error: Error) => void) => (error: Error | null, response: Res) => (error === null ? resolve(response) : reject(error));
+    const lock = (request: LockRequest): Promise<LockResponse> => new Promise((resolve, reject) => client.lock(request, settle(resolve, reject)));
+    const release = (request: ReleaseRequest): Promise<ReleaseResponse> => new Promise((resolve, reject) => client.release(request, settle(resolve, reject)));
+    const get = (request: GetRequest): Promise<GetResponse> => new Promise((resolve, reject) => client.get(request, settle(resolve, reject)));
+    // (1) A grant that sits behind 16 MiB of unread Gets when the stream breaks.
+    const held = await lock(LockRequest.fromPartial({ app: "stuck", sessionId: "held", create: true, leaseMs: 600_000 }));
+    const waitingLock: PipelineOperation = { id: 1n, timeoutMs: 0, request: { $case: "lock", value: LockRequest.fromPartial({ app: "stuck", sessionId: "held", waitMs: 60_000, leaseMs: 600_000 }) } };
+    const session = rawPipelineCall(s.address, { operations: [waitingLock, ...gets(64, 2)], cancelIds: [] });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await release(ReleaseRequest.fromPartial({ app: "stuck", sessionId: "held", lockId: held.lockId }));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    session.destroy();
+    let state = await get(GetRequest.fromPartial({ app: "stuck", sessionId: "held" }));
+    for (let i = 0; i < 50 && state.outcome !== Outcome.OUTCOME_OK; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      state = await get(GetRequest.fromPartial({ app: "stuck", sessionId: "held" }));
+    }
+    assert.equal(state.outcome, Outcome.OUTCOME_OK, "the undelivered grant was released, not left to its lease");
+
+    // (2) 640 waiting Gets of 256 KiB sessions answered at once (160 MiB) to a client that reads nothing.
+    const holders = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => lock(LockRequest.fromPartial({ app: "stuck", sessionId: `s-${i}`, leaseMs: 600_000 }))),
+    );
+    const empty = s.rss();
+    const waiting: PipelineOperation[] = Array.from({ length: 640 }, (_, i) => ({
+      id: BigInt(i + 1),
+      timeoutMs: 0,
+      request: { $case: "get", value: { app: "stuck", sessionId: `s-${i % 16}`, waitMs: 60_000 } },
+    }));
+    const piling = rawPipelineCall(s.address, { operations: waiting, cancelIds: [] });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await Promise.all(holders.map((holder, i) => release(ReleaseRequest.fromPartial({ app: "stuck", sessionId: `s-${i}`, lockId: holder.lockId }))));
+    let peak = 0;
+    for (let i = 0; i < 10; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      peak = Math.max(peak, s.rss() - empty);
+    }
+    piling.destroy();
+    assert.ok(peak <= 128 * MIB, `results piling up for a client that does not read cost ${(peak / MIB).toFixed(1)} MiB`);
   });
 
   it("bounds what a stopped Watch consumer costs while 50,000 sessions end, and drops it", async () => {
