@@ -24,7 +24,7 @@ import { performance } from "node:perf_hooks";
 import { randomBytes } from "node:crypto";
 import { SessionClient, StatewardError, status } from "@stateward/client";
 import { LatencyHistogram } from "./latency-histogram";
-import type { PayloadSpec } from "./payloads";
+import type { SoakOptions } from "./soak-args";
 import type { LockedSession } from "./soak-verdict";
 
 /** The app of every soak session. */
@@ -147,20 +147,11 @@ export interface LiveFigures {
   readonly errorsByCode: Record<string, number>;
 }
 
-/** Settings of the load. */
-export interface SoakWorkloadSettings {
-  readonly concurrency: number;
-  readonly rate: number;
-  readonly pool: number;
-  readonly payload: PayloadSpec;
-  /** Share of iterations that create a short-lived session. */
-  readonly shortTtlShare: number;
-  readonly shortTtlSeconds: { readonly min: number; readonly max: number };
-  readonly abortShare: number;
-  readonly abortRaceShare: number;
-  readonly timeoutShare: number;
-  readonly leaseMs: number;
-}
+/** Settings of the load: the soak's options that shape it (see {@link SoakOptions}). */
+export type SoakWorkloadSettings = Pick<
+  SoakOptions,
+  "concurrency" | "rate" | "pool" | "payload" | "shortTtlShare" | "shortTtlSeconds" | "abortShare" | "abortRaceShare" | "timeoutShare" | "leaseMs"
+>;
 
 /** Failures that are expected of an iteration (its point), so they are not counted as unexpected. */
 const EXPECTED: Readonly<Partial<Record<OperationKind, readonly string[]>>> = {
