@@ -46,6 +46,13 @@ export interface PipelineService {
 
 type Result = NonNullable<PipelineResult["result"]>;
 
+/** A lock granted to an operation of a stream, until its answer is delivered. */
+interface Grant {
+  readonly app: string;
+  readonly sessionId: string;
+  readonly lockId: number;
+}
+
 /**
  * Observes each operation of every stream (telemetry: see pipeline-telemetry.ts). Absent, the
  * stream does no per-operation observation work at all.
@@ -153,15 +160,20 @@ class PipelineStream {
   private backlogArrivals: number[] = [];
   private backlogAt = 0;
   /**
-   * Lock grants answered on this stream whose message the transport has not taken yet, by
-   * correlation id: if the stream breaks first, nobody will ever release them, so the server does.
+   * Lock grants of messages written but not yet taken by the transport: if the stream breaks first,
+   * nobody will ever release them, so the server does (with those still in the outbox).
    */
-  private readonly undeliveredGrants = new Map<bigint, { readonly app: string; readonly sessionId: string; readonly lockId: number }>();
+  private readonly unsentGrants = new Set<readonly Grant[]>();
+  /** Grants among the outbox's results (a count, so that messages without any skip the search). */
+  private outboxGrantCount = 0;
   /** Set once the stream is being ended for holding too much its client does not read. */
   private overflowing = false;
   /** Ids cancelled while their operation was still in the backlog. */
   private readonly cancelledBeforeRun = new Set<bigint>();
   private outbox: PipelineResult[] = [];
+  /** Per outbox entry: its size for the message cap, and the lock it grants (if any). */
+  private outboxSizes: number[] = [];
+  private outboxGrants: (Grant | undefined)[] = [];
   private outboxBytes = 0;
   /** Bytes of written messages the transport has not taken yet (their write callback is pending). */
   private unsentBytes = 0;
@@ -209,7 +221,7 @@ class PipelineStream {
     this.backlogAt = 0;
     this.flush(true);
     // Handed to the transport with the stream's last messages: a clean end delivers them.
-    this.undeliveredGrants.clear();
+    this.unsentGrants.clear();
     this.close();
     this.call.end();
   }
@@ -368,10 +380,8 @@ class PipelineStream {
           this.track(
             id,
             this.store.lock(input, {
-              resolve: (result) => {
-                if (result.outcome === "ok") this.undeliveredGrants.set(id, { app: input.app, sessionId: input.sessionId, lockId: result.lockId });
-                this.emit(id, { $case: "lock", value: toLockResponse(result) });
-              },
+              resolve: (result) =>
+                this.emit(id, { $case: "lock", value: toLockResponse(result) }, true, result.outcome === "ok" ? { app: input.app, sessionId: input.sessionId, lockId: result.lockId } : undefined),
               reject: (error) => this.emit(id, failureResult(describeFailure(error, this.logger))),
               // A grant too close to the operation's own timeout could not arrive in time.
               isActive: waitMs > 0 && timeoutMs > 0 ? canStillDeliver(() => this.closed, arrived + timeoutMs, arrived) : this.isActive,
@@ -430,7 +440,7 @@ class PipelineStream {
    * Queues an operation's result. `untrack` false is for answers that do not end a tracked waiting
    * operation (refusals, cancellation acknowledgements).
    */
-  private emit(id: bigint, result: Result, untrack = true): void {
+  private emit(id: bigint, result: Result, untrack = true, grant?: Grant): void {
     if (this.observer !== undefined) {
       // A refusal ends only the observation of the operation being run, never a tracked one's.
       if (untrack || (this.runningId === id && this.runningFinisher !== undefined)) this.finishObservation(id, result);
@@ -439,8 +449,12 @@ class PipelineStream {
     if (untrack) this.waiting.delete(id);
     // The stream is being ended: its results are not kept (the error status is its answer).
     if (this.overflowing) return;
+    const size = resultBytes(result);
     this.outbox.push({ id, result });
-    this.outboxBytes += resultBytes(result);
+    this.outboxSizes.push(size);
+    this.outboxGrants.push(grant);
+    if (grant !== undefined) this.outboxGrantCount++;
+    this.outboxBytes += size;
     if (this.outboxBytes + this.unsentBytes > MAX_HELD_BYTES) {
       // Results of waiting operations keep coming while the client does not read: end the stream
       // rather than hold them without bound. Its waiters leave their queues now, so that the rest
@@ -470,12 +484,13 @@ class PipelineStream {
   private flush(all: boolean): void {
     if (this.closed) return;
     const outbox = this.outbox;
+    const sizes = this.outboxSizes;
     let from = 0;
     while (from < outbox.length) {
       let to = from;
       let bytes = 0;
       while (to < outbox.length) {
-        const size = resultBytes((outbox[to] as PipelineResult).result as Result);
+        const size = sizes[to] as number;
         if (to > from && bytes + size > MAX_RESPONSE_MESSAGE_BYTES) break;
         bytes += size;
         to++;
@@ -483,19 +498,40 @@ class PipelineStream {
       // At most 4 MiB not yet taken by the client (or one larger message alone).
       if (!all && this.unsentBytes > 0 && this.unsentBytes + bytes > MAX_RESPONSE_MESSAGE_BYTES) break;
       const results = from === 0 && to === outbox.length ? outbox : outbox.slice(from, to);
+      const grants = this.outboxGrantCount === 0 ? undefined : this.takeGrants(from, to);
       from = to;
       this.unsentBytes += bytes;
       this.outboxBytes -= bytes;
-      const grants = this.undeliveredGrants.size === 0 ? undefined : results.filter((result) => this.undeliveredGrants.has(result.id)).map((result) => result.id);
       this.call.write({ results }, () => this.onWritten(bytes, grants));
     }
-    this.outbox = from === outbox.length ? [] : outbox.slice(from);
+    if (from === outbox.length) {
+      this.outbox = [];
+      this.outboxSizes = [];
+      this.outboxGrants = [];
+    } else if (from > 0) {
+      this.outbox = outbox.slice(from);
+      this.outboxSizes = sizes.slice(from);
+      this.outboxGrants = this.outboxGrants.slice(from);
+    }
+  }
+
+  /** The grants among outbox entries [from, to), now written: held until the transport takes them. */
+  private takeGrants(from: number, to: number): readonly Grant[] | undefined {
+    const grants: Grant[] = [];
+    for (let i = from; i < to; i++) {
+      const grant = this.outboxGrants[i];
+      if (grant !== undefined) grants.push(grant);
+    }
+    if (grants.length === 0) return undefined;
+    this.outboxGrantCount -= grants.length;
+    this.unsentGrants.add(grants);
+    return grants;
   }
 
   /** The transport took a message: send what waits, and run held-back operations again. */
-  private onWritten(bytes: number, grants: readonly bigint[] | undefined): void {
+  private onWritten(bytes: number, grants: readonly Grant[] | undefined): void {
     this.unsentBytes -= bytes;
-    if (grants !== undefined) for (const id of grants) this.undeliveredGrants.delete(id);
+    if (grants !== undefined) this.unsentGrants.delete(grants);
     if (this.closed) return;
     this.flush(false);
     if (this.unsentBytes >= MAX_RESPONSE_MESSAGE_BYTES || this.outboxBytes >= MAX_RESPONSE_MESSAGE_BYTES) return;
@@ -529,16 +565,21 @@ class PipelineStream {
     if (this.closed) return;
     this.closed = true;
     // Grants the client never got (the stream broke first) would stay locked for their lease.
-    for (const grant of this.undeliveredGrants.values()) {
+    const undelivered = [...this.outboxGrants, ...[...this.unsentGrants].flat()];
+    this.unsentGrants.clear();
+    this.outboxGrants = [];
+    this.outboxGrantCount = 0;
+    for (const grant of undelivered) {
+      if (grant === undefined) continue;
       try {
         this.store.release({ app: grant.app, sessionId: grant.sessionId, lockId: grant.lockId });
       } catch (error) {
         describeFailure(error, this.logger);
       }
     }
-    this.undeliveredGrants.clear();
     this.dropWaiters();
     this.outbox = [];
+    this.outboxSizes = [];
     this.outboxBytes = 0;
     this.backlog = [];
     this.backlogArrivals = [];
