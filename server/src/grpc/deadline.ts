@@ -39,6 +39,19 @@ export function deadlineMarginMs(totalMs: number): number {
 }
 
 /**
+ * Whether a Lock must be refused before it reaches the store: `remainingMs` of a deadline that had
+ * `totalMs` when the call (or pipeline operation) arrived are within the margin.
+ */
+export function tooLateToLock(remainingMs: number, totalMs: number): boolean {
+  return remainingMs <= deadlineMarginMs(totalMs);
+}
+
+/** The DEADLINE_EXCEEDED message of such a refusal; `what` names the deadline ("the call's deadline"). */
+export function tooLateToLockMessage(what: string, remainingMs: number): string {
+  return `${what} (${Math.max(0, Math.floor(remainingMs))} ms left) leaves no time to deliver a lock`;
+}
+
+/**
  * The wait to ask the store for, given the requested wait and the call's deadline.
  *
  * @param waitMs - the requested wait in ms.

@@ -11,7 +11,7 @@ import type { PipelineOperation, PipelineRequest, PipelineResponse, PipelineResu
 import type { Logger } from "../logger";
 import type { WaitHandle } from "../store/operations";
 import type { SessionStore } from "../store/session-store";
-import { canStillDeliver, deadlineMarginMs, waitWithinDeadline } from "./deadline";
+import { canStillDeliver, tooLateToLock, tooLateToLockMessage, waitWithinDeadline } from "./deadline";
 import { describeFailure, type Failure } from "./status-mapping";
 import {
   toExpireInput,
@@ -101,7 +101,7 @@ function failureResult(failure: Failure): Result {
 function tooLateResult(remainingMs: number): Result {
   return {
     $case: "error",
-    value: { code: status.DEADLINE_EXCEEDED, message: `the operation's timeout (${Math.max(0, Math.floor(remainingMs))} ms left) leaves no time to deliver a lock`, reason: "" },
+    value: { code: status.DEADLINE_EXCEEDED, message: tooLateToLockMessage("the operation's timeout", remainingMs), reason: "" },
   };
 }
 
@@ -368,7 +368,7 @@ class PipelineStream {
           const timeoutMs = operation.timeoutMs;
           if (timeoutMs > 0) {
             const remaining = arrived + timeoutMs - Date.now();
-            if (remaining <= deadlineMarginMs(timeoutMs)) {
+            if (tooLateToLock(remaining, timeoutMs)) {
               // As the unary Lock: a lock granted now could not reach the caller in time.
               this.emit(id, tooLateResult(remaining), false);
               return;

@@ -23,7 +23,7 @@ import type { PipelineService } from "./pipeline-service";
 import type { WaitHandle } from "../store/operations";
 import type { SessionStore } from "../store/session-store";
 import { status } from "@grpc/grpc-js";
-import { canStillDeliver, deadlineMarginMs, deadlineMs, waitWithinDeadline } from "./deadline";
+import { canStillDeliver, deadlineMs, tooLateToLock, tooLateToLockMessage, waitWithinDeadline } from "./deadline";
 import { toGrpcStatus } from "./status-mapping";
 import {
   toExpireInput,
@@ -91,9 +91,9 @@ export function createSessionStateService(
       const arrived = Date.now();
       const deadline = call.getDeadline();
       const remaining = deadlineMs(deadline) - arrived;
-      if (remaining <= deadlineMarginMs(remaining)) {
+      if (tooLateToLock(remaining, remaining)) {
         // A lock granted now could not reach the caller in time: refuse before touching the store.
-        callback({ code: status.DEADLINE_EXCEEDED, details: `the call's deadline (${Math.max(0, Math.floor(remaining))} ms left) leaves no time to deliver a lock` });
+        callback({ code: status.DEADLINE_EXCEEDED, details: tooLateToLockMessage("the call's deadline", remaining) });
         return;
       }
       const waitMs = effectiveWaitMs(call, call.request.waitMs);
