@@ -5,6 +5,7 @@ import {
   PipelineClient,
   PipelineOperationError,
   SessionStateClient,
+  type LockResponse,
   type PipelineOperation,
   type PipelineRequest,
   type PipelineResponse,
@@ -64,6 +65,12 @@ describe("pipeline transport", () => {
     };
   }
 
+  /** Writes the session "busy" and takes its lock (so that later Gets and Locks on it wait). */
+  async function lockBusy(client: PipelineClient): Promise<LockResponse> {
+    await client.set(set("busy", "v1"));
+    return client.lock({ app: "app", sessionId: "busy", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+  }
+
   function set(sessionId: string, data: string, extra: Partial<SetRequest> = {}): SetRequest {
     return { app: "app", sessionId, data: Buffer.from(data), ttlSeconds: 0, lockId: 0n, keepLock: false, expectedVersion: 0n, onlyIfAbsent: false, ...extra };
   }
@@ -80,8 +87,7 @@ describe("pipeline transport", () => {
   it("answers the other operations of a batch at once while its first one waits for a lock", async () => {
     await start();
     const client = pipelineClient();
-    await client.set(set("busy", "v1"));
-    const held = await client.lock({ app: "app", sessionId: "busy", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    const held = await lockBusy(client);
     const stream = rawStream();
     stream.call.write({
       operations: [
@@ -163,8 +169,7 @@ describe("pipeline transport", () => {
   it("refuses a duplicate correlation id while the first is in flight", async () => {
     await start();
     const client = pipelineClient();
-    await client.set(set("busy", "v1"));
-    await client.lock({ app: "app", sessionId: "busy", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    await lockBusy(client);
     const stream = rawStream();
     const wait = op(7, { $case: "get", value: { app: "app", sessionId: "busy", waitMs: 60_000 } });
     stream.call.write({ operations: [wait, wait], cancelIds: [] });
@@ -175,8 +180,7 @@ describe("pipeline transport", () => {
   it("keeps the original of a refused duplicate id tracked: cancellable, counted, gone with its stream", async () => {
     await start(["--max-pipeline-in-flight", "1"]);
     const client = pipelineClient();
-    await client.set(set("busy", "v1"));
-    await client.lock({ app: "app", sessionId: "busy", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    await lockBusy(client);
     const stream = rawStream();
     const wait = op(7, { $case: "lock", value: { app: "app", sessionId: "busy", waitMs: 60_000, leaseMs: 0, create: false, ttlSeconds: 0 } });
     stream.call.write({ operations: [wait], cancelIds: [] });
@@ -198,8 +202,7 @@ describe("pipeline transport", () => {
   it("does not leave the original of a refused duplicate waiting after its stream ends", async () => {
     await start();
     const client = pipelineClient();
-    await client.set(set("busy", "v1"));
-    await client.lock({ app: "app", sessionId: "busy", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    await lockBusy(client);
     const stream = rawStream();
     const wait = op(7, { $case: "get", value: { app: "app", sessionId: "busy", waitMs: 60_000 } });
     stream.call.write({ operations: [wait, wait], cancelIds: [] });
@@ -212,8 +215,7 @@ describe("pipeline transport", () => {
   it("answers every cancelled operation with CANCELLED, and ignores ids already answered", async () => {
     await start();
     const client = pipelineClient();
-    await client.set(set("busy", "v1"));
-    await client.lock({ app: "app", sessionId: "busy", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    await lockBusy(client);
     const stream = rawStream();
     stream.call.write({
       operations: [op(1, { $case: "get", value: { app: "app", sessionId: "busy", waitMs: 60_000 } }), op(2, { $case: "get", value: { app: "app", sessionId: "busy", waitMs: 0 } })],
@@ -293,8 +295,7 @@ describe("pipeline transport", () => {
   it("caps waiting operations per stream (--max-pipeline-in-flight) without touching the store", async () => {
     await start(["--max-pipeline-in-flight", "2"]);
     const client = pipelineClient();
-    await client.set(set("busy", "v1"));
-    await client.lock({ app: "app", sessionId: "busy", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    await lockBusy(client);
     const first = client.get({ app: "app", sessionId: "busy", waitMs: 60_000 });
     const second = client.get({ app: "app", sessionId: "busy", waitMs: 60_000 });
     await assert.rejects(client.get({ app: "app", sessionId: "busy", waitMs: 60_000 }), (error: PipelineOperationError) => error.code === status.RESOURCE_EXHAUSTED && /max-pipeline-in-flight/.test(error.details));
@@ -307,8 +308,7 @@ describe("pipeline transport", () => {
   it("cancels a waiting operation: it leaves the queue and is never granted the lock", async () => {
     await start();
     const client = pipelineClient();
-    await client.set(set("busy", "v1"));
-    const held = await client.lock({ app: "app", sessionId: "busy", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    const held = await lockBusy(client);
     const abort = new AbortController();
     const waiting = client.lock({ app: "app", sessionId: "busy", waitMs: 60_000, leaseMs: 0, create: false, ttlSeconds: 0 }, { signal: abort.signal });
     await waitUntil(() => server.store.stats().waiters === 1);
@@ -323,8 +323,7 @@ describe("pipeline transport", () => {
     // Real time on both sides: the operation's timeout is wall-clock, and so must the wait be.
     await start([], systemClock);
     const client = pipelineClient();
-    await client.set(set("busy", "v1"));
-    await client.lock({ app: "app", sessionId: "busy", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    await lockBusy(client);
     const started = Date.now();
     const answer = await client.get({ app: "app", sessionId: "busy", waitMs: 60_000 }, { timeoutMs: 300 });
     assert.equal(answer.outcome, Outcome.OUTCOME_LOCKED);
@@ -352,8 +351,7 @@ describe("pipeline transport", () => {
   it("fails in-flight operations with UNAVAILABLE when the server ends the stream, then reconnects", async () => {
     await start();
     const client = pipelineClient();
-    await client.set(set("busy", "v1"));
-    await client.lock({ app: "app", sessionId: "busy", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    await lockBusy(client);
     const waiting = client.get({ app: "app", sessionId: "busy", waitMs: 60_000 });
     await waitUntil(() => server.store.stats().waiters === 1);
     const oldServer = server;

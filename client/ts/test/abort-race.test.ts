@@ -3,13 +3,11 @@
  * releases. The server may grant the lock to the abandoned operation before the cancel reaches it;
  * that grant must be given back at once, not left to the lease (110 s by default).
  */
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import express from "express";
 import type { StartedServer } from "../../../server/src/index";
 import { StatewardError, type SessionClient } from "../src";
 import { StatewardStore, statewardSession } from "../src/express";
-import { assert, useResources, withTimeout } from "./helpers";
+import { assert, listenOnLoopback, useResources, withTimeout } from "./helpers";
 
 declare module "express-session" {
   interface SessionData {
@@ -130,17 +128,9 @@ describe("abort races: a grant to an abandoned lock wait is released at once", f
       // The dropped requests fail with CANCELLED; their sockets are gone already.
       if (!res.headersSent) res.status(500).end();
     }) as express.ErrorRequestHandler);
-    const http: Server = await new Promise((resolve) => {
-      const s = app.listen(0, "127.0.0.1", () => resolve(s));
-    });
-    r().defer(
-      () =>
-        new Promise<void>((resolve) => {
-          http.close(() => resolve());
-          http.closeAllConnections();
-        }),
-    );
-    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const http = await listenOnLoopback(app);
+    r().defer(() => http.close());
+    const url = http.url;
 
     for (let base = 0; base < SESSIONS; base += ROUND) {
       const numbers = Array.from({ length: ROUND }, (_, i) => base + i);

@@ -1,12 +1,10 @@
 import { EventEmitter } from "node:events";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import express, { type ErrorRequestHandler, type RequestHandler } from "express";
 import session from "express-session";
 import type { StartedServer } from "../../../server/src/index";
 import { StatewardError, type SessionClient } from "../src";
 import { StatewardStore, statewardSession } from "../src/express";
-import { assert, useResources, waitFor } from "./helpers";
+import { assert, listenOnLoopback, useResources, waitFor } from "./helpers";
 
 declare module "express-session" {
   interface SessionData {
@@ -79,19 +77,7 @@ async function startApp(
     if (!res.headersSent) res.status(500).json({ reason });
   };
   app.use(onError);
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    errors,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { ...(await listenOnLoopback(app)), errors };
 }
 
 /** Runs `first` to get the session cookie, then `parallel` requests at once with it. */

@@ -3,6 +3,8 @@
  * them, all closed in teardown.
  */
 import * as assert from "node:assert/strict";
+import { createServer, type RequestListener } from "node:http";
+import type { AddressInfo } from "node:net";
 import { resolveConfig, startServer, type StartedServer } from "../../../server/src/index";
 import { SessionClient, StatewardError, type SessionClientOptions } from "../src";
 
@@ -100,3 +102,25 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, what:
 
 /** Both transports, for suites that run over each. */
 export const TRANSPORTS = ["pipeline", "unary"] as const;
+
+/** An HTTP server (an Express app) listening on 127.0.0.1, port 0. */
+export interface ListeningApp {
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** Closes the server and its open connections. */
+  close(): Promise<void>;
+}
+
+/** Starts `app` (an Express app or any request listener) on 127.0.0.1, port 0. */
+export async function listenOnLoopback(app: RequestListener): Promise<ListeningApp> {
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

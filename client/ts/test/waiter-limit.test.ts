@@ -4,14 +4,12 @@
  * retried with backoff within the caller's wait budget), and the Express middleware answers 503
  * with Retry-After when that budget runs out.
  */
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { status } from "@grpc/grpc-js";
 import express, { type ErrorRequestHandler } from "express";
 import type { StartedServer } from "../../../server/src/index";
 import { StatewardError, withLock, type SessionClient, type SessionOperations } from "../src";
 import { StatewardStore, statewardSession, type StatewardSessionOptions, type StatewardStoreOptions } from "../src/express";
-import { assert, expectStatewardError, useResources, waitFor } from "./helpers";
+import { assert, listenOnLoopback, expectStatewardError, useResources, waitFor } from "./helpers";
 
 declare module "express-session" {
   interface SessionData {
@@ -51,23 +49,34 @@ async function startApp(
     if (!res.headersSent) res.status(500).json({ reason });
   };
   app.use(onError);
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    errors,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { ...(await listenOnLoopback(app)), errors };
 }
 
 describe("waiter limit: TOO_MANY_WAITERS is retried within the wait budget", function () {
   this.timeout(20_000);
   const r = useResources();
+
+  /**
+   * A server with `--max-waiters 1`, session "s" locked by `holder` and its only queue place taken
+   * by a waiting Lock; `drain` releases the holder and then the waiter's lock.
+   */
+  async function fullQueue(): Promise<{ c: SessionClient; holder: { lockId: bigint }; drain(): Promise<void> }> {
+    const tight = await r().server(["--max-waiters", "1"]);
+    const c = r().client({ address: tight.address });
+    const holder = await c.lock("app", "s", { create: true });
+    assert.ok(holder.outcome === "ok");
+    const queued = c.lock("app", "s", { waitMs: 5_000 });
+    await waitFor(() => tight.store.stats().waiters === 1, "the queue to be full");
+    return {
+      c,
+      holder,
+      async drain() {
+        await c.release("app", "s", holder.lockId);
+        const next = await queued;
+        if (next.outcome === "ok") await c.release("app", "s", next.lockId);
+      },
+    };
+  }
 
   describe("withLock and beginRequest", function () {
     let server: StartedServer;
@@ -106,13 +115,8 @@ describe("waiter limit: TOO_MANY_WAITERS is retried within the wait budget", fun
     });
 
     it("never waits longer than waitMs in all: a full queue for the whole budget ends as locked", async () => {
-      const tight = await r().server(["--max-waiters", "1"]);
-      const c = r().client({ address: tight.address });
-      const holder = await c.lock("app", "s", { create: true });
-      assert.ok(holder.outcome === "ok");
-      // Takes the only queue place for longer than the budget below.
-      const queued = c.lock("app", "s", { waitMs: 5_000 });
-      await waitFor(() => tight.store.stats().waiters === 1, "the queue to be full");
+      // The only queue place is taken for longer than the budget below.
+      const { c, holder, drain } = await fullQueue();
       const started = Date.now();
       const result = await c.withLock("app", "s", () => "never", { waitMs: 300, waiterLimitRetry: { initialBackoffMs: 5, maxBackoffMs: 50 } });
       const elapsed = Date.now() - started;
@@ -120,32 +124,18 @@ describe("waiter limit: TOO_MANY_WAITERS is retried within the wait budget", fun
       if (result.outcome === "locked") assert.equal(result.lockId, holder.lockId);
       assert.ok(elapsed >= 250, `gave up after ${elapsed} ms, before the budget of 300 ms ran out`);
       assert.ok(elapsed < 1_000, `took ${elapsed} ms for a budget of 300 ms`);
-      await c.release("app", "s", holder.lockId);
-      const next = await queued;
-      if (next.outcome === "ok") await c.release("app", "s", next.lockId);
+      await drain();
     });
 
     it("waiterLimitRetry: false passes TOO_MANY_WAITERS straight through", async () => {
-      const tight = await r().server(["--max-waiters", "1"]);
-      const c = r().client({ address: tight.address });
-      const holder = await c.lock("app", "s", { create: true });
-      assert.ok(holder.outcome === "ok");
-      const queued = c.lock("app", "s", { waitMs: 5_000 });
-      await waitFor(() => tight.store.stats().waiters === 1, "the queue to be full");
+      const { c, drain } = await fullQueue();
       await expectStatewardError(c.withLock("app", "s", () => "never", { waiterLimitRetry: false }), status.RESOURCE_EXHAUSTED, "TOO_MANY_WAITERS");
       await expectStatewardError(c.beginRequest("app", "s", { readOnly: false, waiterLimitRetry: false }), status.RESOURCE_EXHAUSTED, "TOO_MANY_WAITERS");
-      await c.release("app", "s", holder.lockId);
-      const next = await queued;
-      if (next.outcome === "ok") await c.release("app", "s", next.lockId);
+      await drain();
     });
 
     it("an abort during the backoff rejects with CANCELLED at once", async () => {
-      const tight = await r().server(["--max-waiters", "1"]);
-      const c = r().client({ address: tight.address });
-      const holder = await c.lock("app", "s", { create: true });
-      assert.ok(holder.outcome === "ok");
-      const queued = c.lock("app", "s", { waitMs: 5_000 });
-      await waitFor(() => tight.store.stats().waiters === 1, "the queue to be full");
+      const { c, drain } = await fullQueue();
       // Counts the Lock attempts the server refused, to know when the backoff has begun.
       let refused = 0;
       const counting: SessionOperations = {
@@ -172,9 +162,7 @@ describe("waiter limit: TOO_MANY_WAITERS is retried within the wait budget", fun
       controller.abort();
       await expectStatewardError(pending, status.CANCELLED);
       assert.ok(Date.now() - started < 500);
-      await c.release("app", "s", holder.lockId);
-      const next = await queued;
-      if (next.outcome === "ok") await c.release("app", "s", next.lockId);
+      await drain();
     });
   });
 

@@ -4,8 +4,9 @@
  * Shared by the regression test (server/test/deadline-orphans.test.ts) and the measuring tool
  * (server/tools/measure-deadline-orphans.ts).
  */
-import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { GetRequest, LockRequest, Outcome, ReleaseRequest, SetRequest, type SessionStateClient } from "../../../client/ts/src";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { Outcome, type SessionStateClient } from "../../../client/ts/src";
+import { callsFor, type Calls } from "../helpers/test-server";
 
 /** What happened to the waiters of a run. */
 export interface OrphanCounts {
@@ -21,29 +22,18 @@ export interface OrphanCounts {
   orphans: number;
 }
 
-type Unary<Req, Res> = (request: Req, metadata: Metadata, options: { deadline?: Date }, callback: (error: ServiceError | null, response: Res) => void) => unknown;
-
-function call<Req, Res>(client: SessionStateClient, method: Unary<Req, Res>, request: Req, deadlineMs?: number): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    method.call(client, request, new Metadata(), deadlineMs === undefined ? {} : { deadline: new Date(Date.now() + deadlineMs) }, (error, response) => {
-      if (error !== null) reject(error);
-      else resolve(response);
-    });
-  });
-}
-
 /**
  * One trial: a holder takes the session's lock, a waiter asks for it with a deadline of
  * `deadlineMs`, and the holder releases at a random moment in the second half of that deadline.
  */
-async function trial(client: SessionStateClient, app: string, sessionId: string, deadlineMs: number): Promise<keyof Omit<OrphanCounts, "trials">> {
-  await call(client, client.set, SetRequest.fromPartial({ app, sessionId, data: Buffer.from("x") }));
-  const holder = await call(client, client.lock, LockRequest.fromPartial({ app, sessionId, leaseMs: 60_000 }));
+async function trial(call: Calls, app: string, sessionId: string, deadlineMs: number): Promise<keyof Omit<OrphanCounts, "trials">> {
+  await call.set({ app, sessionId, data: "x" });
+  const holder = await call.lock({ app, sessionId, leaseMs: 60_000 });
   const releaseAfter = deadlineMs * (0.5 + Math.random() * 0.5);
-  const waiter = call(client, client.lock, LockRequest.fromPartial({ app, sessionId, waitMs: 60_000, leaseMs: 60_000 }), deadlineMs);
+  const waiter = call.lock({ app, sessionId, waitMs: 60_000, leaseMs: 60_000 }, { deadlineMs });
   const released = new Promise<void>((resolve) =>
     setTimeout(() => {
-      call(client, client.release, ReleaseRequest.fromPartial({ app, sessionId, lockId: holder.lockId })).then(
+      call.release({ app, sessionId, lockId: holder.lockId }).then(
         () => resolve(),
         () => resolve(),
       );
@@ -53,7 +43,7 @@ async function trial(client: SessionStateClient, app: string, sessionId: string,
     const granted = await waiter;
     await released;
     if (granted.outcome === Outcome.OUTCOME_OK) {
-      await call(client, client.release, ReleaseRequest.fromPartial({ app, sessionId, lockId: granted.lockId }));
+      await call.release({ app, sessionId, lockId: granted.lockId });
       return "granted";
     }
     return "locked";
@@ -62,7 +52,7 @@ async function trial(client: SessionStateClient, app: string, sessionId: string,
     // Let the holder's release (and any grant it caused) land, then look.
     await released;
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const state = await call(client, client.get, GetRequest.fromPartial({ app, sessionId }));
+    const state = await call.get({ app, sessionId });
     return state.outcome === Outcome.OUTCOME_LOCKED && state.lockId !== holder.lockId ? "orphans" : "deadlineExceeded";
   }
 }
@@ -70,12 +60,13 @@ async function trial(client: SessionStateClient, app: string, sessionId: string,
 /** Runs `trials` trials with `deadlineMs`, 16 at a time, each on its own session. */
 export async function measureDeadlineOrphans(client: SessionStateClient, deadlineMs: number, trials: number): Promise<OrphanCounts> {
   const counts: OrphanCounts = { trials, granted: 0, locked: 0, deadlineExceeded: 0, orphans: 0 };
+  const call = callsFor(client);
   let next = 0;
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       while (next < trials) {
         const n = next++;
-        counts[await trial(client, "orphans", `d${deadlineMs}-${n}`, deadlineMs)]++;
+        counts[await trial(call, "orphans", `d${deadlineMs}-${n}`, deadlineMs)]++;
       }
     }),
   );

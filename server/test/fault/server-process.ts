@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
+import { parseStatusMemory } from "../../../loadtest/src/process-stats";
 
 /** The repository root. */
 export const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -68,10 +69,7 @@ export async function startServerProcess(flags: readonly string[], env: NodeJS.P
 
 /** VmRSS of a process, in bytes. */
 export function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  if (match === null) throw new Error(`no VmRSS for ${pid}`);
-  return Number(match[1]) * 1024;
+  return parseStatusMemory(readFileSync(`/proc/${pid}/status`, "utf8")).vmRssBytes;
 }
 
 function stopProcess(child: ChildProcess): Promise<void> {

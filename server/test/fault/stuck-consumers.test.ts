@@ -9,19 +9,16 @@ import * as path from "node:path";
 import { connect, type ClientHttp2Session } from "node:http2";
 import { credentials } from "@grpc/grpc-js";
 import {
-  GetRequest,
   LockRequest,
   Outcome,
   PipelineRequest,
-  ReleaseRequest,
-  type GetResponse,
-  type LockResponse,
-  type ReleaseResponse,
   SessionStateClient,
   SetRequest,
   type PipelineOperation,
   type PipelineResponse,
 } from "../../../client/ts/src";
+import { frameGrpcMessage } from "../../../loadtest/src/grpc-framing";
+import { callsFor } from "../helpers/test-server";
 import { startServerProcess, type ServerProcess } from "./server-process";
 
 const MIB = 1024 * 1024;
@@ -47,11 +44,7 @@ function rawPipelineCall(address: string, request: PipelineRequest): ClientHttp2
   });
   stream.on("error", () => undefined);
   stream.pause();
-  const body = PipelineRequest.encode(request).finish();
-  const frame = Buffer.alloc(5 + body.length);
-  frame.writeUInt32BE(body.length, 1);
-  frame.set(body, 5);
-  stream.write(frame);
+  stream.write(frameGrpcMessage(PipelineRequest.encode(request).finish()));
   return session;
 }
 
@@ -79,11 +72,8 @@ describe("fault: consumers that do not read", function () {
     server = s;
     const client = new SessionStateClient(s.address, credentials.createInsecure(), { "grpc.max_receive_message_length": 64 * MIB });
     clients.push(client);
-    for (let i = 0; i < SESSIONS; i++) {
-      await new Promise<void>((resolve, reject) =>
-        client.set(SetRequest.fromPartial({ app: "stuck", sessionId: `s-${i}`, data: Buffer.alloc(PAYLOAD, i) }), (error) => (error === null ? resolve() : reject(error))),
-      );
-    }
+    const { set } = callsFor(client);
+    for (let i = 0; i < SESSIONS; i++) await set({ app: "stuck", sessionId: `s-${i}`, data: Buffer.alloc(PAYLOAD, i) });
     await new Promise((resolve) => setTimeout(resolve, 1000));
     return { s, client };
   }
@@ -128,28 +118,25 @@ describe("fault: consumers that do not read", function () {
 
   it("releases a lock grant its client never got when the stream breaks, and ends a stream whose waiting results pile up", async () => {
     const { s, client } = await start();
-    const settle = <Res>(resolve: (value: Res) => void, reject: (error: Error) => void) => (error: Error | null, response: Res) => (error === null ? resolve(response) : reject(error));
-    const lock = (request: LockRequest): Promise<LockResponse> => new Promise((resolve, reject) => client.lock(request, settle(resolve, reject)));
-    const release = (request: ReleaseRequest): Promise<ReleaseResponse> => new Promise((resolve, reject) => client.release(request, settle(resolve, reject)));
-    const get = (request: GetRequest): Promise<GetResponse> => new Promise((resolve, reject) => client.get(request, settle(resolve, reject)));
+    const { lock, release, get } = callsFor(client);
     // (1) A grant that sits behind 16 MiB of unread Gets when the stream breaks.
-    const held = await lock(LockRequest.fromPartial({ app: "stuck", sessionId: "held", create: true, leaseMs: 600_000 }));
+    const held = await lock({ app: "stuck", sessionId: "held", create: true, leaseMs: 600_000 });
     const waitingLock: PipelineOperation = { id: 1n, timeoutMs: 0, request: { $case: "lock", value: LockRequest.fromPartial({ app: "stuck", sessionId: "held", waitMs: 60_000, leaseMs: 600_000 }) } };
     const session = rawPipelineCall(s.address, { operations: [waitingLock, ...gets(64, 2)], cancelIds: [] });
     await new Promise((resolve) => setTimeout(resolve, 500));
-    await release(ReleaseRequest.fromPartial({ app: "stuck", sessionId: "held", lockId: held.lockId }));
+    await release({ app: "stuck", sessionId: "held", lockId: held.lockId });
     await new Promise((resolve) => setTimeout(resolve, 200));
     session.destroy();
-    let state = await get(GetRequest.fromPartial({ app: "stuck", sessionId: "held" }));
+    let state = await get({ app: "stuck", sessionId: "held" });
     for (let i = 0; i < 50 && state.outcome !== Outcome.OUTCOME_OK; i++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      state = await get(GetRequest.fromPartial({ app: "stuck", sessionId: "held" }));
+      state = await get({ app: "stuck", sessionId: "held" });
     }
     assert.equal(state.outcome, Outcome.OUTCOME_OK, "the undelivered grant was released, not left to its lease");
 
     // (2) 640 waiting Gets of 256 KiB sessions answered at once (160 MiB) to a client that reads nothing.
     const holders = await Promise.all(
-      Array.from({ length: 16 }, (_, i) => lock(LockRequest.fromPartial({ app: "stuck", sessionId: `s-${i}`, leaseMs: 600_000 }))),
+      Array.from({ length: 16 }, (_, i) => lock({ app: "stuck", sessionId: `s-${i}`, leaseMs: 600_000 })),
     );
     const empty = s.rss();
     const waiting: PipelineOperation[] = Array.from({ length: 640 }, (_, i) => ({
@@ -159,7 +146,7 @@ describe("fault: consumers that do not read", function () {
     }));
     const piling = rawPipelineCall(s.address, { operations: waiting, cancelIds: [] });
     await new Promise((resolve) => setTimeout(resolve, 500));
-    await Promise.all(holders.map((holder, i) => release(ReleaseRequest.fromPartial({ app: "stuck", sessionId: `s-${i}`, lockId: holder.lockId }))));
+    await Promise.all(holders.map((holder, i) => release({ app: "stuck", sessionId: `s-${i}`, lockId: holder.lockId })));
     let peak = 0;
     for (let i = 0; i < 10; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
