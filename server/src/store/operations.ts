@@ -129,31 +129,23 @@ export interface ExpireResult {
   readonly ttlSeconds: number;
 }
 
-/**
- * Receives the answer of a Get or Lock: synchronously when it is known at once, later when the call
- * waits in the session's queue. Exactly one of resolve/reject/dropped is called, once, and never
- * after {@link WaitHandle.cancel}.
- */
-export interface WaitCallbacks<R> {
-  /** Delivers the answer. */
-  readonly resolve: (result: R) => void;
-  /** Delivers a failure (only "unavailable" at shutdown). */
-  readonly reject: (error: Error) => void;
-  /**
-   * Asked just before a lock is granted to this waiter: false means the caller is already gone, so
-   * the waiter is dropped instead of being handed a lock nobody would release.
-   */
-  readonly isActive?: () => boolean;
-  /**
-   * Called instead of resolve/reject when {@link isActive} said false and the waiter was taken out
-   * of the queue unanswered: the transport must still end the call (its caller may be gone, or only
-   * too close to its deadline for a lock to reach it). Not called after {@link WaitHandle.cancel}.
-   */
-  readonly dropped?: () => void;
+/** Result of Release. */
+export interface ReleaseResult {
+  /** True if lockId was the holder's and the lock is now released; false changed nothing. */
+  readonly released: boolean;
 }
 
-/** Returned by Get and Lock when the call waits in the session's queue. */
-export interface WaitHandle {
-  /** Leaves the queue at once; the callbacks are never called afterwards. Idempotent. */
-  cancel(): void;
+/** Result of Remove. */
+export interface RemoveResult {
+  /** True if the session existed and was removed. */
+  readonly removed: boolean;
 }
+
+/** The two Release answers (frozen: no allocation per call). */
+export const RELEASED: ReleaseResult = Object.freeze({ released: true });
+/** See {@link RELEASED}. */
+export const NOT_RELEASED: ReleaseResult = Object.freeze({ released: false });
+/** The two Remove answers. */
+export const REMOVED: RemoveResult = Object.freeze({ removed: true });
+/** See {@link REMOVED}. */
+export const NOT_REMOVED: RemoveResult = Object.freeze({ removed: false });
