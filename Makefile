@@ -3,7 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NPM_STAMP := node_modules/.install-stamp
 PROTO_FILES := $(shell find proto -name '*.proto')
-GEN_DIR := client/ts/src/gen
+# The generated TypeScript lives in the protocol package, shared by the SDK, the server and the tools.
+GEN_DIR := protocol/src/gen
 # Each area (benchmarks, polyglot clients) adds its targets in mk/<area>.mk and appends to these.
 TEST_EXTRA :=
 PROTO_EXTRA :=
@@ -15,7 +16,7 @@ PROTO_CHECK_EXTRA :=
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
-$(NPM_STAMP): package.json package-lock.json client/ts/package.json server/package.json
+$(NPM_STAMP): package.json package-lock.json protocol/package.json client/ts/package.json server/package.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
@@ -67,4 +68,4 @@ test-ts-consumer: build ## npm pack the SDK, install it into a fresh project, ty
 	npm run --silent -w client/ts test:consumer
 
 clean: ## Remove build output
-	rm -rf server/dist client/ts/dist
+	rm -rf server/dist client/ts/dist protocol/dist

@@ -2,7 +2,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "client/ts/src/gen/**", ".bench/**"] },
+  { ignores: ["**/dist/**", "**/node_modules/**", "protocol/src/gen/**", ".bench/**"] },
   ...tseslint.configs.recommended,
   {
     rules: {

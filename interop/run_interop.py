@@ -4,7 +4,7 @@
 2. While Python holds the lock, Go observes it (OUTCOME_LOCKED with Python's lock id), then waits
    for it on the server (Lock with wait), reads what Python wrote, releases, and reads it once more
    through ``WithLock``.
-3. TypeScript (the generated client of @stateward/client) reads it, takes its lock and removes it.
+3. TypeScript (the generated client of @stateward/protocol) reads it, takes its lock and removes it.
 4. Python sees it gone.
 
 Lock ids must agree (Go sees Python's; each new lock id is larger: fencing tokens) and so must

@@ -44,7 +44,7 @@ proto-python: $(PY_STAMP) ## Regenerate the committed Python stubs (grpcio-tools
 
 proto-go: install $(GO_TOOLS_STAMP) ## Regenerate the committed Go stubs (buf + protoc-gen-go/-go-grpc)
 	rm -rf $(GO_DIR)/statewardv1
-	npx buf generate proto --template buf.gen.go.yaml
+	npx buf generate --template buf.gen.go.yaml
 
 proto-check-python: $(PY_STAMP)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
@@ -54,7 +54,7 @@ proto-check-python: $(PY_STAMP)
 
 proto-check-go: install $(GO_TOOLS_STAMP)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  npx buf generate proto --template buf.gen.go.yaml -o "$$tmp" && \
+	  npx buf generate --template buf.gen.go.yaml -o "$$tmp" && \
 	  diff -r "$$tmp/$(GO_DIR)/statewardv1" $(GO_DIR)/statewardv1 && \
 	  echo "generated Go code is up to date"
 

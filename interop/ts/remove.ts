@@ -1,7 +1,7 @@
 /**
  * The TypeScript participant of the interop scenario (interop/run_interop.py): reads the session
  * the Python and Go participants used, takes its lock and removes it, through the generated
- * client of `@stateward/client`. Reports lock ids and versions as one JSON line on stdout; never
+ * client of `@stateward/protocol`. Reports lock ids and versions as one JSON line on stdout; never
  * the session id or the data (only the data's SHA-256).
  *
  * Environment: STATEWARD_ADDR, STATEWARD_APP, STATEWARD_SESSION. Run: npx tsx interop/ts/remove.ts
@@ -17,7 +17,7 @@ import {
   RemoveRequest,
   type RemoveResponse,
   SessionStateClient,
-} from "@stateward/client";
+} from "@stateward/protocol";
 
 type Unary<Req, Res> = (
   request: Req,

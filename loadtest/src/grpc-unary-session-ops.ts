@@ -1,6 +1,6 @@
 /** {@link SessionOps} over Stateward's unary gRPC calls, through the generated client. */
 import { credentials, Metadata } from "@grpc/grpc-js";
-import { Outcome, SessionStateClient } from "@stateward/client";
+import { Outcome, SessionStateClient } from "@stateward/protocol";
 import { callDeadline, channelOptions } from "./grpc-channel-options";
 import type { LockOptions, LockResult, LockToken, SessionOps, SessionOutcome } from "./session-ops";
 

@@ -2,7 +2,7 @@
  * The get, lock-set and mixed scenarios against Stateward or the Redis baseline, with the Node
  * generator (or h2load for Stateward's Get). Pools are preloaded once per server.
  */
-import { GetRequest } from "@stateward/client";
+import { GetRequest } from "@stateward/protocol";
 import type { CliOptions } from "./args";
 import { durationFlag, payloadFlag, reproduceCommand } from "./command-line";
 import { frameGrpcMessage } from "./grpc-framing";

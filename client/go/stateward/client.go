@@ -230,7 +230,7 @@ func invoke[Req, Resp any](ctx context.Context, c *Client, app, sessionID string
 	call func(statewardv1.SessionStateClient, context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (Resp, error) {
 	var zero Resp
 	if c.closed.Load() {
-		return zero, &Error{Code: codes.Canceled, Reason: ReasonClientClosed, Message: "the client is closed"}
+		return zero, &Error{Code: codes.Canceled, ReasonName: ReasonClientClosed, Message: "the client is closed"}
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -284,7 +284,7 @@ func outcome(o statewardv1.Outcome) (Outcome, error) {
 	case statewardv1.Outcome_OUTCOME_LOCKED:
 		return OutcomeLocked, nil
 	}
-	return 0, &Error{Code: codes.Internal, Reason: "UNKNOWN_OUTCOME", Message: fmt.Sprintf("server sent an unknown outcome %d", o)}
+	return 0, &Error{Code: codes.Internal, ReasonName: "UNKNOWN_OUTCOME", Message: fmt.Sprintf("server sent an unknown outcome %d", o)}
 }
 
 // Get reads a session without locking it (ASP.NET GetItem). With wait > 0 a locked session is
@@ -386,13 +386,13 @@ func (c *Client) Remove(ctx context.Context, app, sessionID string, lockID uint6
 // Nothing is renewed silently: if the lease ended before the write, the write fails with
 // codes.Aborted; any refused write releases the lock before returning the error. If the lock
 // is still held by another when the wait runs out, the error has codes.DeadlineExceeded and
-// Reason ReasonLockWaitTimeout.
+// ReasonName ReasonLockWaitTimeout.
 func (c *Client) WithLock(ctx context.Context, app, sessionID string, fn func(data []byte) ([]byte, error)) error {
 	return c.WithLockOptions(ctx, app, sessionID, LockOptions{Wait: DefaultLockWait, Create: true}, fn)
 }
 
 // WithLockOptions is WithLock with explicit lock options. Without opts.Create a missing
-// session fails with codes.NotFound and Reason ReasonSessionNotFound.
+// session fails with codes.NotFound and ReasonName ReasonSessionNotFound.
 func (c *Client) WithLockOptions(ctx context.Context, app, sessionID string, opts LockOptions, fn func(data []byte) ([]byte, error)) (err error) {
 	l, err := c.Lock(ctx, app, sessionID, opts)
 	if err != nil {
@@ -400,10 +400,10 @@ func (c *Client) WithLockOptions(ctx context.Context, app, sessionID string, opt
 	}
 	switch l.Outcome {
 	case OutcomeLocked:
-		return &Error{Code: codes.DeadlineExceeded, Reason: ReasonLockWaitTimeout,
+		return &Error{Code: codes.DeadlineExceeded, ReasonName: ReasonLockWaitTimeout,
 			Message: fmt.Sprintf("the session was still locked by another holder after waiting %s", opts.Wait)}
 	case OutcomeNotFound:
-		return &Error{Code: codes.NotFound, Reason: ReasonSessionNotFound, Message: "no such session"}
+		return &Error{Code: codes.NotFound, ReasonName: ReasonSessionNotFound, Message: "no such session"}
 	}
 	done := false
 	defer func() {

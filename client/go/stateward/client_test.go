@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/stateward/stateward/client/go/stateward"
+	"github.com/stateward/stateward/client/go/statewardv1"
 )
 
 const app = "go-tests"
@@ -54,8 +55,16 @@ func wantStatus(t *testing.T, err error, code codes.Code, reason string) {
 	if !errors.As(err, &e) {
 		t.Fatalf("got %v, want a *stateward.Error", err)
 	}
-	if e.Code != code || e.Reason != reason || status.Code(err) != code {
+	if e.Code != code || e.ReasonName != reason || status.Code(err) != code {
 		t.Fatalf("got %v, want %s [%s]", err, code, reason)
+	}
+	// A server reason is typed too; the client's own reasons are not in the contract's enum.
+	want := statewardv1.ErrorReason_ERROR_REASON_UNSPECIFIED
+	if v, ok := statewardv1.ErrorReason_value[reason]; ok {
+		want = statewardv1.ErrorReason(v)
+	}
+	if e.Reason != want {
+		t.Fatalf("got Reason %v, want %v", e.Reason, want)
 	}
 }
 

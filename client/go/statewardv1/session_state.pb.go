@@ -1012,13 +1012,13 @@ func (x *RemoveResponse) GetRemoved() bool {
 type PipelineRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Operations to run, at most --max-pipeline-batch per message (the excess fails per operation
-	// with RESOURCE_EXHAUSTED).
+	// with RESOURCE_EXHAUSTED, reason BATCH_TOO_LARGE).
 	Operations []*PipelineOperation `protobuf:"bytes,1,rep,name=operations,proto3" json:"operations,omitempty"`
 	// Correlation ids of operations in flight on this stream to cancel: a waiting Get or Lock leaves
 	// its queue at once and is never granted the lock, and is answered with an OperationError
-	// CANCELLED. An id whose result was already sent is ignored (its result is on the way), so every
-	// operation gets exactly one result: a client that gave up on a Lock learns whether it was
-	// granted meanwhile, and releases it.
+	// CANCELLED (reason OPERATION_CANCELLED). An id whose result was already sent is ignored (its
+	// result is on the way), so every operation gets exactly one result: a client that gave up on a
+	// Lock learns whether it was granted meanwhile, and releases it.
 	CancelIds     []uint64 `protobuf:"varint,2,rep,packed,name=cancel_ids,json=cancelIds,proto3" json:"cancel_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1072,7 +1072,7 @@ func (x *PipelineRequest) GetCancelIds() []uint64 {
 type PipelineOperation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Correlation id chosen by the client, unique among the stream's operations in flight
-	// (a duplicate fails with INVALID_ARGUMENT).
+	// (a duplicate fails with INVALID_ARGUMENT, reason DUPLICATE_OPERATION_ID).
 	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// The operation's own deadline in ms, the stream's stand-in for a unary call deadline: a waiting
 	// Get or Lock is answered OUTCOME_LOCKED shortly before it. 0 = no deadline.
@@ -1491,15 +1491,21 @@ func (*PipelineResult_Remove) isPipelineResult_Result() {}
 
 func (*PipelineResult_Error) isPipelineResult_Result() {}
 
-// OperationError is a failed operation's status, in the shape of google.rpc.Status.
+// OperationError is a failed operation's status: the google.rpc.Status and google.rpc.ErrorInfo
+// that the unary call would have answered with, flattened.
 type OperationError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The gRPC status code (google.rpc.Code), as the unary call would have answered.
 	Code int32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
 	// The status message.
 	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	// The stable reason, as in the unary call's `stateward-reason` trailer (empty when none).
-	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The stable reason: the name of an ErrorReason (errors.proto), as in the unary call's
+	// google.rpc.ErrorInfo.reason (empty when none). A newer server may send a name a client's
+	// ErrorReason does not have yet.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The facts that go with the reason, as in the unary call's google.rpc.ErrorInfo.metadata (the
+	// keys of each reason are listed in errors.proto). Never a session id or data.
+	Metadata      map[string]string `protobuf:"bytes,4,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1553,6 +1559,13 @@ func (x *OperationError) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *OperationError) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
 }
 
 // WatchRequest selects the sessions whose end events a Watch call receives.
@@ -1787,11 +1800,15 @@ const file_stateward_v1_session_state_proto_rawDesc = "" +
 	"\x06expire\x18\x06 \x01(\v2\x1c.stateward.v1.ExpireResponseH\x00R\x06expire\x126\n" +
 	"\x06remove\x18\a \x01(\v2\x1c.stateward.v1.RemoveResponseH\x00R\x06remove\x124\n" +
 	"\x05error\x18\b \x01(\v2\x1c.stateward.v1.OperationErrorH\x00R\x05errorB\b\n" +
-	"\x06result\"V\n" +
+	"\x06result\"\xdb\x01\n" +
 	"\x0eOperationError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\" \n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12F\n" +
+	"\bmetadata\x18\x04 \x03(\v2*.stateward.v1.OperationError.MetadataEntryR\bmetadata\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\" \n" +
 	"\fWatchRequest\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\"\xa3\x01\n" +
 	"\fSessionEvent\x122\n" +
@@ -1834,7 +1851,7 @@ func file_stateward_v1_session_state_proto_rawDescGZIP() []byte {
 }
 
 var file_stateward_v1_session_state_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_stateward_v1_session_state_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_stateward_v1_session_state_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_stateward_v1_session_state_proto_goTypes = []any{
 	(Outcome)(0),                  // 0: stateward.v1.Outcome
 	(SessionEventKind)(0),         // 1: stateward.v1.SessionEventKind
@@ -1857,7 +1874,8 @@ var file_stateward_v1_session_state_proto_goTypes = []any{
 	(*OperationError)(nil),        // 18: stateward.v1.OperationError
 	(*WatchRequest)(nil),          // 19: stateward.v1.WatchRequest
 	(*SessionEvent)(nil),          // 20: stateward.v1.SessionEvent
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	nil,                           // 21: stateward.v1.OperationError.MetadataEntry
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
 }
 var file_stateward_v1_session_state_proto_depIdxs = []int32{
 	0,  // 0: stateward.v1.GetResponse.outcome:type_name -> stateward.v1.Outcome
@@ -1877,29 +1895,30 @@ var file_stateward_v1_session_state_proto_depIdxs = []int32{
 	11, // 14: stateward.v1.PipelineResult.expire:type_name -> stateward.v1.ExpireResponse
 	13, // 15: stateward.v1.PipelineResult.remove:type_name -> stateward.v1.RemoveResponse
 	18, // 16: stateward.v1.PipelineResult.error:type_name -> stateward.v1.OperationError
-	1,  // 17: stateward.v1.SessionEvent.kind:type_name -> stateward.v1.SessionEventKind
-	21, // 18: stateward.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	2,  // 19: stateward.v1.SessionState.Get:input_type -> stateward.v1.GetRequest
-	4,  // 20: stateward.v1.SessionState.Lock:input_type -> stateward.v1.LockRequest
-	6,  // 21: stateward.v1.SessionState.Set:input_type -> stateward.v1.SetRequest
-	8,  // 22: stateward.v1.SessionState.Release:input_type -> stateward.v1.ReleaseRequest
-	10, // 23: stateward.v1.SessionState.Expire:input_type -> stateward.v1.ExpireRequest
-	12, // 24: stateward.v1.SessionState.Remove:input_type -> stateward.v1.RemoveRequest
-	14, // 25: stateward.v1.SessionState.Pipeline:input_type -> stateward.v1.PipelineRequest
-	19, // 26: stateward.v1.SessionState.Watch:input_type -> stateward.v1.WatchRequest
-	3,  // 27: stateward.v1.SessionState.Get:output_type -> stateward.v1.GetResponse
-	5,  // 28: stateward.v1.SessionState.Lock:output_type -> stateward.v1.LockResponse
-	7,  // 29: stateward.v1.SessionState.Set:output_type -> stateward.v1.SetResponse
-	9,  // 30: stateward.v1.SessionState.Release:output_type -> stateward.v1.ReleaseResponse
-	11, // 31: stateward.v1.SessionState.Expire:output_type -> stateward.v1.ExpireResponse
-	13, // 32: stateward.v1.SessionState.Remove:output_type -> stateward.v1.RemoveResponse
-	16, // 33: stateward.v1.SessionState.Pipeline:output_type -> stateward.v1.PipelineResponse
-	20, // 34: stateward.v1.SessionState.Watch:output_type -> stateward.v1.SessionEvent
-	27, // [27:35] is the sub-list for method output_type
-	19, // [19:27] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	21, // 17: stateward.v1.OperationError.metadata:type_name -> stateward.v1.OperationError.MetadataEntry
+	1,  // 18: stateward.v1.SessionEvent.kind:type_name -> stateward.v1.SessionEventKind
+	22, // 19: stateward.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 20: stateward.v1.SessionState.Get:input_type -> stateward.v1.GetRequest
+	4,  // 21: stateward.v1.SessionState.Lock:input_type -> stateward.v1.LockRequest
+	6,  // 22: stateward.v1.SessionState.Set:input_type -> stateward.v1.SetRequest
+	8,  // 23: stateward.v1.SessionState.Release:input_type -> stateward.v1.ReleaseRequest
+	10, // 24: stateward.v1.SessionState.Expire:input_type -> stateward.v1.ExpireRequest
+	12, // 25: stateward.v1.SessionState.Remove:input_type -> stateward.v1.RemoveRequest
+	14, // 26: stateward.v1.SessionState.Pipeline:input_type -> stateward.v1.PipelineRequest
+	19, // 27: stateward.v1.SessionState.Watch:input_type -> stateward.v1.WatchRequest
+	3,  // 28: stateward.v1.SessionState.Get:output_type -> stateward.v1.GetResponse
+	5,  // 29: stateward.v1.SessionState.Lock:output_type -> stateward.v1.LockResponse
+	7,  // 30: stateward.v1.SessionState.Set:output_type -> stateward.v1.SetResponse
+	9,  // 31: stateward.v1.SessionState.Release:output_type -> stateward.v1.ReleaseResponse
+	11, // 32: stateward.v1.SessionState.Expire:output_type -> stateward.v1.ExpireResponse
+	13, // 33: stateward.v1.SessionState.Remove:output_type -> stateward.v1.RemoveResponse
+	16, // 34: stateward.v1.SessionState.Pipeline:output_type -> stateward.v1.PipelineResponse
+	20, // 35: stateward.v1.SessionState.Watch:output_type -> stateward.v1.SessionEvent
+	28, // [28:36] is the sub-list for method output_type
+	20, // [20:28] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_stateward_v1_session_state_proto_init() }
@@ -1930,7 +1949,7 @@ func file_stateward_v1_session_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stateward_v1_session_state_proto_rawDesc), len(file_stateward_v1_session_state_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -8,7 +8,7 @@ import time
 import grpc
 import pytest
 
-from stateward_client import Outcome, SessionClient, StatewardError
+from stateward_client import ErrorReason, Outcome, SessionClient, StatewardError
 
 from stateward_server import StatewardServer
 
@@ -56,6 +56,7 @@ def test_errors_carry_code_and_reason(client: SessionClient, sid: str) -> None:
         client.set(APP, sid, b"x")  # unlocked write to a locked session
     assert info.value.code is grpc.StatusCode.ABORTED
     assert info.value.reason == "LOCKED_BY_OTHER"
+    assert info.value.error_reason == ErrorReason.LOCKED_BY_OTHER
     client.release(APP, sid, a.lock_id)
     with pytest.raises(StatewardError) as info:
         client.set(APP, sid, b"x", lock_id=a.lock_id)

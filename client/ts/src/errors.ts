@@ -1,43 +1,21 @@
 /**
  * The one error class of the high-level SDK. Unary calls fail with grpc-js `ServiceError`s (the
- * reason in the `stateward-reason` trailer), pipeline operations with `PipelineOperationError`s (the
- * reason in a field); both, and the SDK's own refusals, reach the caller as a {@link StatewardError}
- * so that code can branch on `code` and `reason` without knowing which transport carried the call.
+ * reason in a `google.rpc.ErrorInfo` in the `grpc-status-details-bin` trailer, or, from servers
+ * that predate it, in the `stateward-reason` trailer), pipeline operations with
+ * `PipelineOperationError`s (the reason and its metadata in fields); both, and the SDK's own
+ * refusals, reach the caller as a {@link StatewardError} so that code can branch on `code` and
+ * `reason` without knowing which transport carried the call.
  */
 import { Metadata, status } from "@grpc/grpc-js";
-import { REASON_KEY } from "./pipeline-client";
+import { LEGACY_REASON_TRAILER, STATUS_DETAILS_TRAILER, decodeStatusDetails, type ErrorReasonName } from "@stateward/protocol";
 
 /**
- * Stable reasons the server sends with a refusal (the `stateward-reason` trailer). Each names the
- * rule that refused the request; the request changed nothing.
+ * Stable reasons the server sends with a refusal: the names of the contract's `ErrorReason` enum
+ * (proto/stateward/v1/errors.proto, exported as `ErrorReason`, whose values document each
+ * reason's status code and metadata keys). Each names the rule that refused the request; the
+ * request changed nothing.
  */
-export type ServerReason =
-  /** A request field breaks a rule (length, charset, range). INVALID_ARGUMENT. */
-  | "INVALID_FIELD"
-  /** The data is larger than the server's `--max-item-bytes`. INVALID_ARGUMENT. */
-  | "ITEM_TOO_LARGE"
-  /** A write or remove without the lock on a session someone else has locked. ABORTED. */
-  | "LOCKED_BY_OTHER"
-  /** The lock id is not (or no longer) the holder's. ABORTED. */
-  | "STALE_LOCK_ID"
-  /** The lock's lease ended before the write: the server released it. ABORTED. */
-  | "LEASE_EXPIRED"
-  /** The session expired or was removed while the lock id was held. ABORTED. */
-  | "SESSION_GONE"
-  /** `expectedVersion` differs from the session's version. ABORTED. */
-  | "VERSION_MISMATCH"
-  /** The server's memory budget is full. RESOURCE_EXHAUSTED. */
-  | "MEMORY_BUDGET"
-  /** The session already has the most waiters the server allows. RESOURCE_EXHAUSTED. */
-  | "TOO_MANY_WAITERS"
-  /** The server's limit of apps with sessions (`--max-apps`) is reached. RESOURCE_EXHAUSTED. */
-  | "TOO_MANY_APPS"
-  /** A pipeline message had more operations than the server allows. RESOURCE_EXHAUSTED. */
-  | "BATCH_TOO_LARGE"
-  /** A pipeline stream had as many waiting operations as the server allows. RESOURCE_EXHAUSTED. */
-  | "TOO_MANY_IN_FLIGHT"
-  /** The server is shutting down. UNAVAILABLE. */
-  | "SHUTTING_DOWN";
+export type ServerReason = ErrorReasonName;
 
 /** Reasons the SDK itself gives, for refusals that happen on the client. */
 export type ClientReason =
@@ -89,6 +67,9 @@ export type StatewardOperation =
 /** Marks StatewardErrors across copies of this package (an app may load two versions). */
 const BRAND = Symbol.for("@stateward/client/StatewardError");
 
+/** No metadata: shared, and frozen so that no error can change another's. */
+const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
+
 /**
  * The error every {@link SessionClient} call fails with. The message never contains a session id
  * or data (they are credentials and user data), only the operation, the status and the reason.
@@ -103,22 +84,29 @@ export class StatewardError extends Error {
   readonly details: string;
   /** The operation that failed. */
   readonly operation: StatewardOperation;
+  /**
+   * Facts that go with the server's reason (its `google.rpc.ErrorInfo` metadata, or a pipeline
+   * `OperationError`'s): for example `field` and `limit` for `INVALID_FIELD`, `limit` and `size`
+   * for `ITEM_TOO_LARGE` (the keys of each reason are listed on `ErrorReason`). Empty when
+   * none were sent, and for servers that predate the ErrorInfo.
+   */
+  readonly metadata: Readonly<Record<string, string>>;
   /** The response trailers of a failed unary call (empty otherwise). */
-  readonly metadata: Metadata;
+  readonly trailers: Metadata;
 
   /**
    * @param code - the gRPC status code.
    * @param reason - the stable reason ("" or absent: the status name).
    * @param details - the status message.
    * @param operation - the operation that failed.
-   * @param options - the underlying error (`cause`) and trailers.
+   * @param options - the underlying error (`cause`), the reason's metadata and the trailers.
    */
   constructor(
     code: status,
     reason: StatewardReason | undefined,
     details: string,
     operation: StatewardOperation,
-    options: { cause?: unknown; metadata?: Metadata } = {},
+    options: { cause?: unknown; metadata?: Readonly<Record<string, string>>; trailers?: Metadata } = {},
   ) {
     const name = status[code] ?? "UNKNOWN";
     const why = reason === undefined || reason === "" ? name : reason;
@@ -127,7 +115,8 @@ export class StatewardError extends Error {
     this.reason = why;
     this.details = details;
     this.operation = operation;
-    this.metadata = options.metadata ?? new Metadata();
+    this.metadata = options.metadata === undefined ? NO_METADATA : Object.freeze({ ...options.metadata });
+    this.trailers = options.trailers ?? new Metadata();
     Object.defineProperty(this, BRAND, { value: true });
   }
 
@@ -143,18 +132,41 @@ interface StatusLike {
   readonly details?: string;
   readonly message: string;
   readonly metadata?: Metadata;
+  /** A pipeline error's reason. */
   readonly reason?: string;
+  /** A pipeline error's reason metadata. */
+  readonly reasonMetadata?: Readonly<Record<string, string>>;
 }
 
 function isStatusLike(error: unknown): error is StatusLike {
   return error instanceof Error && typeof (error as Partial<StatusLike>).code === "number";
 }
 
-/** The `stateward-reason` of a grpc-js error's trailers or a pipeline error's field. */
-function reasonOf(error: StatusLike): string {
-  if (typeof error.reason === "string" && error.reason !== "") return error.reason;
-  const value = error.metadata?.get(REASON_KEY)[0];
-  return value === undefined ? "" : String(value);
+/** The reason ("" when none) and its metadata of a failed call. */
+interface ReasonInfo {
+  readonly reason: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+const NO_REASON: ReasonInfo = Object.freeze({ reason: "", metadata: NO_METADATA });
+
+/**
+ * The reason of a pipeline error's fields, or of a unary error's trailers: the ErrorInfo in
+ * `grpc-status-details-bin` first, else the bare `stateward-reason` that servers before the
+ * ErrorInfo send. A details trailer that does not decode or holds no reason (a proxy's, say) falls
+ * back to the legacy trailer too, rather than hiding a reason that is there.
+ */
+function reasonOf(error: StatusLike): ReasonInfo {
+  if (typeof error.reason === "string" && error.reason !== "") {
+    return { reason: error.reason, metadata: error.reasonMetadata ?? NO_METADATA };
+  }
+  const details = error.metadata?.get(STATUS_DETAILS_TRAILER)[0];
+  if (details instanceof Uint8Array) {
+    const info = decodeStatusDetails(details)?.errorInfo;
+    if (info !== undefined && info.reason !== "") return { reason: info.reason, metadata: info.metadata };
+  }
+  const legacy = error.metadata?.get(LEGACY_REASON_TRAILER)[0];
+  return legacy === undefined ? NO_REASON : { reason: String(legacy), metadata: NO_METADATA };
 }
 
 /**
@@ -165,9 +177,11 @@ export function toStatewardError(error: unknown, operation: StatewardOperation):
   if (StatewardError.is(error)) return error;
   if (isStatusLike(error)) {
     const code = (status[error.code] === undefined ? status.UNKNOWN : error.code) as status;
-    return new StatewardError(code, reasonOf(error), error.details ?? error.message, operation, {
+    const { reason, metadata } = reasonOf(error);
+    return new StatewardError(code, reason, error.details ?? error.message, operation, {
       cause: error,
-      metadata: error.metadata ?? new Metadata(),
+      metadata,
+      trailers: error.metadata ?? new Metadata(),
     });
   }
   const message = error instanceof Error ? error.message : String(error);

@@ -1,10 +1,15 @@
 /**
- * Generated, typed gRPC stubs for the Stateward `stateward.v1.SessionState` service.
+ * The TypeScript SDK of the Stateward session-state service.
  *
- * `SessionStateClient` is the grpc-js client class; `SessionStateService` the service definition
- * (used by the server too, so both sides share one codec).
+ * It re-exports the wire contract, `@stateward/protocol`: the generated `stateward.v1` messages and
+ * enums (`Outcome`, `ErrorReason`, `SessionEventKind`, ...), the grpc-js client class
+ * `SessionStateClient` and service definition `SessionStateService`, the contract's constants
+ * (`KEY_LIMITS`, the trailer names) and its `google.rpc.Status` codec, so that code using the raw
+ * stubs needs no second package. The server builds on the same generated messages, but encodes its
+ * data-carrying responses with its own exact-size encoders: the two sides share the wire format,
+ * not one codec.
  */
-export * from "./gen/stateward/v1/session_state";
+export * from "@stateward/protocol";
 export * from "./pipeline-client";
 export * from "./errors";
 export type {

@@ -5,6 +5,7 @@
  */
 import { Metadata, status, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import {
+  LEGACY_REASON_TRAILER,
   Outcome,
   SessionStateClient,
   type ExpireRequest,
@@ -23,10 +24,14 @@ import {
   type RemoveResponse,
   type SetRequest,
   type SetResponse,
-} from "./gen/stateward/v1/session_state";
+} from "@stateward/protocol";
 
-/** Trailer (unary) and field (pipeline) name of the server's stable refusal reason. */
-export const REASON_KEY = "stateward-reason";
+/**
+ * The trailer with the bare refusal reason (`stateward-reason`): servers send it beside the
+ * `google.rpc.ErrorInfo` (in `grpc-status-details-bin`) for clients that predate the ErrorInfo, and a
+ * {@link PipelineOperationError}'s `metadata` carries it too. `StatewardError` reads both.
+ */
+export const REASON_KEY = LEGACY_REASON_TRAILER;
 
 /** Options of a {@link PipelineClient}. */
 export interface PipelineClientOptions {
@@ -68,9 +73,12 @@ export interface OperationOptions {
   readonly signal?: AbortSignal;
 }
 
+/** No reason metadata (shared, frozen). */
+const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
+
 /**
  * A failed pipeline operation. Shaped like grpc-js's `ServiceError` (code, details, metadata with
- * the `stateward-reason` entry), so code that handles unary errors handles these too.
+ * the `stateward-reason` entry), so code that handles unary errors by that trailer handles these too.
  */
 export class PipelineOperationError extends Error implements ServiceError {
   override readonly name = "PipelineOperationError";
@@ -82,12 +90,15 @@ export class PipelineOperationError extends Error implements ServiceError {
   readonly metadata: Metadata;
   /** The server's stable reason ("" when none). */
   readonly reason: string;
+  /** The facts that go with the reason (the OperationError's metadata, as a unary call's ErrorInfo's). */
+  readonly reasonMetadata: Readonly<Record<string, string>>;
 
-  constructor(code: status, details: string, reason = "") {
+  constructor(code: status, details: string, reason = "", reasonMetadata: Readonly<Record<string, string>> = NO_METADATA) {
     super(`${code} ${status[code] ?? "UNKNOWN"}: ${details}`);
     this.code = code;
     this.details = details;
     this.reason = reason;
+    this.reasonMetadata = reasonMetadata;
     this.metadata = new Metadata();
     if (reason !== "") this.metadata.set(REASON_KEY, reason);
   }
@@ -321,7 +332,8 @@ class PipelineStream {
 }
 
 function toError(error: OperationError): PipelineOperationError {
-  return new PipelineOperationError(error.code as status, error.message, error.reason);
+  // A decoded message's map is its own (nothing else holds it), so it is frozen rather than copied.
+  return new PipelineOperationError(error.code as status, error.message, error.reason, Object.freeze(error.metadata));
 }
 
 /** Takes an operation off its stream's books: timer, abort listener, pending entry. */

@@ -15,7 +15,7 @@ import {
   type ReleaseResponse,
   type RemoveResponse,
   type SetResponse,
-} from "./gen/stateward/v1/session_state";
+} from "@stateward/protocol";
 
 /** The session is locked by a writer: who holds it, and since when. No data. */
 export interface LockedResult {

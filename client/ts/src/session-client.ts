@@ -19,7 +19,7 @@ import {
   type ReleaseResponse,
   type RemoveResponse,
   type SetResponse,
-} from "./gen/stateward/v1/session_state";
+} from "@stateward/protocol";
 import { PipelineClient, type PipelineClientOptions } from "./pipeline-client";
 import { createPipelineTracing, createTracingInterceptor, type ClientTracingOptions } from "./telemetry";
 import { StatewardError, toStatewardError, type StatewardOperation } from "./errors";

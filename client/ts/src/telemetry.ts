@@ -25,7 +25,7 @@ import {
   type TracerProvider,
 } from "@opentelemetry/api";
 import { InterceptingCall, ListenerBuilder, RequesterBuilder, status, type Interceptor, type Metadata } from "@grpc/grpc-js";
-import type { PipelineOperation } from "./gen/stateward/v1/session_state";
+import type { PipelineOperation } from "@stateward/protocol";
 import type { PipelineOperationHook } from "./pipeline-client";
 
 /** Options of the client tracing helpers. */

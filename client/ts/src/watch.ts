@@ -9,7 +9,7 @@
  * Events carry session ids (bearer credentials): Watch is for privileged consumers only.
  */
 import { Metadata, status, type CallOptions, type ServiceError } from "@grpc/grpc-js";
-import { WatchRequest, type SessionEvent, type SessionStateClient } from "./gen/stateward/v1/session_state";
+import { WatchRequest, type SessionEvent, type SessionStateClient } from "@stateward/protocol";
 
 /** Options of {@link watchSessionEvents}. */
 export interface WatchOptions {

@@ -27,7 +27,7 @@ async function lockedAfterSettling(server: StartedServer, timeoutMs = 3000): Pro
   const deadline = Date.now() + timeoutMs;
   let delay = 1;
   for (;;) {
-    const locked = server.store.stats().lockedSessions;
+    const locked = (await server.store.counts()).lockedSessions;
     if (locked === 0 || Date.now() > deadline) return locked;
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 50);
@@ -35,10 +35,10 @@ async function lockedAfterSettling(server: StartedServer, timeoutMs = 3000): Pro
 }
 
 /** Resolves once `condition` holds, polling with a short backoff; rejects after `timeoutMs`. */
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let delay = 1;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 20);
@@ -81,7 +81,7 @@ describe("abort races: a grant to an abandoned lock wait is released at once", f
       waiter.withLock("app", id, () => "never written", { waitMs: 10_000, leaseMs: LONG_LEASE_MS, signal: controllers[i]?.signal }),
     );
     // Every wait is queued on the server before the race starts (so it is a sent operation).
-    await until(() => server.store.stats().waiters === RACES, "every withLock to wait on the server");
+    await until(async () => (await server.store.counts()).waiters === RACES, "every withLock to wait on the server");
 
     // The race: abort, then release, in the same tick.
     const releases = ids.map((id, i) => {
@@ -100,7 +100,7 @@ describe("abort races: a grant to an abandoned lock wait is released at once", f
     const orphans = await lockedAfterSettling(server);
     assert.equal(orphans, 0, `${orphans} of ${RACES} sessions left locked after the abort race`);
     await assertAllUnlocked(holder, "app", ids);
-    assert.equal(server.store.stats().waiters, 0);
+    assert.equal((await server.store.counts()).waiters, 0);
   });
 
   it("Express: 0 sessions left locked when waiting requests are dropped as their holders end", async () => {
@@ -151,7 +151,7 @@ describe("abort races: a grant to an abandoned lock wait is released at once", f
           () => "dropped",
         ),
       );
-      await until(() => server.store.stats().waiters === ROUND, "every second request to wait for its session's lock");
+      await until(async () => (await server.store.counts()).waiters === ROUND, "every second request to wait for its session's lock");
 
       // The race: the browser drops the waiting request as the holder request ends.
       // The race: the browser drops the waiting request as the holder request ends. "As" is spread
@@ -167,6 +167,6 @@ describe("abort races: a grant to an abandoned lock wait is released at once", f
     // Every round used its own sessions, so what is still locked now is the total left behind.
     const orphans = await lockedAfterSettling(server);
     assert.equal(orphans, 0, `${orphans} of ${SESSIONS} sessions left locked after their waiting requests were dropped`);
-    assert.equal(server.store.stats().waiters, 0);
+    assert.equal((await server.store.counts()).waiters, 0);
   });
 });

@@ -176,7 +176,7 @@ describe("Express: concurrent requests of one user", function () {
         [...items].sort((a, b) => Number(a) - Number(b)),
         Array.from({ length: PARALLEL + 1 }, (_, i) => String(i)),
       );
-      assert.equal(server.store.stats().waiters, 0);
+      assert.equal((await server.store.counts()).waiters, 0);
     });
   }
 });

@@ -24,7 +24,7 @@ describe("large sessions over the pipeline", function () {
       ),
     );
     for (const result of results) assert.equal(result.outcome, "ok");
-    assert.equal(server.store.stats().lockedSessions, 0);
+    assert.equal((await server.store.counts()).lockedSessions, 0);
     const read = await client.get("shop", "big-7");
     assert.ok(read.outcome === "ok" && read.data[read.data.length - 1] === 0x62);
   });

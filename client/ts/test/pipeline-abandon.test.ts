@@ -138,7 +138,7 @@ describe("PipelineClient: a grant to an abandoned Lock", function () {
     controller.abort();
     await rejectsWith(abandoned, status.CANCELLED);
     await waitFor(() => fake.cancelIds.includes(id), "the cancel id to be sent");
-    fake.call?.write({ results: [{ id, result: { $case: "error", value: { code: status.CANCELLED, message: "cancelled", reason: "" } } }] });
+    fake.call?.write({ results: [{ id, result: { $case: "error", value: { code: status.CANCELLED, message: "cancelled", reason: "OPERATION_CANCELLED", metadata: {} } } }] });
     await waitFor(() => abandonedLocks(client) === 0, "the abandoned Lock to be forgotten");
     // A Release would have been queued while that result was handled, so before this Get.
     await client.get({ app: "app", sessionId: "s1", waitMs: 0 });

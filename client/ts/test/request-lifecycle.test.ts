@@ -57,7 +57,7 @@ describe("beginRequest / endRequest", function () {
     const writer = await client.beginRequest("app", "s1", { readOnly: false });
     assert.ok(writer.outcome === "ok");
     const reader = client.beginRequest("app", "s1", { readOnly: true, waitMs: 10_000 });
-    await waitFor(() => server.store.stats().waiters === 1, "the reader to wait");
+    await waitFor(async () => (await server.store.counts()).waiters === 1, "the reader to wait");
     await client.endRequest(writer, { data: "v2" });
     const read = await reader;
     assert.ok(read.outcome === "ok");

@@ -140,7 +140,7 @@ for (const transport of TRANSPORTS) {
       const first = await client.lock("app", "s1");
       assert.ok(first.outcome === "ok");
       const waiting = client.lock("app", "s1", { waitMs: 10_000 });
-      await waitFor(() => server.store.stats().waiters === 1, "one waiter");
+      await waitFor(async () => (await server.store.counts()).waiters === 1, "one waiter");
       await client.set("app", "s1", "v2", { lockId: first.lockId });
       const second = await waiting;
       assert.equal(second.outcome, "ok");
@@ -161,7 +161,7 @@ for (const transport of TRANSPORTS) {
         assert.equal(error.code, status.DEADLINE_EXCEEDED);
       }
       assert.ok(Date.now() - started < 3000);
-      await waitFor(() => server.store.stats().waiters === 0, "the waiter to leave the queue");
+      await waitFor(async () => (await server.store.counts()).waiters === 0, "the waiter to leave the queue");
     });
 
     it("the client's default deadline applies to every call", async () => {
@@ -180,10 +180,10 @@ for (const transport of TRANSPORTS) {
       assert.equal((await client.lock("app", "s1")).outcome, "ok");
       const controller = new AbortController();
       const waiting = client.lock("app", "s1", { waitMs: 30_000, signal: controller.signal });
-      await waitFor(() => server.store.stats().waiters === 1, "one waiter");
+      await waitFor(async () => (await server.store.counts()).waiters === 1, "one waiter");
       controller.abort();
       await expectStatewardError(waiting, status.CANCELLED);
-      await waitFor(() => server.store.stats().waiters === 0, "the waiter to leave the queue");
+      await waitFor(async () => (await server.store.counts()).waiters === 0, "the waiter to leave the queue");
     });
 
     it("per-call metadata is accepted (and the call still works)", async () => {

@@ -66,7 +66,7 @@ describe("waiter limit: TOO_MANY_WAITERS is retried within the wait budget", fun
     const holder = await c.lock("app", "s", { create: true });
     assert.ok(holder.outcome === "ok");
     const queued = c.lock("app", "s", { waitMs: 5_000 });
-    await waitFor(() => tight.store.stats().waiters === 1, "the queue to be full");
+    await waitFor(async () => (await tight.store.counts()).waiters === 1, "the queue to be full");
     return {
       c,
       holder,
@@ -97,7 +97,7 @@ describe("waiter limit: TOO_MANY_WAITERS is retried within the wait budget", fun
       assert.equal(failures.length, 0, `${failures.length} of ${LOCKERS} withLock calls failed, e.g. ${failures[0]}`);
       assert.ok(results.every((result) => result.status === "fulfilled" && result.value.outcome === "ok"));
       assert.equal(await counterOf(client, "app", "counter"), LOCKERS);
-      await waitFor(() => server.store.stats().waiters === 0, "no waiters left");
+      await waitFor(async () => (await server.store.counts()).waiters === 0, "no waiters left");
     });
 
     it(`${LOCKERS} concurrent beginRequest/endRequest writers on one session all succeed`, async () => {
@@ -200,7 +200,7 @@ describe("waiter limit: TOO_MANY_WAITERS is retried within the wait budget", fun
       const holder = await client.lock("web", sid);
       assert.ok(holder.outcome === "ok");
       const queued = client.lock("web", sid, { waitMs: 10_000 });
-      await waitFor(() => server.store.stats().waiters === 1, "the queue to be full");
+      await waitFor(async () => (await server.store.counts()).waiters === 1, "the queue to be full");
       r().defer(async () => {
         await client.release("web", sid, holder.lockId);
         const next = await queued;

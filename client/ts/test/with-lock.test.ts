@@ -114,7 +114,7 @@ for (const transport of TRANSPORTS) {
       const read = await client.get("app", "counter");
       assert.ok(read.outcome === "ok");
       assert.equal(read.data.toString(), String(workers));
-      await waitFor(() => server.store.stats().waiters === 0, "no waiters left");
+      await waitFor(async () => (await server.store.counts()).waiters === 0, "no waiters left");
     });
   });
 }

@@ -10,7 +10,7 @@ Quick start::
 """
 
 from ._client import DEFAULT_LOCK_WAIT_MS, DEFAULT_TIMEOUT, LockedSession, SessionClient
-from ._errors import REASON_TRAILER, StatewardError
+from ._errors import ERROR_DOMAIN, REASON_TRAILER, STATUS_DETAILS_TRAILER, ErrorReason, StatewardError
 from ._types import ExpireResult, GetResult, LockResult, Outcome, ReleaseResult, RemoveResult, SetResult
 from .partitioning import Endpoint, PartitionError, Partitioner
 
@@ -19,8 +19,11 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_LOCK_WAIT_MS",
     "DEFAULT_TIMEOUT",
+    "ERROR_DOMAIN",
     "REASON_TRAILER",
+    "STATUS_DETAILS_TRAILER",
     "Endpoint",
+    "ErrorReason",
     "ExpireResult",
     "GetResult",
     "LockResult",

@@ -1,9 +1,10 @@
 /**
- * Proof that the package ships: `npm pack` @stateward/client, install the tarball into a fresh
- * temporary project (with express-session and TypeScript from the registry), type-check a small
- * program and the README's two quick starts against it with tsc (strict, no skipLibCheck), and run
- * the program (CommonJS) and the Node quick start (ESM) against a real server started from this
- * repository.
+ * Proof that the package ships: `npm pack` @stateward/client and its dependency
+ * @stateward/protocol (a workspace package, so a fresh project could not fetch it from the
+ * registry), install both tarballs together into a fresh temporary project (with express-session
+ * and TypeScript from the registry), type-check a small program and the README's two quick starts
+ * against it with tsc (strict, no skipLibCheck), and run the program (CommonJS) and the Node quick
+ * start (ESM) against a real server started from this repository.
  *
  * Not part of the default mocha run (it installs from the registry and takes ~30 s):
  * `npm run -w client/ts test:consumer`.
@@ -17,6 +18,7 @@ import { assert, useResources } from "../helpers";
 
 const run = promisify(execFile);
 const PACKAGE_DIR = path.join(__dirname, "..", "..");
+const PROTOCOL_DIR = path.join(PACKAGE_DIR, "..", "..", "protocol");
 
 /** The first ```ts block after `heading` in the package README. */
 function readmeBlock(heading: string): string {
@@ -33,6 +35,13 @@ async function npm(args: string[], cwd: string): Promise<string> {
   return stdout;
 }
 
+/** `npm pack`s the package in `dir` into `destination` (prepack builds dist); its tarball and files. */
+async function pack(dir: string, destination: string): Promise<{ tarball: string; files: string[] }> {
+  const packed = JSON.parse(await npm(["pack", "--json", "--pack-destination", destination], dir)) as { filename: string; files: { path: string }[] }[];
+  const tarball = path.join(destination, packed[0]?.filename ?? assert.fail(`npm pack of ${dir} produced nothing`));
+  return { tarball, files: (packed[0]?.files ?? []).map((f) => f.path) };
+}
+
 describe("consumer: the packed @stateward/client installs, type-checks and runs", function () {
   this.timeout(300_000);
   const r = useResources();
@@ -42,13 +51,16 @@ describe("consumer: the packed @stateward/client installs, type-checks and runs"
     r().defer(() => rmSync(work, { recursive: true, force: true }));
 
     // prepack builds dist (tsc -b) before packing.
-    const packed = JSON.parse(await npm(["pack", "--json", "--pack-destination", work], PACKAGE_DIR)) as { filename: string; files: { path: string }[] }[];
-    const tarball = path.join(work, packed[0]?.filename ?? assert.fail("npm pack produced nothing"));
-    const files = (packed[0]?.files ?? []).map((f) => f.path);
+    const { tarball, files } = await pack(PACKAGE_DIR, work);
     for (const expected of ["dist/index.js", "dist/index.d.ts", "dist/express/index.js", "dist/express/index.d.ts", "package.json"]) {
       assert.ok(files.includes(expected), `the tarball holds ${expected}`);
     }
     assert.ok(!files.some((f) => f.startsWith("test/")), "tests are not shipped");
+    const protocol = await pack(PROTOCOL_DIR, work);
+    for (const expected of ["dist/index.js", "dist/index.d.ts", "dist/contract.js", "dist/contract.d.ts", "dist/gen/stateward/v1/session_state.js", "package.json"]) {
+      assert.ok(protocol.files.includes(expected), `the protocol tarball holds ${expected}`);
+    }
+    assert.ok(!protocol.files.includes("dist/.tsbuildinfo"), "the build info is not shipped");
 
     const project = path.join(work, "app");
     await run("mkdir", ["-p", project]);
@@ -84,6 +96,9 @@ describe("consumer: the packed @stateward/client installs, type-checks and runs"
       [
         "install",
         "--prefer-offline",
+        // Both tarballs in one install: the SDK's dependency on @stateward/protocol 0.1.0 is met
+        // by the local one instead of the registry.
+        protocol.tarball,
         tarball,
         "express@^5",
         "express-session@^1.18",

@@ -6,6 +6,7 @@ import type { RequestHandler } from "express";
 import session from "express-session";
 import { describe, expect, test } from "tstyche";
 import {
+  ErrorReason,
   SessionClient,
   StatewardError,
   type BeginRequestResult,
@@ -15,6 +16,7 @@ import {
   type LockResult,
   type ReleaseResult,
   type RemoveResult,
+  type ServerReason,
   type SetResult,
   type StatewardReason,
   type WithLockResult,
@@ -133,6 +135,35 @@ describe("errors", () => {
     expect(error.reason).type.toBe<StatewardReason>();
     expect<"LEASE_EXPIRED">().type.toBeAssignableTo<StatewardReason>();
     expect(StatewardError.is).type.toBeCallableWith(new Error("x"));
+    expect(error.metadata).type.toBe<Readonly<Record<string, string>>>();
+  });
+
+  test("ServerReason is exactly the names of the contract's ErrorReason enum", () => {
+    // Spelled out on purpose: a reason added to proto/stateward/v1/errors.proto must show up here
+    // as a deliberate change of the public API.
+    type Listed =
+      | "INVALID_FIELD"
+      | "ITEM_TOO_LARGE"
+      | "LOCKED_BY_OTHER"
+      | "STALE_LOCK_ID"
+      | "LEASE_EXPIRED"
+      | "SESSION_GONE"
+      | "VERSION_MISMATCH"
+      | "MEMORY_BUDGET"
+      | "TOO_MANY_WAITERS"
+      | "TOO_MANY_APPS"
+      | "BATCH_TOO_LARGE"
+      | "TOO_MANY_IN_FLIGHT"
+      | "DUPLICATE_OPERATION_ID"
+      | "DEADLINE_TOO_CLOSE"
+      | "OPERATION_CANCELLED"
+      | "CLIENT_TOO_SLOW"
+      | "WATCHER_TOO_SLOW"
+      | "SHUTTING_DOWN";
+    expect<ServerReason>().type.toBe<Listed>();
+    // ts-proto adds UNRECOGNIZED (-1) to every enum; it is no reason a server sends.
+    expect<ServerReason>().type.toBe<Exclude<keyof typeof ErrorReason, "ERROR_REASON_UNSPECIFIED" | "UNRECOGNIZED">>();
+    expect<ServerReason>().type.toBeAssignableTo<StatewardReason>();
   });
 });
 

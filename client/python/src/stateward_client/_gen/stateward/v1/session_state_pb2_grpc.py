@@ -144,7 +144,7 @@ class SessionStateServicer:
         """Watch streams the events of sessions ending in one app (expired, removed) as they happen, for
         consumers that clean up per-session resources. Best-effort: events go to the watchers connected
         at that moment and are never stored or replayed; a watcher that does not keep up is dropped
-        with RESOURCE_EXHAUSTED ("watcher too slow") rather than slowing the store.
+        with RESOURCE_EXHAUSTED (reason WATCHER_TOO_SLOW, errors.proto) rather than slowing the store.
         Privileged: the events carry session ids (bearer credentials), so only trusted consumers may
         reach this method.
         buf:lint:ignore RPC_RESPONSE_STANDARD_NAME

@@ -298,15 +298,15 @@ export interface RemoveResponse {
 export interface PipelineRequest {
   /**
    * Operations to run, at most --max-pipeline-batch per message (the excess fails per operation
-   * with RESOURCE_EXHAUSTED).
+   * with RESOURCE_EXHAUSTED, reason BATCH_TOO_LARGE).
    */
   operations: PipelineOperation[];
   /**
    * Correlation ids of operations in flight on this stream to cancel: a waiting Get or Lock leaves
    * its queue at once and is never granted the lock, and is answered with an OperationError
-   * CANCELLED. An id whose result was already sent is ignored (its result is on the way), so every
-   * operation gets exactly one result: a client that gave up on a Lock learns whether it was
-   * granted meanwhile, and releases it.
+   * CANCELLED (reason OPERATION_CANCELLED). An id whose result was already sent is ignored (its
+   * result is on the way), so every operation gets exactly one result: a client that gave up on a
+   * Lock learns whether it was granted meanwhile, and releases it.
    */
   cancelIds: bigint[];
 }
@@ -315,7 +315,7 @@ export interface PipelineRequest {
 export interface PipelineOperation {
   /**
    * Correlation id chosen by the client, unique among the stream's operations in flight
-   * (a duplicate fails with INVALID_ARGUMENT).
+   * (a duplicate fails with INVALID_ARGUMENT, reason DUPLICATE_OPERATION_ID).
    */
   id: bigint;
   /**
@@ -395,14 +395,31 @@ export interface PipelineResult {
     | undefined;
 }
 
-/** OperationError is a failed operation's status, in the shape of google.rpc.Status. */
+/**
+ * OperationError is a failed operation's status: the google.rpc.Status and google.rpc.ErrorInfo
+ * that the unary call would have answered with, flattened.
+ */
 export interface OperationError {
   /** The gRPC status code (google.rpc.Code), as the unary call would have answered. */
   code: number;
   /** The status message. */
   message: string;
-  /** The stable reason, as in the unary call's `stateward-reason` trailer (empty when none). */
+  /**
+   * The stable reason: the name of an ErrorReason (errors.proto), as in the unary call's
+   * google.rpc.ErrorInfo.reason (empty when none). A newer server may send a name a client's
+   * ErrorReason does not have yet.
+   */
   reason: string;
+  /**
+   * The facts that go with the reason, as in the unary call's google.rpc.ErrorInfo.metadata (the
+   * keys of each reason are listed in errors.proto). Never a session id or data.
+   */
+  metadata: { [key: string]: string };
+}
+
+export interface OperationError_MetadataEntry {
+  key: string;
+  value: string;
 }
 
 /** WatchRequest selects the sessions whose end events a Watch call receives. */
@@ -2592,7 +2609,7 @@ export const PipelineResult: MessageFns<PipelineResult> = {
 };
 
 function createBaseOperationError(): OperationError {
-  return { code: 0, message: "", reason: "" };
+  return { code: 0, message: "", reason: "", metadata: {} };
 }
 
 export const OperationError: MessageFns<OperationError> = {
@@ -2606,6 +2623,9 @@ export const OperationError: MessageFns<OperationError> = {
     if (message.reason !== "") {
       writer.uint32(26).string(message.reason);
     }
+    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
+      OperationError_MetadataEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
     return writer;
   },
 
@@ -2646,6 +2666,17 @@ export const OperationError: MessageFns<OperationError> = {
             message.reason = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = OperationError_MetadataEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.metadata[entry4.key] = entry4.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2663,6 +2694,20 @@ export const OperationError: MessageFns<OperationError> = {
       code: isSet(object.code) ? globalThis.Number(object.code) : 0,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -2677,6 +2722,15 @@ export const OperationError: MessageFns<OperationError> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.metadata) {
+      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadata = {};
+        entries.forEach(([k, v]) => {
+          obj.metadata[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -2688,6 +2742,100 @@ export const OperationError: MessageFns<OperationError> = {
     message.code = object.code ?? 0;
     message.message = object.message ?? "";
     message.reason = object.reason ?? "";
+    message.metadata = (globalThis.Object.entries(object.metadata ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseOperationError_MetadataEntry(): OperationError_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const OperationError_MetadataEntry: MessageFns<OperationError_MetadataEntry> = {
+  encode(message: OperationError_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OperationError_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperationError_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OperationError_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: OperationError_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OperationError_MetadataEntry>): OperationError_MetadataEntry {
+    return OperationError_MetadataEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OperationError_MetadataEntry>): OperationError_MetadataEntry {
+    const message = createBaseOperationError_MetadataEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -2981,7 +3129,7 @@ export const SessionStateService = {
    * Watch streams the events of sessions ending in one app (expired, removed) as they happen, for
    * consumers that clean up per-session resources. Best-effort: events go to the watchers connected
    * at that moment and are never stored or replayed; a watcher that does not keep up is dropped
-   * with RESOURCE_EXHAUSTED ("watcher too slow") rather than slowing the store.
+   * with RESOURCE_EXHAUSTED (reason WATCHER_TOO_SLOW, errors.proto) rather than slowing the store.
    * Privileged: the events carry session ids (bearer credentials), so only trusted consumers may
    * reach this method.
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
@@ -3040,7 +3188,7 @@ export interface SessionStateServer extends UntypedServiceImplementation {
    * Watch streams the events of sessions ending in one app (expired, removed) as they happen, for
    * consumers that clean up per-session resources. Best-effort: events go to the watchers connected
    * at that moment and are never stored or replayed; a watcher that does not keep up is dropped
-   * with RESOURCE_EXHAUSTED ("watcher too slow") rather than slowing the store.
+   * with RESOURCE_EXHAUSTED (reason WATCHER_TOO_SLOW, errors.proto) rather than slowing the store.
    * Privileged: the events carry session ids (bearer credentials), so only trusted consumers may
    * reach this method.
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
@@ -3168,7 +3316,7 @@ export interface SessionStateClient extends Client {
    * Watch streams the events of sessions ending in one app (expired, removed) as they happen, for
    * consumers that clean up per-session resources. Best-effort: events go to the watchers connected
    * at that moment and are never stored or replayed; a watcher that does not keep up is dropped
-   * with RESOURCE_EXHAUSTED ("watcher too slow") rather than slowing the store.
+   * with RESOURCE_EXHAUSTED (reason WATCHER_TOO_SLOW, errors.proto) rather than slowing the store.
    * Privileged: the events carry session ids (bearer credentials), so only trusted consumers may
    * reach this method.
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
@@ -3223,6 +3371,10 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {
