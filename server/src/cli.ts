@@ -12,7 +12,7 @@
  */
 import { createRequire } from "node:module";
 import { format } from "node:util";
-import { ConfigError, OPTION_DOCS, resolveConfig, type ServerConfig } from "./config";
+import { ConfigError, OPTION_DOCS, OPTION_SECTIONS, resolveConfig, type OptionSection, type ServerConfig } from "./config";
 import { createLogger, type Logger } from "./logger";
 import type { ProcessTelemetry } from "./telemetry/telemetry-sdk";
 import { telemetryPlan } from "./telemetry/telemetry-plan";
@@ -37,7 +37,12 @@ function usage(): string {
     "variable, which wins over the default. Byte sizes accept suffixes KiB, MiB, GiB (e.g. 512MiB).",
     "",
   ];
+  let section: OptionSection | undefined;
   for (const doc of OPTION_DOCS) {
+    if (doc.section !== section) {
+      section = doc.section;
+      lines.push(`${OPTION_SECTIONS[section]}:`);
+    }
     lines.push(`  ${doc.flag}${doc.placeholder === "" ? "" : ` ${doc.placeholder}`}`);
     lines.push(`      ${doc.description}`);
     lines.push(`      env ${doc.env}, default ${doc.default}`);

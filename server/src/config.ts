@@ -6,7 +6,8 @@
  */
 import net from "node:net";
 import { parseArgs } from "node:util";
-import { DEFAULT_STORE_OPTIONS, type StoreOptions } from "./store/store-options";
+import { DEFAULT_MEMORY_OPTIONS, type MemoryOptions } from "./store/memory/memory-options";
+import { DEFAULT_SESSION_LIMITS, type SessionLimits } from "./store/session-limits";
 
 /** Log levels accepted by `--log-level` (pino's levels plus `silent`). */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -39,8 +40,9 @@ export interface ServerConfig {
    */
   readonly maxPipelineBatch: number;
   /**
-   * Most operations waiting at once on one Pipeline stream (`--max-pipeline-in-flight`,
-   * `STATEWARD_MAX_PIPELINE_IN_FLIGHT`); the next waiting one fails with RESOURCE_EXHAUSTED. Default 4096.
+   * Most operations in flight at once on one Pipeline stream (`--max-pipeline-in-flight`,
+   * `STATEWARD_MAX_PIPELINE_IN_FLIGHT`); the next one that may wait fails with RESOURCE_EXHAUSTED.
+   * Default 4096.
    */
   readonly maxPipelineInFlight: number;
   /**
@@ -59,17 +61,42 @@ export interface ServerConfig {
    * RESOURCE_EXHAUSTED (`--watch-max-backlog`, `STATEWARD_WATCH_MAX_BACKLOG`). Default 1024.
    */
   readonly watchMaxBacklog: number;
-  /** Limits and defaults of the session store (one flag and variable per field). */
-  readonly store: StoreOptions;
+  /**
+   * Where sessions live (`--backend`, `STATEWARD_BACKEND`). Default `memory`, the embedded store;
+   * the only backend so far.
+   */
+  readonly backend: BackendName;
+  /** The contract's limits and defaults, the same for every backend (one flag and variable per field). */
+  readonly limits: SessionLimits;
+  /** Options of the memory backend (one flag and variable per field). */
+  readonly memory: MemoryOptions;
 }
+
+/** The backends `--backend` accepts. */
+export const BACKENDS = ["memory"] as const;
+
+/** One of {@link BACKENDS}. */
+export type BackendName = (typeof BACKENDS)[number];
 
 /** A configuration value is missing, malformed or out of range; the message says which and why. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
+/** The groups of options, in `--help` and README order. */
+export const OPTION_SECTIONS = {
+  server: "Server",
+  limits: "Session limits (every backend)",
+  memory: "Memory backend (--backend memory)",
+} as const;
+
+/** A key of {@link OPTION_SECTIONS}. */
+export type OptionSection = keyof typeof OPTION_SECTIONS;
+
 /** Documentation of one option, as printed by `stateward serve --help` and listed in the README. */
 export interface OptionDoc {
+  /** The group the option belongs to. */
+  readonly section: OptionSection;
   /** The command-line flag, e.g. `--port`. */
   readonly flag: string;
   /** Placeholder of the flag's value in usage text (e.g. `<port>`); empty for boolean flags. */
@@ -158,6 +185,13 @@ function logLevel(raw: string): LogLevel {
   return level;
 }
 
+function backendName(raw: string): BackendName {
+  const text = raw.trim().toLowerCase();
+  const name = BACKENDS.find((candidate) => candidate === text);
+  if (name === undefined) throw new RuleViolation(`must be one of ${BACKENDS.join(", ")}`);
+  return name;
+}
+
 function hashKey(raw: string): string {
   // Short keys make the pseudonyms guessable by brute force over likely session ids.
   if (raw.length > 0 && raw.length < 16) throw new RuleViolation("must be empty (off) or at least 16 characters");
@@ -197,10 +231,17 @@ export function isLoopbackHost(hostName: string): boolean {
 
 type Specs<T> = { readonly [K in keyof T]: OptionSpec<T[K]> };
 
-type ServerOnly = Omit<ServerConfig, "store">;
+type ServerOnly = Omit<ServerConfig, "limits" | "memory">;
 
 /** The server's own options (everything but the store's). */
 const SERVER_SPECS: Specs<ServerOnly> = {
+  backend: {
+    flag: "backend",
+    placeholder: "<name>",
+    default: "memory",
+    description: `Where sessions live: ${BACKENDS.join(", ")} (the embedded in-memory store; its options are listed under its own heading).`,
+    parse: backendName,
+  },
   host: {
     flag: "host",
     placeholder: "<address>",
@@ -249,7 +290,7 @@ const SERVER_SPECS: Specs<ServerOnly> = {
     placeholder: "<n>",
     default: 4096,
     description:
-      "Most operations waiting at once on one Pipeline stream, 1 to 1000000; the next waiting one fails with RESOURCE_EXHAUSTED (bounds what a stream can make the server hold).",
+      "Most operations in flight at once on one Pipeline stream (waiting for a lock, or for the backend's answer), 1 to 1000000; the next one that may wait fails with RESOURCE_EXHAUSTED, and the stream stops reading while this many wait for the backend (bounds what a stream can make the server hold).",
     parse: integer(1, 1_000_000),
   },
   metricsPort: {
@@ -281,76 +322,80 @@ const SERVER_SPECS: Specs<ServerOnly> = {
   },
 };
 
-/** The store's options, one per {@link StoreOptions} field. */
-const STORE_SPECS: Specs<StoreOptions> = {
-  shards: {
-    flag: "shards",
-    placeholder: "<n>",
-    default: DEFAULT_STORE_OPTIONS.shards,
-    description: "Number of independent store shards (map, expiry index and lock table each), 1 to 4096.",
-    parse: integer(1, 4096),
-  },
+/** The contract's limits, one per {@link SessionLimits} field. */
+const LIMIT_SPECS: Specs<SessionLimits> = {
   defaultTtlSeconds: {
     flag: "default-ttl-seconds",
     placeholder: "<s>",
-    default: DEFAULT_STORE_OPTIONS.defaultTtlSeconds,
+    default: DEFAULT_SESSION_LIMITS.defaultTtlSeconds,
     description: "Sliding expiry window of a session when a request gives ttl_seconds 0, in seconds; at most --max-ttl-seconds.",
     parse: integer(1, ONE_YEAR_SECONDS),
   },
   maxTtlSeconds: {
     flag: "max-ttl-seconds",
     placeholder: "<s>",
-    default: DEFAULT_STORE_OPTIONS.maxTtlSeconds,
+    default: DEFAULT_SESSION_LIMITS.maxTtlSeconds,
     description: `Largest ttl_seconds a request may ask for, 1 to ${ONE_YEAR_SECONDS} (one year); above it INVALID_ARGUMENT.`,
     parse: integer(1, ONE_YEAR_SECONDS),
   },
   defaultLockLeaseMs: {
     flag: "default-lock-lease-ms",
     placeholder: "<ms>",
-    default: DEFAULT_STORE_OPTIONS.defaultLockLeaseMs,
+    default: DEFAULT_SESSION_LIMITS.defaultLockLeaseMs,
     description: "Lock lease when a Lock request gives lease_ms 0, in ms; at most --max-lock-lease-ms.",
     parse: integer(1, MAX_TIMER_MS),
   },
   maxLockLeaseMs: {
     flag: "max-lock-lease-ms",
     placeholder: "<ms>",
-    default: DEFAULT_STORE_OPTIONS.maxLockLeaseMs,
+    default: DEFAULT_SESSION_LIMITS.maxLockLeaseMs,
     description: `Largest lease_ms a Lock request may ask for, 1 to ${MAX_TIMER_MS}; above it INVALID_ARGUMENT.`,
     parse: integer(1, MAX_TIMER_MS),
   },
   maxWaitMs: {
     flag: "max-wait-ms",
     placeholder: "<ms>",
-    default: DEFAULT_STORE_OPTIONS.maxWaitMs,
+    default: DEFAULT_SESSION_LIMITS.maxWaitMs,
     description: `Cap on the wait_ms of Get and Lock, 0 to ${MAX_TIMER_MS}; longer waits are shortened, not refused.`,
     parse: integer(0, MAX_TIMER_MS),
   },
   maxWaiters: {
     flag: "max-waiters",
     placeholder: "<n>",
-    default: DEFAULT_STORE_OPTIONS.maxWaiters,
+    default: DEFAULT_SESSION_LIMITS.maxWaiters,
     description: "Waiting calls allowed per session, 1 to 100000; the next one gets RESOURCE_EXHAUSTED.",
     parse: integer(1, 100_000),
-  },
-  maxApps: {
-    flag: "max-apps",
-    placeholder: "<n>",
-    default: DEFAULT_STORE_OPTIONS.maxApps,
-    description: "Apps that may have sessions at once, 1 to 1000000; a write that would add another gets RESOURCE_EXHAUSTED (TOO_MANY_APPS). An app whose sessions are all gone is forgotten and costs nothing.",
-    parse: integer(1, 1_000_000),
   },
   maxItemBytes: {
     flag: "max-item-bytes",
     placeholder: "<bytes>",
-    default: DEFAULT_STORE_OPTIONS.maxItemBytes,
+    default: DEFAULT_SESSION_LIMITS.maxItemBytes,
     defaultText: "1MiB",
     description: `Largest session payload (1 to ${MAX_ITEM_BYTES_LIMIT} bytes, suffixes KiB/MiB/GiB allowed); above it INVALID_ARGUMENT.`,
     parse: byteSize(1, MAX_ITEM_BYTES_LIMIT),
   },
+};
+
+/** The memory backend's options, one per {@link MemoryOptions} field. */
+const MEMORY_SPECS: Specs<MemoryOptions> = {
+  shards: {
+    flag: "shards",
+    placeholder: "<n>",
+    default: DEFAULT_MEMORY_OPTIONS.shards,
+    description: "Number of independent partitions of the store (session table, expiry index, lease and waiter heaps each), 1 to 4096: they bound the work of one expiry slice and the cost of growing a table.",
+    parse: integer(1, 4096),
+  },
+  maxApps: {
+    flag: "max-apps",
+    placeholder: "<n>",
+    default: DEFAULT_MEMORY_OPTIONS.maxApps,
+    description: "Apps that may have sessions at once, 1 to 1000000; a write that would add another gets RESOURCE_EXHAUSTED (TOO_MANY_APPS). An app whose sessions are all gone is forgotten and costs nothing.",
+    parse: integer(1, 1_000_000),
+  },
   maxMemoryBytes: {
     flag: "max-memory",
     placeholder: "<bytes>",
-    default: DEFAULT_STORE_OPTIONS.maxMemoryBytes,
+    default: DEFAULT_MEMORY_OPTIONS.maxMemoryBytes,
     defaultText: "1GiB",
     description:
       "Memory budget for session data plus per-session overhead (bytes, suffixes KiB/MiB/GiB/TiB allowed; at least --max-item-bytes); a write that would pass it gets RESOURCE_EXHAUSTED.",
@@ -359,14 +404,14 @@ const STORE_SPECS: Specs<StoreOptions> = {
   expiryIntervalMs: {
     flag: "expiry-interval-ms",
     placeholder: "<ms>",
-    default: DEFAULT_STORE_OPTIONS.expiryIntervalMs,
+    default: DEFAULT_MEMORY_OPTIONS.expiryIntervalMs,
     description: "How often the active expiry cycle runs, in ms (1 to 60000).",
     parse: integer(1, 60_000),
   },
   expirySliceBudgetMs: {
     flag: "expiry-slice-budget-ms",
     placeholder: "<ms>",
-    default: DEFAULT_STORE_OPTIONS.expirySliceBudgetMs,
+    default: DEFAULT_MEMORY_OPTIONS.expirySliceBudgetMs,
     description: "Time budget of one expiry cycle across all shards, in ms (1 to 60000, at most --expiry-interval-ms).",
     parse: integer(1, 60_000),
   },
@@ -376,9 +421,10 @@ function envName(flag: string): string {
   return `STATEWARD_${flag.toUpperCase().replace(/-/g, "_")}`;
 }
 
-function docsOf<T>(specs: Specs<T>): OptionDoc[] {
+function docsOf<T>(section: OptionSection, specs: Specs<T>): OptionDoc[] {
   return Object.values<OptionSpec<unknown>>(specs).map((spec) =>
     Object.freeze({
+      section,
       flag: `--${spec.flag}`,
       placeholder: spec.placeholder ?? "",
       env: envName(spec.flag),
@@ -389,7 +435,11 @@ function docsOf<T>(specs: Specs<T>): OptionDoc[] {
 }
 
 /** Every option with its flag, environment variable, default and description, in `--help` order. */
-export const OPTION_DOCS: readonly OptionDoc[] = Object.freeze([...docsOf(SERVER_SPECS), ...docsOf(STORE_SPECS)]);
+export const OPTION_DOCS: readonly OptionDoc[] = Object.freeze([
+  ...docsOf("server", SERVER_SPECS),
+  ...docsOf("limits", LIMIT_SPECS),
+  ...docsOf("memory", MEMORY_SPECS),
+]);
 
 type FlagValues = Readonly<Record<string, string | boolean | undefined>>;
 type Env = Readonly<Record<string, string | undefined>>;
@@ -442,7 +492,7 @@ function requireAtMost<T>(values: T, specs: Specs<T>, small: keyof T, large: key
  */
 export function resolveConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServerConfig {
   const options: Record<string, { type: "string" | "boolean" }> = {};
-  for (const spec of [...Object.values(SERVER_SPECS), ...Object.values(STORE_SPECS)] as OptionSpec<unknown>[]) {
+  for (const spec of [...Object.values(SERVER_SPECS), ...Object.values(LIMIT_SPECS), ...Object.values(MEMORY_SPECS)] as OptionSpec<unknown>[]) {
     options[spec.flag] = { type: typeof spec.default === "boolean" ? "boolean" : "string" };
   }
   let flags: FlagValues;
@@ -454,12 +504,17 @@ export function resolveConfig(argv: readonly string[], env: Readonly<Record<stri
   }
 
   const server = readAll(SERVER_SPECS, flags, env);
-  const store = readAll(STORE_SPECS, flags, env);
+  const limits = readAll(LIMIT_SPECS, flags, env);
+  const memory = readAll(MEMORY_SPECS, flags, env);
 
-  requireAtMost(store, STORE_SPECS, "defaultTtlSeconds", "maxTtlSeconds");
-  requireAtMost(store, STORE_SPECS, "defaultLockLeaseMs", "maxLockLeaseMs");
-  requireAtMost(store, STORE_SPECS, "maxItemBytes", "maxMemoryBytes");
-  requireAtMost(store, STORE_SPECS, "expirySliceBudgetMs", "expiryIntervalMs");
+  requireAtMost(limits, LIMIT_SPECS, "defaultTtlSeconds", "maxTtlSeconds");
+  requireAtMost(limits, LIMIT_SPECS, "defaultLockLeaseMs", "maxLockLeaseMs");
+  requireAtMost(memory, MEMORY_SPECS, "expirySliceBudgetMs", "expiryIntervalMs");
+  if (server.backend === "memory" && limits.maxItemBytes > memory.maxMemoryBytes) {
+    throw new ConfigError(
+      `${both(LIMIT_SPECS.maxItemBytes)} is ${limits.maxItemBytes} but must not exceed ${both(MEMORY_SPECS.maxMemoryBytes)}, which is ${memory.maxMemoryBytes}.`,
+    );
+  }
 
   if (server.metricsPort !== 0 && server.metricsPort === server.port) {
     throw new ConfigError(
@@ -475,5 +530,5 @@ export function resolveConfig(argv: readonly string[], env: Readonly<Record<stri
     );
   }
 
-  return Object.freeze({ ...server, store: Object.freeze(store) });
+  return Object.freeze({ ...server, limits: Object.freeze(limits), memory: Object.freeze(memory) });
 }

@@ -1,7 +1,7 @@
 /**
- * Assembles and runs a Stateward server: the session store, the SessionState service, health and
- * reflection on one grpc-js server, telemetry (spans, metrics, the Prometheus endpoint) when
- * configured, plus a graceful shutdown.
+ * Assembles and runs a Stateward server: the backend and the session store over it, the
+ * SessionState service, health and reflection on one grpc-js server, telemetry (spans, metrics, the
+ * Prometheus endpoint) when configured, plus a graceful shutdown.
  */
 import net from "node:net";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
@@ -10,16 +10,18 @@ import type { Resource } from "@opentelemetry/resources";
 import { MeterProvider, type IMetricReader, type MetricProducer } from "@opentelemetry/sdk-metrics";
 import type { ServerConfig } from "./config";
 import { addHealthService } from "./grpc/health";
-import { instrumentUnaryHandlers } from "./grpc/instrumented-service";
 import { addReflectionService } from "./grpc/reflection";
 import { createPipelineService } from "./grpc/pipeline-service";
 import { startMemoryReturn } from "./memory-return";
 import { pipelineTelemetryObserver } from "./grpc/pipeline-telemetry";
 import { SESSION_STATE_SERVER_DEFINITION } from "./grpc/response-codec";
 import { createSessionStateService } from "./grpc/session-state-service";
+import { unaryTelemetryObserver } from "./grpc/unary-telemetry";
 import { WatchHub } from "./grpc/watch-service";
 import { createLogger, type Logger } from "./logger";
 import { systemClock, type Clock } from "./store/clock";
+import { MemoryBackend } from "./store/memory/memory-backend";
+import type { BackendEvents, SessionBackend } from "./store/session-backend";
 import { SessionStore } from "./store/session-store";
 import { CallMetrics } from "./telemetry/call-metrics";
 import { OperationTelemetry } from "./telemetry/operation-telemetry";
@@ -33,10 +35,34 @@ import { ServerMetrics } from "./telemetry/server-metrics";
  */
 export const RECEIVE_LIMIT_HEADROOM_BYTES = 64 * 1024;
 
+/** What a backend is built with. */
+export interface BackendContext {
+  /** The server's configuration (the backend's own options are in it). */
+  readonly config: ServerConfig;
+  /** The clock of the store and the backend. */
+  readonly clock: Clock;
+  /** Where the backend reports session ends, expiry slices and failing callbacks. */
+  readonly events: BackendEvents;
+}
+
+/** The backend `config.backend` names. */
+export function createBackend(context: BackendContext): SessionBackend {
+  const { config, clock, events } = context;
+  switch (config.backend) {
+    case "memory":
+      return new MemoryBackend(config.memory, config.limits, clock, events);
+  }
+}
+
 /** Optional collaborators of {@link startServer}, mainly for tests. */
 export interface ServerDependencies {
   /** The store's clock; default {@link systemClock}. Tests pass a FakeClock. */
   readonly clock?: Clock;
+  /**
+   * Builds the backend instead of {@link createBackend} (tests run the conformance suite over a
+   * backend that answers on a later tick this way). The server owns it: shutdown closes it.
+   */
+  readonly backend?: (context: BackendContext) => SessionBackend;
   /** The logger; default a pino logger on stderr at `config.logLevel`. */
   readonly logger?: Logger;
   /** Where spans and metrics go; default none (no telemetry work on the call path). */
@@ -79,8 +105,10 @@ export interface StartedServer {
   readonly port: number;
   /** `host:port` for clients (IPv6 hosts in brackets). */
   readonly address: string;
-  /** The session store behind the service (for tests and diagnostics). */
+  /** The session store behind the service (for tests and diagnostics: `store.counts()`). */
   readonly store: SessionStore;
+  /** The backend under the store (for tests and tools that need its internals). */
+  readonly backend: SessionBackend;
   /** The port of the Prometheus endpoint, when `--metrics-port` is set. */
   readonly metricsPort: number | undefined;
   /** Connected Watch streams (for tests and diagnostics). */
@@ -133,7 +161,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     metrics = new ServerMetrics(
       meterProvider,
       {
-        storeStats: () => sessionStore.stats(),
+        storeStats: () => backend.stats(),
         watchers: () => watchHub.size,
       },
       calls,
@@ -142,20 +170,24 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   const serverMetrics: ServerMetrics | undefined = metrics;
   const watchHub: WatchHub = new WatchHub(
     config.watchMaxBacklog,
+    logger,
     serverMetrics === undefined
       ? {}
       : { onEventSent: (kind) => serverMetrics.recordWatchEvent(kind), onWatcherDropped: () => serverMetrics.watchDropped.add(1) },
   );
-  const sessionStore = new SessionStore(config.store, deps.clock ?? systemClock, {
-    // The store survives a throwing answer callback; the cause must still reach the log.
+  const clock = deps.clock ?? systemClock;
+  const events: BackendEvents = {
+    // The backend survives a throwing answer callback; the cause must still reach the log.
     onCallbackError: (error) => logger.error({ err: error }, "error while answering a waiting call"),
-    // A getter: the store reads the hook at each session end and decodes the session's id only
+    // A getter: the backend reads the hook at each session end and decodes the session's id only
     // when there is one, so it is there only while someone watches.
     get onSessionEnd() {
       return watchHub.size > 0 ? watchHub.publish : undefined;
     },
     ...(serverMetrics === undefined ? {} : { onExpirySlice: (ms: number) => serverMetrics.expirySlice.record(ms / 1000) }),
-  });
+  };
+  const backend: SessionBackend = (deps.backend ?? createBackend)({ config, clock, events });
+  const sessionStore = new SessionStore(backend, config.limits, clock);
   const telemetry = new OperationTelemetry({
     tracerProvider: telemetryDeps.tracerProvider,
     metrics: serverMetrics,
@@ -164,20 +196,18 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     sessionHashKey: config.sessionHashKey,
   });
   const server = new Server({
-    "grpc.max_receive_message_length": sessionStore.options.maxItemBytes + RECEIVE_LIMIT_HEADROOM_BYTES,
+    "grpc.max_receive_message_length": sessionStore.limits.maxItemBytes + RECEIVE_LIMIT_HEADROOM_BYTES,
   });
   const pipeline = createPipelineService(
     sessionStore,
     logger,
     { maxBatch: config.maxPipelineBatch, maxInFlight: config.maxPipelineInFlight },
+    clock,
     telemetry.enabled ? pipelineTelemetryObserver(telemetry) : undefined,
   );
-  const unary = createSessionStateService(sessionStore, logger, pipeline);
-  // Without telemetry the bare handlers serve: "off" adds nothing to the call path.
-  server.addService(SESSION_STATE_SERVER_DEFINITION, {
-    ...(telemetry.enabled ? instrumentUnaryHandlers(unary, telemetry) : unary),
-    watch: watchHub.handle,
-  });
+  // Without telemetry there is no observer: "off" adds nothing to the call path.
+  const unary = createSessionStateService(sessionStore, logger, pipeline, clock, telemetry.enabled ? unaryTelemetryObserver(telemetry) : undefined);
+  server.addService(SESSION_STATE_SERVER_DEFINITION, { ...unary, watch: watchHub.handle });
   const health = addHealthService(server);
   addReflectionService(server);
 
@@ -191,7 +221,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     port = await bind(server, joinHostPort(config.host, config.port));
   } catch (error) {
     server.forceShutdown();
-    sessionStore.close();
+    await sessionStore.close();
     await stopTelemetry();
     throw error;
   }
@@ -200,9 +230,9 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     {
       host: config.host,
       port,
-      shards: sessionStore.options.shards,
-      maxItemBytes: sessionStore.options.maxItemBytes,
-      maxMemoryBytes: sessionStore.options.maxMemoryBytes,
+      backend: backend.name,
+      maxItemBytes: sessionStore.limits.maxItemBytes,
+      ...(config.backend === "memory" ? { shards: config.memory.shards, maxMemoryBytes: config.memory.maxMemoryBytes } : {}),
       metricsPort: endpoint?.port,
       tracing: telemetry.tracing,
     },
@@ -210,10 +240,17 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   );
 
   const memoryReturn = startMemoryReturn({
-    released: () => sessionStore.stats().slabBytesReleased,
-    held: () => sessionStore.stats().slabBytes,
+    released: () => backend.stats().slabBytesReleased,
+    held: () => backend.stats().slabBytes,
   });
   let stopping: Promise<void> | undefined;
+  let storeClosed: Promise<void> | undefined;
+
+  /** Closes the store once; a failing close is logged (shutdown goes on). */
+  function closeStore(): Promise<void> {
+    storeClosed ??= sessionStore.close().catch((error: unknown) => logger.error({ err: error }, "error while closing the backend"));
+    return storeClosed;
+  }
 
   function shutdown(): Promise<void> {
     stopping ??= new Promise<void>((resolve) => {
@@ -231,17 +268,18 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
         clearTimeout(graceTimer);
         logger.info({ forced }, "stateward stopped");
         // Last: the final metric collection (OTLP push) sees the stopped state.
-        void stopTelemetry().then(resolve);
+        void closeStore().then(stopTelemetry).then(resolve);
       };
       // Stop accepting first, so no call can start waiting after the store has answered the waiters.
       server.tryShutdown(() => finish(false));
       memoryReturn.stop();
-      sessionStore.close();
-      // Pipeline streams stay open until the client ends them: send what the store just answered
-      // (waiters get UNAVAILABLE) and end them, so they do not hold the shutdown for the grace period.
-      pipeline.endAll();
-      // Watch streams never end by themselves either.
-      watchHub.endAll();
+      // Pipeline streams stay open until the client ends them: once the backend has answered its
+      // waiters (UNAVAILABLE), send that and end them, so they do not hold the shutdown for the
+      // grace period. Watch streams never end by themselves either.
+      void closeStore().then(() => {
+        pipeline.endAll();
+        watchHub.endAll();
+      });
     });
     return stopping;
   }
@@ -250,10 +288,9 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     health.stop();
     server.forceShutdown();
     memoryReturn.stop();
-    sessionStore.close();
+    void closeStore().then(stopTelemetry);
     pipeline.endAll();
     watchHub.endAll();
-    void stopTelemetry();
   }
 
   return Object.freeze({
@@ -261,6 +298,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     port,
     address,
     store: sessionStore,
+    backend,
     metricsPort: endpoint?.port,
     watchers: () => watchHub.size,
     shutdown,

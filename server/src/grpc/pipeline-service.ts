@@ -1,18 +1,23 @@
 /**
  * The Pipeline rpc: batches of the six operations over one bidirectional stream. Each operation
  * runs exactly as its unary twin (same conversions, same store call, same status mapping); only
- * the framing differs. Results are sent as soon as each operation is done: the synchronous ones of
- * a batch together at the end of that batch, later ones (lock waits) coalesced per event-loop turn,
- * in messages of at most 4 MiB of results. Every operation gets exactly one result (a cancelled one
- * gets CANCELLED), so a client can always tell whether a lock it gave up on was granted meanwhile.
+ * the framing differs. Every operation is tracked from the moment it runs until its result is
+ * queued, whether the store answers it at once, after a lock wait, or on a later turn (an
+ * asynchronous backend). Results are sent as soon as each operation is done: those answered while
+ * a batch runs together at the end of it, later ones coalesced per event-loop turn, in messages of
+ * at most 4 MiB of results. Every operation gets exactly one result (a cancelled one gets
+ * CANCELLED), so a client can always tell whether a lock it gave up on was granted meanwhile.
  */
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import type { PipelineOperation, PipelineRequest, PipelineResponse, PipelineResult } from "@stateward/client";
+import type { PipelineOperation, PipelineRequest, PipelineResponse, PipelineResult } from "@stateward/protocol";
 import type { Logger } from "../logger";
-import type { WaitHandle } from "../store/operations";
-import type { SessionStore } from "../store/session-store";
-import { canStillDeliver, tooLateToLock, tooLateToLockMessage, waitWithinDeadline } from "./deadline";
-import { describeFailure, type Failure } from "./status-mapping";
+import type { Clock } from "../store/clock";
+import type { Cancellation } from "../store/session-backend";
+import { NO_DEADLINE } from "../store/call-deadline";
+import type { ExpireResult, GetResult, LockResult, ReleaseResult, RemoveResult, SetResult } from "../store/operations";
+import type { SessionStore, StoreCompletion } from "../store/session-store";
+import { operationDeadline } from "./deadline";
+import { describeFailure, refusal, toOperationError, toStatus, type Failure } from "./status-mapping";
 import {
   toExpireInput,
   toExpireResponse,
@@ -32,7 +37,11 @@ import {
 export interface PipelineLimits {
   /** Most operations per request message; the excess fails per operation. */
   readonly maxBatch: number;
-  /** Most operations waiting at once per stream; the next waiting one fails. */
+  /**
+   * Most operations in flight at once per stream (waiting for a lock, or for an asynchronous
+   * backend's answer): the next one that may wait fails, and the stream stops running further
+   * operations while this many are pending on the backend without waiting for a lock.
+   */
   readonly maxInFlight: number;
 }
 
@@ -60,8 +69,8 @@ interface Grant {
 export interface PipelineObserver {
   /**
    * An operation starts running. The returned function is called exactly once: with its result
-   * (`waited` true if it was queued for a lock first), or with `undefined` if it was cancelled or
-   * its stream ended before it was answered.
+   * (`waited` true if the store queued it for a lock first), or with `undefined` if it was
+   * cancelled or its stream ended before it was answered.
    */
   start(operation: PipelineOperation): OperationFinisher;
 }
@@ -74,17 +83,20 @@ export type OperationFinisher = (result: Result | undefined, waited: boolean) =>
  * @param store - the session store.
  * @param logger - receives the causes of INTERNAL answers.
  * @param limits - per-stream limits.
+ * @param clock - the store's clock: operation timeouts are measured on it.
+ * @param observer - telemetry; absent = none.
  */
 export function createPipelineService(
   store: SessionStore,
   logger: Logger,
   limits: PipelineLimits,
+  clock: Clock,
   observer?: PipelineObserver,
 ): PipelineService {
   const open = new Set<PipelineStream>();
   return {
     handle(call) {
-      const stream = new PipelineStream(call, store, logger, limits, () => open.delete(stream), observer);
+      const stream = new PipelineStream(call, store, logger, limits, clock, () => open.delete(stream), observer);
       open.add(stream);
     },
     endAll() {
@@ -93,20 +105,12 @@ export function createPipelineService(
   };
 }
 
-function failureResult(failure: Failure): Result {
-  return { $case: "error", value: { code: failure.code, message: failure.message, reason: failure.reason } };
+function errorResult(failure: Failure): Result {
+  return { $case: "error", value: toOperationError(failure) };
 }
 
-/** The answer to a Lock whose timeout leaves no time to deliver a lock (see deadline.ts). */
-function tooLateResult(remainingMs: number): Result {
-  return {
-    $case: "error",
-    value: { code: status.DEADLINE_EXCEEDED, message: tooLateToLockMessage("the operation's timeout", remainingMs), reason: "" },
-  };
-}
-
-function invalid(message: string): Result {
-  return { $case: "error", value: { code: status.INVALID_ARGUMENT, message, reason: "INVALID_FIELD" } };
+function invalid(field: string, message: string): Result {
+  return errorResult(refusal(status.INVALID_ARGUMENT, "INVALID_FIELD", message, { field }));
 }
 
 /**
@@ -127,16 +131,22 @@ export const MAX_HELD_BYTES = 16 * 1024 * 1024;
 /** Rough framing bytes per result (id, tags, scalar fields), for the message size cap. */
 const RESULT_OVERHEAD_BYTES = 32;
 
-/** The answer to an operation cancelled by a cancel id: every operation gets exactly one result. */
-const SHUTTING_DOWN_RESULT: Result = Object.freeze({
-  $case: "error",
-  value: Object.freeze({ code: status.UNAVAILABLE, message: "the server is shutting down", reason: "SHUTTING_DOWN" }),
-});
+/** The answer to operations held back by backpressure when the server shuts down. */
+const SHUTTING_DOWN_RESULT: Result = Object.freeze(
+  errorResult(refusal(status.UNAVAILABLE, "SHUTTING_DOWN", "the server is shutting down")),
+);
 
-const CANCELLED_RESULT: Result = Object.freeze({
-  $case: "error",
-  value: Object.freeze({ code: status.CANCELLED, message: "the operation was cancelled by the client", reason: "" }),
-});
+/** The answer to an operation withdrawn by a cancel id: every operation gets exactly one result. */
+const CANCELLED_RESULT: Result = Object.freeze(
+  errorResult(refusal(status.CANCELLED, "OPERATION_CANCELLED", "the operation was cancelled by the client")),
+);
+
+const CLIENT_TOO_SLOW = refusal(
+  status.RESOURCE_EXHAUSTED,
+  "CLIENT_TOO_SLOW",
+  `client too slow: the stream holds more than ${MAX_HELD_BYTES / (1024 * 1024)} MiB of results its client has not read`,
+  { limit: String(MAX_HELD_BYTES) },
+);
 
 function resultBytes(result: Result): number {
   switch (result.$case) {
@@ -150,13 +160,83 @@ function resultBytes(result: Result): number {
   }
 }
 
+/** The kinds of operation. */
+type Kind = NonNullable<PipelineOperation["request"]>["$case"];
+
+/**
+ * One operation from the moment it runs until its result is queued, and the store's completion of
+ * it (one object per operation: no closures on the hot path).
+ */
+class InFlight implements StoreCompletion<never> {
+  /** The store's handle when the answer comes later (a wait, an asynchronous backend). */
+  handle: Cancellation | undefined = undefined;
+  /** The store said the operation waits in a session's queue. */
+  waited = false;
+  /** The operation's result has been queued (or dropped with its stream). */
+  done = false;
+
+  constructor(
+    private readonly stream: PipelineStream,
+    readonly id: bigint,
+    readonly kind: Kind,
+    /** Lock only: the key, to record (and if need be release) a grant. */
+    private readonly key: { readonly app: string; readonly sessionId: string } | undefined,
+    /** Its telemetry, when observed. */
+    readonly finisher: OperationFinisher | undefined,
+  ) {}
+
+  resolve(answer: unknown): void {
+    switch (this.kind) {
+      case "get":
+        this.stream.finish(this, { $case: "get", value: toGetResponse(answer as GetResult) });
+        return;
+      case "lock": {
+        const result = answer as LockResult;
+        const key = this.key as { readonly app: string; readonly sessionId: string };
+        this.stream.finish(
+          this,
+          { $case: "lock", value: toLockResponse(result) },
+          result.outcome === "ok" ? { app: key.app, sessionId: key.sessionId, lockId: result.lockId } : undefined,
+        );
+        return;
+      }
+      case "set":
+        this.stream.finish(this, { $case: "set", value: toSetResponse(answer as SetResult) });
+        return;
+      case "release":
+        this.stream.finish(this, { $case: "release", value: toReleaseResponse(answer as ReleaseResult) });
+        return;
+      case "expire":
+        this.stream.finish(this, { $case: "expire", value: toExpireResponse(answer as ExpireResult) });
+        return;
+      case "remove":
+        this.stream.finish(this, { $case: "remove", value: toRemoveResponse(answer as RemoveResult) });
+        return;
+    }
+  }
+
+  reject(error: unknown): void {
+    this.stream.finishWithError(this, error);
+  }
+
+  waiting(): void {
+    this.stream.markWaiting(this);
+  }
+
+  gone(): boolean {
+    return this.stream.closed;
+  }
+}
+
 /** One open Pipeline stream. */
 class PipelineStream {
-  /** Operations answered later (lock waits), by correlation id. */
-  private readonly waiting = new Map<bigint, WaitHandle>();
-  /** Operations received but not run yet (held back while the transport is full). */
+  /** Every operation running or waiting, by correlation id. */
+  private readonly inFlight = new Map<bigint, InFlight>();
+  /** Of those, the ones the store queued for a lock. */
+  private waitingCount = 0;
+  /** Operations received but not run yet (held back while the transport or the backend is full). */
   private backlog: PipelineOperation[] = [];
-  /** When each backlog operation arrived (epoch ms): its `timeout_ms` counts from then. */
+  /** When each backlog operation arrived (store clock): its `timeout_ms` counts from then. */
   private backlogArrivals: number[] = [];
   private backlogAt = 0;
   /**
@@ -178,24 +258,17 @@ class PipelineStream {
   /** Bytes of written messages the transport has not taken yet (their write callback is pending). */
   private unsentBytes = 0;
   private flushScheduled = false;
-  /** The client half-closed: end once everything waiting is answered. */
+  /** The client half-closed: end once everything in flight is answered. */
   private inputEnded = false;
   /** The stream is over (ended, cancelled or failed): nothing more is sent. */
-  private closed = false;
-  private readonly isActive = (): boolean => !this.closed;
-  /** Observations of operations answered later (lock waits), by correlation id. */
-  private readonly finishers = new Map<bigint, OperationFinisher>();
-  /** The operation being run right now (its result may come synchronously), and its observation. */
-  private runningId: bigint | undefined;
-  private runningFinisher: OperationFinisher | undefined;
-  /** Set when the operation being run got its result synchronously. */
-  private answeredNow = false;
+  closed = false;
 
   constructor(
     private readonly call: ServerDuplexStream<PipelineRequest, PipelineResponse>,
     private readonly store: SessionStore,
     private readonly logger: Logger,
     private readonly limits: PipelineLimits,
+    private readonly clock: Clock,
     private readonly onClosed: () => void,
     private readonly observer?: PipelineObserver,
   ) {
@@ -204,18 +277,18 @@ class PipelineStream {
       this.inputEnded = true;
       this.endIfIdle();
     });
-    // The client went away (cancel, disconnect): every waiting operation leaves its queue at once,
-    // and none will be granted a lock (isActive turns false).
+    // The client went away (cancel, disconnect): every operation in flight is withdrawn where it
+    // can be, and no queued lock is granted to it any more (gone turns true).
     call.on("cancelled", () => this.close());
     call.on("error", () => this.close());
     call.on("close", () => this.close());
   }
 
-  /** Flushes and ends the stream with an OK status (shutdown, or input ended and nothing waits). */
+  /** Flushes and ends the stream with an OK status (shutdown, or input ended and nothing in flight). */
   end(): void {
     if (this.closed) return;
     // Operations held back by backpressure are answered too: every operation gets its result.
-    for (let i = this.backlogAt; i < this.backlog.length; i++) this.emit((this.backlog[i] as PipelineOperation).id, SHUTTING_DOWN_RESULT, false);
+    for (let i = this.backlogAt; i < this.backlog.length; i++) this.emit((this.backlog[i] as PipelineOperation).id, SHUTTING_DOWN_RESULT);
     this.backlog = [];
     this.backlogArrivals = [];
     this.backlogAt = 0;
@@ -227,23 +300,23 @@ class PipelineStream {
   }
 
   private onRequest(request: PipelineRequest): void {
-    const arrived = Date.now();
+    const arrived = this.clock.now();
     for (const id of request.cancelIds) this.cancel(id);
     const operations = request.operations;
+    const maxBatch = this.limits.maxBatch;
     for (let i = 0; i < operations.length; i++) {
       const operation = operations[i] as PipelineOperation;
-      if (i >= this.limits.maxBatch) {
+      if (i >= maxBatch) {
         this.emit(
           operation.id,
-          {
-            $case: "error",
-            value: {
-              code: status.RESOURCE_EXHAUSTED,
-              message: `the batch has ${operations.length} operations; the limit (max-pipeline-batch) is ${this.limits.maxBatch}`,
-              reason: "BATCH_TOO_LARGE",
-            },
-          },
-          false,
+          errorResult(
+            refusal(
+              status.RESOURCE_EXHAUSTED,
+              "BATCH_TOO_LARGE",
+              `the batch has ${operations.length} operations; the limit (max-pipeline-batch) is ${maxBatch}`,
+              { limit: String(maxBatch) },
+            ),
+          ),
         );
         continue;
       }
@@ -253,14 +326,15 @@ class PipelineStream {
     this.pump();
   }
 
-  /** A cancel id: a waiting operation leaves its queue, a not yet run one is skipped; both answer CANCELLED. */
+  /**
+   * A cancel id: an operation in flight is withdrawn if the store still can (a waiting one leaves
+   * its queue), one not run yet is skipped; both are answered CANCELLED. One the store can no
+   * longer withdraw is answered by its own result.
+   */
   private cancel(id: bigint): void {
-    const handle = this.waiting.get(id);
-    if (handle !== undefined) {
-      this.waiting.delete(id);
-      handle.cancel();
-      this.finishObservation(id, undefined);
-      this.emit(id, CANCELLED_RESULT, false);
+    const operation = this.inFlight.get(id);
+    if (operation !== undefined) {
+      if (operation.handle?.cancel() === true) this.finish(operation, CANCELLED_RESULT, undefined, true);
       return;
     }
     for (let i = this.backlogAt; i < this.backlog.length; i++) {
@@ -272,9 +346,15 @@ class PipelineStream {
     // Otherwise already answered (its result is on the way) or unknown: nothing to do.
   }
 
+  /** Operations pending on the backend that do not wait for a lock (they end by themselves). */
+  private get pendingCount(): number {
+    return this.inFlight.size - this.waitingCount;
+  }
+
   /**
-   * Runs the backlog while the transport takes what is written, then sends the results: those of
-   * one request together, split into messages of at most {@link MAX_RESPONSE_MESSAGE_BYTES}.
+   * Runs the backlog while the transport takes what is written and the backend keeps up, then
+   * sends the results: those of one request together, split into messages of at most
+   * {@link MAX_RESPONSE_MESSAGE_BYTES}.
    */
   private pump(): void {
     while (!this.closed && this.backlogAt < this.backlog.length) {
@@ -284,10 +364,15 @@ class PipelineStream {
         this.call.pause();
         return;
       }
+      if (this.pendingCount >= this.limits.maxInFlight) {
+        // The backend is behind: hold the rest until one of its answers comes (see finish).
+        this.call.pause();
+        return;
+      }
       const arrived = this.backlogArrivals[this.backlogAt] as number;
       const operation = this.backlog[this.backlogAt++] as PipelineOperation;
       if (this.cancelledBeforeRun.delete(operation.id)) {
-        this.emit(operation.id, CANCELLED_RESULT, false);
+        this.emit(operation.id, CANCELLED_RESULT);
       } else {
         this.run(operation, arrived);
       }
@@ -302,167 +387,146 @@ class PipelineStream {
     this.endIfIdle();
   }
 
+  /** Refuses what cannot run; otherwise tracks the operation and hands it to the store. */
   private run(operation: PipelineOperation, arrived: number): void {
-    const observer = this.observer;
-    if (observer === undefined) {
-      this.execute(operation, arrived);
-      return;
-    }
-    const finisher = observer.start(operation);
-    this.runningId = operation.id;
-    this.runningFinisher = finisher;
-    try {
-      this.execute(operation, arrived);
-    } finally {
-      this.runningId = undefined;
-      this.runningFinisher = undefined;
-    }
-    // Not answered synchronously: it waits for a lock (the result or a cancellation ends it later).
-    if (!this.answeredNow) this.finishers.set(operation.id, finisher);
-    this.answeredNow = false;
-  }
-
-  /** Ends the observation of operation `id`, if observed and not ended yet. */
-  private finishObservation(id: bigint, result: Result | undefined): void {
-    if (this.runningFinisher !== undefined && this.runningId === id) {
-      const finisher = this.runningFinisher;
-      this.runningFinisher = undefined;
-      this.answeredNow = true;
-      finisher(result, false);
-      return;
-    }
-    const finisher = this.finishers.get(id);
-    if (finisher !== undefined) {
-      this.finishers.delete(id);
-      finisher(result, true);
-    }
-  }
-
-  private execute(operation: PipelineOperation, arrived: number): void {
     const id = operation.id;
-    if (this.waiting.has(id)) {
-      // Refused without touching the original: it stays tracked, cancellable and counted.
-      this.emit(id, invalid(`operation id ${id} is already in flight on this stream`), false);
+    const finisher = this.observer?.start(operation);
+    const refusalResult = this.refusalOf(operation);
+    if (refusalResult !== undefined) {
+      finisher?.(refusalResult, false);
+      this.emit(id, refusalResult);
       return;
+    }
+    const request = operation.request as NonNullable<PipelineOperation["request"]>;
+    const tracked = new InFlight(this, id, request.$case, request.$case === "lock" ? request.value : undefined, finisher);
+    let handle: Cancellation | undefined;
+    try {
+      handle = this.execute(request, tracked, operation.timeoutMs, arrived);
+    } catch (error) {
+      // The store answers through completions; a throw here is a bug of this layer.
+      this.finishWithError(tracked, error);
+      return;
+    }
+    // Answered while the store ran it (the memory backend, mostly): it was in flight only then.
+    if (tracked.done) return;
+    tracked.handle = handle;
+    this.inFlight.set(id, tracked);
+  }
+
+  /** Why the stream refuses an operation before the store sees it (so it changes nothing), if it does. */
+  private refusalOf(operation: PipelineOperation): Result | undefined {
+    const id = operation.id;
+    // Refused without touching the original: it stays tracked, cancellable and counted.
+    if (this.inFlight.has(id)) {
+      return errorResult(
+        refusal(status.INVALID_ARGUMENT, "DUPLICATE_OPERATION_ID", `operation id ${id} is already in flight on this stream`, { field: "id" }),
+      );
     }
     const request = operation.request;
-    if (request === undefined) {
-      this.emit(id, invalid("the operation has no request (set one of get, lock, set, release, expire, remove)"));
+    if (request === undefined) return invalid("request", "the operation has no request (set one of get, lock, set, release, expire, remove)");
+    const mayWait = (request.$case === "get" || request.$case === "lock") && request.value.waitMs > 0;
+    const max = this.limits.maxInFlight;
+    if (!mayWait || this.inFlight.size < max) return undefined;
+    // An operation that may wait counts against the stream's cap.
+    return errorResult(
+      refusal(
+        status.RESOURCE_EXHAUSTED,
+        "TOO_MANY_IN_FLIGHT",
+        `the stream already has ${this.inFlight.size} operations in flight; the limit (max-pipeline-in-flight) is ${max}`,
+        { limit: String(max) },
+      ),
+    );
+  }
+
+  private execute(request: NonNullable<PipelineOperation["request"]>, tracked: InFlight, timeoutMs: number, arrived: number): Cancellation | undefined {
+    const store = this.store;
+    switch (request.$case) {
+      case "get": {
+        const value = request.value;
+        // Only a wait has to fit into the timeout.
+        return store.get(toGetInput(value), tracked, value.waitMs > 0 ? operationDeadline(timeoutMs, arrived) : NO_DEADLINE);
+      }
+      case "lock":
+        return store.lock(toLockInput(request.value), tracked, operationDeadline(timeoutMs, arrived));
+      case "set":
+        return store.set(toSetInput(request.value), tracked);
+      case "release":
+        return store.release(toReleaseInput(request.value), tracked);
+      case "expire":
+        return store.expire(toExpireInput(request.value), tracked);
+      case "remove":
+        return store.remove(toRemoveInput(request.value), tracked);
+    }
+  }
+
+  /** A tracked operation failed (a refusal, or an internal error: logged, answered INTERNAL). */
+  finishWithError(tracked: InFlight, error: unknown): void {
+    this.finish(tracked, errorResult(describeFailure(error, this.logger)));
+  }
+
+  /** The store queued a tracked operation for a lock. */
+  markWaiting(tracked: InFlight): void {
+    if (tracked.waited || tracked.done) return;
+    tracked.waited = true;
+    this.waitingCount++;
+    // One fewer pending on the backend: a stream held back for it may run (or refuse) the rest.
+    this.resumeIfHeldBack();
+  }
+
+  /** Schedules the backlog again once fewer than the cap are pending on the backend. */
+  private resumeIfHeldBack(): void {
+    if (this.backlogAt < this.backlog.length && this.pendingCount === this.limits.maxInFlight - 1) setImmediate(this.resumeLater);
+  }
+
+  /**
+   * A tracked operation is answered (or withdrawn, with `CANCELLED_RESULT`): it leaves the
+   * in-flight set, its observation ends, its result is queued. A backend that was behind may take
+   * the held-back operations again.
+   */
+  finish(tracked: InFlight, result: Result, grant?: Grant, withdrawn = false): void {
+    if (tracked.done) return;
+    tracked.done = true;
+    const wasPending = !tracked.waited;
+    if (tracked.waited) this.waitingCount--;
+    this.inFlight.delete(tracked.id);
+    tracked.finisher?.(withdrawn ? undefined : result, tracked.waited);
+    this.emit(tracked.id, result, grant, tracked.waited);
+    // Resume a stream held back because the backend was behind.
+    if (wasPending) this.resumeIfHeldBack();
+  }
+
+  private readonly resumeLater = (): void => {
+    if (this.closed || this.unsentBytes >= MAX_RESPONSE_MESSAGE_BYTES || this.outboxBytes >= MAX_RESPONSE_MESSAGE_BYTES) return;
+    this.call.resume();
+    this.pump();
+  };
+
+  /**
+   * Queues a result for sending. `afterWait` marks the result of an operation that waited for a
+   * lock: such results arrive when others release, however slowly the client reads, so only they
+   * can make a stream hold too much (the rest were run while the client had room).
+   */
+  private emit(id: bigint, result: Result, grant?: Grant, afterWait = false): void {
+    // The stream is over or being ended: its results are not kept (the error status is its answer),
+    // and a lock that came too late for it is released.
+    if (this.closed || this.overflowing) {
+      if (grant !== undefined) this.releaseGrant(grant);
       return;
     }
-    try {
-      switch (request.$case) {
-        case "get": {
-          const waitMs = this.waitMs(request.value.waitMs, operation.timeoutMs, arrived);
-          if (this.refuseIfFull(id, waitMs)) return;
-          this.track(
-            id,
-            this.store.get(toGetInput(request.value, waitMs), {
-              resolve: (result) => this.emit(id, { $case: "get", value: toGetResponse(result) }),
-              reject: (error) => this.emit(id, failureResult(describeFailure(error, this.logger))),
-            }),
-          );
-          return;
-        }
-        case "lock": {
-          const timeoutMs = operation.timeoutMs;
-          if (timeoutMs > 0) {
-            const remaining = arrived + timeoutMs - Date.now();
-            if (tooLateToLock(remaining, timeoutMs)) {
-              // As the unary Lock: a lock granted now could not reach the caller in time.
-              this.emit(id, tooLateResult(remaining), false);
-              return;
-            }
-          }
-          const waitMs = this.waitMs(request.value.waitMs, timeoutMs, arrived);
-          if (this.refuseIfFull(id, waitMs)) return;
-          const input = toLockInput(request.value, waitMs);
-          this.track(
-            id,
-            this.store.lock(input, {
-              resolve: (result) =>
-                this.emit(id, { $case: "lock", value: toLockResponse(result) }, true, result.outcome === "ok" ? { app: input.app, sessionId: input.sessionId, lockId: result.lockId } : undefined),
-              reject: (error) => this.emit(id, failureResult(describeFailure(error, this.logger))),
-              // A grant too close to the operation's own timeout could not arrive in time.
-              isActive: waitMs > 0 && timeoutMs > 0 ? canStillDeliver(() => this.closed, arrived + timeoutMs, arrived) : this.isActive,
-              dropped: () => this.emit(id, tooLateResult(arrived + timeoutMs - Date.now())),
-            }),
-          );
-          return;
-        }
-        case "set":
-          this.emit(id, { $case: "set", value: toSetResponse(this.store.set(toSetInput(request.value))) });
-          return;
-        case "release":
-          this.emit(id, { $case: "release", value: toReleaseResponse(this.store.release(toReleaseInput(request.value))) });
-          return;
-        case "expire":
-          this.emit(id, { $case: "expire", value: toExpireResponse(this.store.expire(toExpireInput(request.value))) });
-          return;
-        case "remove":
-          this.emit(id, { $case: "remove", value: toRemoveResponse(this.store.remove(toRemoveInput(request.value))) });
-          return;
-      }
-    } catch (error) {
-      this.emit(id, failureResult(describeFailure(error, this.logger)));
-    }
-  }
-
-  /** The wait to ask the store for: the requested one, within the operation's own timeout (from its arrival). */
-  private waitMs(requestedMs: number, timeoutMs: number, arrived: number): number {
-    if (requestedMs === 0 || timeoutMs === 0) return requestedMs;
-    return waitWithinDeadline(requestedMs, arrived + timeoutMs, Date.now());
-  }
-
-  /**
-   * An operation that may wait counts against the stream's cap; past it, it fails before reaching
-   * the store, so it changes nothing.
-   */
-  private refuseIfFull(id: bigint, waitMs: number): boolean {
-    if (waitMs === 0 || this.waiting.size < this.limits.maxInFlight) return false;
-    this.emit(id, {
-      $case: "error",
-      value: {
-        code: status.RESOURCE_EXHAUSTED,
-        message: `the stream already has ${this.waiting.size} waiting operations; the limit (max-pipeline-in-flight) is ${this.limits.maxInFlight}`,
-        reason: "TOO_MANY_IN_FLIGHT",
-      },
-    });
-    return true;
-  }
-
-  /** Records an operation that waits (the store returned a handle) so it can be cancelled. */
-  private track(id: bigint, handle: WaitHandle | undefined): void {
-    if (handle !== undefined) this.waiting.set(id, handle);
-  }
-
-  /**
-   * Queues an operation's result. `untrack` false is for answers that do not end a tracked waiting
-   * operation (refusals, cancellation acknowledgements).
-   */
-  private emit(id: bigint, result: Result, untrack = true, grant?: Grant): void {
-    if (this.observer !== undefined) {
-      // A refusal ends only the observation of the operation being run, never a tracked one's.
-      if (untrack || (this.runningId === id && this.runningFinisher !== undefined)) this.finishObservation(id, result);
-    }
-    if (this.closed) return;
-    if (untrack) this.waiting.delete(id);
-    // The stream is being ended: its results are not kept (the error status is its answer).
-    if (this.overflowing) return;
     const size = resultBytes(result);
     this.outbox.push({ id, result });
     this.outboxSizes.push(size);
     this.outboxGrants.push(grant);
     if (grant !== undefined) this.outboxGrantCount++;
     this.outboxBytes += size;
-    if (this.outboxBytes + this.unsentBytes > MAX_HELD_BYTES) {
+    if (afterWait && this.outboxBytes + this.unsentBytes > MAX_HELD_BYTES) {
       // Results of waiting operations keep coming while the client does not read: end the stream
-      // rather than hold them without bound. Its waiters leave their queues now, so that the rest
+      // rather than hold them without bound. Its operations are withdrawn now, so that the rest
       // of this release answers nothing more to it; the status goes out on the next turn, outside
       // the store's call.
       this.overflowing = true;
-      this.dropWaiters();
-      setImmediate(() => this.fail(status.RESOURCE_EXHAUSTED, "client too slow: the stream holds more than 16 MiB of results its client has not read"));
+      this.withdrawAll();
+      setImmediate(() => this.fail(CLIENT_TOO_SLOW));
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -475,7 +539,6 @@ class PipelineStream {
     this.flush(false);
     this.endIfIdle();
   };
-
   /**
    * Writes the outbox as messages of at most {@link MAX_RESPONSE_MESSAGE_BYTES} of results (a larger
    * single result goes alone), as long as what the client has not taken stays within that (unless
@@ -541,25 +604,46 @@ class PipelineStream {
   }
 
   private endIfIdle(): void {
-    if (this.inputEnded && this.waiting.size === 0 && this.outbox.length === 0 && this.backlogAt >= this.backlog.length) {
+    if (this.inputEnded && this.inFlight.size === 0 && this.outbox.length === 0 && this.backlogAt >= this.backlog.length) {
       this.end();
     }
   }
 
-  /** Every waiting operation leaves its queue, unanswered (the stream is going away). */
-  private dropWaiters(): void {
-    for (const handle of this.waiting.values()) handle.cancel();
-    this.waiting.clear();
-    for (const finisher of this.finishers.values()) finisher(undefined, true);
-    this.finishers.clear();
+  /**
+   * Every operation in flight is withdrawn where the store still can, unanswered (the stream is
+   * going away). One it cannot withdraw finishes by itself; a lock it is granted is released then.
+   */
+  private withdrawAll(): void {
+    let waiting = 0;
+    for (const tracked of [...this.inFlight.values()]) {
+      if (tracked.handle?.cancel() === true) {
+        tracked.done = true;
+        this.inFlight.delete(tracked.id);
+        tracked.finisher?.(undefined, tracked.waited);
+      } else if (tracked.waited) {
+        waiting++;
+      }
+    }
+    this.waitingCount = waiting;
   }
 
   /** Ends the stream with an error status (its client reads too slowly). */
-  private fail(code: status, details: string): void {
+  private fail(failure: Failure): void {
     if (this.closed) return;
     this.close();
-    this.call.emit("error", { code, details });
+    this.call.emit("error", toStatus(failure));
   }
+
+  /** Releases a lock its stream will never deliver (nobody would release it before its lease ends). */
+  private releaseGrant(grant: Grant): void {
+    this.store.release({ app: grant.app, sessionId: grant.sessionId, lockId: grant.lockId }, this.releaseQuietly);
+  }
+
+  private readonly releaseQuietly: StoreCompletion<unknown> = {
+    resolve: () => undefined,
+    // Refusals (shutdown) change nothing worth reporting; anything else is logged.
+    reject: (error) => void describeFailure(error, this.logger),
+  };
 
   private close(): void {
     if (this.closed) return;
@@ -569,15 +653,8 @@ class PipelineStream {
     this.unsentGrants.clear();
     this.outboxGrants = [];
     this.outboxGrantCount = 0;
-    for (const grant of undelivered) {
-      if (grant === undefined) continue;
-      try {
-        this.store.release({ app: grant.app, sessionId: grant.sessionId, lockId: grant.lockId });
-      } catch (error) {
-        describeFailure(error, this.logger);
-      }
-    }
-    this.dropWaiters();
+    for (const grant of undelivered) if (grant !== undefined) this.releaseGrant(grant);
+    this.withdrawAll();
     this.outbox = [];
     this.outboxSizes = [];
     this.outboxBytes = 0;

@@ -5,10 +5,10 @@
  */
 import { ROOT_CONTEXT, type TextMapGetter } from "@opentelemetry/api";
 import { status } from "@grpc/grpc-js";
-import type { PipelineOperation, PipelineResult } from "@stateward/client";
+import type { PipelineOperation, PipelineResult } from "@stateward/protocol";
 import type { OperationResult, OperationTelemetry } from "../telemetry/operation-telemetry";
 import type { OperationMethod } from "../telemetry/telemetry-names";
-import { outcomeName } from "./instrumented-service";
+import { outcomeName } from "./session-state-service";
 import type { OperationFinisher, PipelineObserver } from "./pipeline-service";
 
 /** Reads `traceparent` / `tracestate` from a pipelined operation's own fields. */

@@ -5,7 +5,7 @@
  * payload once. Byte for byte the same output as the generated encoders (checked by a test), which
  * they fall back to for values they do not handle (uint64 above 2^53).
  */
-import { GetResponse, LockResponse, SessionStateService } from "@stateward/client";
+import { GetResponse, LockResponse, SessionStateService } from "@stateward/protocol";
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 

@@ -16,9 +16,11 @@
  */
 import { performance } from "node:perf_hooks";
 import { Metadata, status, type ServerWritableStream } from "@grpc/grpc-js";
-import { SessionEventKind, type SessionEvent, type WatchRequest } from "@stateward/client";
-import type { SessionEndReason } from "../store/session-store";
-import { KEY_LIMITS } from "../store/store-options";
+import { SessionEventKind, type SessionEvent, type WatchRequest } from "@stateward/protocol";
+import { validateApp } from "../store/input-validation";
+import type { SessionEndReason } from "../store/session-backend";
+import type { Logger } from "../logger";
+import { describeFailure, refusal, toStatus, type Failure } from "./status-mapping";
 
 /** Receives counts of what the hub does (metrics); every member optional. */
 export interface WatchObserver {
@@ -31,19 +33,15 @@ export interface WatchObserver {
 /** Message of the status a dropped watcher gets. */
 export const WATCHER_TOO_SLOW_MESSAGE = "watcher too slow: it fell more than --watch-max-backlog events behind and stopped taking them, and was dropped";
 
+const WATCHER_TOO_SLOW: Failure = refusal(status.RESOURCE_EXHAUSTED, "WATCHER_TOO_SLOW", WATCHER_TOO_SLOW_MESSAGE);
+
+const SHUTTING_DOWN: Failure = refusal(status.UNAVAILABLE, "SHUTTING_DOWN", "the server is shutting down");
+
 const KINDS: Readonly<Record<SessionEndReason, SessionEventKind>> = {
   expired: SessionEventKind.SESSION_EVENT_KIND_EXPIRED,
   removed: SessionEventKind.SESSION_EVENT_KIND_REMOVED,
 };
 
-function invalidApp(app: string): string | undefined {
-  for (let i = 0; i < app.length; i++) {
-    const code = app.charCodeAt(i);
-    if (code < 0x21 || code > 0x7e) return "app must be visible ASCII (0x21-0x7E), 0 to 128 bytes";
-  }
-  if (app.length > KEY_LIMITS.maxAppBytes) return `app must be at most ${KEY_LIMITS.maxAppBytes} bytes; got ${app.length}`;
-  return undefined;
-}
 
 /** Events handed to the transport at once per watcher; more are written as it takes them. */
 const TRANSPORT_WINDOW = 256;
@@ -113,13 +111,13 @@ class Watcher {
     if (this.inTransport < TRANSPORT_WINDOW / 2) this.flush();
   };
 
-  /** Ends the stream with `code` (after the events already written, as gRPC orders them). */
-  end(code: status, details: string): void {
+  /** Ends the stream with `failure` (after the events already written, as gRPC orders them). */
+  end(failure: Failure): void {
     if (this.closed) return;
     this.closed = true;
     this.pending = [];
     this.pendingAt = 0;
-    this.call.emit("error", { code, details });
+    this.call.emit("error", toStatus(failure));
   }
 }
 
@@ -133,10 +131,12 @@ export class WatchHub {
 
   /**
    * @param maxBacklog - events a watcher may have undelivered before it is dropped.
+   * @param logger - receives the causes of INTERNAL answers.
    * @param observer - counts for metrics.
    */
   constructor(
     private readonly maxBacklog: number,
+    private readonly logger: Logger,
     private readonly observer: WatchObserver = {},
   ) {}
 
@@ -172,13 +172,14 @@ export class WatchHub {
   /** The grpc-js handler of `SessionState/Watch`. */
   readonly handle = (call: ServerWritableStream<WatchRequest, SessionEvent>): void => {
     if (this.stopped) {
-      call.emit("error", { code: status.UNAVAILABLE, details: "the server is shutting down" });
+      call.emit("error", toStatus(SHUTTING_DOWN));
       return;
     }
     const app = call.request.app;
-    const problem = invalidApp(app);
-    if (problem !== undefined) {
-      call.emit("error", { code: status.INVALID_ARGUMENT, details: problem });
+    try {
+      validateApp(app);
+    } catch (error) {
+      call.emit("error", toStatus(describeFailure(error, this.logger)));
       return;
     }
     const watcher = new Watcher(app, call);
@@ -203,7 +204,7 @@ export class WatchHub {
     for (const watchers of [...this.byApp.values()]) {
       for (const watcher of [...watchers]) {
         this.remove(watcher);
-        watcher.end(status.UNAVAILABLE, "the server is shutting down");
+        watcher.end(SHUTTING_DOWN);
       }
     }
   }
@@ -218,7 +219,7 @@ export class WatchHub {
   private drop(watcher: Watcher): void {
     this.remove(watcher);
     this.observer.onWatcherDropped?.();
-    watcher.end(status.RESOURCE_EXHAUSTED, WATCHER_TOO_SLOW_MESSAGE);
+    watcher.end(WATCHER_TOO_SLOW);
   }
 
   private remove(watcher: Watcher): void {

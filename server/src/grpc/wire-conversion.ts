@@ -16,7 +16,7 @@ import {
   type RemoveResponse,
   type SetRequest,
   type SetResponse,
-} from "@stateward/client";
+} from "@stateward/protocol";
 import type {
   ExpireInput,
   ExpireResult,
@@ -25,7 +25,9 @@ import type {
   LockInput,
   LockResult,
   ReleaseInput,
+  ReleaseResult,
   RemoveInput,
+  RemoveResult,
   SetInput,
   SetResult,
 } from "../store/operations";
@@ -49,17 +51,17 @@ export function numberToUint64(value: number): bigint {
   return value > 0 ? BigInt(Math.floor(value)) : 0n;
 }
 
-/** Get request → store input; `waitMs` is the wait already shortened for the call's deadline. */
-export function toGetInput(request: GetRequest, waitMs: number): GetInput {
-  return { app: request.app, sessionId: request.sessionId, waitMs };
+/** Get request → store input (the store fits the wait into the deadline). */
+export function toGetInput(request: GetRequest): GetInput {
+  return request;
 }
 
-/** Lock request → store input; `waitMs` is the wait already shortened for the call's deadline. */
-export function toLockInput(request: LockRequest, waitMs: number): LockInput {
+/** Lock request → store input (the store applies the defaults and fits the wait into the deadline). */
+export function toLockInput(request: LockRequest): LockInput {
   return {
     app: request.app,
     sessionId: request.sessionId,
-    waitMs,
+    waitMs: request.waitMs,
     leaseMs: request.leaseMs,
     create: request.create,
     ttlSeconds: request.ttlSeconds,
@@ -165,9 +167,9 @@ export function toSetResponse(result: SetResult): SetResponse {
   return { version: numberToUint64(result.version), written: result.written };
 }
 
-/** Store Release result → wire response. */
-export function toReleaseResponse(released: boolean): ReleaseResponse {
-  return { released };
+/** Store Release result → wire response (the same shape: no copy). */
+export function toReleaseResponse(result: ReleaseResult): ReleaseResponse {
+  return result;
 }
 
 /** Store Expire result → wire response. */
@@ -175,7 +177,7 @@ export function toExpireResponse(result: ExpireResult): ExpireResponse {
   return { found: result.found, ttlSeconds: result.ttlSeconds };
 }
 
-/** Store Remove result → wire response. */
-export function toRemoveResponse(removed: boolean): RemoveResponse {
-  return { removed };
+/** Store Remove result → wire response (the same shape: no copy). */
+export function toRemoveResponse(result: RemoveResult): RemoveResponse {
+  return result;
 }

@@ -20,29 +20,30 @@ import type {
 
 /**
  * How a backend answers one operation. Exactly one of `resolve`, `reject` and `dropped` is called,
- * once, and none after a {@link Cancellation.cancel} that returned true.
+ * once, and none after a {@link Cancellation.cancel} that returned true. Members are called as
+ * methods (a transport may implement a completion as a class, one object per operation).
  */
 export interface Completion<R> {
   /** Delivers the answer. */
-  readonly resolve: (result: R) => void;
+  resolve(result: R): void;
   /**
    * Delivers a refusal (a {@link StoreError}: the request changed nothing) or a failure (anything
    * else: answered INTERNAL, logged with its cause).
    */
-  readonly reject: (error: unknown) => void;
+  reject(error: unknown): void;
   /**
    * The operation starts waiting in the session's queue (a writer holds the lock). Called at most
    * once, before the answer; telemetry records the call as one that waited.
    */
-  readonly waiting?: () => void;
+  waiting?(): void;
   /**
    * Asked just before a queued lock is granted to this caller: false means it could no longer
    * receive it (gone, or its deadline too close), so the backend skips it and calls `dropped`
    * instead of handing out a lock nobody would release. Lock only.
    */
-  readonly isActive?: () => boolean;
+  isActive?(): boolean;
   /** Called instead of `resolve` when {@link isActive} said false; the waiter has left the queue. */
-  readonly dropped?: () => void;
+  dropped?(): void;
 }
 
 /** Returned when an operation's answer may come later. */
@@ -123,6 +124,31 @@ export interface BackendCounts {
   readonly waiters: number;
 }
 
+/**
+ * Gauges and counters of a backend, read synchronously by the metrics and the memory-return loop.
+ * A backend reports 0 for what it does not keep (a remote backend holds no slabs here).
+ */
+export interface BackendStats extends BackendCounts {
+  /** Bytes charged against the memory budget. */
+  readonly bytesUsed: number;
+  /** The memory budget (0: none). */
+  readonly maxMemoryBytes: number;
+  /** Bytes of memory pages this process holds for payloads and session ids. */
+  readonly slabBytes: number;
+  /** Bytes of such pages released so far (monotonic): garbage until the next full GC. */
+  readonly slabBytesReleased: number;
+  /** Sessions removed by expiry so far. */
+  readonly expired: number;
+  /** Locks released by the backend because their lease ended. */
+  readonly leaseExpiries: number;
+  /** Locks granted so far. */
+  readonly lockGrants: number;
+  /** Active-expiry slices run so far. */
+  readonly expirySlices: number;
+  /** Longest active-expiry slice so far, in ms. */
+  readonly longestExpirySliceMs: number;
+}
+
 /** Why a session ended, as reported to {@link BackendEvents.onSessionEnd}. */
 export type SessionEndReason = "expired" | "removed";
 
@@ -159,8 +185,10 @@ export interface SessionBackend {
   expire(input: BackendExpireInput, completion: Completion<ExpireResult>): Cancellation | undefined;
   /** Deletes a session (ASP.NET RemoveItem); a locked one only with the holder's lock id. */
   remove(input: BackendRemoveInput, completion: Completion<RemoveResult>): Cancellation | undefined;
-  /** The observable counts (see {@link BackendCounts}). */
+  /** The observable counts (see {@link BackendCounts}): what tests and tools probe, for any backend. */
   counts(): Promise<BackendCounts>;
+  /** A synchronous snapshot for metrics (see {@link BackendStats}). */
+  stats(): BackendStats;
   /**
    * Stops the backend: every waiting call is rejected with SHUTTING_DOWN, later calls are refused
    * the same way, timers stop. Resolves when the backend has let go of its resources.

@@ -1,6 +1,6 @@
 /**
  * The closed set of store failure kinds. The gRPC layer maps each to one status code, in one place
- * (`grpc/status-mapping.ts`); anything thrown that is not a {@link StoreError} is an internal error.
+ * (`grpc/status-mapping.ts`); anything else a backend rejects with is an internal error.
  */
 export type StoreErrorKind =
   /** A request field breaks a rule (length, charset, range, size). Nothing changed. */
@@ -9,12 +9,15 @@ export type StoreErrorKind =
   | "conflict"
   /** A limit was reached: the memory budget, the per-session waiter queue or the app limit. Nothing changed. */
   | "resource-exhausted"
+  /** A lock could no longer reach its caller before the caller's deadline. Nothing changed. */
+  | "deadline-exceeded"
   /** The store is shutting down. */
   | "unavailable";
 
 /**
- * Stable machine-readable reasons, one per rule that can refuse a request (sent to clients in the
- * `stateward-reason` trailer so SDKs can branch without parsing messages).
+ * The reasons the store refuses with: a subset of the contract's `stateward.v1.ErrorReason`
+ * (proto/stateward/v1/errors.proto; status-mapping.ts checks at compile time that each is one).
+ * Sent to clients as the `google.rpc.ErrorInfo` reason, so SDKs can branch without parsing messages.
  */
 export type StoreErrorReason =
   | "INVALID_FIELD"
@@ -27,7 +30,11 @@ export type StoreErrorReason =
   | "MEMORY_BUDGET"
   | "TOO_MANY_WAITERS"
   | "TOO_MANY_APPS"
+  | "DEADLINE_TOO_CLOSE"
   | "SHUTTING_DOWN";
+
+/** No metadata (shared, frozen). */
+const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
 
 /** A refusal by the store: the request changed nothing. Messages never contain session ids or data. */
 export class StoreError extends Error {
@@ -39,6 +46,11 @@ export class StoreError extends Error {
     /** Stable reason code. */
     readonly reason: StoreErrorReason,
     message: string,
+    /**
+     * Facts for programs, sent as `google.rpc.ErrorInfo.metadata`: the field (`field`), the limit
+     * (`limit`) and the like, as strings. Never a session id or data.
+     */
+    readonly metadata: Readonly<Record<string, string>> = NO_METADATA,
   ) {
     super(message);
   }

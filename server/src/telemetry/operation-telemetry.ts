@@ -3,7 +3,7 @@
  * pipelined. Transport-neutral: the gRPC layer extracts the parent context and reports the result.
  *
  * Cost model: the gRPC layer does not call in here at all when neither tracing nor metrics are
- * configured (see `instrumentUnaryHandlers` and the Pipeline observer), so "off" costs one
+ * configured (see the unary and Pipeline observers, grpc/unary-telemetry.ts and grpc/pipeline-telemetry.ts), so "off" costs one
  * `undefined` check per operation. When tracing is on but an operation is not sampled, its span is
  * a non-recording one and no attribute is computed.
  */

@@ -9,7 +9,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { Attributes, BatchObservableResult, Counter, Histogram, Meter, MeterProvider, Observable } from "@opentelemetry/api";
-import type { StoreStats } from "../store/session-store";
+import type { BackendStats } from "../store/session-backend";
 import type { CallMetrics } from "./call-metrics";
 import {
   ATTR_EVENT_KIND,
@@ -44,7 +44,7 @@ const EVENT_LOOP_RESOLUTION_MS = 10;
 /** Where the observed instruments read their values. */
 export interface MetricSources {
   /** The store's counters and gauges. */
-  readonly storeStats: () => StoreStats;
+  readonly storeStats: () => BackendStats;
   /** Connected Watch streams. */
   readonly watchers: () => number;
 }

@@ -52,17 +52,17 @@ export class ExpiryIndex {
    * Visits the entries of every bucket due at `now`, in deadline order, calling `visit(slot,
    * second)`; `visit` decides (expire, re-file or skip a stale entry). Stops early when `outOfBudget`
    * says so (checked every 64 entries) and resumes there next time.
-   * @returns the number of entries visited.
+   * @returns true if no bucket is due any more; false if it stopped for the budget.
    */
-  sweep(now: number, visit: (slot: number, second: number) => void, outOfBudget: () => boolean): number {
+  sweep(now: number, visit: (slot: number, second: number) => void, outOfBudget: () => boolean): boolean {
     let visited = 0;
     for (;;) {
       const bucket = this.order.peek();
-      if (bucket === undefined || (bucket.second + 1) * BUCKET_MS > now) return visited;
+      if (bucket === undefined || (bucket.second + 1) * BUCKET_MS > now) return true;
       const slots = bucket.slots;
       while (this.cursor < slots.length) {
         visit(slots[this.cursor++] as number, bucket.second);
-        if ((++visited & 63) === 0 && outOfBudget()) return visited;
+        if ((++visited & 63) === 0 && outOfBudget()) return false;
       }
       // By position, not pop(): a visit may have filed a slot under an even earlier bucket.
       this.order.removeAt(bucket.heapPosition);
@@ -81,12 +81,5 @@ export class ExpiryIndex {
     const slots = bucket.slots;
     const count = slots.length;
     for (let i = 0; i < count; i++) visit(slots[i] as number);
-  }
-
-  /** Drops everything. */
-  clear(): void {
-    this.order.clear();
-    this.buckets.clear();
-    this.cursor = 0;
   }
 }

@@ -1,7 +1,8 @@
 /**
- * A binary min-heap that knows where each item sits, so an item can be removed or re-keyed in
- * O(log n). Used for lease ends and waiter deadlines: one structure per shard instead of one timer
- * per lock or waiter.
+ * A binary min-heap that knows where each item sits, so that any item can be removed in O(log n),
+ * not only the smallest. An item's key must not change while it is in the heap (remove it and push
+ * it again). Used for lease ends, waiter deadlines and expiry buckets: one structure per shard
+ * instead of one timer per lock or waiter.
  */
 export class IndexedHeap<T> {
   private readonly items: T[] = [];

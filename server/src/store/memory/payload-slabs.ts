@@ -14,7 +14,7 @@
  * - a class that holds more than one page plus 1/8 of its used chunks free is compacted: its
  *   sparsest pages are evacuated into the others and released (Redis's active defragmentation does
  *   the same for jemalloc's pages). Compaction runs in time-boxed slices ({@link compact}, called
- *   by the store's timer like the expiry sweep), not on the free itself: while sessions are being
+ *   by the backend's timer like the expiry sweep), not on the free itself: while sessions are being
  *   removed or expired en masse their pages empty by themselves, and moving chunks that are about
  *   to be freed would be wasted work. Each evacuation moves at most one page of chunks.
  */

@@ -23,9 +23,10 @@ export function ownerSlot(owner: number, shardCount: number): number {
 }
 
 /**
- * One independent partition of the store: its own session table and key index, expiry index,
- * lease heap and waiter queues (payloads and ids live in the store's shared slabs). Shards bound
- * the work of each expiry slice and the cost of growing a table.
+ * One independent partition of the sessions: its own session table and key index, expiry index,
+ * lease heap and waiter queues (payloads and ids live in slabs shared by all shards). Shards bound
+ * the cost of growing a table (its columns are copied and its key index rebuilt, a pause in
+ * proportion to the shard's sessions) and let expiry slices take turns across them.
  */
 export class SessionShard {
   /** Per-session columns and the key index. */
@@ -47,9 +48,9 @@ export class SessionShard {
   readonly queues = new Map<number, Waiter[]>();
 
   /**
-   * @param index - the shard's position in the store.
+   * @param index - the shard's position among the shards.
    * @param count - the number of shards.
-   * @param keys - the store's session-id slabs.
+   * @param keys - the session-id slabs shared by the shards.
    */
   constructor(index: number, count: number, keys: PayloadSlabs) {
     this.ownerOf = (slot) => slotOwner(slot, index, count);
@@ -61,6 +62,30 @@ export class SessionShard {
         table.leaseHeapPosition[slot] = position;
       },
     );
+  }
+
+  /**
+   * Files `slot` in the expiry index under `deadline`'s bucket (the slot's earlier entries go
+   * stale and are skipped when their bucket comes due).
+   * @returns when the shard's earliest bucket comes due, for the timer.
+   */
+  fileExpiry(slot: number, deadline: number): number {
+    const bucket = ExpiryIndex.bucketOf(deadline);
+    this.table.expiryBucket[slot] = bucket;
+    this.expiry.add(slot, bucket);
+    return this.expiry.nextDueAt();
+  }
+
+  /**
+   * Files `slot` again if `deadline` falls in an earlier bucket than the one it is filed in (its
+   * deadline moved earlier: a shorter ttl, or a lock ended after expiry was deferred to the lease
+   * end), so that the sweep still finds it in time. A later deadline needs nothing: the entry is
+   * re-filed when its bucket comes due.
+   * @returns when the shard's earliest bucket comes due, or Infinity if nothing was filed.
+   */
+  fileIfEarlier(slot: number, deadline: number): number {
+    const earlier = ExpiryIndex.bucketOf(deadline) < (this.table.expiryBucket[slot] as number);
+    return earlier ? this.fileExpiry(slot, deadline) : Infinity;
   }
 }
 

@@ -1,4 +1,4 @@
-import { NO_CHUNK, type PayloadSlabs } from "./payload-slabs";
+import type { PayloadSlabs } from "./payload-slabs";
 
 /** Initial slots per shard; columns grow by half when full. */
 const INITIAL_CAPACITY = 1024;
@@ -13,7 +13,8 @@ const MAX_LOAD = 0.7;
  * resident sessions.
  *
  * Columns are replaced when the table grows: read them through the table, never cache them across
- * an {@link SessionTable.allocate}.
+ * an {@link SessionTable.allocate}. The table assigns only a slot's identity (app, id, hash) and
+ * index positions; the session's state columns are written by session-changes.ts alone.
  */
 export class SessionTable {
   /** Slots available before the next growth. */
@@ -47,7 +48,7 @@ export class SessionTable {
   payloadLength = new Uint32Array(0);
   /** The expiry bucket (second) the slot is filed under in the shard's expiry index. */
   expiryBucket = new Int32Array(0);
-  /** Index of the session's app in the store's app registry. */
+  /** Index of the session's app in the backend's app registry. */
   appIndex = new Int32Array(0);
   /** Hash of (app, session id), as given to {@link SessionTable.allocate} (unsigned 32-bit). */
   keyHash = new Uint32Array(0);
@@ -64,9 +65,9 @@ export class SessionTable {
   private bucketShift = 32;
 
   /**
-   * @param keys - the slabs holding the session ids (shared by the store's shards).
+   * @param keys - the slabs holding the session ids (shared by all shards).
    * @param ownerOf - the owner number under which a slot's id chunk is filed in `keys` (compaction
-   *   reports moves by owner; the store maps them back to the slot's `keyChunk`).
+   *   reports moves by owner; the shard set maps them back to the slot's `keyChunk`).
    */
   constructor(
     private readonly keys: PayloadSlabs,
@@ -109,8 +110,8 @@ export class SessionTable {
   }
 
   /**
-   * Takes a free slot for a new session that {@link find} did not find (columns are reset to an
-   * unlocked, empty session).
+   * Takes a free slot for a new session that {@link find} did not find, and indexes it under its
+   * key. Its state columns still hold what the slot's last session left: the caller sets them.
    */
   allocate(appIndex: number, sessionId: string, hash: number): number {
     if (this.freeCount === 0) this.grow(Math.ceil(this.capacity * 1.5));
@@ -120,18 +121,14 @@ export class SessionTable {
     this.keyHash[slot] = hash;
     this.keyChunk[slot] = this.keys.writeAscii(sessionId, this.ownerOf(slot));
     this.keyLength[slot] = sessionId.length;
-    this.lockId[slot] = 0;
-    this.lastLeaseExpiredLockId[slot] = 0;
     this.leaseHeapPosition[slot] = -1;
-    this.payload[slot] = NO_CHUNK;
-    this.payloadLength[slot] = 0;
     this.insert(slot);
     this.size++;
     return slot;
   }
 
   /** Removes a live slot from the index and frees it (its payload must have been freed by the caller). */
-  release(slot: number): void {
+  free(slot: number): void {
     this.unindex(slot);
     this.keys.free(this.keyChunk[slot] as number);
     this.keyLength[slot] = 0;
