@@ -4,7 +4,7 @@
  */
 import * as assert from "node:assert/strict";
 
-import { Outcome, isServiceError, grpc, reasonOf, sleep, useServer, describeEachTransport } from "./helpers/test-server";
+import { Outcome, describeEachBackend, grpc, isServiceError, reasonOf, sleep, useServer } from "./helpers/test-server";
 import type { Calls } from "./helpers/test-server";
 
 const CLIENTS = 32;
@@ -28,7 +28,7 @@ async function lockCounter(calls: Calls, leaseMs: number): Promise<{ lockId: big
   assert.fail("could not get the lock in 100 attempts");
 }
 
-describeEachTransport("concurrency", function () {
+describeEachBackend("concurrency", function () {
   this.timeout(30_000);
   const t = useServer();
 
@@ -50,9 +50,9 @@ describeEachTransport("concurrency", function () {
     assert.equal(counterOf(final.data), 3200);
     assert.equal(final.version, 3201n, "created at version 1 by Lock with create, then 3,200 writes");
     assert.equal(new Set(lockIds).size, 3200, "every lock id is new");
-    const stats = t().server.store.stats();
-    assert.equal(stats.waiters, 0);
-    assert.equal(stats.lockedSessions, 0);
+    const counts = await t().counts();
+    assert.equal(counts.waiters, 0);
+    assert.equal(counts.lockedSessions, 0);
   });
 
   it("with clients abandoning their lock (short leases) no acknowledged write is lost and stale writes fail ABORTED", async () => {

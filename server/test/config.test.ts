@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { ConfigError, OPTION_DOCS, isLoopbackHost, resolveConfig } from "../src/config";
-import { DEFAULT_STORE_OPTIONS } from "../src/store/store-options";
+import { BACKENDS, ConfigError, OPTION_DOCS, OPTION_SECTIONS, isLoopbackHost, resolveConfig } from "../src/config";
+import { DEFAULT_MEMORY_OPTIONS } from "../src/store/memory/memory-options";
+import { DEFAULT_SESSION_LIMITS } from "../src/store/session-limits";
 
 function configError(argv: string[], env: Record<string, string> = {}): ConfigError {
   try {
@@ -26,58 +27,70 @@ describe("resolveConfig", () => {
       metricsPort: 0,
       sessionHashKey: "",
       watchMaxBacklog: 1024,
-      store: DEFAULT_STORE_OPTIONS,
+      backend: "memory",
+      limits: DEFAULT_SESSION_LIMITS,
+      memory: DEFAULT_MEMORY_OPTIONS,
     });
   });
 
   it("returns a deeply frozen object", () => {
     const config = resolveConfig([], {});
     assert.ok(Object.isFrozen(config));
-    assert.ok(Object.isFrozen(config.store));
+    assert.ok(Object.isFrozen(config.limits));
+    assert.ok(Object.isFrozen(config.memory));
   });
 
   it("lets a flag win over its variable, and the variable over the default", () => {
     assert.equal(resolveConfig([], { STATEWARD_PORT: "5000" }).port, 5000);
     assert.equal(resolveConfig(["--port", "6000"], { STATEWARD_PORT: "5000" }).port, 6000);
     assert.equal(resolveConfig(["--port=0"], {}).port, 0);
-    assert.equal(resolveConfig([], { STATEWARD_SHARDS: "4" }).store.shards, 4);
-    assert.equal(resolveConfig(["--shards", "8"], { STATEWARD_SHARDS: "4" }).store.shards, 8);
+    assert.equal(resolveConfig([], { STATEWARD_SHARDS: "4" }).memory.shards, 4);
+    assert.equal(resolveConfig(["--shards", "8"], { STATEWARD_SHARDS: "4" }).memory.shards, 8);
+    assert.equal(resolveConfig([], { STATEWARD_MAX_WAITERS: "4" }).limits.maxWaiters, 4);
+    assert.equal(resolveConfig(["--max-waiters", "8"], { STATEWARD_MAX_WAITERS: "4" }).limits.maxWaiters, 8);
   });
 
   it("treats an empty variable as unset", () => {
     assert.equal(resolveConfig([], { STATEWARD_PORT: "" }).port, 42424);
   });
 
-  it("reads every store option from its flag and its variable", () => {
-    const values: Record<string, number> = {
-      shards: 3,
+  it("reads every session limit and every memory-backend option from its flag and its variable", () => {
+    const limits: Record<string, number> = {
       defaultTtlSeconds: 60,
       maxTtlSeconds: 120,
       defaultLockLeaseMs: 1000,
       maxLockLeaseMs: 2000,
       maxWaitMs: 3000,
       maxWaiters: 7,
-      maxApps: 9,
       maxItemBytes: 1024,
+    };
+    const memory: Record<string, number> = {
+      shards: 3,
+      maxApps: 9,
       maxMemoryBytes: 1_000_000,
       expiryIntervalMs: 50,
       expirySliceBudgetMs: 2,
     };
     const flagOf = (key: string): string =>
       key === "maxMemoryBytes" ? "max-memory" : key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    const argv = Object.entries(values).flatMap(([key, value]) => [`--${flagOf(key)}`, String(value)]);
-    assert.deepEqual({ ...resolveConfig(argv, {}).store }, values);
+    const all = { ...limits, ...memory };
+    const argv = Object.entries(all).flatMap(([key, value]) => [`--${flagOf(key)}`, String(value)]);
+    const fromFlags = resolveConfig(argv, {});
+    assert.deepEqual({ ...fromFlags.limits }, limits);
+    assert.deepEqual({ ...fromFlags.memory }, memory);
     const env = Object.fromEntries(
-      Object.entries(values).map(([key, value]) => [`STATEWARD_${flagOf(key).toUpperCase().replace(/-/g, "_")}`, String(value)]),
+      Object.entries(all).map(([key, value]) => [`STATEWARD_${flagOf(key).toUpperCase().replace(/-/g, "_")}`, String(value)]),
     );
-    assert.deepEqual({ ...resolveConfig([], env).store }, values);
+    const fromEnv = resolveConfig([], env);
+    assert.deepEqual({ ...fromEnv.limits }, limits);
+    assert.deepEqual({ ...fromEnv.memory }, memory);
   });
 
   it("accepts byte sizes with binary suffixes", () => {
-    assert.equal(resolveConfig(["--max-memory", "512MiB"], {}).store.maxMemoryBytes, 512 * 1024 ** 2);
-    assert.equal(resolveConfig(["--max-memory", "2GiB"], {}).store.maxMemoryBytes, 2 * 1024 ** 3);
-    assert.equal(resolveConfig([], { STATEWARD_MAX_MEMORY: "2097152" }).store.maxMemoryBytes, 2_097_152);
-    assert.equal(resolveConfig(["--max-item-bytes", "64KiB"], {}).store.maxItemBytes, 64 * 1024);
+    assert.equal(resolveConfig(["--max-memory", "512MiB"], {}).memory.maxMemoryBytes, 512 * 1024 ** 2);
+    assert.equal(resolveConfig(["--max-memory", "2GiB"], {}).memory.maxMemoryBytes, 2 * 1024 ** 3);
+    assert.equal(resolveConfig([], { STATEWARD_MAX_MEMORY: "2097152" }).memory.maxMemoryBytes, 2_097_152);
+    assert.equal(resolveConfig(["--max-item-bytes", "64KiB"], {}).limits.maxItemBytes, 64 * 1024);
     assert.match(configError(["--max-memory", "1GB"]).message, /--max-memory.*STATEWARD_MAX_MEMORY.*suffix/);
     assert.match(configError(["--max-memory", "1.5GiB"]).message, /--max-memory/);
   });
@@ -109,6 +122,23 @@ describe("resolveConfig", () => {
     assert.equal(resolveConfig(["--log-level", "debug"], {}).logLevel, "debug");
     assert.equal(resolveConfig([], { STATEWARD_LOG_LEVEL: "silent" }).logLevel, "silent");
     assert.match(configError(["--log-level", "verbose"]).message, /--log-level.*one of fatal, error/);
+  });
+
+  it("accepts --backend memory (the default) and refuses another backend, naming the flag, the variable and the valid values", () => {
+    assert.deepEqual([...BACKENDS], ["memory"]);
+    assert.equal(resolveConfig(["--backend", "memory"], {}).backend, "memory");
+    assert.equal(resolveConfig([], { STATEWARD_BACKEND: "memory" }).backend, "memory");
+    for (const [argv, env] of [
+      [["--backend", "redis"], {}],
+      [[], { STATEWARD_BACKEND: "redis" }],
+    ] as const) {
+      const message = configError([...argv], env).message;
+      assert.match(message, /--backend/);
+      assert.match(message, /STATEWARD_BACKEND/);
+      assert.match(message, /one of memory\b/);
+      assert.match(message, /redis/);
+    }
+    assert.ok(configError(["--backend", ""]) instanceof ConfigError);
   });
 
   it("rejects unknown flags and positional arguments", () => {
@@ -178,6 +208,7 @@ describe("OPTION_DOCS", () => {
   it("documents every option with its variable, default and description", () => {
     const flags = OPTION_DOCS.map((doc) => doc.flag);
     assert.deepEqual(flags, [
+      "--backend",
       "--host",
       "--port",
       "--allow-remote",
@@ -188,15 +219,15 @@ describe("OPTION_DOCS", () => {
       "--metrics-port",
       "--session-hash-key",
       "--watch-max-backlog",
-      "--shards",
       "--default-ttl-seconds",
       "--max-ttl-seconds",
       "--default-lock-lease-ms",
       "--max-lock-lease-ms",
       "--max-wait-ms",
       "--max-waiters",
-      "--max-apps",
       "--max-item-bytes",
+      "--shards",
+      "--max-apps",
       "--max-memory",
       "--expiry-interval-ms",
       "--expiry-slice-budget-ms",
@@ -214,7 +245,29 @@ describe("OPTION_DOCS", () => {
     assert.equal(byFlag.get("--port"), String(config.port));
     assert.equal(byFlag.get("--host"), config.host);
     assert.equal(byFlag.get("--max-memory"), "1GiB");
-    assert.equal(config.store.maxMemoryBytes, 1024 ** 3);
-    assert.equal(byFlag.get("--shards"), String(config.store.shards));
+    assert.equal(config.memory.maxMemoryBytes, 1024 ** 3);
+    assert.equal(byFlag.get("--shards"), String(config.memory.shards));
+    assert.equal(byFlag.get("--max-waiters"), String(config.limits.maxWaiters));
+    assert.equal(byFlag.get("--backend"), config.backend);
+  });
+
+  it("groups the options in sections server, limits, memory, in that order, each section's options together", () => {
+    assert.deepEqual(Object.keys(OPTION_SECTIONS), ["server", "limits", "memory"]);
+    const sections = OPTION_DOCS.map((doc) => doc.section);
+    const order = sections.filter((section, i) => i === 0 || sections[i - 1] !== section);
+    assert.deepEqual(order, ["server", "limits", "memory"], "each section once, in order");
+    const bySection = (section: string): string[] => OPTION_DOCS.filter((doc) => doc.section === section).map((doc) => doc.flag);
+    assert.ok(bySection("server").includes("--backend") && bySection("server").includes("--port"));
+    assert.deepEqual(bySection("limits"), [
+      "--default-ttl-seconds",
+      "--max-ttl-seconds",
+      "--default-lock-lease-ms",
+      "--max-lock-lease-ms",
+      "--max-wait-ms",
+      "--max-waiters",
+      "--max-item-bytes",
+    ]);
+    assert.deepEqual(bySection("memory"), ["--shards", "--max-apps", "--max-memory", "--expiry-interval-ms", "--expiry-slice-budget-ms"]);
+    for (const title of Object.values(OPTION_SECTIONS)) assert.ok(title.length > 0);
   });
 });

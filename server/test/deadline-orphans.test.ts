@@ -9,8 +9,12 @@ import { credentials } from "@grpc/grpc-js";
 import { SessionStateClient } from "../../client/ts/src";
 import { measureDeadlineOrphans } from "./fault/deadline-orphans";
 import { startServerProcess } from "./fault/server-process";
-import { deadlineMarginMs, waitWithinDeadline } from "../src/grpc/deadline";
-import { Outcome, expectStatus, grpc, useServer } from "./helpers/test-server";
+import { NO_DEADLINE, canStillDeliver, deadlineMarginMs, tooLateToLock, waitWithinDeadline } from "../src/store/call-deadline";
+import { FakeClock } from "../src/store/fake-clock";
+import { MemoryBackend } from "../src/store/memory/memory-backend";
+import { SessionStore } from "../src/store/session-store";
+import { StoreError } from "../src/store/store-error";
+import { FAKE_START_MS, Outcome, expectStatus, grpc, useServer } from "./helpers/test-server";
 
 describe("short deadlines (rule 7)", function () {
   this.timeout(60_000);
@@ -35,9 +39,30 @@ describe("short deadlines (rule 7)", function () {
     assert.ok(counts.granted + counts.locked > counts.trials / 2, `most are answered in time: ${JSON.stringify(counts)}`);
   });
 
-  it("rule 7: a Lock whose deadline is already within the margin is refused and changes nothing", async () => {
+  it("rule 7: a Lock whose deadline is already within the margin is refused (DEADLINE_TOO_CLOSE) and changes nothing", async () => {
+    // On the store's fake clock: over the wire the client's own deadline (at most 8 ms away) races
+    // the refusal.
+    const clock = new FakeClock(FAKE_START_MS);
+    const store = new SessionStore(new MemoryBackend({}, {}, clock), {}, clock);
+    const now = clock.now();
+    const errors: unknown[] = [];
+    const answers: unknown[] = [];
+    const completion = { resolve: (r: unknown) => answers.push(r), reject: (e: unknown) => errors.push(e) };
+    store.lock({ app: "a", sessionId: "s", waitMs: 0, leaseMs: 0, create: true, ttlSeconds: 0 }, completion, { arrivedAt: now, at: now + 8 });
+    assert.equal(answers.length, 0);
+    assert.ok(errors[0] instanceof StoreError);
+    assert.equal(errors[0].reason, "DEADLINE_TOO_CLOSE");
+    assert.equal(errors[0].kind, "deadline-exceeded");
+    assert.deepEqual((await store.counts()).sessions, 0, "nothing was created");
+    // With more time than the margin, the same Lock is granted.
+    store.lock({ app: "a", sessionId: "s", waitMs: 0, leaseMs: 0, create: true, ttlSeconds: 0 }, completion, { arrivedAt: now, at: now + 40 });
+    assert.equal(answers.length, 1);
+    await store.close();
+  });
+
+  it("rule 7: over the wire, a Lock with a deadline inside the margin is answered DEADLINE_EXCEEDED and changes nothing", async () => {
     await t().call.set({ data: "v" });
-    await expectStatus(t().call.lock({}, { deadlineMs: 3 }), grpc.status.DEADLINE_EXCEEDED, {});
+    await expectStatus(t().call.lock({}, { deadlineMs: 3 }), grpc.status.DEADLINE_EXCEEDED);
     assert.equal((await t().call.get()).outcome, Outcome.OUTCOME_OK, "the session is not locked");
   });
 
@@ -45,8 +70,25 @@ describe("short deadlines (rule 7)", function () {
     assert.equal(deadlineMarginMs(20), 8);
     assert.equal(deadlineMarginMs(100), 25);
     assert.equal(deadlineMarginMs(1000), 50);
-    assert.equal(waitWithinDeadline(60_000, 1_000 + 100, 1_000), 75);
-    assert.equal(waitWithinDeadline(10, Infinity, 1_000), 10);
-    assert.equal(waitWithinDeadline(10, 900, 1_000), 0);
+    assert.equal(waitWithinDeadline(60_000, { arrivedAt: 1_000, at: 1_000 + 100 }, 1_000), 75);
+    assert.equal(waitWithinDeadline(10, NO_DEADLINE, 1_000), 10);
+    assert.equal(waitWithinDeadline(10, { arrivedAt: 0, at: 900 }, 1_000), 0);
+  });
+
+  it("refuses a Lock, or a grant, within the margin of the whole deadline", () => {
+    // A 20 ms deadline keeps 8 ms: a Lock may still be taken with 9 ms left, not with 8.
+    const deadline = { arrivedAt: 1_000, at: 1_020 };
+    assert.equal(tooLateToLock(deadline, 1_011), false);
+    assert.equal(tooLateToLock(deadline, 1_012), true);
+    let now = 1_011;
+    const deliverable = canStillDeliver(undefined, deadline, () => now);
+    assert.equal(deliverable(), true);
+    now = 1_012;
+    assert.equal(deliverable(), false);
+    let gone = false;
+    const unlessGone = canStillDeliver(() => gone, NO_DEADLINE, () => now);
+    assert.equal(unlessGone(), true);
+    gone = true;
+    assert.equal(unlessGone(), false);
   });
 });

@@ -1,9 +1,9 @@
 /** Rule 11: Expire restarts the window (optionally with a new ttl) without touching data, version or lock. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, useFakeServer, describeEachTransport } from "./helpers/test-server";
+import { Outcome, describeEachBackend, useFakeServer } from "./helpers/test-server";
 
-describeEachTransport("expire (rule 11)", () => {
+describeEachBackend("expire (rule 11)", () => {
   const t = useFakeServer();
 
   it("rule 11: Expire restarts the window and keeps data and version", async () => {
@@ -38,7 +38,7 @@ describeEachTransport("expire (rule 11)", () => {
     assert.equal(get.outcome, Outcome.OUTCOME_LOCKED);
     assert.equal(get.lockId, lock.lockId);
     assert.equal(get.lockAgeMs, 300n);
-    assert.equal(t().server.store.stats().lockedSessions, 1);
+    assert.equal((await t().counts()).lockedSessions, 1);
     assert.deepEqual(await t().call.set({ data: "v2", lockId: lock.lockId }), { version: 2n, written: true });
     assert.equal((await t().call.get()).ttlSeconds, 50);
   });
@@ -47,7 +47,7 @@ describeEachTransport("expire (rule 11)", () => {
     assert.deepEqual(await t().call.expire({ sessionId: "missing" }), { found: false, ttlSeconds: 0 });
     const result = await t().call.expire({ sessionId: "missing", ttlSeconds: 600 });
     assert.equal(result.found, false);
-    assert.equal(t().server.store.stats().sessions, 0);
+    assert.equal((await t().counts()).sessions, 0);
     assert.equal((await t().call.get({ sessionId: "missing" })).outcome, Outcome.OUTCOME_NOT_FOUND);
     assert.equal((await t().call.lock({ sessionId: "missing" })).outcome, Outcome.OUTCOME_NOT_FOUND);
   });

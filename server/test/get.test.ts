@@ -1,9 +1,9 @@
 /** Rule 3: Get is a reader: never locks, OUTCOME_LOCKED shows the holder, readers never wait for readers. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, useFakeServer, waitForWaiters, describeEachTransport } from "./helpers/test-server";
+import { Outcome, describeEachBackend, useFakeServer, waitForWaiters } from "./helpers/test-server";
 
-describeEachTransport("get (rule 3)", () => {
+describeEachBackend("get (rule 3)", () => {
   const t = useFakeServer();
 
   it("rule 3: OUTCOME_OK returns data, version and ttl, and takes no lock", async () => {
@@ -15,7 +15,7 @@ describeEachTransport("get (rule 3)", () => {
     assert.equal(got.version, 2n);
     assert.equal(got.ttlSeconds, 77);
     assert.equal(got.lockId, 0n);
-    assert.equal(t().server.store.stats().lockedSessions, 0);
+    assert.equal((await t().counts()).lockedSessions, 0);
     // No lock was taken: a writer gets the lock at once, and an unlocked Set is allowed.
     const lock = await t().call.lock();
     assert.equal(lock.outcome, Outcome.OUTCOME_OK);
@@ -44,7 +44,7 @@ describeEachTransport("get (rule 3)", () => {
     const got = await t().call.get({ sessionId: "nobody" });
     assert.equal(got.outcome, Outcome.OUTCOME_NOT_FOUND);
     assert.equal(got.data.length, 0);
-    assert.equal(t().server.store.stats().sessions, 0);
+    assert.equal((await t().counts()).sessions, 0);
   });
 
   it("rule 3: readers never wait for readers (concurrent waiting Gets on an unlocked session answer at once)", async () => {
@@ -57,8 +57,9 @@ describeEachTransport("get (rule 3)", () => {
       assert.equal(a.outcome, Outcome.OUTCOME_OK);
       assert.equal(a.data.toString(), "shared");
     }
-    assert.equal(t().server.store.stats().waiters, 0);
-    assert.equal(t().server.store.stats().lockedSessions, 0);
+    const counts = await t().counts();
+    assert.equal(counts.waiters, 0);
+    assert.equal(counts.lockedSessions, 0);
   });
 
   it("rule 3: a waiting reader does not block a writer's Lock and Get never holds the lock", async () => {

@@ -1,7 +1,7 @@
 /** Rule 1: keys are (app, session_id), with byte-length and charset limits. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, expectStatus, fieldPattern, grpc, numberPattern, useFakeServer, describeEachTransport } from "./helpers/test-server";
+import { Outcome, describeEachBackend, expectStatus, fieldPattern, grpc, numberPattern, useFakeServer } from "./helpers/test-server";
 import type { TestServer } from "./helpers/test-server";
 
 /** Every visible ASCII character, 0x21-0x7E (94 characters). */
@@ -45,7 +45,7 @@ async function expectAllMethodsRefuse(t: TestServer, key: BadKey): Promise<void>
   await expectStatus(t.call.remove(k), grpc.status.INVALID_ARGUMENT, expected);
 }
 
-describeEachTransport("keys (rule 1)", () => {
+describeEachBackend("keys (rule 1)", () => {
   const t = useFakeServer();
 
   it("rule 1: app of 0 and 128 bytes, session id of 1 and 256 bytes, all visible ASCII are valid keys", async () => {
@@ -60,7 +60,7 @@ describeEachTransport("keys (rule 1)", () => {
       assert.equal(set.written, true);
       assert.equal(set.version, 1n);
     }
-    assert.equal(t().server.store.stats().sessions, keys.length);
+    assert.equal((await t().counts()).sessions, keys.length);
     for (const [i, key] of keys.entries()) {
       const got = await t().call.get(key);
       assert.equal(got.outcome, Outcome.OUTCOME_OK);
@@ -71,7 +71,7 @@ describeEachTransport("keys (rule 1)", () => {
       assert.equal((await t().call.expire(key)).found, true);
       assert.equal((await t().call.remove(key)).removed, true);
     }
-    assert.equal(t().server.store.stats().sessions, 0);
+    assert.equal((await t().counts()).sessions, 0);
   });
 
   it("rule 1: the same session id under two apps is two sessions", async () => {
@@ -81,7 +81,7 @@ describeEachTransport("keys (rule 1)", () => {
     await t().call.set({ ...a, data: "from shop" });
     await t().call.set({ ...b, data: "from blog" });
     assert.equal((await t().call.get(empty)).outcome, Outcome.OUTCOME_NOT_FOUND, "the empty app is a third app");
-    assert.equal(t().server.store.stats().sessions, 2);
+    assert.equal((await t().counts()).sessions, 2);
     assert.equal((await t().call.get(a)).data.toString(), "from shop");
     assert.equal((await t().call.get(b)).data.toString(), "from blog");
 
@@ -110,9 +110,9 @@ describeEachTransport("keys (rule 1)", () => {
   for (const key of BAD_KEYS) {
     it(`rule 1: ${key.name} is INVALID_ARGUMENT naming ${key.field} on every method, and nothing is stored`, async () => {
       const existing = await t().call.set({ data: "keep me" });
-      const before = t().server.store.stats();
+      const before = await t().counts();
       await expectAllMethodsRefuse(t(), key);
-      assert.deepEqual(t().server.store.stats(), before, "store stats unchanged");
+      assert.deepEqual(await t().counts(), before, "backend counts unchanged");
       const got = await t().call.get();
       assert.equal(got.outcome, Outcome.OUTCOME_OK);
       assert.equal(got.data.toString(), "keep me");

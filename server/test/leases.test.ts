@@ -7,11 +7,12 @@ import {
   fieldPattern,
   grpc,
   numberPattern,
+  describeEachBackend,
   useFakeServer,
-  waitForWaiters, describeEachTransport
+  waitForWaiters,
 } from "./helpers/test-server";
 
-describeEachTransport("leases (rule 6)", () => {
+describeEachBackend("leases (rule 6)", () => {
   describe("default limits", () => {
     const t = useFakeServer();
 
@@ -28,7 +29,7 @@ describeEachTransport("leases (rule 6)", () => {
       t().clock.advance(1);
       const after = await t().call.get();
       assert.equal(after.outcome, Outcome.OUTCOME_OK, "the server released the lock itself");
-      assert.equal(t().server.store.stats().lockedSessions, 0);
+      assert.equal((await t().counts()).lockedSessions, 0);
     });
 
     it("rule 6: a requested lease is honoured exactly (lease_ms 5000)", async () => {
@@ -45,7 +46,7 @@ describeEachTransport("leases (rule 6)", () => {
 
     it("rule 6: lease_ms up to the 3,600,000 default maximum is accepted; 3,600,001 is INVALID_ARGUMENT naming lease_ms and the limit", async () => {
       await t().call.set({ data: "x" });
-      const before = t().server.store.stats();
+      const before = await t().counts();
       const expected = { reason: "INVALID_FIELD", message: [fieldPattern("lease_ms"), numberPattern(3_600_000)] };
       await expectStatus(t().call.lock({ leaseMs: 3_600_001 }), grpc.status.INVALID_ARGUMENT, expected);
       await expectStatus(
@@ -53,7 +54,7 @@ describeEachTransport("leases (rule 6)", () => {
         grpc.status.INVALID_ARGUMENT,
         expected,
       );
-      assert.deepEqual(t().server.store.stats(), before, "nothing locked, nothing created");
+      assert.deepEqual(await t().counts(), before, "nothing locked, nothing created");
       assert.equal((await t().call.get({ sessionId: "new" })).outcome, Outcome.OUTCOME_NOT_FOUND);
       const ok = await t().call.lock({ leaseMs: 3_600_000 });
       assert.equal(ok.outcome, Outcome.OUTCOME_OK);
@@ -105,7 +106,7 @@ describeEachTransport("leases (rule 6)", () => {
       await t().call.set({ data: "x", ttlSeconds: 1 });
       await t().call.lock({ leaseMs: 5000 });
       t().clock.advance(4999);
-      assert.equal(t().server.store.stats().sessions, 1);
+      assert.equal((await t().counts()).sessions, 1);
       t().clock.advance(1000 + 2);
       assert.equal((await t().call.get()).outcome, Outcome.OUTCOME_NOT_FOUND);
     });
@@ -120,7 +121,7 @@ describeEachTransport("leases (rule 6)", () => {
         reason: "INVALID_FIELD",
         message: [fieldPattern("lease_ms"), numberPattern(5000)],
       });
-      assert.equal(t().server.store.stats().lockedSessions, 0);
+      assert.equal((await t().counts()).lockedSessions, 0);
       const max = await t().call.lock({ leaseMs: 5000 });
       assert.equal(max.leaseMs, 5000);
       await t().call.release({ lockId: max.lockId });

@@ -1,7 +1,7 @@
 /** Rule 13: item size limit (INVALID_ARGUMENT naming the limit) and memory budget (RESOURCE_EXHAUSTED). */
 import * as assert from "node:assert/strict";
 
-import { Outcome, expectStatus, grpc, numberPattern, useFakeServer, describeEachTransport } from "./helpers/test-server";
+import { Outcome, describeEachBackend, describeEachTransport, expectStatus, grpc, numberPattern, useFakeServer } from "./helpers/test-server";
 import type { FakeTestServer } from "./helpers/test-server";
 
 const MIB = 1024 * 1024;
@@ -29,7 +29,7 @@ async function fillBudget(t: FakeTestServer, size: number, max: number): Promise
   assert.fail(`the memory budget never refused a write after ${max} writes of ${size} bytes`);
 }
 
-describeEachTransport("limits (rule 13)", () => {
+describeEachBackend("limits (rule 13)", () => {
   describe("--max-item-bytes 1024", () => {
     const t = useFakeServer(["--max-item-bytes", "1024"]);
 
@@ -44,7 +44,7 @@ describeEachTransport("limits (rule 13)", () => {
 
     it("rule 13: an item of limit + 1 bytes is INVALID_ARGUMENT naming the limit, and the store is unchanged", async () => {
       await t().call.set({ data: "original" });
-      const before = t().server.store.stats();
+      const before = await t().counts();
       const expected = { reason: "ITEM_TOO_LARGE", message: [numberPattern(1024), /data|item|max-item-bytes/i] };
       for (const size of [1025, 2048, 60_000]) {
         await expectStatus(t().call.set({ data: bytes(size) }), grpc.status.INVALID_ARGUMENT, expected);
@@ -55,7 +55,7 @@ describeEachTransport("limits (rule 13)", () => {
           expected,
         );
       }
-      assert.deepEqual(t().server.store.stats(), before);
+      assert.deepEqual(await t().counts(), before);
       const got = await t().call.get();
       assert.equal(got.data.toString(), "original");
       assert.equal(got.version, 1n);
@@ -82,25 +82,79 @@ describeEachTransport("limits (rule 13)", () => {
       const exact = bytes(MIB, 0x7a);
       assert.deepEqual(await t().call.set({ data: exact }), { version: 1n, written: true });
       assert.deepEqual((await t().call.get()).data, exact);
-      const before = t().server.store.stats();
+      const before = await t().counts();
       for (const size of [MIB + 1, MIB + 16 * 1024]) {
         await expectStatus(t().call.set({ data: bytes(size) }), grpc.status.INVALID_ARGUMENT, {
           reason: "ITEM_TOO_LARGE",
           message: [numberPattern(MIB)],
         });
       }
-      assert.deepEqual(t().server.store.stats(), before);
-      assert.equal((await t().call.get()).version, 1n);
+      assert.deepEqual(await t().counts(), before);
+      const got = await t().call.get();
+      assert.equal(got.version, 1n);
+      assert.deepEqual(got.data, exact);
+    });
+  });
+});
+
+// --max-memory and --max-apps are options of the memory backend: these assert through the API only,
+// so they run on every backend built on it (the memory backend, and the same behind a deferral).
+describeEachBackend("limits: the memory backend's budget and app registry (rule 13)", () => {
+  describe("--max-memory 65536", () => {
+    const t = useFakeServer(["--max-memory", "65536", "--max-item-bytes", "16384"]);
+
+    it("rule 13: after removing sessions, writes succeed again", async () => {
+      const { written, refusedId } = await fillBudget(t(), 8000, 20);
+      for (const sessionId of written.slice(0, 2)) {
+        assert.equal((await t().call.remove({ sessionId })).removed, true);
+      }
+      assert.deepEqual(await t().call.set({ sessionId: refusedId, data: bytes(8000) }), { version: 1n, written: true });
+      assert.equal((await t().call.get({ sessionId: refusedId })).outcome, Outcome.OUTCOME_OK);
+    });
+
+    it("rule 13: shrinking an existing session is allowed even when the budget is full", async () => {
+      const { written } = await fillBudget(t(), 8000, 20);
+      const sessionId = written[0] ?? "";
+      assert.deepEqual(await t().call.set({ sessionId, data: "small" }), { version: 2n, written: true });
     });
   });
 
+  describe("--max-apps 3 (audit defect 7)", () => {
+    const t = useFakeServer(["--max-apps", "3"]);
+
+    it("rule 13: an app whose sessions are gone is forgotten; the number of live apps is bounded", async () => {
+      for (let cycle = 0; cycle < 20; cycle++) {
+        const app = `app-${cycle}`;
+        await t().call.set({ app, data: "v" });
+        assert.equal((await t().call.remove({ app })).removed, true);
+      }
+      await t().call.set({ app: "a", data: "v" });
+      await t().call.set({ app: "b", data: "v" });
+      await t().call.set({ app: "c", data: "v" });
+      await expectStatus(t().call.set({ app: "d", data: "v" }), grpc.status.RESOURCE_EXHAUSTED, {
+        reason: "TOO_MANY_APPS",
+        message: [/max-apps/, numberPattern(3)],
+      });
+      await expectStatus(t().call.lock({ app: "d", create: true }), grpc.status.RESOURCE_EXHAUSTED, { reason: "TOO_MANY_APPS" });
+      // More sessions of a live app are fine, and a gone app frees its place.
+      await t().call.set({ app: "a", sessionId: "s2", data: "v" });
+      await t().call.remove({ app: "c" });
+      await t().call.set({ app: "d", data: "v" });
+      assert.equal((await t().call.get({ app: "d" })).outcome, Outcome.OUTCOME_OK);
+      assert.equal((await t().call.get({ app: "c" })).outcome, Outcome.OUTCOME_NOT_FOUND);
+    });
+  });
+});
+
+// Memory internals: the bytes the memory backend charges (stats()) and its active expiry sweep.
+describeEachTransport("limits: the memory budget (rule 13) (memory backend)", () => {
   describe("--max-memory 65536", () => {
     const t = useFakeServer(["--max-memory", "65536", "--max-item-bytes", "16384"]);
 
     it("rule 13: a write that would pass the memory budget fails RESOURCE_EXHAUSTED and changes nothing", async () => {
       const { written, refusedId } = await fillBudget(t(), 8000, 20);
       assert.ok(written.length >= 2, `some writes fit (${written.length})`);
-      const stats = t().server.store.stats();
+      const stats = t().memory().stats();
       assert.equal(stats.maxMemoryBytes, 65_536);
       assert.ok(stats.bytesUsed <= 65_536, `bytesUsed ${stats.bytesUsed} within the budget`);
       assert.equal(stats.sessions, written.length);
@@ -108,7 +162,7 @@ describeEachTransport("limits (rule 13)", () => {
 
       // Growing an existing session past the budget: refused, old data and version kept.
       const victim = written[0] ?? "";
-      const before = t().server.store.stats();
+      const before = t().memory().stats();
       await expectStatus(t().call.set({ sessionId: victim, data: bytes(16_000) }), grpc.status.RESOURCE_EXHAUSTED, {
         reason: "MEMORY_BUDGET",
       });
@@ -126,18 +180,9 @@ describeEachTransport("limits (rule 13)", () => {
       const kept = await t().call.get({ sessionId: victim });
       assert.equal(kept.version, 1n);
       assert.deepEqual(kept.data, bytes(8000, 0x30));
-      const after = t().server.store.stats();
+      const after = t().memory().stats();
       assert.equal(after.bytesUsed, before.bytesUsed);
       assert.equal(after.sessions, before.sessions);
-    });
-
-    it("rule 13: after removing sessions, writes succeed again", async () => {
-      const { written, refusedId } = await fillBudget(t(), 8000, 20);
-      for (const sessionId of written.slice(0, 2)) {
-        assert.equal((await t().call.remove({ sessionId })).removed, true);
-      }
-      assert.deepEqual(await t().call.set({ sessionId: refusedId, data: bytes(8000) }), { version: 1n, written: true });
-      assert.equal((await t().call.get({ sessionId: refusedId })).outcome, Outcome.OUTCOME_OK);
     });
 
     it("rule 13: expired sessions give their memory back to the budget (once the active expiry swept them)", async () => {
@@ -145,20 +190,15 @@ describeEachTransport("limits (rule 13)", () => {
       assert.ok(written.length > 0);
       // Past the 1200 s default ttl plus a couple of expiry cycles; no call touches the sessions.
       t().clock.advance(1_200_000 + 2_000);
-      assert.equal(t().server.store.stats().sessions, 0, "swept by the active expiry cycle");
-      assert.equal(t().server.store.stats().bytesUsed, 0);
+      assert.equal(t().memory().stats().sessions, 0, "swept by the active expiry cycle");
+      assert.equal(t().memory().stats().bytesUsed, 0);
       assert.deepEqual(await t().call.set({ sessionId: refusedId, data: bytes(8000) }), { version: 1n, written: true });
-    });
-
-    it("rule 13: shrinking an existing session is allowed even when the budget is full", async () => {
-      const { written } = await fillBudget(t(), 8000, 20);
-      const sessionId = written[0] ?? "";
-      assert.deepEqual(await t().call.set({ sessionId, data: "small" }), { version: 2n, written: true });
     });
   });
 });
 
-describeEachTransport("memory held by expired sessions (audit decision)", () => {
+// Memory internals: the memory backend's budget, its reclaiming and its expiry cycle (runDueWork).
+describeEachTransport("memory held by expired sessions (audit decision) (memory backend)", () => {
   const t = useFakeServer(["--max-memory", "64KiB", "--max-item-bytes", "4KiB", "--expiry-interval-ms", "60000"]);
 
   it("rule 13: a write is never refused for memory held by sessions that have already expired", async () => {
@@ -167,38 +207,13 @@ describeEachTransport("memory held by expired sessions (audit decision)", () => 
     // Every session's deadline passes, but the expiry cycle (every 60 s) has not run yet.
     for (const sessionId of written) await t().call.expire({ sessionId, ttlSeconds: 1 });
     t().clock.advance(1500);
-    assert.equal(t().server.store.stats().sessions, written.length, "nothing swept yet");
+    assert.equal(t().memory().stats().sessions, written.length, "nothing swept yet");
     assert.deepEqual(await t().call.set({ sessionId: "new", data: bytes(4000) }), { version: 1n, written: true });
     // As much as the write needed was reclaimed at once; the expiry cycle takes the rest later.
-    assert.ok(t().server.store.stats().sessions <= written.length, "expired sessions were reclaimed first");
+    assert.ok(t().memory().stats().sessions <= written.length, "expired sessions were reclaimed first");
     t().clock.advance(60_000);
-    t().server.store.runDueWork();
-    assert.equal(t().server.store.stats().sessions, 1);
+    t().memory().runDueWork();
+    assert.equal(t().memory().stats().sessions, 1);
   });
 });
 
-describeEachTransport("app registry (audit defect 7)", () => {
-  const t = useFakeServer(["--max-apps", "3"]);
-
-  it("rule 13: an app whose sessions are gone is forgotten; the number of live apps is bounded", async () => {
-    for (let cycle = 0; cycle < 20; cycle++) {
-      const app = `app-${cycle}`;
-      await t().call.set({ app, data: "v" });
-      assert.equal((await t().call.remove({ app })).removed, true);
-    }
-    await t().call.set({ app: "a", data: "v" });
-    await t().call.set({ app: "b", data: "v" });
-    await t().call.set({ app: "c", data: "v" });
-    await expectStatus(t().call.set({ app: "d", data: "v" }), grpc.status.RESOURCE_EXHAUSTED, {
-      reason: "TOO_MANY_APPS",
-      message: [/max-apps/, numberPattern(3)],
-    });
-    await expectStatus(t().call.lock({ app: "d", create: true }), grpc.status.RESOURCE_EXHAUSTED, { reason: "TOO_MANY_APPS" });
-    // More sessions of a live app are fine, and a gone app frees its place.
-    await t().call.set({ app: "a", sessionId: "s2", data: "v" });
-    await t().call.remove({ app: "c" });
-    await t().call.set({ app: "d", data: "v" });
-    assert.equal((await t().call.get({ app: "d" })).outcome, Outcome.OUTCOME_OK);
-    assert.equal((await t().call.get({ app: "c" })).outcome, Outcome.OUTCOME_NOT_FOUND);
-  });
-});

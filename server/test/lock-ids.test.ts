@@ -1,9 +1,9 @@
 /** Rule 5: lock ids are non-zero fencing tokens, strictly increasing per session, never reused. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, expectStatus, grpc, useFakeServer, waitForWaiters, describeEachTransport } from "./helpers/test-server";
+import { Outcome, describeEachBackend, expectStatus, grpc, useFakeServer, waitForWaiters } from "./helpers/test-server";
 
-describeEachTransport("lock ids (rule 5)", () => {
+describeEachBackend("lock ids (rule 5)", () => {
   const t = useFakeServer();
 
   it("rule 5: lock_id is non-zero and strictly increasing across Lock/Release, Set, lease end and waiters", async () => {
@@ -67,7 +67,7 @@ describeEachTransport("lock ids (rule 5)", () => {
   });
 });
 
-describeEachTransport("stale lock ids say why (audit decisions)", () => {
+describeEachBackend("stale lock ids say why (audit decisions)", () => {
   const t = useFakeServer();
 
   it("rule 9: an id from before the session was removed and created again is SESSION_GONE", async () => {

@@ -1,9 +1,9 @@
 /** Rule 4: Lock takes the lock of an unlocked session, reports the holder of a locked one, creates atomically. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, useFakeServer, describeEachTransport } from "./helpers/test-server";
+import { Outcome, describeEachBackend, useFakeServer } from "./helpers/test-server";
 
-describeEachTransport("lock (rule 4)", () => {
+describeEachBackend("lock (rule 4)", () => {
   const t = useFakeServer();
 
   it("rule 4: Lock on an unlocked session: OUTCOME_OK, data, version, a new non-zero lock_id, lock_age_ms 0", async () => {
@@ -18,7 +18,7 @@ describeEachTransport("lock (rule 4)", () => {
     assert.equal(lock.ttlSeconds, 99);
     assert.equal(lock.created, false);
     assert.equal(lock.leaseMs, 30_000);
-    assert.equal(t().server.store.stats().lockedSessions, 1);
+    assert.equal((await t().counts()).lockedSessions, 1);
   });
 
   it("rule 4: Lock on a locked session: OUTCOME_LOCKED with the holder's lock_id and age, no data, holder unchanged", async () => {
@@ -46,7 +46,7 @@ describeEachTransport("lock (rule 4)", () => {
     assert.equal(lock.outcome, Outcome.OUTCOME_NOT_FOUND);
     assert.equal(lock.lockId, 0n);
     assert.equal(lock.created, false);
-    assert.deepEqual(t().server.store.stats().sessions, 0);
+    assert.equal((await t().counts()).sessions, 0);
     assert.equal((await t().call.get({ sessionId: "missing" })).outcome, Outcome.OUTCOME_NOT_FOUND);
   });
 
@@ -82,7 +82,7 @@ describeEachTransport("lock (rule 4)", () => {
       assert.equal(a.created, false);
       assert.equal(a.lockId, winners[0]?.lockId);
     }
-    assert.equal(t().server.store.stats().sessions, 1);
+    assert.equal((await t().counts()).sessions, 1);
   });
 
   it("rule 4: Lock with create on an existing unlocked session locks it and returns its data, created = false", async () => {

@@ -7,12 +7,14 @@ import * as assert from "node:assert/strict";
 import { DataPointType, type Histogram } from "@opentelemetry/sdk-metrics";
 import { GetRequest, LockRequest, PipelineClient, RemoveRequest, SetRequest } from "../../client/ts/src";
 import { FakeClock } from "../src/store/fake-clock";
+import { MemoryBackend } from "../src/store/memory/memory-backend";
 import { metricsByName, pointsOf, startObservedServer, total, unary, type ObservedServer } from "./helpers/telemetry-test-kit";
 import { FAKE_START_MS, grpc, waitFor } from "./helpers/test-server";
 
 const APP = "shop";
 
-describe("metrics: a scripted workload", function () {
+// The gauges checked against the backend (bytes used, budget) and the expiry sweep (runDueWork) are the memory backend's.
+describe("metrics: a scripted workload (memory backend)", function () {
   let s: ObservedServer | undefined;
   afterEach(async () => {
     await s?.close();
@@ -23,6 +25,8 @@ describe("metrics: a scripted workload", function () {
     const clock = new FakeClock(FAKE_START_MS);
     s = await startObservedServer(["--max-waiters", "1", "--max-memory", "64KiB", "--max-item-bytes", "32KiB"], { clock, tracing: false });
     const server = s;
+    const memory = s.server.backend;
+    assert.ok(memory instanceof MemoryBackend);
     const client = s.client();
     const set = (sessionId: string, data: Buffer, extra: Partial<SetRequest> = {}): Promise<unknown> =>
       unary(client, client.set, SetRequest.fromPartial({ app: APP, sessionId, data, ...extra }));
@@ -36,7 +40,7 @@ describe("metrics: a scripted workload", function () {
     // A lock, a queued reader, and a second queued reader refused by --max-waiters 1.
     const lock = await unary(client, client.lock, LockRequest.fromPartial({ app: APP, sessionId: "s1", leaseMs: 5000 }));
     const queued = unary(client, client.get, GetRequest.fromPartial({ app: APP, sessionId: "s1", waitMs: 60_000 }));
-    await waitFor(() => server.server.store.stats().waiters === 1, "one waiter");
+    await waitFor(async () => (await server.server.store.counts()).waiters === 1, "one waiter");
     await assert.rejects(
       unary(client, client.get, GetRequest.fromPartial({ app: APP, sessionId: "s1", waitMs: 60_000 })),
       (error: grpc.ServiceError) => error.code === grpc.status.RESOURCE_EXHAUSTED,
@@ -48,7 +52,7 @@ describe("metrics: a scripted workload", function () {
     // The memory budget refuses a write.
     await assert.rejects(set("big", Buffer.alloc(30 * 1024)).then(() => set("big2", Buffer.alloc(30 * 1024))), (error: grpc.ServiceError) => error.code === grpc.status.RESOURCE_EXHAUSTED);
     // s3 (ttl 1 s) expired during the advance; the sweep removes it.
-    server.server.store.runDueWork();
+    memory.runDueWork();
     // One Remove and one pipelined Get.
     await unary(client, client.remove, RemoveRequest.fromPartial({ app: APP, sessionId: "s2" }));
     const pipeline = new PipelineClient(server.server.address, grpc.credentials.createInsecure());
@@ -92,7 +96,7 @@ describe("metrics: a scripted workload", function () {
     assert.equal(total(collected, "stateward.sessions.expired"), 1);
 
     // s1 and big remain.
-    const stats = server.server.store.stats();
+    const stats = memory.stats();
     assert.equal(stats.sessions, 2);
     assert.equal(total(collected, "stateward.sessions"), 2);
     assert.equal(total(collected, "stateward.memory.used"), stats.bytesUsed);

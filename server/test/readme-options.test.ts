@@ -1,19 +1,47 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { OPTION_DOCS } from "../src/config";
+import { OPTION_DOCS, OPTION_SECTIONS, type OptionDoc } from "../src/config";
 
-/** The README's configuration table must list every option exactly as the code defines it. */
+/** The lines between the README's options markers. */
+function optionsBlock(): string[] {
+  const readme = readFileSync(path.resolve(__dirname, "../../README.md"), "utf8");
+  const block = /<!-- options:begin[^>]*-->\n([\s\S]*?)<!-- options:end -->/.exec(readme)?.[1];
+  assert.ok(block !== undefined, "README.md has no options table between the markers");
+  return block.split("\n");
+}
+
+function rowOf(doc: OptionDoc): string {
+  return `| \`${doc.flag}${doc.placeholder === "" ? "" : ` ${doc.placeholder}`}\` | \`${doc.env}\` | \`${doc.default}\` | ${doc.description.replace(/\|/g, "\\|")} |`;
+}
+
+/** A section heading line: `**<title>**` alone on its line. */
+const HEADING = /^\*\*(.+)\*\*$/;
+
+/** The README's configuration tables must list every option exactly as the code defines it. */
 describe("README configuration table", () => {
   it("has one row per option, with its flag, variable, default and description", () => {
-    const readme = readFileSync(path.resolve(__dirname, "../../README.md"), "utf8");
-    const table = /<!-- options:begin[^>]*-->\n([\s\S]*?)<!-- options:end -->/.exec(readme)?.[1];
-    assert.ok(table !== undefined, "README.md has no options table between the markers");
-    const rows = table.split("\n").filter((line) => line.startsWith("| `--"));
-    const expected = OPTION_DOCS.map(
-      (doc) =>
-        `| \`${doc.flag}${doc.placeholder === "" ? "" : ` ${doc.placeholder}`}\` | \`${doc.env}\` | \`${doc.default}\` | ${doc.description.replace(/\|/g, "\\|")} |`,
+    const rows = optionsBlock().filter((line) => line.startsWith("| `--"));
+    assert.deepEqual(rows, OPTION_DOCS.map(rowOf));
+  });
+
+  it("puts each option's row under its section's heading (**<OPTION_SECTIONS[section]>**), the sections in order", () => {
+    const lines = optionsBlock();
+    const headings = lines.filter((line) => HEADING.test(line));
+    assert.deepEqual(
+      headings,
+      Object.values(OPTION_SECTIONS).map((title) => `**${title}**`),
+      "one heading per section, in the order of OPTION_SECTIONS",
     );
-    assert.deepEqual(rows, expected);
+    let section: string | undefined;
+    const under = new Map<string, string | undefined>();
+    for (const line of lines) {
+      const heading = HEADING.exec(line);
+      if (heading !== null) section = heading[1];
+      else if (line.startsWith("| `--")) under.set(line, section);
+    }
+    for (const doc of OPTION_DOCS) {
+      assert.equal(under.get(rowOf(doc)), OPTION_SECTIONS[doc.section], `${doc.flag} sits under "${OPTION_SECTIONS[doc.section]}"`);
+    }
   });
 });

@@ -1,16 +1,16 @@
 /** End-to-end on the real clock: expiry (rule 2), lease end (rule 6) and wait timeouts (rule 7). */
 import * as assert from "node:assert/strict";
 
-import { Outcome, expectStatus, grpc, sleep, useServer, waitFor, describeEachTransport } from "./helpers/test-server";
+import { Outcome, describeEachBackend, expectStatus, grpc, sleep, useServer, waitFor } from "./helpers/test-server";
 
-describeEachTransport("real-time end to end", () => {
+describeEachBackend("real-time end to end", () => {
   const t = useServer(["--expiry-interval-ms", "50"]);
 
   it("rule 2 (real time): a 1 s session is expired by the active cycle while a touched one survives", async () => {
     const started = Date.now();
     await t().call.set({ sessionId: "idle", data: "x", ttlSeconds: 1 });
     await t().call.set({ sessionId: "busy", data: "y", ttlSeconds: 1 });
-    assert.equal(t().server.store.stats().sessions, 2);
+    assert.equal((await t().counts()).sessions, 2);
     // Touch "busy" every 250 ms; never touch "idle" (a Get would slide it). Bounded by the helper.
     let touching = true;
     const toucher = (async () => {
@@ -20,7 +20,7 @@ describeEachTransport("real-time end to end", () => {
       }
     })();
     try {
-      await waitFor(() => t().server.store.stats().sessions === 1, "the idle session to be swept", 4000);
+      await waitFor(async () => (await t().counts()).sessions === 1, "the idle session to be swept", 4000);
     } finally {
       touching = false;
       await toucher;
@@ -48,7 +48,7 @@ describeEachTransport("real-time end to end", () => {
       reason: ["LEASE_EXPIRED", "STALE_LOCK_ID", "LOCKED_BY_OTHER"],
     });
     // The second lease ends too, with nobody touching the session.
-    await waitFor(() => t().server.store.stats().lockedSessions === 0, "the second lease to end", 2000);
+    await waitFor(async () => (await t().counts()).lockedSessions === 0, "the second lease to end", 2000);
     await expectStatus(t().call.set({ data: "late", lockId: next.lockId }), grpc.status.ABORTED, {
       reason: "LEASE_EXPIRED",
       message: [/lease/i],

@@ -15,6 +15,7 @@ import type { IFileDescriptorProto } from "protobufjs/ext/descriptor";
 
 import { resolveConfig } from "../src/index";
 import {
+  BACKEND_KINDS,
   Outcome,
   callsFor,
   expectStatus,
@@ -193,36 +194,38 @@ describe("server lifecycle", () => {
     }
   });
 
-  describe("graceful shutdown", () => {
-    let t: TestServer | undefined;
-    afterEach(async () => {
-      if (t) await t.close();
-      t = undefined;
-    });
+  for (const backend of BACKEND_KINDS) {
+    describe(`graceful shutdown [${backend}]`, () => {
+      let t: TestServer | undefined;
+      afterEach(async () => {
+        if (t) await t.close();
+        t = undefined;
+      });
 
-    it("answers waiting calls UNAVAILABLE, resolves, and refuses new calls", async () => {
-      t = await startTestServer();
-      await t.call.set({ data: "v1" });
-      await t.call.lock();
-      const reader = t.start.get({ waitMs: 60_000 });
-      const writer = startersFor(t.newClient()).lock({ waitMs: 60_000 });
-      await waitForWaiters(t, 2);
-      const started = Date.now();
-      await withTimeout(t.server.shutdown(), 5000, "shutdown");
-      assert.ok(Date.now() - started < 5000);
-      await expectStatus(reader.response, grpc.status.UNAVAILABLE);
-      await expectStatus(writer.response, grpc.status.UNAVAILABLE);
-      // A fresh connection is refused once the server is down.
-      const late = newChannelClient(t.server.address);
-      try {
-        await expectStatus(callsFor(late).get({}, { deadlineMs: 2000 }), grpc.status.UNAVAILABLE);
-      } finally {
-        late.close();
-      }
-      // Idempotent.
-      await withTimeout(t.server.shutdown(), 1000, "second shutdown");
+      it("answers waiting calls UNAVAILABLE (SHUTTING_DOWN), resolves, and refuses new calls", async () => {
+        t = await startTestServer([], { backend });
+        await t.call.set({ data: "v1" });
+        await t.call.lock();
+        const reader = t.start.get({ waitMs: 60_000 });
+        const writer = startersFor(t.newClient()).lock({ waitMs: 60_000 });
+        await waitForWaiters(t, 2);
+        const started = Date.now();
+        await withTimeout(t.server.shutdown(), 5000, "shutdown");
+        assert.ok(Date.now() - started < 5000);
+        await expectStatus(reader.response, grpc.status.UNAVAILABLE, { reason: "SHUTTING_DOWN" });
+        await expectStatus(writer.response, grpc.status.UNAVAILABLE, { reason: "SHUTTING_DOWN" });
+        // A fresh connection is refused once the server is down.
+        const late = newChannelClient(t.server.address);
+        try {
+          await expectStatus(callsFor(late).get({}, { deadlineMs: 2000 }), grpc.status.UNAVAILABLE);
+        } finally {
+          late.close();
+        }
+        // Idempotent.
+        await withTimeout(t.server.shutdown(), 1000, "second shutdown");
+      });
     });
-  });
+  }
 
   describe("loopback only by default", () => {
     it("refuses a non-loopback host without --allow-remote, with a message that says how", () => {

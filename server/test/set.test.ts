@@ -1,25 +1,28 @@
 /** Rule 9: Set: unlocked and locked writes, conflicts fail loudly with ABORTED, only_if_absent, versions. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, expectStatus, grpc, useFakeServer, describeEachTransport } from "./helpers/test-server";
+import { Outcome, describeEachBackend, describeEachTransport, expectStatus, grpc, useFakeServer } from "./helpers/test-server";
 import type { FakeTestServer, GetResponse } from "./helpers/test-server";
+import type { BackendCounts } from "../src/store/session-backend";
 
 /** What a conflicting write must leave exactly as it was. */
 interface State {
   readonly get: GetResponse;
-  readonly stats: ReturnType<FakeTestServer["server"]["store"]["stats"]>;
+  readonly counts: BackendCounts;
 }
 
 async function state(t: FakeTestServer, sessionId = "s1"): Promise<State> {
-  return { get: await t.call.get({ sessionId }), stats: t.server.store.stats() };
+  return { get: await t.call.get({ sessionId }), counts: await t.counts() };
 }
 
 async function assertUnchanged(t: FakeTestServer, before: State, sessionId = "s1"): Promise<void> {
   const after = await state(t, sessionId);
-  assert.deepEqual(after.stats, before.stats, "store stats unchanged");
+  assert.deepEqual(after.counts, before.counts, "backend counts unchanged");
   assert.equal(after.get.outcome, before.get.outcome);
   assert.equal(after.get.lockId, before.get.lockId, "lock holder unchanged");
+  assert.equal(after.get.lockAgeMs, before.get.lockAgeMs, "lock age unchanged");
   assert.equal(after.get.version, before.get.version, "version unchanged");
+  assert.equal(after.get.ttlSeconds, before.get.ttlSeconds, "ttl unchanged");
   assert.deepEqual(after.get.data, before.get.data, "data unchanged");
 }
 
@@ -32,7 +35,7 @@ async function peekUnderLock(t: FakeTestServer, holderLockId: bigint): Promise<{
   return { data: lock.data.toString(), version: lock.version };
 }
 
-describeEachTransport("set (rule 9)", () => {
+describeEachBackend("set (rule 9)", () => {
   const t = useFakeServer();
 
   it("rule 9: lock_id 0 is an unlocked write: creates a missing session at version 1, then +1 per write", async () => {
@@ -53,7 +56,7 @@ describeEachTransport("set (rule 9)", () => {
     const lock = await t().call.lock();
     const set = await t().call.set({ data: "v2", lockId: lock.lockId });
     assert.deepEqual(set, { version: 2n, written: true });
-    assert.equal(t().server.store.stats().lockedSessions, 0);
+    assert.equal((await t().counts()).lockedSessions, 0);
     const got = await t().call.get();
     assert.equal(got.outcome, Outcome.OUTCOME_OK);
     assert.equal(got.data.toString(), "v2");
@@ -147,12 +150,12 @@ describeEachTransport("set (rule 9)", () => {
     await t().call.set({ data: "v1" });
     const lock = await t().call.lock();
     await t().call.remove({ lockId: lock.lockId });
-    const before = t().server.store.stats();
+    const before = await t().counts();
     await expectStatus(t().call.set({ data: "ghost", lockId: lock.lockId }), grpc.status.ABORTED, {
       reason: "SESSION_GONE",
       message: [/removed|expired|gone|exist/i],
     });
-    assert.deepEqual(t().server.store.stats(), before);
+    assert.deepEqual(await t().counts(), before);
     assert.equal((await t().call.get()).outcome, Outcome.OUTCOME_NOT_FOUND);
 
     // Expired: ttl 1 s, lease 1 s, then past both.
@@ -254,5 +257,33 @@ describeEachTransport("set (rule 9)", () => {
     const final = await t().call.get();
     assert.equal(final.version, 4n);
     assert.equal(final.data.toString(), "c");
+  });
+});
+
+// Memory internals: a refused write must leave every byte and counter of the memory backend as it was.
+describeEachTransport("set (rule 9) (memory backend)", () => {
+  const t = useFakeServer();
+
+  it("rule 9: conflicting and not-written Sets leave the memory backend's stats exactly as they were", async () => {
+    await t().call.set({ data: "v1" });
+    await t().call.set({ data: "v2" });
+    const old = await t().call.lock();
+    await t().call.release({ lockId: old.lockId });
+    const unlocked = t().memory().stats();
+    await expectStatus(t().call.set({ data: "cas", expectedVersion: 1n }), grpc.status.ABORTED, { reason: "VERSION_MISMATCH" });
+    await expectStatus(t().call.set({ data: "stale", lockId: old.lockId }), grpc.status.ABORTED, { reason: "STALE_LOCK_ID" });
+    assert.deepEqual(await t().call.set({ data: "overwrite?", onlyIfAbsent: true }), { version: 2n, written: false });
+    assert.deepEqual(t().memory().stats(), unlocked);
+    const holder = await t().call.lock();
+    const locked = t().memory().stats();
+    await expectStatus(t().call.set({ data: "intruder" }), grpc.status.ABORTED, { reason: "LOCKED_BY_OTHER" });
+    await expectStatus(t().call.set({ data: "forged", lockId: holder.lockId + 1000n }), grpc.status.ABORTED);
+    await expectStatus(t().call.set({ data: "cas", lockId: holder.lockId, expectedVersion: 1n }), grpc.status.ABORTED, { reason: "VERSION_MISMATCH" });
+    assert.deepEqual(t().memory().stats(), locked);
+    await t().call.remove({ lockId: holder.lockId });
+    const removed = t().memory().stats();
+    await expectStatus(t().call.set({ data: "ghost", lockId: holder.lockId }), grpc.status.ABORTED, { reason: "SESSION_GONE" });
+    assert.deepEqual(t().memory().stats(), removed);
+    assert.notDeepEqual(locked, removed, "the probe sees a change when there is one");
   });
 });

@@ -23,6 +23,7 @@ import {
   propagator,
   spanStrings,
   startObservedServer,
+  total,
   unary,
   useContextManager,
   type MemoryTracing,
@@ -118,7 +119,7 @@ describe("telemetry: traces", function () {
     const client = tracedClient();
     const first = await unary(client, client.lock, LockRequest.fromPartial({ app: APP, sessionId: SECRET_ID, create: true, leaseMs: 60_000 }));
     const waiting = unary(client, client.lock, LockRequest.fromPartial({ app: APP, sessionId: SECRET_ID, waitMs: 10_000, leaseMs: 1000 }));
-    await waitFor(() => server().server.store.stats().waiters === 1, "one waiter");
+    await waitFor(async () => (await server().server.store.counts()).waiters === 1, "one waiter");
     await new Promise((resolve) => setTimeout(resolve, 20)); // a measurable wait
     await unary(client, client.release, { app: APP, sessionId: SECRET_ID, lockId: first.lockId });
     const second = await waiting;
@@ -212,11 +213,87 @@ describe("telemetry: traces", function () {
     const client = tracedClient();
     await unary(client, client.lock, LockRequest.fromPartial({ app: APP, sessionId: SECRET_ID, create: true }));
     const call = client.lock(LockRequest.fromPartial({ app: APP, sessionId: SECRET_ID, waitMs: 10_000 }), () => undefined);
-    await waitFor(() => server().server.store.stats().waiters === 1, "one waiter");
+    await waitFor(async () => (await server().server.store.counts()).waiters === 1, "one waiter");
     call.cancel();
     await waitFor(() => serverSpans(server(), "Lock").length === 2, "the cancelled Lock's span");
     const cancelled = serverSpans(server(), "Lock")[1];
     assert.equal(cancelled?.attributes["stateward.outcome"], "cancelled");
     assert.equal(cancelled?.attributes["rpc.grpc.status_code"], grpc.status.CANCELLED);
+  });
+});
+
+/**
+ * Over a backend that answers on a later tick, every answer comes after the handler returned: what
+ * telemetry records as "waited" must be what the backend said (its `waiting()`), not a guess from
+ * the timing (issue 11).
+ */
+describe("telemetry: asynchronous backend", function () {
+  let s: ObservedServer | undefined;
+  const server = (): ObservedServer => {
+    assert.ok(s !== undefined);
+    return s;
+  };
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  it("records Gets and Locks that did not wait as waited=false, and a Lock queued behind a holder as waited=true, over unary and the pipeline", async () => {
+    s = await startObservedServer([], { backend: "deferred" });
+    const client = s.client();
+    const pipeline = new PipelineClient(s.server.address, grpc.credentials.createInsecure());
+    s.closables.push(pipeline);
+    const transports = [
+      {
+        name: "unary",
+        get: (request: GetRequest) => unary(client, client.get, request),
+        lock: (request: LockRequest) => unary(client, client.lock, request),
+        release: (lockId: bigint, sessionId: string) => unary(client, client.release, { app: APP, sessionId, lockId }),
+      },
+      {
+        name: "pipeline",
+        get: (request: GetRequest) => pipeline.get(request),
+        lock: (request: LockRequest) => pipeline.lock(request),
+        release: (lockId: bigint, sessionId: string) => pipeline.release({ app: APP, sessionId, lockId }),
+      },
+    ] as const;
+    for (const t of transports) {
+      const sessionId = `${SECRET_ID}-${t.name}`;
+      await unary(client, client.set, SetRequest.fromPartial({ app: APP, sessionId, data: Buffer.from("hello") }));
+      // Get on an unlocked session, with and without a wait: neither waits.
+      assert.equal((await t.get(GetRequest.fromPartial({ app: APP, sessionId }))).outcome, Outcome.OUTCOME_OK);
+      assert.equal((await t.get(GetRequest.fromPartial({ app: APP, sessionId, waitMs: 10_000 }))).outcome, Outcome.OUTCOME_OK);
+      // A Lock taken at once, a Get and a Lock answered LOCKED at once (no wait asked): none waits.
+      const first = await t.lock(LockRequest.fromPartial({ app: APP, sessionId, leaseMs: 60_000 }));
+      assert.equal(first.outcome, Outcome.OUTCOME_OK);
+      assert.equal((await t.get(GetRequest.fromPartial({ app: APP, sessionId }))).outcome, Outcome.OUTCOME_LOCKED);
+      assert.equal((await t.lock(LockRequest.fromPartial({ app: APP, sessionId }))).outcome, Outcome.OUTCOME_LOCKED);
+      // A Lock queued behind the holder waits.
+      const queued = t.lock(LockRequest.fromPartial({ app: APP, sessionId, waitMs: 10_000, leaseMs: 1000 }));
+      await waitFor(async () => (await server().server.store.counts()).waiters === 1, "the Lock to queue");
+      await t.release(first.lockId, sessionId);
+      const second = await queued;
+      assert.equal(second.outcome, Outcome.OUTCOME_OK);
+      await t.release(second.lockId, sessionId);
+    }
+
+    await waitFor(() => serverSpans(server(), "Lock").length === 6, "every Lock span");
+    for (const transport of ["unary", "pipeline"]) {
+      const ofTransport = (method: string): ReadableSpan[] => serverSpans(server(), method).filter((span) => span.attributes["stateward.transport"] === transport);
+      const gets = ofTransport("Get");
+      assert.equal(gets.length, 3, transport);
+      for (const span of gets) assert.equal(span.attributes["stateward.lock.wait_ms"], 0, `${transport}: a Get that did not wait (${String(span.attributes["stateward.outcome"])})`);
+      const locks = ofTransport("Lock");
+      assert.equal(locks.length, 3, transport);
+      const waited = locks.filter((span) => (span.attributes["stateward.lock.wait_ms"] as number) > 0);
+      assert.equal(waited.length, 1, `${transport}: only the queued Lock waited`);
+      assert.equal(waited[0]?.attributes["stateward.outcome"], "ok");
+      for (const span of locks) if (span !== waited[0]) assert.equal(span.attributes["stateward.lock.wait_ms"], 0);
+    }
+    const collected = await server().reader.metrics();
+    assert.equal(total(collected, "stateward.lock.wait.duration", { "rpc.method": "Get" }), 0, "no Get is a lock wait");
+    assert.equal(total(collected, "stateward.lock.wait.duration", { "rpc.method": "Lock", "stateward.transport": "unary" }), 1);
+    assert.equal(total(collected, "stateward.lock.wait.duration", { "rpc.method": "Lock", "stateward.transport": "pipeline" }), 1);
+    assert.equal(total(collected, "stateward.lock.wait.duration"), 2);
   });
 });

@@ -1,7 +1,16 @@
 /** Rule 2: TTL defaults, maximum, sliding window for every call kind, exact invisibility. */
 import * as assert from "node:assert/strict";
 
-import { Outcome, expectStatus, fieldPattern, grpc, numberPattern, useFakeServer, describeEachTransport } from "./helpers/test-server";
+import {
+  Outcome,
+  describeEachBackend,
+  describeEachTransport,
+  expectStatus,
+  fieldPattern,
+  grpc,
+  numberPattern,
+  useFakeServer,
+} from "./helpers/test-server";
 import type { FakeTestServer } from "./helpers/test-server";
 
 const MAX_TTL = 31_536_000;
@@ -62,7 +71,7 @@ const SLIDE_CASES: readonly SlideCase[] = [
   },
 ];
 
-describeEachTransport("ttl (rule 2)", () => {
+describeEachBackend("ttl (rule 2)", () => {
   describe("with the default expiry cycle", () => {
     const t = useFakeServer();
 
@@ -98,7 +107,7 @@ describeEachTransport("ttl (rule 2)", () => {
     it("rule 2: ttl 31,536,001 s is INVALID_ARGUMENT naming ttl_seconds and the limit, and changes nothing", async () => {
       const expected = { reason: "INVALID_FIELD", message: [fieldPattern("ttl_seconds"), numberPattern(MAX_TTL)] };
       await t().call.set({ data: "original", ttlSeconds: 60 });
-      const before = t().server.store.stats();
+      const before = await t().counts();
       await expectStatus(t().call.set({ data: "new", ttlSeconds: MAX_TTL + 1 }), grpc.status.INVALID_ARGUMENT, expected);
       await expectStatus(
         t().call.set({ sessionId: "new", data: "new", ttlSeconds: MAX_TTL + 1 }),
@@ -112,7 +121,7 @@ describeEachTransport("ttl (rule 2)", () => {
       );
       await expectStatus(t().call.expire({ ttlSeconds: MAX_TTL + 1 }), grpc.status.INVALID_ARGUMENT, expected);
       await expectStatus(t().call.expire({ ttlSeconds: 0xffffffff }), grpc.status.INVALID_ARGUMENT, expected);
-      assert.deepEqual(t().server.store.stats(), before);
+      assert.deepEqual(await t().counts(), before);
       const got = await t().call.get();
       assert.equal(got.data.toString(), "original");
       assert.equal(got.ttlSeconds, 60);
@@ -208,7 +217,8 @@ describeEachTransport("ttl (rule 2)", () => {
   });
 });
 
-describeEachTransport("ttl after an early release (audit defect 4)", () => {
+// Memory internals: the active expiry cycle (runDueWork) and what it sweeps (stats().sessions, bytesUsed).
+describeEachTransport("ttl after an early release (audit defect 4) (memory backend)", () => {
   const t = useFakeServer(["--expiry-interval-ms", "100"]);
 
   it("rule 2: a session whose expiry came due while locked, then released early, is swept at its real deadline", async () => {
@@ -216,24 +226,24 @@ describeEachTransport("ttl after an early release (audit defect 4)", () => {
     const lock = await t().call.lock({ leaseMs: 3_600_000 });
     // The expiry cycle finds it due while locked and files it again at its lease end (an hour).
     t().clock.advance(5_000);
-    t().server.store.runDueWork();
-    assert.equal(t().server.store.stats().sessions, 1);
+    t().memory().runDueWork();
+    assert.equal(t().memory().stats().sessions, 1);
     // Released early: the sliding window restarts now, so the deadline is now + 2 s.
     assert.equal((await t().call.release({ lockId: lock.lockId })).released, true);
     t().clock.advance(2_000 + 1_000 + 200);
-    t().server.store.runDueWork();
-    assert.equal(t().server.store.stats().sessions, 0, "swept within the expiry cycle's delay of its deadline");
-    assert.equal(t().server.store.stats().bytesUsed, 0, "and its memory is no longer charged");
+    t().memory().runDueWork();
+    assert.equal(t().memory().stats().sessions, 0, "swept within the expiry cycle's delay of its deadline");
+    assert.equal(t().memory().stats().bytesUsed, 0, "and its memory is no longer charged");
   });
 
   it("rule 2: the same after a Set that writes and releases", async () => {
     await t().call.set({ data: "v", ttlSeconds: 2 });
     const lock = await t().call.lock({ leaseMs: 3_600_000 });
     t().clock.advance(5_000);
-    t().server.store.runDueWork();
+    t().memory().runDueWork();
     await t().call.set({ data: "w", lockId: lock.lockId });
     t().clock.advance(2_000 + 1_000 + 200);
-    t().server.store.runDueWork();
-    assert.equal(t().server.store.stats().sessions, 0);
+    t().memory().runDueWork();
+    assert.equal(t().memory().stats().sessions, 0);
   });
 });

@@ -6,11 +6,12 @@ import {
   expectStatus,
   grpc,
   numberPattern,
+  describeEachBackend,
   useFakeServer,
-  waitForWaiters, describeEachTransport
+  waitForWaiters,
 } from "./helpers/test-server";
 
-describeEachTransport("waiter limit (rule 8)", () => {
+describeEachBackend("waiter limit (rule 8)", () => {
   describe("--max-waiters 3", () => {
     const t = useFakeServer(["--max-waiters", "3"]);
 
@@ -26,7 +27,7 @@ describeEachTransport("waiter limit (rule 8)", () => {
       const expected = { reason: "TOO_MANY_WAITERS", message: [numberPattern(3)] };
       await expectStatus(t().call.lock({ waitMs: 60_000 }), grpc.status.RESOURCE_EXHAUSTED, expected);
       await expectStatus(t().call.get({ waitMs: 60_000 }), grpc.status.RESOURCE_EXHAUSTED, expected);
-      assert.equal(t().server.store.stats().waiters, 3, "the refused calls did not join the queue");
+      assert.equal((await t().counts()).waiters, 3, "the refused calls did not join the queue");
       // Calls that do not wait are not waiters: they are answered OUTCOME_LOCKED as usual.
       assert.equal((await t().call.get()).outcome, Outcome.OUTCOME_LOCKED);
       assert.equal((await t().call.lock()).outcome, Outcome.OUTCOME_LOCKED);

@@ -7,12 +7,13 @@ import {
   grpc,
   roundTrip,
   useFakeServer,
+  describeEachBackend,
   useServer,
   waitFor,
-  waitForWaiters, describeEachTransport
+  waitForWaiters,
 } from "./helpers/test-server";
 
-describeEachTransport("waiting (rule 7)", () => {
+describeEachBackend("waiting (rule 7)", () => {
   describe("on a fake clock", () => {
     const t = useFakeServer();
 
@@ -34,7 +35,7 @@ describeEachTransport("waiting (rule 7)", () => {
       assert.equal(locked.outcome, Outcome.OUTCOME_OK);
       assert.equal(locked.data.toString(), "v2");
       assert.ok(locked.lockId > holder.lockId);
-      assert.equal(t().server.store.stats().waiters, 0);
+      assert.equal((await t().counts()).waiters, 0);
     });
 
     it("rule 7: waiters are answered the moment the lock is released by Release", async () => {
@@ -71,8 +72,9 @@ describeEachTransport("waiting (rule 7)", () => {
       assert.equal((await reader.response).outcome, Outcome.OUTCOME_NOT_FOUND);
       assert.equal((await writer.response).outcome, Outcome.OUTCOME_NOT_FOUND);
       assert.equal((await creator.response).outcome, Outcome.OUTCOME_NOT_FOUND);
-      assert.equal(t().server.store.stats().sessions, 0, "nothing re-created");
-      assert.equal(t().server.store.stats().waiters, 0);
+      const counts = await t().counts();
+      assert.equal(counts.sessions, 0, "nothing re-created");
+      assert.equal(counts.waiters, 0);
     });
 
     it("rule 7: waiters on a session that expires meanwhile are answered OUTCOME_NOT_FOUND", async () => {
@@ -86,7 +88,7 @@ describeEachTransport("waiting (rule 7)", () => {
       t().clock.advance(3000);
       assert.equal((await reader.response).outcome, Outcome.OUTCOME_NOT_FOUND);
       assert.equal((await writer.response).outcome, Outcome.OUTCOME_NOT_FOUND);
-      assert.equal(t().server.store.stats().lockedSessions, 0);
+      assert.equal((await t().counts()).lockedSessions, 0);
     });
 
     it("rule 7: when wait_ms runs out the caller is answered OUTCOME_LOCKED with the holder's id and age", async () => {
@@ -107,7 +109,7 @@ describeEachTransport("waiting (rule 7)", () => {
       const lock = await writer.response;
       assert.equal(lock.outcome, Outcome.OUTCOME_LOCKED);
       assert.equal(lock.lockId, holder.lockId);
-      assert.equal(t().server.store.stats().waiters, 0, "timed-out waiters leave the queue");
+      assert.equal((await t().counts()).waiters, 0, "timed-out waiters leave the queue");
       assert.equal((await t().call.release({ lockId: holder.lockId })).released, true, "holder unchanged");
     });
 
@@ -161,7 +163,7 @@ describeEachTransport("waiting (rule 7)", () => {
       assert.equal(b2.outcome, Outcome.OUTCOME_OK);
       assert.ok(b2.lockId > b1.lockId);
       assert.equal(b2.version, 2n);
-      assert.equal(t().server.store.stats().waiters, 0);
+      assert.equal((await t().counts()).waiters, 0);
     });
 
     it("rule 7: writers are served one at a time in arrival order", async () => {
@@ -198,7 +200,7 @@ describeEachTransport("waiting (rule 7)", () => {
       await t().call.release({ lockId: holder.lockId });
       assert.equal((await stays.response).outcome, Outcome.OUTCOME_OK);
       // The cancelled writer did not get the lock: the session is free.
-      assert.equal(t().server.store.stats().lockedSessions, 0);
+      assert.equal((await t().counts()).lockedSessions, 0);
       const next = await t().call.lock();
       assert.equal(next.outcome, Outcome.OUTCOME_OK);
     });
@@ -222,8 +224,8 @@ describeEachTransport("waiting (rule 7)", () => {
           (e: unknown) => `failed ${String(e)}`,
         );
         assert.match(outcome, /CANCELLED|answered/);
-        await waitFor(() => t().server.store.stats().lockedSessions === 0, "the lock to be free again");
-        assert.equal(t().server.store.stats().waiters, 0);
+        await waitFor(async () => (await t().counts()).lockedSessions === 0, "the lock to be free again");
+        assert.equal((await t().counts()).waiters, 0);
         const get = await otherCalls.get();
         assert.equal(get.outcome, Outcome.OUTCOME_OK, `round ${round}: the session must not stay locked`);
       }
@@ -266,7 +268,7 @@ describeEachTransport("waiting (rule 7)", () => {
         assert.equal(answer.lockId, holder.lockId);
         assert.ok(elapsed >= 500, `it waited (${elapsed} ms) instead of answering at once`);
         assert.ok(elapsed < 1000, `answered before the deadline (${elapsed} ms)`);
-        assert.equal(t().server.store.stats().waiters, 0);
+        assert.equal((await t().counts()).waiters, 0);
       });
     }
   });

@@ -16,11 +16,25 @@ import {
   type SessionStateClient,
 } from "../../client/ts/src";
 import { FakeClock } from "../src/store/fake-clock";
+import { MemoryBackend } from "../src/store/memory/memory-backend";
+import type { StoreCompletion } from "../src/store/session-store";
 import { WATCHER_TOO_SLOW_MESSAGE } from "../src/grpc/watch-service";
 import { startObservedServer, total, unary, type ObservedServer } from "./helpers/telemetry-test-kit";
-import { FAKE_START_MS, grpc, waitFor, withTimeout } from "./helpers/test-server";
+import { FAKE_START_MS, grpc, reasonOf, waitFor, withTimeout } from "./helpers/test-server";
 
 const APP = "shop";
+
+/** The memory backend of a server (these tests sweep expiries with its runDueWork). */
+function memoryOf(s: ObservedServer): MemoryBackend {
+  const backend = s.server.backend;
+  assert.ok(backend instanceof MemoryBackend, "this test drives the memory backend's expiry sweep");
+  return backend;
+}
+
+/** A completion for calls made on the store directly: answers are dropped, failures collected. */
+function collecting(failures: unknown[]): StoreCompletion<unknown> {
+  return { resolve: () => undefined, reject: (error) => void failures.push(error) };
+}
 
 /** Collects events from an iterator in the background, until `count` have arrived. */
 function collect(iterator: AsyncGenerator<SessionEvent>, count: number): Promise<SessionEvent[]> {
@@ -38,7 +52,8 @@ function collect(iterator: AsyncGenerator<SessionEvent>, count: number): Promise
   );
 }
 
-describe("watch: session-end events", function () {
+// Expiries are swept on the fake clock with the memory backend's runDueWork, and bursts are made on its store directly.
+describe("watch: session-end events (memory backend)", function () {
   let s: ObservedServer | undefined;
   const server = (): ObservedServer => {
     assert.ok(s !== undefined);
@@ -68,7 +83,7 @@ describe("watch: session-end events", function () {
     await unary(client, client.set, SetRequest.fromPartial({ app: APP, sessionId: "gone" }));
     // Expiry is filed in 1 s buckets: 3 s is past the deadline's bucket whatever the start time.
     clock.advance(3000);
-    server().server.store.runDueWork();
+    memoryOf(server()).runDueWork();
     await unary(client, client.remove, RemoveRequest.fromPartial({ app: APP, sessionId: "gone" }));
     const [expired, removed] = (await events) as [SessionEvent, SessionEvent];
     assert.equal(expired.kind, SessionEventKind.SESSION_EVENT_KIND_EXPIRED);
@@ -123,6 +138,8 @@ describe("watch: session-end events", function () {
     s = await startObservedServer(["--watch-max-backlog", "16"], { tracing: false });
     const client = s.client();
     const store = s.server.store;
+    const failures: unknown[] = [];
+    const quiet = collecting(failures);
     // A raw stream that is never read: its flow-control windows fill, then its backlog.
     const call = client.watch(WatchRequest.fromPartial({ app: APP }));
     call.pause();
@@ -133,12 +150,13 @@ describe("watch: session-end events", function () {
     for (let round = 0; round < 200 && server().server.watchers() > 0; round++) {
       for (let i = 0; i < 500; i++, sessions++) {
         const sessionId = `s-${sessions}-${"x".repeat(64)}`;
-        store.set({ app: APP, sessionId, data: Buffer.alloc(0), ttlSeconds: 0, lockId: 0, keepLock: false, expectedVersion: 0, onlyIfAbsent: false });
-        store.remove({ app: APP, sessionId, lockId: 0 });
+        store.set({ app: APP, sessionId, data: Buffer.alloc(0), ttlSeconds: 0, lockId: 0, keepLock: false, expectedVersion: 0, onlyIfAbsent: false }, quiet);
+        store.remove({ app: APP, sessionId, lockId: 0 }, quiet);
       }
       await new Promise((resolve) => setImmediate(resolve));
     }
     const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+    assert.deepEqual(failures, [], "every write and removal was answered");
     assert.equal(server().server.watchers(), 0, `the watcher was dropped (after ${sessions} events, ${elapsedMs.toFixed(0)} ms)`);
     // The client reads again: what was in flight, then the status.
     call.resume();
@@ -146,6 +164,7 @@ describe("watch: session-end events", function () {
     assert.equal(error.code, grpc.status.RESOURCE_EXHAUSTED);
     assert.equal(error.details, WATCHER_TOO_SLOW_MESSAGE);
     assert.match(error.details, /watcher too slow/);
+    assert.equal(reasonOf(error), "WATCHER_TOO_SLOW");
     const collected = await server().reader.metrics();
     assert.equal(total(collected, "stateward.watch.dropped"), 1);
     // The store kept going: further removals are unaffected.
@@ -158,10 +177,15 @@ describe("watch: session-end events", function () {
     const clock = new FakeClock(FAKE_START_MS);
     s = await startObservedServer([], { clock, tracing: false, metrics: false });
     const store = s.server.store;
+    const memory = memoryOf(s);
+    const failures: unknown[] = [];
+    const quiet = collecting(failures);
     const count = 20_000;
     for (let i = 0; i < count; i++) {
-      store.set({ app: APP, sessionId: `burst-${i}`, data: Buffer.alloc(0), ttlSeconds: 1, lockId: 0, keepLock: false, expectedVersion: 0, onlyIfAbsent: false });
+      store.set({ app: APP, sessionId: `burst-${i}`, data: Buffer.alloc(0), ttlSeconds: 1, lockId: 0, keepLock: false, expectedVersion: 0, onlyIfAbsent: false }, quiet);
     }
+    assert.equal((await store.counts()).sessions, count);
+    assert.deepEqual(failures, []);
     const child = spawn(process.execPath, ["-r", "tsx/cjs", path.join(__dirname, "fixtures", "watch-counter.ts"), s.server.address, APP, String(count)], {
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -172,8 +196,8 @@ describe("watch: session-end events", function () {
       await waitFor(() => server().server.watchers() === 1, "the watcher process to connect", 20_000);
       clock.advance(3000);
       // Every expiry in the same turn of the event loop: the burst the watcher must absorb.
-      for (let slices = 0; store.stats().sessions > 0 && slices < 10_000; slices++) store.runDueWork();
-      assert.equal(store.stats().sessions, 0);
+      for (let slices = 0; memory.stats().sessions > 0 && slices < 10_000; slices++) memory.runDueWork();
+      assert.equal(memory.stats().sessions, 0);
       await withTimeout(exited, 25_000, "the watcher process to count its events");
     } finally {
       child.kill();

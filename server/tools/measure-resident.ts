@@ -1,5 +1,5 @@
 /**
- * Measures what resident sessions cost: fills a store with N sessions of S bytes (24-character ids,
+ * Measures what resident sessions cost: fills the memory backend with N sessions of S bytes (24-character ids,
  * like ASP.NET's), then reports RSS and heap per session beyond the payload, GC pauses (forced full
  * GCs and any seen while filling), and the longest active-expiry slice while all of them expire.
  *
@@ -8,7 +8,7 @@
 import { PerformanceObserver, constants } from "node:perf_hooks";
 import { systemClock } from "../src/store/clock";
 import { FakeClock } from "../src/store/fake-clock";
-import { SessionStore } from "../src/store/session-store";
+import { MemoryBackend } from "../src/store/memory/memory-backend";
 
 const sessions = Number(process.argv[2] ?? 1_000_000);
 const payloadBytes = Number(process.argv[3] ?? 1024);
@@ -37,12 +37,17 @@ function sessionId(i: number): string {
 }
 
 const clock = new FakeClock(Date.now());
-const store = new SessionStore({ maxMemoryBytes: 64 * 1024 ** 3, defaultTtlSeconds: 1200 }, clock);
+const backend = new MemoryBackend({ maxMemoryBytes: 64 * 1024 ** 3 }, {}, clock);
+const fail = (error: unknown): never => {
+  throw error;
+};
+const written = { resolve: () => undefined, reject: fail };
 const payload = Buffer.alloc(payloadBytes, 7);
 const before = memory();
 const fillStart = systemClock.now();
 for (let i = 0; i < sessions; i++) {
-  store.set({ app: "app", sessionId: sessionId(i), data: payload, ttlSeconds: 0, lockId: 0, keepLock: false, expectedVersion: 0, onlyIfAbsent: false });
+  const input = { app: "app", sessionId: sessionId(i), data: payload, ttlSeconds: 0, createTtlSeconds: 1200, lockId: 0, keepLock: false, expectedVersion: 0, onlyIfAbsent: false };
+  backend.set(input, written);
 }
 const fillMs = systemClock.now() - fillStart;
 pauses.length = 0;
@@ -53,27 +58,27 @@ for (let i = 0; i < 3; i++) {
   gc();
   forced.push(performance.now() - start);
 }
-const stats = store.stats();
+const stats = backend.stats();
 const perSession = (bytes: number): string => (bytes / sessions).toFixed(0);
 const rssBeyondPayload = after.rss - before.rss - stats.slabBytes;
 
-// Touch reads through the store while resident, to see the GC pauses of ordinary work.
+// Touch reads through the backend while resident, to see the GC pauses of ordinary work.
 pauses.length = 0;
 let found = 0;
 const readStart = systemClock.now();
 for (let i = 0; i < 200_000; i++) {
-  store.get({ app: "app", sessionId: sessionId((i * 7919) % sessions), waitMs: 0 }, { resolve: (r) => { if (r.outcome === "ok") found++; }, reject: () => undefined });
+  backend.get({ app: "app", sessionId: sessionId((i * 7919) % sessions), waitMs: 0 }, { resolve: (r) => { if (r.outcome === "ok") found++; }, reject: fail });
 }
 const readMs = systemClock.now() - readStart;
 const readPauses = pauses.slice();
 
-// Let everything expire: time moves past the deadline, the store sweeps in slices.
+// Let everything expire: time moves past the deadline, the backend sweeps in slices.
 const expireStart = systemClock.now();
 clock.advance(1200 * 1000 + 1000);
 let guard = 0;
-while (store.stats().sessions > 0 && guard++ < 100_000) clock.advance(100);
+while (backend.stats().sessions > 0 && guard++ < 100_000) clock.advance(100);
 const expireMs = systemClock.now() - expireStart;
-const end = store.stats();
+const end = backend.stats();
 
 console.log(JSON.stringify({
   node: process.version,
@@ -93,4 +98,4 @@ console.log(JSON.stringify({
   expiry: { wallMs: +expireMs.toFixed(0), slices: end.expirySlices, longestSliceMs: +end.longestExpirySliceMs.toFixed(2), expired: end.expired, left: end.sessions },
 }, null, 2));
 observer.disconnect();
-store.close();
+void backend.close();

@@ -24,7 +24,8 @@ import net from "node:net";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import { GetRequest, PipelineClient, SessionStateClient, SetRequest } from "@stateward/client";
+import { PipelineClient } from "@stateward/client";
+import { GetRequest, SessionStateClient, SetRequest } from "@stateward/protocol";
 
 const ROOT = path.resolve(__dirname, "../..");
 const SESSIONS = 1000;

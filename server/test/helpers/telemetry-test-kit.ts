@@ -11,9 +11,10 @@ import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { MetricReader, type DataPoint, type MetricData, type MetricProducer, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { SessionStateClient } from "../../../client/ts/src";
-import { resolveConfig, startServer, systemClock, type StartedServer } from "../../src/index";
+import { createBackend, resolveConfig, startServer, systemClock, type BackendContext, type StartedServer } from "../../src/index";
 import type { Clock } from "../../src/store/clock";
-import { withTimeout } from "./test-server";
+import { DeferredBackend } from "./deferred-backend";
+import { withTimeout, type BackendKind } from "./test-server";
 
 /** A metric reader the test collects from on demand. */
 export class PullMetricReader extends MetricReader {
@@ -102,17 +103,19 @@ export interface ObservedServer {
 /**
  * Starts a server on 127.0.0.1:0 (log silent) with an in-memory tracer and a pull metric reader.
  * @param flags - extra flags.
- * @param opts - clock; `tracing: false` to start without a tracer; `metrics: false` without reader.
+ * @param opts - clock; `tracing: false` to start without a tracer; `metrics: false` without reader;
+ *   `backend: "deferred"` for the memory backend behind {@link DeferredBackend} (default memory).
  */
 export async function startObservedServer(
   flags: string[] = [],
-  opts: { clock?: Clock; tracing?: boolean; metrics?: boolean } = {},
+  opts: { clock?: Clock; tracing?: boolean; metrics?: boolean; backend?: BackendKind } = {},
 ): Promise<ObservedServer> {
   const tracing = memoryTracing();
   let created: PullMetricReader | undefined;
   const config = resolveConfig(["--host", "127.0.0.1", "--port", "0", "--log-level", "silent", ...flags], {});
   const server = await startServer(config, {
     clock: opts.clock ?? systemClock,
+    ...(opts.backend === "deferred" ? { backend: (context: BackendContext) => new DeferredBackend(createBackend(context)) } : {}),
     telemetry: {
       ...(opts.tracing === false ? {} : { tracerProvider: tracing.provider }),
       ...(opts.metrics === false ? {} : { metricReaders: (producers: MetricProducer[]) => [(created = new PullMetricReader(producers))] }),

@@ -12,6 +12,7 @@ import {
   LockRequest,
   Outcome,
   PipelineClient,
+  PipelineOperationError,
   ReleaseRequest,
   RemoveRequest,
   SessionStateClient,
@@ -25,10 +26,14 @@ import type {
   RemoveResponse,
   SetResponse,
 } from "../../../client/ts/src";
-import { resolveConfig, startServer, systemClock } from "../../src/index";
-import type { Logger, StartedServer } from "../../src/index";
+import { decodeStatusDetails, ERROR_DOMAIN, LEGACY_REASON_TRAILER, STATUS_DETAILS_TRAILER } from "@stateward/protocol";
+import { createBackend, resolveConfig, startServer, systemClock } from "../../src/index";
+import type { BackendContext, Logger, ServerDependencies, StartedServer } from "../../src/index";
 import type { Clock } from "../../src/store/clock";
 import { FakeClock } from "../../src/store/fake-clock";
+import { MemoryBackend } from "../../src/store/memory/memory-backend";
+import type { BackendCounts, SessionBackend } from "../../src/store/session-backend";
+import { DeferredBackend } from "./deferred-backend";
 
 export { Outcome };
 export type { GetResponse, LockResponse, SetResponse, ReleaseResponse, ExpireResponse, RemoveResponse };
@@ -202,18 +207,64 @@ export const TRANSPORTS: readonly Transport[] = ["unary", "pipeline"];
 let registeringTransport: Transport = "unary";
 
 /**
+ * The backends the conformance suite runs over: the memory backend as it is, and the same behind
+ * {@link DeferredBackend}, which answers every operation on a later tick (an asynchronous backend).
+ */
+export type BackendKind = "memory" | "deferred";
+
+/** Every backend the conformance suite runs over. */
+export const BACKEND_KINDS: readonly BackendKind[] = ["memory", "deferred"];
+
+/** The backend of the suite being registered (read by useServer/useFakeServer at registration). */
+let registeringBackend: BackendKind = "memory";
+
+/** The server dependency that builds a backend of `kind`. */
+function backendFactory(kind: BackendKind): ServerDependencies["backend"] {
+  return kind === "memory" ? undefined : (context: BackendContext) => new DeferredBackend(createBackend(context));
+}
+
+/**
+ * Registers `body` once per backend and transport, as `title [memory, unary]`,
+ * `title [deferred, pipeline]` and so on: the same tests over each. Tests in it assert through the
+ * API and {@link TestServer.counts}; a test that needs the fake clock's exact instants or memory
+ * internals belongs in a {@link describeEachTransport} suite, which runs on the memory backend.
+ */
+export function describeEachBackend(title: string, body: (this: Mocha.Suite) => void): void {
+  for (const backend of BACKEND_KINDS) {
+    for (const transport of TRANSPORTS) {
+      describe(`${title} [${backend}, ${transport}]`, function () {
+        const previous = [registeringBackend, registeringTransport] as const;
+        registeringBackend = backend;
+        registeringTransport = transport;
+        try {
+          body.call(this);
+        } finally {
+          [registeringBackend, registeringTransport] = previous;
+        }
+      });
+    }
+  }
+}
+
+/** The backend kind of the suite being registered (for tests that skip what a kind cannot show). */
+export function currentBackendKind(): BackendKind {
+  return registeringBackend;
+}
+
+/**
  * Registers `body` once per transport, as `title [unary]` and `title [pipeline]`: the same tests,
  * with `t().call` / `t().start` / `t().connect()` carried by that transport.
  */
 export function describeEachTransport(title: string, body: (this: Mocha.Suite) => void): void {
   for (const transport of TRANSPORTS) {
     describe(`${title} [${transport}]`, function () {
-      const previous = registeringTransport;
+      const previous = [registeringBackend, registeringTransport] as const;
+      registeringBackend = "memory";
       registeringTransport = transport;
       try {
         body.call(this);
       } finally {
-        registeringTransport = previous;
+        [registeringBackend, registeringTransport] = previous;
       }
     });
   }
@@ -251,6 +302,15 @@ export interface TestServer {
   readonly clock: Clock;
   /** The transport {@link call} and {@link start} use. */
   readonly transport: Transport;
+  /** The backend the server runs on. */
+  readonly backendKind: BackendKind;
+  /** The backend-neutral probe: sessions, locked sessions and waiters, as the backend counts them. */
+  counts(): Promise<BackendCounts>;
+  /**
+   * The memory backend's internals (its `stats()`, `runDueWork()`), for tests marked memory-only:
+   * fails the test on another backend.
+   */
+  memory(): MemoryBackend;
   /** Promisified calls over {@link transport}. */
   readonly call: Calls;
   /** Call starters over {@link transport} (for cancel / waiting). */
@@ -280,12 +340,18 @@ export function newChannelClient(address: string): SessionStateClient {
  */
 export async function startTestServer(
   flags: string[] = [],
-  opts: { clock?: Clock; logger?: Logger; transport?: Transport } = {},
+  opts: { clock?: Clock; logger?: Logger; transport?: Transport; backend?: BackendKind } = {},
 ): Promise<TestServer> {
   const clock = opts.clock ?? systemClock;
   const transport = opts.transport ?? "unary";
+  const backendKind = opts.backend ?? "memory";
   const config = resolveConfig(["--host", "127.0.0.1", "--port", "0", "--log-level", "silent", ...flags], {});
-  const server = await startServer(config, opts.logger ? { clock, logger: opts.logger } : { clock });
+  const backend = backendFactory(backendKind);
+  const server = await startServer(config, {
+    clock,
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(backend ? { backend } : {}),
+  });
   const clients: { close(): void }[] = [];
   const newClient = (): SessionStateClient => {
     const c = newChannelClient(server.address);
@@ -305,6 +371,9 @@ export async function startTestServer(
     client,
     clock,
     transport,
+    backendKind,
+    counts: () => server.store.counts(),
+    memory: () => memoryBackendOf(server.backend),
     call: main.call,
     start: main.start,
     connect,
@@ -329,8 +398,9 @@ export async function startTestServer(
 export function useServer(flags: string[] = [], opts: () => { clock?: Clock; logger?: Logger } = () => ({})): () => TestServer {
   let current: TestServer | undefined;
   const transport = registeringTransport;
+  const backend = registeringBackend;
   beforeEach(async () => {
-    current = await startTestServer(flags, { ...opts(), transport });
+    current = await startTestServer(flags, { ...opts(), transport, backend });
   });
   afterEach(async () => {
     const t = current;
@@ -355,9 +425,10 @@ export const FAKE_START_MS = 1_700_000_000_000;
 export function useFakeServer(flags: string[] = []): () => FakeTestServer {
   let current: FakeTestServer | undefined;
   const transport = registeringTransport;
+  const backend = registeringBackend;
   beforeEach(async () => {
     const clock = new FakeClock(FAKE_START_MS);
-    const t = await startTestServer(flags, { clock, transport });
+    const t = await startTestServer(flags, { clock, transport, backend });
     current = { ...t, clock };
   });
   afterEach(async () => {
@@ -379,11 +450,43 @@ export function isServiceError(error: unknown): error is grpc.ServiceError {
   return error instanceof Error && typeof (error as Partial<grpc.ServiceError>).code === "number";
 }
 
-/** The `stateward-reason` trailer of an error, if any. */
+/** The memory backend under `backend` (directly, or behind a DeferredBackend); fails on another. */
+function memoryBackendOf(backend: SessionBackend): MemoryBackend {
+  const inner = backend instanceof DeferredBackend ? backend.inner : backend;
+  assert.ok(inner instanceof MemoryBackend, "this test reads memory-backend internals: run it on the memory backend");
+  return inner;
+}
+
+/**
+ * The reason of a refusal: the `google.rpc.ErrorInfo` in `grpc-status-details-bin`, checked against
+ * the status itself (same code and message, domain `stateward.v1`) and against the legacy
+ * `stateward-reason` trailer, which must agree with it.
+ */
 export function reasonOf(error: grpc.ServiceError): string | undefined {
-  const values = error.metadata?.get("stateward-reason") ?? [];
-  const v = values[0];
-  return v === undefined ? undefined : String(v);
+  // A pipelined operation's error carries the reason in the OperationError itself.
+  if (error instanceof PipelineOperationError) return error.reason === "" ? undefined : error.reason;
+  const details = errorInfoOf(error);
+  const legacy = error.metadata?.get(LEGACY_REASON_TRAILER)[0];
+  assert.equal(legacy === undefined ? undefined : String(legacy), details?.reason, "the stateward-reason trailer and the ErrorInfo reason agree");
+  return details?.reason;
+}
+
+/** The ErrorInfo of a refusal (reason, domain, metadata), checked against the status; undefined if none. */
+export function errorInfoOf(error: grpc.ServiceError): { readonly reason: string; readonly metadata: Readonly<Record<string, string>> } | undefined {
+  if (error instanceof PipelineOperationError) {
+    return error.reason === "" ? undefined : { reason: error.reason, metadata: error.reasonMetadata };
+  }
+  const raw = error.metadata?.get(STATUS_DETAILS_TRAILER)[0];
+  if (raw === undefined) return undefined;
+  assert.ok(Buffer.isBuffer(raw), "grpc-status-details-bin is binary");
+  const status = decodeStatusDetails(raw);
+  assert.ok(status !== undefined, "grpc-status-details-bin decodes as a google.rpc.Status");
+  assert.equal(status.code, error.code, "the Status in the details has the call's code");
+  assert.equal(status.message, error.details, "the Status in the details has the call's message");
+  const info = status.errorInfo;
+  assert.ok(info !== undefined, "the Status carries a google.rpc.ErrorInfo");
+  assert.equal(info.domain, ERROR_DOMAIN);
+  return { reason: info.reason, metadata: info.metadata };
 }
 
 export interface ExpectedError {
@@ -467,9 +570,10 @@ export async function waitFor(
   }
 }
 
-/** Waits until the server's store reports exactly `n` waiters. */
+/** Waits until the backend reports exactly `n` waiters (through the backend-neutral probe). */
 export async function waitForWaiters(t: TestServer, n: number): Promise<void> {
-  await waitFor(() => t.server.store.stats().waiters === n, `${n} waiter(s) (have ${t.server.store.stats().waiters})`);
+  let last = -1;
+  await waitFor(async () => (last = (await t.counts()).waiters) === n, `${n} waiter(s) (have ${last})`);
 }
 
 /** Lets in-flight responses arrive: one full round trip on the same channel. */

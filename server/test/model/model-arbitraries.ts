@@ -5,8 +5,8 @@
  * that a few sessions see most of the traffic: collisions, re-creations and stale ids stay common.
  */
 import fc from "fast-check";
-import type { StoreOptions } from "../../src/store/store-options";
 import { INVALID_KEY, KEY_COUNT, type LockIdChoice, type Step, type VersionChoice } from "./model-runner";
+import type { ModelOptions } from "./session-model";
 
 /** Largest ttl a request may ask for in these runs (61 is INVALID_FIELD). */
 export const MAX_TTL_SECONDS = 60;
@@ -21,8 +21,8 @@ export const BUDGET_MAX_MEMORY_BYTES = 24 * 1024;
 
 /** One generated scenario. */
 export interface Scenario {
-  /** Options given to the store (the model reads the resolved ones). */
-  readonly options: Partial<StoreOptions>;
+  /** Limits and backend options of the run (the model reads the resolved ones). */
+  readonly options: Partial<ModelOptions>;
   /** Offset of the clock's start within a second (moves deadlines across bucket edges). */
   readonly startOffset: number;
   /** The steps, keys already narrowed to the scenario's hot keys. */
@@ -115,7 +115,7 @@ function stepArb(profile: StepProfile): fc.Arbitrary<Step> {
   );
 }
 
-/** Store options that vary per run: shards, defaults, waiter and wait caps, expiry interval. */
+/** Options that vary per run: shards, defaults, waiter and wait caps, expiry interval. */
 const varyingOptionsArb = fc.record({
   shards: fc.constantFrom(1, 2, 16),
   defaultTtlSeconds: fc.constantFrom(1, 2, 5, 20),
@@ -126,7 +126,7 @@ const varyingOptionsArb = fc.record({
   expiryIntervalMs: fc.constantFrom(1, 100, 250, 900),
 });
 
-function scenarioArb(fixed: Partial<StoreOptions>, profile: StepProfile, maxSteps: number): fc.Arbitrary<Scenario> {
+function scenarioArb(fixed: Partial<ModelOptions>, profile: StepProfile, maxSteps: number): fc.Arbitrary<Scenario> {
   return fc.record({
     options: varyingOptionsArb.map((varying) => ({
       ...varying,

@@ -1,8 +1,10 @@
 /**
- * Runs one sequence of abstract steps against a real {@link SessionStore} (under a FakeClock) and
- * the {@link SessionModel} side by side, and fails at the first difference: every result field,
- * every answer delivered to a waiting call (content, instant, FIFO order), refusals (kind and
- * reason), and `stats()` (lock and waiter gauges, resident sessions, memory invariants).
+ * Runs one sequence of abstract steps against a real {@link SessionStore} over a
+ * {@link MemoryBackend} (under a FakeClock) and the {@link SessionModel} side by side, and fails at
+ * the first difference: every result field, every answer delivered to a waiting call (content,
+ * instant, FIFO order), refusals (kind and reason), the completion contract (answers only through
+ * resolve/reject, `waiting()` exactly when a call waits, `cancel()`'s answer), and the backend's
+ * `stats()` (lock and waiter gauges, resident sessions, memory invariants).
  *
  * Steps are abstract ("the holder's lock id", "the 2nd most recent id issued for this key") and
  * resolved against the model when they run, so every step stays meaningful while fast-check
@@ -11,10 +13,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { FakeClock } from "../../src/store/fake-clock";
-import type { GetResult, LockResult, SessionKey, WaitCallbacks, WaitHandle } from "../../src/store/operations";
-import { SessionStore, type StoreStats } from "../../src/store/session-store";
+import { MemoryBackend } from "../../src/store/memory/memory-backend";
+import type { MemoryStats } from "../../src/store/memory/memory-stats";
+import type { ExpireResult, GetResult, LockResult, SessionKey } from "../../src/store/operations";
+import type { Cancellation, Completion } from "../../src/store/session-backend";
+import { SessionStore, type StoreCompletion } from "../../src/store/session-store";
 import { StoreError } from "../../src/store/store-error";
-import type { StoreOptions } from "../../src/store/store-options";
 import {
   SessionModel,
   WAITS,
@@ -23,6 +27,7 @@ import {
   type Expectation,
   type LockAnswer,
   type ModelLockRef,
+  type ModelOptions,
   type ReadAnswer,
 } from "./session-model";
 
@@ -72,7 +77,7 @@ export type Step =
       readonly leaseMs: number;
       readonly create: boolean;
       readonly ttlSeconds: number;
-      /** "flag": pass callbacks.isActive (a later "deactivate" step turns it false); "omit": none. */
+      /** "flag": pass completion.gone (a later "deactivate" step turns it true); "omit": none. */
       readonly active: "omit" | "flag";
     }
   | {
@@ -89,9 +94,9 @@ export type Step =
   | { readonly op: "release"; readonly key: number; readonly lockId: LockIdChoice }
   | { readonly op: "expire"; readonly key: number; readonly ttlSeconds: number }
   | { readonly op: "remove"; readonly key: number; readonly lockId: LockIdChoice }
-  /** WaitHandle.cancel() on a waiting call (pendingOnly) or on any call that ever waited (idempotence). */
+  /** Cancellation.cancel() on a waiting call (pendingOnly) or on any call that ever waited (idempotence). */
   | { readonly op: "cancel"; readonly pick: number; readonly pendingOnly: boolean }
-  /** The caller of a waiting Lock goes away without cancelling: its isActive() turns false. */
+  /** The caller of a waiting Lock goes away without cancelling: its gone() turns true. */
   | { readonly op: "deactivate"; readonly pick: number }
   | { readonly op: "advance"; readonly ms: number }
   /** Advance to just before / exactly at / just after one of the model's upcoming events. */
@@ -99,8 +104,8 @@ export type Step =
 
 /** How one scenario is set up. */
 export interface RunConfig {
-  /** Store options (the model reads the resolved ones). */
-  readonly options: Partial<StoreOptions>;
+  /** The store's limits and the backend's options (the model reads the resolved ones). */
+  readonly options: Partial<ModelOptions>;
   /** The FakeClock's start, epoch ms. */
   readonly start: number;
   /** Which of the lead's decisions are enforced exactly. */
@@ -125,7 +130,8 @@ function payload(size: number, tag: number): Uint8Array {
   return data;
 }
 
-type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+/** A call's answer: resolved with a value, or rejected (or, against the contract, thrown). */
+type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown; readonly thrown: boolean };
 
 interface Received {
   readonly call: number;
@@ -135,11 +141,19 @@ interface Received {
   readonly result: GetResult | LockResult;
 }
 
+/** The refusal of the call now inside the store. */
+interface SyncRefusal {
+  readonly call: number;
+  readonly error: unknown;
+}
+
 interface CallInfo {
   readonly key: number;
-  /** A Lock that passed callbacks.isActive (so a "deactivate" step can make its caller go away). */
+  /** A Lock that passed completion.gone (so a "deactivate" step can make its caller go away). */
   readonly flagged: boolean;
-  handle: WaitHandle | undefined;
+  handle: Cancellation | undefined;
+  /** Withdrawn by a cancel() that returned true (later ones must return true too). */
+  withdrawn: boolean;
 }
 
 interface SettleOptions<T> {
@@ -159,36 +173,46 @@ class ModelMismatch extends Error {
 }
 
 /**
- * One scenario: a fresh store and model, {@link ModelRun.step} per abstract step, then
+ * One scenario: a fresh store, backend and model, {@link ModelRun.step} per abstract step, then
  * {@link ModelRun.finish} (drain to empty and check that every gauge is back to zero).
  */
 export class ModelRun {
   private readonly clock: FakeClock;
+  private readonly backend: MemoryBackend;
   private readonly store: SessionStore;
   private model: SessionModel;
   private readonly start: number;
   private readonly trace: string[] = [];
-  /** isActive() answers of flagged Lock calls (absent = still there). */
+  /** Whether the callers of flagged Lock calls are still there (absent = yes). */
   private readonly active = new Map<number, boolean>();
   private readonly calls = new Map<number, CallInfo>();
   private readonly serialToId = new Map<number, number>();
   private readonly idToSerial = new Map<number, number>();
   private readonly answered = new Set<number>();
   private received: Received[] = [];
+  /** Flagged Lock calls whose caller was gone when their turn came: dropped (answered DEADLINE_TOO_CLOSE), never granted. */
+  private dropped: number[] = [];
+  /** The refusal of the call now inside the store (answers through reject before the call returns). */
+  private syncRefusal: SyncRefusal | undefined;
+  /** Calls whose completion was told waiting(). */
+  private readonly waitingSignalled = new Set<number>();
   private readonly problems: string[] = [];
   private nextCall = 1;
   private inCall = 0;
   private highestId = 0;
   private stepNumber = 0;
   /** stats() after the previous step (what a refused call must leave unchanged). */
-  private lastStats: StoreStats;
+  private lastStats: MemoryStats;
 
   constructor(private readonly config: RunConfig) {
     this.start = config.start;
     this.clock = new FakeClock(config.start);
-    this.store = new SessionStore(config.options, this.clock);
-    this.lastStats = this.store.stats();
-    this.model = new SessionModel(this.store.options, config.start, (call) => this.active.get(call) !== false, config.decisions);
+    const { shards, maxApps, maxMemoryBytes, expiryIntervalMs, expirySliceBudgetMs, ...limits } = config.options;
+    this.backend = new MemoryBackend({ shards, maxApps, maxMemoryBytes, expiryIntervalMs, expirySliceBudgetMs }, limits, this.clock);
+    this.store = new SessionStore(this.backend, limits, this.clock);
+    this.lastStats = this.backend.stats();
+    const options: ModelOptions = { ...this.store.limits, ...this.backend.options };
+    this.model = new SessionModel(options, config.start, (call) => this.active.get(call) !== false, config.decisions);
     this.trace.push(`options ${JSON.stringify(config.options)} start ${config.start}`);
   }
 
@@ -247,13 +271,16 @@ export class ModelRun {
       const horizon = times[times.length - 1] ?? this.clock.now();
       this.step({ op: "advance", ms: horizon - this.clock.now() + 1 });
     }
-    this.store.runDueWork();
-    const stats = this.store.stats();
+    this.backend.runDueWork();
+    const stats = this.backend.stats();
     this.trace.push(`final stats ${JSON.stringify(stats)}`);
     const left = { sessions: stats.sessions, lockedSessions: stats.lockedSessions, waiters: stats.waiters, bytesUsed: stats.bytesUsed };
     if (!isDeepEqual(left, { sessions: 0, lockedSessions: 0, waiters: 0, bytesUsed: 0 })) {
       this.fail(`after every ttl, lease and wait ran out (and the sweep ran), the store still holds ${JSON.stringify(left)}`);
     }
+    // Exactly one of resolve, reject and dropped per call: a waiter is answered, dropped or withdrawn.
+    const unanswered = [...this.waitingSignalled].filter((call) => !this.answered.has(call) && this.calls.get(call)?.withdrawn !== true);
+    if (unanswered.length > 0) this.fail(`waiting calls never answered, dropped or withdrawn: ${unanswered.map((call) => `#${call}`).join(", ")}`);
   }
 
   /** What ran so far, one line per call or event (also appended to every failure). */
@@ -261,9 +288,9 @@ export class ModelRun {
     return this.trace;
   }
 
-  /** Stops the store's timers. */
+  /** Stops the backend's timer. */
   close(): void {
-    this.store.close();
+    void this.store.close();
   }
 
   // ---- operations -----------------------------------------------------------------------------
@@ -273,7 +300,7 @@ export class ModelRun {
     const label = `Get(${keyText(key)} wait=${waitMs}) #${call}`;
     const trial = this.model.clone();
     const expected = trial.get({ key, call, waitMs });
-    const outcome = this.invoke(call, () => this.store.get({ ...keyOf(key), waitMs }, this.readCallbacks(call)));
+    const outcome = this.invokeWaitable(call, () => this.store.get({ ...keyOf(key), waitMs }, this.readCompletion(call)));
     this.settleWaitable(label, key, call, expected, outcome, trial);
   }
 
@@ -282,10 +309,11 @@ export class ModelRun {
     const input = { ...keyOf(step.key), waitMs: step.waitMs, leaseMs: step.leaseMs, create: step.create, ttlSeconds: step.ttlSeconds };
     const label =
       `Lock(${keyText(step.key)} wait=${step.waitMs} lease=${step.leaseMs}${step.create ? " create" : ""} ttl=${step.ttlSeconds}` +
-      `${step.active === "flag" ? " isActive" : ""}) #${call}`;
+      `${step.active === "flag" ? " gone?" : ""}) #${call}`;
     const trial = this.model.clone();
     const expected = trial.lock({ key: step.key, call, waitMs: step.waitMs, leaseMs: step.leaseMs, create: step.create, ttlSeconds: step.ttlSeconds });
-    const run = (): Outcome<WaitHandle | undefined> => this.invoke(call, () => this.store.lock(input, this.lockCallbacks(call, step.active === "flag")));
+    const run = (): Outcome<Cancellation | undefined> =>
+      this.invokeWaitable(call, () => this.store.lock(input, this.lockCompletion(call, step.active === "flag")));
     this.settleWaitable(label, step.key, call, expected, run(), trial, run);
   }
 
@@ -317,16 +345,19 @@ export class ModelRun {
     const run = (): Outcome<unknown> => {
       // A fresh buffer per attempt, scribbled over afterwards: the store must keep its own copy.
       const sent = Buffer.from(data);
-      const outcome = this.invoke(0, () =>
-        this.store.set({
-          ...keyOf(step.key),
-          data: sent,
-          ttlSeconds: step.ttlSeconds,
-          lockId: lock.id,
-          keepLock: step.keepLock,
-          expectedVersion,
-          onlyIfAbsent: step.onlyIfAbsent,
-        }),
+      const outcome = this.invokeNow<unknown>((completion) =>
+        this.store.set(
+          {
+            ...keyOf(step.key),
+            data: sent,
+            ttlSeconds: step.ttlSeconds,
+            lockId: lock.id,
+            keepLock: step.keepLock,
+            expectedVersion,
+            onlyIfAbsent: step.onlyIfAbsent,
+          },
+          completion,
+        ),
       );
       sent.fill(0xee);
       return outcome;
@@ -339,7 +370,7 @@ export class ModelRun {
     const label = `Release(${keyText(key)} lock=${lock.text})`;
     const trial = this.model.clone();
     const expected = trial.release({ key, lock: lock.ref });
-    const outcome = this.invoke(0, () => this.store.release({ ...keyOf(key), lockId: lock.id }));
+    const outcome = this.invokeNow<unknown>((completion) => this.store.release({ ...keyOf(key), lockId: lock.id }, completion));
     this.settle(label, expected, outcome, trial, { key });
   }
 
@@ -347,7 +378,7 @@ export class ModelRun {
     const label = `Expire(${keyText(key)} ttl=${ttlSeconds})`;
     const trial = this.model.clone();
     const expected = trial.expire({ key, ttlSeconds });
-    const outcome = this.invoke(0, () => this.store.expire({ ...keyOf(key), ttlSeconds }));
+    const outcome = this.invokeNow<unknown>((completion) => this.store.expire({ ...keyOf(key), ttlSeconds }, completion));
     this.settle(label, expected, outcome, trial, { key });
   }
 
@@ -356,7 +387,7 @@ export class ModelRun {
     const label = `Remove(${keyText(key)} lock=${lock.text})`;
     const trial = this.model.clone();
     const expected = trial.remove({ key, lock: lock.ref });
-    const outcome = this.invoke(0, () => this.store.remove({ ...keyOf(key), lockId: lock.id }));
+    const outcome = this.invokeNow<unknown>((completion) => this.store.remove({ ...keyOf(key), lockId: lock.id }, completion));
     this.settle(label, expected, outcome, trial, { key });
   }
 
@@ -367,12 +398,16 @@ export class ModelRun {
     const chosen = candidates[pick % Math.max(1, candidates.length)];
     if (chosen === undefined) return;
     const [call, info] = chosen;
-    const label = `cancel #${call}${this.model.isWaiting(call) ? "" : " (already settled)"}`;
+    const pending = this.model.isWaiting(call);
+    const label = `cancel #${call}${pending ? "" : info.withdrawn ? " (withdrawn before)" : " (already settled)"}`;
     const trial = this.model.clone();
     trial.cancel(call);
-    info.handle?.cancel();
-    this.log(label);
-    this.compareDeliveries(label, trial.deliveries);
+    const withdrawn = info.handle?.cancel();
+    this.log(`${label} -> ${String(withdrawn)}`);
+    // Withdrawn now, or idempotently again; false once the call has been answered.
+    if (withdrawn !== (pending || info.withdrawn)) this.fail(`${label}: cancel() returned ${String(withdrawn)}`);
+    info.withdrawn = withdrawn;
+    this.compareDeliveries(label, trial);
     this.model = trial;
   }
 
@@ -383,7 +418,7 @@ export class ModelRun {
     const chosen = candidates[pick % Math.max(1, candidates.length)];
     if (chosen === undefined) return;
     this.active.set(chosen[0], false);
-    this.log(`caller of #${chosen[0]} is gone (isActive() now false)`);
+    this.log(`caller of #${chosen[0]} is gone (gone() now true)`);
   }
 
   private doAdvance(ms: number): void {
@@ -391,21 +426,24 @@ export class ModelRun {
     const trial = this.model.clone();
     trial.advanceTo(this.clock.now() + ms);
     this.clock.advance(ms);
-    this.store.runDueWork();
+    this.backend.runDueWork();
     this.log(label);
-    this.compareDeliveries(label, trial.deliveries);
+    this.compareDeliveries(label, trial);
     this.model = trial;
   }
 
   // ---- comparing ------------------------------------------------------------------------------
 
-  /** Get/Lock: an immediate answer through resolve (and no handle), or a handle and no answer yet. */
+  /**
+   * Get/Lock: an immediate answer through resolve (and no cancellation), or a cancellation, a
+   * waiting() signal and no answer yet.
+   */
   private settleWaitable(
     label: string,
     key: number,
     call: number,
     expected: Expectation<ReadAnswer | LockAnswer | typeof WAITS>,
-    outcome: Outcome<WaitHandle | undefined>,
+    outcome: Outcome<Cancellation | undefined>,
     trial: SessionModel,
     retry?: () => Outcome<unknown>,
   ): void {
@@ -413,19 +451,22 @@ export class ModelRun {
     this.received = this.received.filter((received) => !(received.call === call && received.sync));
     const info = this.calls.get(call);
     const waited = outcome.ok && outcome.value !== undefined;
-    const actualText = [...(waited ? ["waits (a handle)"] : []), ...immediate.map((received) => resultText(received.result))].join(" + ") || "no answer";
+    if (waited !== this.waitingSignalled.has(call)) {
+      this.fail(`${label}: ${waited ? "waits, but its completion was not told waiting()" : "was told waiting() but does not wait"}`);
+    }
+    const actualText = [...(waited ? ["waits (a cancellation)"] : []), ...immediate.map((received) => resultText(received.result))].join(" + ") || "no answer";
     this.settle(label, expected, outcome, trial, { key, retry, actualText, compare: (value) => {
-      const handle = outcome.ok ? (outcome.value as WaitHandle | undefined) : undefined;
+      const handle = outcome.ok ? (outcome.value as Cancellation | undefined) : undefined;
       if (value === WAITS) {
         if (handle === undefined || immediate.length > 0) {
-          this.fail(`${label}: should wait in the queue (a handle, no answer yet); got ${actualText}`);
+          this.fail(`${label}: should wait in the queue (a cancellation, no answer yet); got ${actualText}`);
         }
         if (info !== undefined) info.handle = handle;
         return "waits";
       }
       const answer = immediate[0];
       if (handle !== undefined || answer === undefined || immediate.length !== 1) {
-        this.fail(`${label}: should be answered at once (no handle, one answer); got ${actualText}`);
+        this.fail(`${label}: should be answered at once (no cancellation, one answer); got ${actualText}`);
       }
       this.answered.add(call);
       this.expectAnswer(label, value, answer.result);
@@ -448,8 +489,9 @@ export class ModelRun {
     const { key, retry, compare } = how;
     const actualText = how.actualText ?? (outcome.ok ? valueText(outcome.value) : "");
     const before = this.lastStats;
-    if (!outcome.ok && !(outcome.error instanceof StoreError)) {
-      this.fail(`${label}: threw ${outcome.error instanceof Error ? (outcome.error.stack ?? outcome.error.message) : String(outcome.error)}`);
+    if (!outcome.ok && (outcome.thrown || !(outcome.error instanceof StoreError))) {
+      const what = outcome.error instanceof Error ? (outcome.error.stack ?? outcome.error.message) : String(outcome.error);
+      this.fail(`${label}: ${outcome.thrown ? "threw (answers go through the completion)" : "failed"}: ${what}`);
     }
     const error = outcome.ok ? undefined : (outcome.error as StoreError);
     if (expected.refused) {
@@ -461,7 +503,7 @@ export class ModelRun {
         this.fail(`${label}: should be refused ${want}; got ${error.kind} ${error.reason} "${error.message}"`);
       }
       this.log(`${label} -> refused ${error.kind} ${error.reason}${expected.rule.startsWith("DECISION") ? ` [${expected.rule.split(":")[0]}]` : ""}`);
-      this.compareDeliveries(label, trial.deliveries);
+      this.compareDeliveries(label, trial);
       this.model = trial;
       return;
     }
@@ -482,7 +524,7 @@ export class ModelRun {
       shown = valueText(value);
     }
     this.log(`${label} -> ${shown}`);
-    this.compareDeliveries(label, trial.deliveries);
+    this.compareDeliveries(label, trial);
     this.model = trial;
   }
 
@@ -493,9 +535,9 @@ export class ModelRun {
    * session by touching its key and retry; if the retry succeeds, the refusal was for memory held
    * by expired sessions (the store before 7efa875 did that).
    */
-  private budgetRefusal(label: string, key: number, before: StoreStats, retry: (() => Outcome<unknown>) | undefined): void {
+  private budgetRefusal(label: string, key: number, before: MemoryStats, retry: (() => Outcome<unknown>) | undefined): void {
     if (this.received.length > 0) this.fail(`${label}: refused, yet answered waiters ${this.received.map((r) => `#${r.call}`).join(", ")}`);
-    const after = this.store.stats();
+    const after = this.backend.stats();
     if (
       after.lockedSessions !== before.lockedSessions ||
       after.waiters !== before.waiters ||
@@ -507,10 +549,10 @@ export class ModelRun {
     if (this.config.decisions.expiredMemory && retry !== undefined && after.sessions > this.model.visibleCount) {
       for (let other = 0; other < KEY_COUNT; other++) {
         if (this.model.isVisible(other)) continue;
-        const reclaimed = this.store.expire({ ...keyOf(other), ttlSeconds: 0 });
-        if (reclaimed.found) this.fail(`Expire(${keyText(other)}) found a session the model says is gone`);
+        const reclaimed = this.invokeNow<ExpireResult>((completion) => this.store.expire({ ...keyOf(other), ttlSeconds: 0 }, completion));
+        if (!reclaimed.ok || reclaimed.value.found) this.fail(`Expire(${keyText(other)}) found a session the model says is gone (or failed)`);
       }
-      const reclaimed = this.store.stats().sessions;
+      const reclaimed = this.backend.stats().sessions;
       const again = retry();
       const refusedAgain = !again.ok && again.error instanceof StoreError && again.error.reason === "MEMORY_BUDGET";
       this.log(`  reclaimed expired sessions (${after.sessions} -> ${reclaimed} resident), retried -> ${refusedAgain ? "refused again" : "succeeded"}`);
@@ -526,7 +568,19 @@ export class ModelRun {
     this.doGet(key, 0);
   }
 
-  private compareDeliveries(label: string, expected: readonly Delivery[]): void {
+  /** Answers to waiting calls during one step against the model's; `trial` is the model after the step. */
+  private compareDeliveries(label: string, trial: SessionModel): void {
+    const expected: readonly Delivery[] = trial.deliveries;
+    for (const call of this.dropped) {
+      // Rule 7: the model skips a writer whose caller is gone; the store answers it DEADLINE_TOO_CLOSE.
+      if (trial.isWaiting(call) || expected.some((delivery) => delivery.call === call)) {
+        this.fail(`${label}: waiting call #${call} was dropped (caller gone), but the model still expects it to be answered`);
+      }
+      if (this.answered.has(call)) this.fail(`${label}: waiting call #${call} was dropped after it had been answered`);
+      this.answered.add(call);
+      this.log(`  #${call} dropped (its caller is gone)`);
+    }
+    this.dropped = [];
     const got = this.received;
     this.received = [];
     const byCall = new Map<number, Received>();
@@ -615,7 +669,7 @@ export class ModelRun {
    * some session is resident.
    */
   private checkStats(): void {
-    const stats = this.store.stats();
+    const stats = this.backend.stats();
     this.lastStats = stats;
     const model = this.model;
     if (model.now !== this.clock.now()) this.fail(`model clock ${model.now} != store clock ${this.clock.now()}`);
@@ -632,7 +686,7 @@ export class ModelRun {
       problems.push(
         stats.sessions <= legacy
           ? `DECISION early-release-sweep: sessions ${stats.sessions} > ${upper}: a session released early after its expiry came due ` +
-              `while locked must be swept within ${1000 + this.store.options.expiryIntervalMs} ms of its real deadline, not at its old lease end`
+              `while locked must be swept within ${1000 + this.backend.options.expiryIntervalMs} ms of its real deadline, not at its old lease end`
           : `sessions ${stats.sessions} > ${upper} (${visible} visible + expired ones not yet due for sweeping)`,
       );
     }
@@ -648,19 +702,50 @@ export class ModelRun {
 
   private newCall(key: number, flagged: boolean): number {
     const call = this.nextCall++;
-    this.calls.set(call, { key, flagged, handle: undefined });
+    this.calls.set(call, { key, flagged, handle: undefined, withdrawn: false });
     return call;
   }
 
-  private invoke<T>(call: number, run: () => T): Outcome<T> {
+  /**
+   * Runs a Get or Lock: its answer, if immediate, is recorded by its completion (see
+   * {@link record}); a refusal must come through reject before the call returns.
+   */
+  private invokeWaitable(call: number, run: () => Cancellation | undefined): Outcome<Cancellation | undefined> {
     this.inCall = call;
+    this.syncRefusal = undefined;
+    let value: Cancellation | undefined;
     try {
-      return { ok: true, value: run() };
+      value = run();
     } catch (error) {
-      return { ok: false, error };
+      return { ok: false, error, thrown: true };
     } finally {
       this.inCall = 0;
     }
+    // Set by the completion during run() (the compiler cannot see that).
+    const refusal = this.syncRefusal as SyncRefusal | undefined;
+    this.syncRefusal = undefined;
+    if (refusal === undefined) return { ok: true, value };
+    if (value !== undefined) this.fail(`call #${call} was refused, yet returned a cancellation`);
+    return { ok: false, error: refusal.error, thrown: false };
+  }
+
+  /** Runs Set, Release, Expire or Remove, which must answer exactly once before they return. */
+  private invokeNow<T>(run: (completion: Completion<T>) => Cancellation | undefined): Outcome<T> {
+    const answers: Outcome<T>[] = [];
+    let returned: Cancellation | undefined;
+    try {
+      returned = run({
+        resolve: (value) => answers.push({ ok: true, value }),
+        reject: (error) => answers.push({ ok: false, error, thrown: false }),
+      });
+    } catch (error) {
+      return { ok: false, error, thrown: true };
+    }
+    const answer = answers[0];
+    if (returned !== undefined || answer === undefined || answers.length > 1) {
+      this.fail(`the call should answer once, at once, with no cancellation; got ${answers.length} answers${returned === undefined ? "" : " and a cancellation"}`);
+    }
+    return answer;
   }
 
   private record(call: number, result: GetResult | LockResult): void {
@@ -674,18 +759,36 @@ export class ModelRun {
     this.received.push({ call, at: this.clock.now(), sync: this.inCall === call, result });
   }
 
-  private readCallbacks(call: number): WaitCallbacks<GetResult> {
+  /** A refusal or failure: the call's own while it is inside the store, else a waiter's (unexpected) or a drop. */
+  private rejected(call: number, error: unknown): void {
+    if (this.inCall === call && this.syncRefusal === undefined) {
+      this.syncRefusal = { call, error };
+    } else if (this.active.get(call) === false && error instanceof StoreError && error.reason === "DEADLINE_TOO_CLOSE") {
+      this.dropped.push(call);
+    } else {
+      this.problems.push(`call #${call} rejected: ${String(error)}`);
+    }
+  }
+
+  private signalWaiting(call: number): void {
+    if (this.inCall !== call || this.waitingSignalled.has(call)) this.problems.push(`call #${call} told waiting() ${this.inCall === call ? "twice" : "after it returned"}`);
+    this.waitingSignalled.add(call);
+  }
+
+  private readCompletion(call: number): StoreCompletion<GetResult> {
     return {
       resolve: (result) => this.record(call, result),
-      reject: (error) => this.problems.push(`call #${call} rejected: ${String(error)}`),
+      reject: (error) => this.rejected(call, error),
+      waiting: () => this.signalWaiting(call),
     };
   }
 
-  private lockCallbacks(call: number, flagged: boolean): WaitCallbacks<LockResult> {
+  private lockCompletion(call: number, flagged: boolean): StoreCompletion<LockResult> {
     return {
       resolve: (result) => this.record(call, result),
-      reject: (error) => this.problems.push(`call #${call} rejected: ${String(error)}`),
-      ...(flagged ? { isActive: () => this.active.get(call) !== false } : {}),
+      reject: (error) => this.rejected(call, error),
+      waiting: () => this.signalWaiting(call),
+      ...(flagged ? { gone: () => this.active.get(call) === false } : {}),
     };
   }
 
@@ -758,12 +861,12 @@ function valueText(value: unknown): string {
   try {
     return JSON.stringify(value, (_key, inner: unknown) => (inner === Infinity ? "Infinity" : inner));
   } catch {
-    // A wait handle (it references the store's internals) or something else not plain.
+    // A cancellation (it references the backend's internals) or something else not plain.
     return String(value);
   }
 }
 
-function statsText(stats: StoreStats): string {
+function statsText(stats: MemoryStats): string {
   return JSON.stringify({ sessions: stats.sessions, lockedSessions: stats.lockedSessions, waiters: stats.waiters, bytesUsed: stats.bytesUsed });
 }
 

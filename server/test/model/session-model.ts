@@ -11,8 +11,12 @@
  * Time: `now` is the store clock's time in ms. {@link SessionModel.advanceTo} plays lease ends,
  * wait deadlines and expiries in time order, as the store's timer does under a FakeClock.
  */
+import type { MemoryOptions } from "../../src/store/memory/memory-options";
+import type { SessionLimits } from "../../src/store/session-limits";
 import type { StoreErrorKind, StoreErrorReason } from "../../src/store/store-error";
-import type { StoreOptions } from "../../src/store/store-options";
+
+/** What a run configures: the contract's limits (the store's) and the memory backend's options. */
+export type ModelOptions = SessionLimits & MemoryOptions;
 
 /** Width of an expiry bucket (README, Limits: "sessions are filed in one-second buckets by deadline"). */
 const EXPIRY_BUCKET_MS = 1000;
@@ -230,13 +234,13 @@ export class SessionModel {
   private incarnations = 0;
 
   /**
-   * @param options - the store's resolved options (defaults, limits, expiry interval).
+   * @param options - the resolved limits and backend options (defaults, limits, expiry interval).
    * @param now - the clock's time.
    * @param isActive - whether a waiting call's caller is still there (asked before granting it a lock).
    * @param decisions - which of the lead's decisions to enforce exactly.
    */
   constructor(
-    private readonly options: StoreOptions,
+    private readonly options: ModelOptions,
     now: number,
     private readonly isActive: (call: number) => boolean,
     private readonly decisions: Decisions,
@@ -428,15 +432,15 @@ export class SessionModel {
   }
 
   /** Release (rules 2, 10). */
-  release(input: ModelLockIdInput): Expectation<boolean> {
+  release(input: ModelLockIdInput): Expectation<{ released: boolean }> {
     if (input.key < 0) return invalidKey();
     const session = this.sessions.get(input.key);
-    if (session === undefined) return accept(false);
+    if (session === undefined) return accept({ released: false });
     // Rule 2: every call that finds the session restarts its window, a refused release too.
     const touched = this.touch(input.key, session);
-    if (input.lock.kind !== "issued" || touched.lock?.serial !== input.lock.serial) return accept(false);
+    if (input.lock.kind !== "issued" || touched.lock?.serial !== input.lock.serial) return accept({ released: false });
     this.unlock(input.key, touched, "released");
-    return accept(true);
+    return accept({ released: true });
   }
 
   /** Expire (rule 11). */
@@ -454,18 +458,18 @@ export class SessionModel {
   }
 
   /** Remove (rule 12). */
-  remove(input: ModelLockIdInput): Expectation<boolean> {
+  remove(input: ModelLockIdInput): Expectation<{ removed: boolean }> {
     if (input.key < 0) return invalidKey();
     const session = this.sessions.get(input.key);
-    if (session === undefined) return accept(false);
+    if (session === undefined) return accept({ removed: false });
     if (session.lock !== undefined && !(input.lock.kind === "issued" && input.lock.serial === session.lock.serial)) {
       return conflict(["LOCKED_BY_OTHER"], "rule 12: a locked session is removed only with the holder's lock id");
     }
     this.end(input.key, session, "session-ended");
-    return accept(true);
+    return accept({ removed: true });
   }
 
-  /** WaitHandle.cancel(): the call leaves its queue at once and is never answered (rule 7). */
+  /** Cancellation.cancel(): the call leaves its queue at once and is never answered (rule 7). */
   cancel(call: number): void {
     for (const [key, session] of this.sessions) {
       if (session.queue.some((queued) => queued.call === call)) {

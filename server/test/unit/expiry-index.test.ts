@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ExpiryIndex } from "../../src/store/expiry-index";
+import { ExpiryIndex } from "../../src/store/memory/expiry-index";
 
 describe("expiry index", () => {
   it("visits only due buckets, in deadline order", () => {
@@ -22,9 +22,10 @@ describe("expiry index", () => {
     for (let slot = 0; slot < 1000; slot++) index.add(slot, 5);
     const seen: number[] = [];
     let checks = 0;
-    const visited = index.sweep(10_000, (slot) => seen.push(slot), () => ++checks >= 2);
-    assert.equal(visited, 128, "the budget is checked every 64 entries");
-    index.sweep(10_000, (slot) => seen.push(slot), () => false);
+    const finished = index.sweep(10_000, (slot) => seen.push(slot), () => ++checks >= 2);
+    assert.equal(finished, false, "stopped for the budget");
+    assert.equal(seen.length, 128, "the budget is checked every 64 entries");
+    assert.equal(index.sweep(10_000, (slot) => seen.push(slot), () => false), true, "nothing due any more");
     assert.deepEqual(seen, Array.from({ length: 1000 }, (_, i) => i));
     assert.equal(index.nextDueAt(), Infinity);
   });

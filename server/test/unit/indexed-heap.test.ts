@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { IndexedHeap } from "../../src/store/indexed-heap";
+import { IndexedHeap } from "../../src/store/memory/indexed-heap";
 
 interface Item {
   key: number;

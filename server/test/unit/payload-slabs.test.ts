@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../../src/store/fake-clock";
-import { NO_CHUNK, PayloadSlabs } from "../../src/store/payload-slabs";
-import { SessionStore } from "../../src/store/session-store";
+import { MemoryBackend } from "../../src/store/memory/memory-backend";
+import { NO_CHUNK, PayloadSlabs } from "../../src/store/memory/payload-slabs";
 
 /** Slabs whose owners are indexes into `handles`, kept current through the relocation callback. */
 function tracked(maxItemBytes: number): { slabs: PayloadSlabs; handles: number[] } {
@@ -119,24 +119,36 @@ describe("payload slabs", () => {
   });
 });
 
-describe("payload slabs compaction through the store", () => {
-  it("the store's cycle compacts after removals, within its slices", async () => {
+describe("payload slabs compaction through the memory backend", () => {
+  it("the backend's cycle compacts after removals, within its slices", async () => {
     const clock = new FakeClock(1_700_000_000_000);
-    const store = new SessionStore({ maxItemBytes: 64 * 1024 }, clock);
-    const input = (sessionId: string, data: Uint8Array) => ({ app: "a", sessionId, data, ttlSeconds: 0, lockId: 0, keepLock: false, expectedVersion: 0, onlyIfAbsent: false });
-    for (let i = 0; i < 63 * 100; i++) store.set(input(`s-${i}`, Buffer.alloc(1000, i % 251)));
-    const full = store.stats().slabBytes;
-    for (let i = 0; i < 63 * 100; i++) if (i % 63 !== 0) store.remove({ app: "a", sessionId: `s-${i}`, lockId: 0 });
+    const backend = new MemoryBackend({}, { maxItemBytes: 64 * 1024 }, clock);
+    const fail = (error: unknown): never => assert.fail(String(error));
+    const ignore = { resolve: () => undefined, reject: fail };
+    const input = (sessionId: string, data: Uint8Array) => ({
+      app: "a",
+      sessionId,
+      data,
+      ttlSeconds: 0,
+      createTtlSeconds: 1200,
+      lockId: 0,
+      keepLock: false,
+      expectedVersion: 0,
+      onlyIfAbsent: false,
+    });
+    for (let i = 0; i < 63 * 100; i++) backend.set(input(`s-${i}`, Buffer.alloc(1000, i % 251)), ignore);
+    const full = backend.stats().slabBytes;
+    for (let i = 0; i < 63 * 100; i++) if (i % 63 !== 0) backend.remove({ app: "a", sessionId: `s-${i}`, lockId: 0 }, ignore);
     for (let cycle = 0; cycle < 50; cycle++) {
       clock.advance(100);
-      store.runDueWork();
+      backend.runDueWork();
     }
-    const after = store.stats().slabBytes;
+    const after = backend.stats().slabBytes;
     assert.ok(after < full / 10, `slabs ${after} of ${full} after compaction`);
     for (let i = 0; i < 63 * 100; i += 63) {
-      const answer = await new Promise<unknown>((resolve) => store.get({ app: "a", sessionId: `s-${i}`, waitMs: 0 }, { resolve, reject: resolve }));
+      const answer = await new Promise<unknown>((resolve) => backend.get({ app: "a", sessionId: `s-${i}`, waitMs: 0 }, { resolve, reject: resolve }));
       assert.deepEqual((answer as { data: Buffer }).data, Buffer.alloc(1000, i % 251));
     }
-    store.close();
+    await backend.close();
   });
 });

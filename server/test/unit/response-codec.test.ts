@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GetResponse, LockResponse, Outcome } from "@stateward/client";
+import { GetResponse, LockResponse, Outcome } from "@stateward/protocol";
 import { encodeGetResponse, encodeLockResponse } from "../../src/grpc/response-codec";
 
 describe("response codec", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { keyHash } from "../../src/store/session-shard";
-import { KEY_LAYOUT, PayloadSlabs } from "../../src/store/payload-slabs";
-import { SessionTable } from "../../src/store/session-table";
+import { keyHash } from "../../src/store/memory/session-shard";
+import { KEY_LAYOUT, PayloadSlabs } from "../../src/store/memory/payload-slabs";
+import { SessionTable } from "../../src/store/memory/session-table";
 
 /** A table with its own id slabs; compaction moves are applied to its keyChunk column. */
 function newTable(): SessionTable {
@@ -36,7 +36,7 @@ describe("session table key index", () => {
         model.set(key, slot);
         assert.equal(table.sessionIdOf(slot), id);
       } else if (random() < 0.6) {
-        table.release(found);
+        table.free(found);
         model.delete(key);
       }
     }
@@ -52,7 +52,7 @@ describe("session table key index", () => {
     // The same hash for every key forces one long probe run; deletions must shift entries back.
     const hash = 0xdeadbeef;
     const slots = Array.from({ length: 50 }, (_, i) => table.allocate(0, `k${i}`, hash));
-    for (let i = 0; i < 50; i += 3) table.release(slots[i] as number);
+    for (let i = 0; i < 50; i += 3) table.free(slots[i] as number);
     for (let i = 0; i < 50; i++) {
       assert.equal(table.find(0, `k${i}`, hash), i % 3 === 0 ? -1 : slots[i], `k${i}`);
     }
