@@ -87,11 +87,7 @@ export class SessionStore {
     try {
       validateKey(input.app, input.sessionId);
       validateCount("wait_ms", input.waitMs);
-    } catch (error) {
-      return failWith(completion, error);
-    }
-    const waitMs = this.waitBudget(input.waitMs, deadline);
-    try {
+      const waitMs = this.waitBudget(input.waitMs, deadline);
       return this.backend.get(waitMs === input.waitMs ? input : { app: input.app, sessionId: input.sessionId, waitMs }, completion);
     } catch (error) {
       return failWith(completion, error);
@@ -111,41 +107,36 @@ export class SessionStore {
         // A lock granted now could not reach the caller in time: refuse before the backend.
         if (tooLateToLock(deadline, now)) throw deadlineTooClose(deadline, now);
       }
+      const waitMs = this.waitBudget(input.waitMs, deadline);
+      const request: BackendLockInput = {
+        app: input.app,
+        sessionId: input.sessionId,
+        waitMs,
+        leaseMs: input.leaseMs === 0 ? limits.defaultLockLeaseMs : input.leaseMs,
+        create: input.create,
+        ttlSeconds: input.ttlSeconds === 0 ? limits.defaultTtlSeconds : input.ttlSeconds,
+      };
+      return this.backend.lock(request, waitMs === 0 ? completion : this.queuedLock(completion, deadline));
     } catch (error) {
       return failWith(completion, error);
     }
-    const waitMs = this.waitBudget(input.waitMs, deadline);
-    const request: BackendLockInput = {
-      app: input.app,
-      sessionId: input.sessionId,
-      waitMs,
-      leaseMs: input.leaseMs === 0 ? limits.defaultLockLeaseMs : input.leaseMs,
-      create: input.create,
-      ttlSeconds: input.ttlSeconds === 0 ? limits.defaultTtlSeconds : input.ttlSeconds,
-    };
-    if (waitMs === 0) {
-      try {
-        return this.backend.lock(request, completion);
-      } catch (error) {
-        return failWith(completion, error);
-      }
-    }
-    // Never hand a queued lock to a caller that is gone, or whose deadline is too close for the
-    // answer to arrive: nobody would release it before its lease ends.
+  }
+
+  /**
+   * The completion of a Lock that may queue: never hand a queued lock to a caller that is gone, or
+   * whose deadline is too close for the answer to arrive, since nobody would release it before its
+   * lease ends; such a waiter is answered DEADLINE_TOO_CLOSE instead.
+   */
+  private queuedLock(completion: StoreCompletion<LockResult>, deadline: CallDeadline): Completion<LockResult> {
     const clock = this.clock;
     const gone = completion.gone === undefined ? undefined : () => (completion.gone as () => boolean).call(completion);
-    const queued: Completion<LockResult> = {
+    return {
       resolve: (result) => completion.resolve(result),
       reject: (error) => completion.reject(error),
       waiting: () => completion.waiting?.(),
       isActive: canStillDeliver(gone, deadline, () => clock.now()),
       dropped: () => completion.reject(deadlineTooClose(deadline, clock.now())),
     };
-    try {
-      return this.backend.lock(request, queued);
-    } catch (error) {
-      return failWith(completion, error);
-    }
   }
 
   /** Writes a session (ASP.NET SetAndReleaseItemExclusive when lockId is given). */
@@ -157,10 +148,6 @@ export class SessionStore {
       validateTtl(input.ttlSeconds, limits);
       validateCount("lock_id", input.lockId);
       validateCount("expected_version", input.expectedVersion);
-    } catch (error) {
-      return failWith(completion, error);
-    }
-    try {
       return this.backend.set(
         {
           app: input.app,
@@ -185,10 +172,6 @@ export class SessionStore {
     try {
       validateKey(input.app, input.sessionId);
       validateCount("lock_id", input.lockId);
-    } catch (error) {
-      return failWith(completion, error);
-    }
-    try {
       return this.backend.release(input, completion);
     } catch (error) {
       return failWith(completion, error);
@@ -200,10 +183,6 @@ export class SessionStore {
     try {
       validateKey(input.app, input.sessionId);
       validateTtl(input.ttlSeconds, this.limits);
-    } catch (error) {
-      return failWith(completion, error);
-    }
-    try {
       return this.backend.expire(input, completion);
     } catch (error) {
       return failWith(completion, error);
@@ -215,10 +194,6 @@ export class SessionStore {
     try {
       validateKey(input.app, input.sessionId);
       validateCount("lock_id", input.lockId);
-    } catch (error) {
-      return failWith(completion, error);
-    }
-    try {
       return this.backend.remove(input, completion);
     } catch (error) {
       return failWith(completion, error);
