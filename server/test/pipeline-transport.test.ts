@@ -490,6 +490,33 @@ describe("pipeline transport: asynchronous backend", () => {
     assert.equal((await client.get({ app: "app", sessionId: "under-way", waitMs: 0 })).data.toString(), "written");
   });
 
+  it("at shutdown, answers every operation still pending on the backend before ending the stream", async () => {
+    await start();
+    const backend = server().server.backend;
+    assert.ok(backend instanceof DeferredBackend);
+    const inner = backend.inner;
+    // A Set under way on the backend (it cannot be withdrawn), answered when the test lets it.
+    const gate: { open?: () => void } = {};
+    const realSet = inner.set.bind(inner);
+    inner.set = (input, completion: Completion<SetResult>): Cancellation => {
+      void new Promise<void>((resolve) => (gate.open = resolve)).then(() => realSet(input, completion));
+      return { cancel: () => false };
+    };
+    const stream = rawStream();
+    stream.call.write({ operations: [op(1, { $case: "set", value: set("under-way", "written") })], cancelIds: [] });
+    await waitFor(() => gate.open !== undefined, "the Set to reach the backend");
+    const stopping = server().server.shutdown();
+    // The stream stays open while the backend owes it an answer.
+    const settled = await Promise.race([stream.ended.then(() => "ended"), new Promise((resolve) => setTimeout(() => resolve("open"), 50))]);
+    assert.equal(settled, "open");
+    gate.open?.();
+    const [write] = await stream.next(1);
+    assert.equal(write?.id, 1n);
+    assert.ok(write?.result?.$case === "set" || write?.result?.$case === "error", "the Set gets a result of its own");
+    assert.equal(await withTimeout(stream.ended, 5000, "the stream's end"), status.OK);
+    await stopping;
+  });
+
   it("withdraws a cancelled operation that is waiting on the backend: CANCELLED, and it never gets the lock", async () => {
     await start();
     const client = pipelineClient();

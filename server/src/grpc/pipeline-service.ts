@@ -8,6 +8,7 @@
  * at most 4 MiB of results. Every operation gets exactly one result (a cancelled one gets
  * CANCELLED), so a client can always tell whether a lock it gave up on was granted meanwhile.
  */
+import { performance } from "node:perf_hooks";
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
 import type { PipelineOperation, PipelineRequest, PipelineResponse, PipelineResult } from "@stateward/protocol";
 import type { Logger } from "../logger";
@@ -128,6 +129,9 @@ export const MAX_RESPONSE_MESSAGE_BYTES = 4 * 1024 * 1024;
  */
 export const MAX_HELD_BYTES = 16 * 1024 * 1024;
 
+/** How long a stream over {@link MAX_HELD_BYTES} of late results may go without its client taking any. */
+export const STALL_MS = 1000;
+
 /** Rough framing bytes per result (id, tags, scalar fields), for the message size cap. */
 const RESULT_OVERHEAD_BYTES = 32;
 
@@ -174,6 +178,8 @@ class InFlight implements StoreCompletion<never> {
   waited = false;
   /** The operation's result has been queued (or dropped with its stream). */
   done = false;
+  /** The store did not answer it while it ran: it was tracked in flight (its result comes late). */
+  late = false;
 
   constructor(
     private readonly stream: PipelineStream,
@@ -224,7 +230,7 @@ class InFlight implements StoreCompletion<never> {
   }
 
   gone(): boolean {
-    return this.stream.closed;
+    return this.stream.closed || this.stream.overflowing;
   }
 }
 
@@ -247,7 +253,12 @@ class PipelineStream {
   /** Grants among the outbox's results (a count, so that messages without any skip the search). */
   private outboxGrantCount = 0;
   /** Set once the stream is being ended for holding too much its client does not read. */
-  private overflowing = false;
+  overflowing = false;
+  /** Set once the server ends the stream (shutdown): it ends when the backend has answered. */
+  private ending = false;
+  /** When the transport last took a message (real time, for the stall rule). */
+  private lastProgressAt = performance.now();
+  private stallTimer: NodeJS.Timeout | undefined;
   /** Ids cancelled while their operation was still in the backlog. */
   private readonly cancelledBeforeRun = new Set<bigint>();
   private outbox: PipelineResult[] = [];
@@ -287,11 +298,21 @@ class PipelineStream {
   /** Flushes and ends the stream with an OK status (shutdown, or input ended and nothing in flight). */
   end(): void {
     if (this.closed) return;
-    // Operations held back by backpressure are answered too: every operation gets its result.
-    for (let i = this.backlogAt; i < this.backlog.length; i++) this.emit((this.backlog[i] as PipelineOperation).id, SHUTTING_DOWN_RESULT);
-    this.backlog = [];
-    this.backlogArrivals = [];
-    this.backlogAt = 0;
+    if (!this.ending) {
+      this.ending = true;
+      // Operations held back by backpressure are answered too: every operation gets its result.
+      for (let i = this.backlogAt; i < this.backlog.length; i++) this.emit((this.backlog[i] as PipelineOperation).id, SHUTTING_DOWN_RESULT);
+      this.backlog = [];
+      this.backlogArrivals = [];
+      this.backlogAt = 0;
+      // What the backend can still withdraw changed nothing: SHUTTING_DOWN. The rest is answered
+      // by the backend (a write under way); the stream ends once those answers are in.
+      for (const tracked of [...this.inFlight.values()]) {
+        if (tracked.handle?.cancel() === true) this.finish(tracked, SHUTTING_DOWN_RESULT);
+      }
+    }
+    // (Finishing the last of those may have ended the stream already.)
+    if (this.closed || this.inFlight.size > 0) return;
     this.flush(true);
     // Handed to the transport with the stream's last messages: a clean end delivers them.
     this.unsentGrants.clear();
@@ -300,6 +321,11 @@ class PipelineStream {
   }
 
   private onRequest(request: PipelineRequest): void {
+    if (this.ending) {
+      // The server is shutting down: nothing new runs.
+      for (const operation of request.operations) this.emit(operation.id, SHUTTING_DOWN_RESULT);
+      return;
+    }
     const arrived = this.clock.now();
     for (const id of request.cancelIds) this.cancel(id);
     const operations = request.operations;
@@ -357,7 +383,7 @@ class PipelineStream {
    * {@link MAX_RESPONSE_MESSAGE_BYTES}.
    */
   private pump(): void {
-    while (!this.closed && this.backlogAt < this.backlog.length) {
+    while (!this.closed && !this.overflowing && this.backlogAt < this.backlog.length) {
       if (this.unsentBytes >= MAX_RESPONSE_MESSAGE_BYTES || this.outboxBytes >= MAX_RESPONSE_MESSAGE_BYTES) {
         // Backpressure: the client does not read as fast as we answer. Stop reading its requests
         // and running its operations until the transport drains (see onWritten).
@@ -410,6 +436,7 @@ class PipelineStream {
     // Answered while the store ran it (the memory backend, mostly): it was in flight only then.
     if (tracked.done) return;
     tracked.handle = handle;
+    tracked.late = true;
     this.inFlight.set(id, tracked);
   }
 
@@ -489,10 +516,21 @@ class PipelineStream {
     const wasPending = !tracked.waited;
     if (tracked.waited) this.waitingCount--;
     this.inFlight.delete(tracked.id);
-    tracked.finisher?.(withdrawn ? undefined : result, tracked.waited);
-    this.emit(tracked.id, result, grant, tracked.waited);
+    // The result first: a failing observer must not cost the client its answer (or a grant).
+    const delivered = !this.closed && !this.overflowing;
+    this.emit(tracked.id, result, grant, tracked.waited, tracked.late);
+    const finisher = tracked.finisher;
+    if (finisher !== undefined) {
+      try {
+        finisher(withdrawn || !delivered ? undefined : result, tracked.waited);
+      } catch (error) {
+        describeFailure(error, this.logger);
+      }
+    }
     // Resume a stream held back because the backend was behind.
     if (wasPending) this.resumeIfHeldBack();
+    // A stream being ended waits for the answers the backend still owes it.
+    if (this.ending) this.endIfIdle();
   }
 
   private readonly resumeLater = (): void => {
@@ -503,10 +541,13 @@ class PipelineStream {
 
   /**
    * Queues a result for sending. `afterWait` marks the result of an operation that waited for a
-   * lock: such results arrive when others release, however slowly the client reads, so only they
-   * can make a stream hold too much (the rest were run while the client had room).
+   * lock: such results arrive when others release, however slowly the client reads, and end a
+   * stream that holds too much at once. `late` marks one the backend answered after it ran (an
+   * asynchronous backend): a batch of those may arrive together for a client that reads, so they
+   * end the stream only if it keeps holding too much while its client takes nothing for
+   * {@link STALL_MS}.
    */
-  private emit(id: bigint, result: Result, grant?: Grant, afterWait = false): void {
+  private emit(id: bigint, result: Result, grant?: Grant, afterWait = false, late = false): void {
     // The stream is over or being ended: its results are not kept (the error status is its answer),
     // and a lock that came too late for it is released.
     if (this.closed || this.overflowing) {
@@ -519,20 +560,39 @@ class PipelineStream {
     this.outboxGrants.push(grant);
     if (grant !== undefined) this.outboxGrantCount++;
     this.outboxBytes += size;
-    if (afterWait && this.outboxBytes + this.unsentBytes > MAX_HELD_BYTES) {
-      // Results of waiting operations keep coming while the client does not read: end the stream
-      // rather than hold them without bound. Its operations are withdrawn now, so that the rest
-      // of this release answers nothing more to it; the status goes out on the next turn, outside
-      // the store's call.
-      this.overflowing = true;
-      this.withdrawAll();
-      setImmediate(() => this.fail(CLIENT_TOO_SLOW));
+    if (this.outboxBytes + this.unsentBytes > MAX_HELD_BYTES) {
+      if (afterWait) this.overflow();
+      else if (late) this.checkStall();
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushLater);
     }
   }
+
+  /**
+   * Ends the stream with CLIENT_TOO_SLOW. Its operations are withdrawn now, so that the rest of a
+   * release answers nothing more to it; the status goes out on the next turn, outside the store's
+   * call.
+   */
+  private overflow(): void {
+    if (this.overflowing || this.closed) return;
+    this.overflowing = true;
+    this.withdrawAll();
+    setImmediate(() => this.fail(CLIENT_TOO_SLOW));
+  }
+
+  /** Holding too much: overflow if the client has taken nothing for {@link STALL_MS}, else look again then. */
+  private readonly checkStall = (): void => {
+    this.stallTimer = undefined;
+    if (this.closed || this.overflowing || this.outboxBytes + this.unsentBytes <= MAX_HELD_BYTES) return;
+    const stalledFor = performance.now() - this.lastProgressAt;
+    if (stalledFor >= STALL_MS) {
+      this.overflow();
+      return;
+    }
+    this.stallTimer ??= setTimeout(this.checkStall, STALL_MS - stalledFor);
+  };
 
   private readonly flushLater = (): void => {
     this.flushScheduled = false;
@@ -594,6 +654,7 @@ class PipelineStream {
   /** The transport took a message: send what waits, and run held-back operations again. */
   private onWritten(bytes: number, grants: readonly Grant[] | undefined): void {
     this.unsentBytes -= bytes;
+    this.lastProgressAt = performance.now();
     if (grants !== undefined) this.unsentGrants.delete(grants);
     if (this.closed) return;
     this.flush(false);
@@ -604,6 +665,10 @@ class PipelineStream {
   }
 
   private endIfIdle(): void {
+    if (this.ending) {
+      if (this.inFlight.size === 0) this.end();
+      return;
+    }
     if (this.inputEnded && this.inFlight.size === 0 && this.outbox.length === 0 && this.backlogAt >= this.backlog.length) {
       this.end();
     }
@@ -648,6 +713,7 @@ class PipelineStream {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
     // Grants the client never got (the stream broke first) would stay locked for their lease.
     const undelivered = [...this.outboxGrants, ...[...this.unsentGrants].flat()];
     this.unsentGrants.clear();

@@ -82,6 +82,9 @@ export interface ResponseFacts<Res> {
 
 /** A completion that answers `callback` with `toResponse(result)`, or with the mapped failure. */
 class UnaryAnswer<R, Res> implements StoreCompletion<R> {
+  /** Set by the first answer: a second one (a throw that surfaced after answering) is ignored. */
+  protected answered = false;
+
   constructor(
     protected readonly callback: sendUnaryData<Res>,
     protected readonly toResponse: (result: R) => Res,
@@ -89,10 +92,17 @@ class UnaryAnswer<R, Res> implements StoreCompletion<R> {
   ) {}
 
   resolve(result: R): void {
+    if (this.answered) return;
+    this.answered = true;
     this.callback(null, this.toResponse(result));
   }
 
   reject(error: unknown): void {
+    if (this.answered) {
+      describeFailure(error, this.logger);
+      return;
+    }
+    this.answered = true;
     this.callback(toGrpcStatus(error, this.logger));
   }
 }
@@ -110,15 +120,19 @@ class ObservedUnaryAnswer<R, Res> extends UnaryAnswer<R, Res> {
   }
 
   override resolve(result: R): void {
+    if (this.answered) return;
+    this.answered = true;
     const response = this.toResponse(result);
-    this.observation.answered(this.facts.outcome(response), this.facts.bytes(response));
     this.callback(null, response);
+    this.observation.answered(this.facts.outcome(response), this.facts.bytes(response));
   }
 
   override reject(error: unknown): void {
     const failure = describeFailure(error, this.logger);
-    this.observation.failed(failure);
+    if (this.answered) return;
+    this.answered = true;
     this.callback(toStatus(failure));
+    this.observation.failed(failure);
   }
 
   waiting(): void {

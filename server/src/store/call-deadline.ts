@@ -48,14 +48,15 @@ export function tooLateToLock(deadline: CallDeadline, now: number): boolean {
 }
 
 /**
- * The wait to ask the backend for: `min(waitMs, remaining - margin)`, floored, at least 0, where
- * the margin is taken from what remains now (see {@link deadlineMarginMs}).
+ * The wait to ask the backend for: `min(waitMs, remaining - margin)`, floored, at least 0. The
+ * margin is the one {@link canStillDeliver} keeps (from the whole deadline since arrival), so a
+ * wait ends exactly where grants stop, also for an operation that waited in a stream's backlog.
  */
 export function waitWithinDeadline(waitMs: number, deadline: CallDeadline, now: number): number {
   if (deadline.at === Infinity) return waitMs;
   const remaining = deadline.at - now;
   if (remaining <= 0) return 0;
-  const budget = Math.floor(remaining - deadlineMarginMs(remaining));
+  const budget = Math.floor(remaining - deadlineMarginMs(deadline.at - deadline.arrivedAt));
   return Math.max(0, Math.min(waitMs, budget));
 }
 

@@ -26,8 +26,11 @@ class DeferredOperation<R> implements Cancellation {
 
   constructor(
     private readonly completion: Completion<R>,
+    /** Operations not delivered yet (close waits for them). */
+    private readonly outstanding: Set<DeferredOperation<unknown>>,
     send: (completion: Completion<R>) => Cancellation | undefined,
   ) {
+    outstanding.add(this as DeferredOperation<unknown>);
     setImmediate(() => {
       if (this.state !== "queued") return;
       this.state = "sent";
@@ -42,12 +45,9 @@ class DeferredOperation<R> implements Cancellation {
   }
 
   cancel(): boolean {
-    if (this.state === "queued") {
+    if (this.state === "queued" || (this.state === "sent" && this.inner?.cancel() === true)) {
       this.state = "withdrawn";
-      return true;
-    }
-    if (this.state === "sent" && this.inner?.cancel() === true) {
-      this.state = "withdrawn";
+      this.outstanding.delete(this as DeferredOperation<unknown>);
       return true;
     }
     return this.state === "withdrawn";
@@ -57,40 +57,44 @@ class DeferredOperation<R> implements Cancellation {
   private later(deliver: () => void): void {
     if (this.state !== "sent") return;
     this.state = "answered";
-    setImmediate(deliver);
+    setImmediate(() => {
+      this.outstanding.delete(this as DeferredOperation<unknown>);
+      deliver();
+    });
   }
 }
 
 /** See the module comment. */
 export class DeferredBackend implements SessionBackend {
   readonly name: string;
+  private readonly outstanding = new Set<DeferredOperation<unknown>>();
 
   constructor(readonly inner: SessionBackend) {
     this.name = `deferred(${inner.name})`;
   }
 
   get(input: BackendGetInput, completion: Completion<GetResult>): Cancellation {
-    return new DeferredOperation(completion, (c) => this.inner.get(input, c));
+    return new DeferredOperation(completion, this.outstanding, (c) => this.inner.get(input, c));
   }
 
   lock(input: BackendLockInput, completion: Completion<LockResult>): Cancellation {
-    return new DeferredOperation(completion, (c) => this.inner.lock(input, c));
+    return new DeferredOperation(completion, this.outstanding, (c) => this.inner.lock(input, c));
   }
 
   set(input: BackendSetInput, completion: Completion<SetResult>): Cancellation {
-    return new DeferredOperation(completion, (c) => this.inner.set(input, c));
+    return new DeferredOperation(completion, this.outstanding, (c) => this.inner.set(input, c));
   }
 
   release(input: BackendReleaseInput, completion: Completion<ReleaseResult>): Cancellation {
-    return new DeferredOperation(completion, (c) => this.inner.release(input, c));
+    return new DeferredOperation(completion, this.outstanding, (c) => this.inner.release(input, c));
   }
 
   expire(input: BackendExpireInput, completion: Completion<ExpireResult>): Cancellation {
-    return new DeferredOperation(completion, (c) => this.inner.expire(input, c));
+    return new DeferredOperation(completion, this.outstanding, (c) => this.inner.expire(input, c));
   }
 
   remove(input: BackendRemoveInput, completion: Completion<RemoveResult>): Cancellation {
-    return new DeferredOperation(completion, (c) => this.inner.remove(input, c));
+    return new DeferredOperation(completion, this.outstanding, (c) => this.inner.remove(input, c));
   }
 
   counts(): Promise<BackendCounts> {
@@ -101,9 +105,9 @@ export class DeferredBackend implements SessionBackend {
     return this.inner.stats();
   }
 
-  /** Closes the inner backend, resolving after the answers it gave while closing are delivered. */
+  /** Closes the inner backend, resolving once every operation it was given is answered or withdrawn. */
   async close(): Promise<void> {
     await this.inner.close();
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.outstanding.size > 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
