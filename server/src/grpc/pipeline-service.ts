@@ -18,7 +18,7 @@ import { NO_DEADLINE } from "../store/call-deadline";
 import type { ExpireResult, GetResult, LockResult, ReleaseResult, RemoveResult, SetResult } from "../store/operations";
 import type { SessionStore, StoreCompletion } from "../store/session-store";
 import { operationDeadline } from "./deadline";
-import { describeFailure, refusal, toOperationError, toStatus, type Failure } from "./status-mapping";
+import { describeFailure, refusal, toOperationError, toStatus, unattendedCompletion, type Failure } from "./status-mapping";
 import {
   toExpireInput,
   toExpireResponse,
@@ -283,6 +283,7 @@ class PipelineStream {
     private readonly onClosed: () => void,
     private readonly observer?: PipelineObserver,
   ) {
+    this.releaseQuietly = unattendedCompletion(logger);
     call.on("data", (request: PipelineRequest) => this.onRequest(request));
     call.on("end", () => {
       this.inputEnded = true;
@@ -704,11 +705,7 @@ class PipelineStream {
     this.store.release({ app: grant.app, sessionId: grant.sessionId, lockId: grant.lockId }, this.releaseQuietly);
   }
 
-  private readonly releaseQuietly: StoreCompletion<unknown> = {
-    resolve: () => undefined,
-    // Refusals (shutdown) change nothing worth reporting; anything else is logged.
-    reject: (error) => void describeFailure(error, this.logger),
-  };
+  private readonly releaseQuietly: ReturnType<typeof unattendedCompletion>;
 
   private close(): void {
     if (this.closed) return;

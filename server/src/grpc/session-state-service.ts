@@ -28,7 +28,7 @@ import type { SessionStore, StoreCompletion } from "../store/session-store";
 import type { OperationMethod } from "../telemetry/telemetry-names";
 import { callDeadline } from "./deadline";
 import type { PipelineService } from "./pipeline-service";
-import { describeFailure, toGrpcStatus, toStatus, type Failure } from "./status-mapping";
+import { describeFailure, toGrpcStatus, toStatus, unattendedCompletion, type Failure } from "./status-mapping";
 import {
   toExpireInput,
   toExpireResponse,
@@ -243,11 +243,7 @@ export function createSessionStateService(
   }
 
   /** The completion of a release nobody waits for (a lock granted to a caller that left). */
-  const releaseQuietly: StoreCompletion<unknown> = {
-    resolve: () => undefined,
-    // Refusals (shutdown) change nothing worth reporting; anything else is logged.
-    reject: (error) => void describeFailure(error, logger),
-  };
+  const releaseQuietly = unattendedCompletion(logger);
 
   return {
     pipeline: pipeline.handle,

@@ -101,6 +101,17 @@ export function toGrpcStatus(error: unknown, logger: Logger): Partial<StatusObje
   return toStatus(describeFailure(error, logger));
 }
 
+/**
+ * The completion of an operation nobody waits for (the release of a lock granted to a caller that
+ * left): refusals (shutdown) change nothing worth reporting; anything else is logged.
+ */
+export function unattendedCompletion(logger: Logger): { resolve(): void; reject(error: unknown): void } {
+  return {
+    resolve: () => undefined,
+    reject: (error) => void describeFailure(error, logger),
+  };
+}
+
 /** A failure as a Pipeline OperationError (the same code, message, reason and metadata as unary). */
 export function toOperationError(failure: Failure): OperationError {
   return { code: failure.code, message: failure.message, reason: failure.reason, metadata: failure.metadata as { [key: string]: string } };

@@ -167,46 +167,31 @@ export class MemoryBackend implements SessionBackend {
   }
 
   set(input: BackendSetInput, completion: Completion<SetResult>): undefined {
-    if (this.closed) return refuse(completion);
-    let result: SetResult;
-    try {
-      result = this.write(input);
-    } catch (error) {
-      return fail(completion, error);
-    }
-    completion.resolve(result);
-    return undefined;
+    return this.answerNow(input, completion, this.write);
   }
 
   release(input: BackendReleaseInput, completion: Completion<ReleaseResult>): undefined {
-    if (this.closed) return refuse(completion);
-    let result: ReleaseResult;
-    try {
-      result = this.unlock(input);
-    } catch (error) {
-      return fail(completion, error);
-    }
-    completion.resolve(result);
-    return undefined;
+    return this.answerNow(input, completion, this.unlock);
   }
 
   expire(input: BackendExpireInput, completion: Completion<ExpireResult>): undefined {
-    if (this.closed) return refuse(completion);
-    let result: ExpireResult;
-    try {
-      result = this.prolong(input);
-    } catch (error) {
-      return fail(completion, error);
-    }
-    completion.resolve(result);
-    return undefined;
+    return this.answerNow(input, completion, this.prolong);
   }
 
   remove(input: BackendRemoveInput, completion: Completion<RemoveResult>): undefined {
+    return this.answerNow(input, completion, this.delete);
+  }
+
+  /**
+   * The boundary of an operation that never waits: `run` throws its refusal, which goes to
+   * `reject`; the answer goes to `resolve` outside the try, so a completion that throws is never
+   * answered twice.
+   */
+  private answerNow<I, R>(input: I, completion: Completion<R>, run: (this: MemoryBackend, input: I) => R): undefined {
     if (this.closed) return refuse(completion);
-    let result: RemoveResult;
+    let result: R;
     try {
-      result = this.delete(input);
+      result = run.call(this, input);
     } catch (error) {
       return fail(completion, error);
     }
