@@ -56,7 +56,7 @@ lint: install proto-lint proto-breaking ## ESLint (warnings fail) and buf checks
 typecheck: build ## tsc for sources and tests, no emit for tests
 	npx tsc -p tsconfig.test.json --noEmit
 
-test: install lint typecheck proto-check test-ts test-ts-types test-ts-consumer $(TEST_EXTRA) ## Everything CI runs: lint, types, generated code, all tests
+test: toolchain-check install lint typecheck proto-check test-ts test-ts-types test-ts-consumer $(TEST_EXTRA) ## Everything CI runs: lint, types, generated code, all tests
 
 test-ts: build ## The TypeScript test suites (mocha; the fault suite runs the built server as a process)
 	npx mocha

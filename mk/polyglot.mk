@@ -26,12 +26,12 @@ PROTO_CHECK_EXTRA += proto-check-python proto-check-go
 .PHONY: polyglot-tools proto-python proto-go proto-check-python proto-check-go test-polyglot \
 	test-python test-go test-interop wheel-python partitioning-vectors
 
-$(PY_STAMP): $(PY_DIR)/requirements-dev.txt
+$(PY_STAMP): $(PY_DIR)/requirements-dev.txt | check-python
 	$(PYTHON) -m venv $(PY_VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r $(PY_DIR)/requirements-dev.txt
 	@touch $@
 
-$(GO_TOOLS_STAMP):
+$(GO_TOOLS_STAMP): | check-go
 	@rm -f $(GO_DIR)/.bin/.stamp-*
 	GOBIN=$(GO_BIN) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(GO_BIN) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
@@ -66,13 +66,13 @@ wheel-python: $(PY_STAMP) ## Build the stateward-client wheel into client/python
 	$(PY) -m pip wheel -q --disable-pip-version-check --no-build-isolation --no-deps -w $(PY_DIR)/dist $(PY_DIR)
 
 # The wheel goes into a fresh venv; the tests import it from there, never from src/.
-test-python: build wheel-python ## Python: build the wheel, install it in a fresh venv, pytest against a real server
+test-python: build wheel-python | check-python ## Python: build the wheel, install it in a fresh venv, pytest against a real server
 	rm -rf $(PY_TEST_VENV)
 	$(PYTHON) -m venv $(PY_TEST_VENV)
 	$(PY_TEST_VENV)/bin/python -m pip install -q --disable-pip-version-check $(PY_DIR)/dist/*.whl pytest==$(PYTEST_VERSION)
 	cd $(PY_DIR) && STATEWARD_REQUIRE_INSTALLED=1 .venv-wheel/bin/python -m pytest -q -p no:cacheprovider tests
 
-test-go: build ## Go: gofmt, go vet, go test against a real server
+test-go: build | check-go ## Go: gofmt, go vet, go test against a real server
 	@cd $(GO_DIR) && out=$$(gofmt -l .) && { [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }; }
 	cd $(GO_DIR) && go vet ./... && go test -count=1 ./...
 	cd interop/go && go vet ./...
