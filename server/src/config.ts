@@ -588,6 +588,13 @@ function closestKey(key: string, keys: readonly string[]): string | undefined {
   return best?.key;
 }
 
+/** A scalar TOML value as messages show it; undefined for arrays and tables. */
+function shownScalar(value: unknown): string | undefined {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "bigint" || typeof value === "number" || typeof value === "boolean") return String(value);
+  return value instanceof Date ? value.toISOString() : undefined;
+}
+
 /** Checks every key and value type of the file; the values themselves are checked by readOption. */
 function fileValues(file: ConfigFile): FileValues {
   const where = `configuration file ${JSON.stringify(file.path)}`;
@@ -613,8 +620,8 @@ function fileValues(file: ConfigFile): FileValues {
     }
     const text = fileText(spec, value);
     if (text === undefined) {
-      const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
-      const got = spec.secret === true || isTable ? tomlTypeOf(value) : `${tomlTypeOf(value)} (${shown})`;
+      const shown = shownScalar(value);
+      const got = spec.secret === true || shown === undefined ? tomlTypeOf(value) : `${tomlTypeOf(value)} (${shown})`;
       throw new ConfigError(`Wrong type for key ${JSON.stringify(key)} in ${where} (flag --${spec.flag}): expected ${expectedType(spec)}, got ${got}.`);
     }
     values.set(key, text);
