@@ -3,7 +3,7 @@
  * The `stateward` command. The only module that reads `process.env`, installs signal handlers or
  * exits the process; everything it runs is importable and testable without it.
  *
- * Exit codes: 0 after a clean (signal-triggered) shutdown or `--help`; 1 if the server fails to
+ * Exit codes: 0 after a clean (signal-triggered) shutdown, `--help` or `--version`; 1 if the server fails to
  * start or a second signal forces the shutdown; 2 for usage and configuration errors.
  *
  * Load order: nothing imported statically here loads @grpc/grpc-js. `serve` first sets up
@@ -16,6 +16,7 @@ import { ConfigError, OPTION_DOCS, OPTION_SECTIONS, resolveConfig, type OptionSe
 import { createLogger, type Logger } from "./logger";
 import type { ProcessTelemetry } from "./telemetry/telemetry-sdk";
 import { telemetryPlan } from "./telemetry/telemetry-plan";
+import { statewardVersion } from "./version";
 
 /**
  * Loads a module on demand, synchronously and through the CommonJS loader, so that load order is
@@ -32,9 +33,11 @@ function usage(): string {
     "Usage:",
     "  stateward serve [options]   serve the stateward.v1.SessionState gRPC API",
     "  stateward --help            show this help (also: stateward serve --help)",
+    "  stateward --version         print the version (also: -V, stateward serve --version)",
     "",
-    "Options of serve. Each can also be set by its environment variable; a flag wins over the",
-    "variable, which wins over the default. Byte sizes accept suffixes KiB, MiB, GiB (e.g. 512MiB).",
+    "Options of serve. Each can also be set by its environment variable or in the --config file;",
+    "a flag wins over the variable, which wins over the file, which wins over the default.",
+    "Byte sizes accept suffixes KiB, MiB, GiB (e.g. 512MiB).",
     "",
   ];
   let section: OptionSection | undefined;
@@ -61,6 +64,10 @@ function usage(): string {
 
 function isHelp(arg: string | undefined): boolean {
   return arg === "--help" || arg === "-h" || arg === "help";
+}
+
+function isVersion(arg: string | undefined): boolean {
+  return arg === "--version" || arg === "-V";
 }
 
 /** Sends grpc-js's own diagnostics (plain console lines by default) into the JSON log. */
@@ -120,6 +127,10 @@ async function main(args: readonly string[]): Promise<void> {
     process.stdout.write(usage());
     return;
   }
+  if (isVersion(command)) {
+    process.stdout.write(`stateward ${statewardVersion()}\n`);
+    return;
+  }
   if (command !== "serve") {
     process.stderr.write(`stateward: ${command === undefined ? "missing command" : `unknown command "${command}"`}\n\n${usage()}`);
     process.exitCode = EXIT_USAGE;
@@ -127,6 +138,10 @@ async function main(args: readonly string[]): Promise<void> {
   }
   if (rest.some((arg) => arg === "--help" || arg === "-h")) {
     process.stdout.write(usage());
+    return;
+  }
+  if (rest.some(isVersion)) {
+    process.stdout.write(`stateward ${statewardVersion()}\n`);
     return;
   }
   let config: ServerConfig;

@@ -1,11 +1,14 @@
 /**
- * Server configuration: command-line flags, then `STATEWARD_*` environment variables, then defaults.
+ * Server configuration: command-line flags, then `STATEWARD_*` environment variables, then the
+ * configuration file (`--config`, see config-file.ts), then defaults.
  *
  * This is the only module that interprets configuration; `cli.ts` is the only caller that passes
  * `process.env` in, so everything else stays testable with plain objects.
  */
 import net from "node:net";
 import { parseArgs } from "node:util";
+import { ConfigError } from "./config-error";
+import { readConfigFile, tomlTypeOf, type ConfigFile, type ReadTextFile } from "./config-file";
 import { DEFAULT_MEMORY_OPTIONS, type MemoryOptions } from "./store/memory/memory-options";
 import { DEFAULT_SESSION_LIMITS, type SessionLimits } from "./store/session-limits";
 
@@ -15,8 +18,15 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 /** One of {@link LOG_LEVELS}. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+export { ConfigError };
+
 /** The resolved, validated and deeply frozen configuration of a Stateward server. */
 export interface ServerConfig {
+  /**
+   * The configuration file the other options were read from (`--config`, `STATEWARD_CONFIG`), as
+   * given; empty when none. Flags and variables win over it.
+   */
+  readonly configFile: string;
   /** Address to bind (`--host`, `STATEWARD_HOST`). Default `127.0.0.1`. */
   readonly host: string;
   /** TCP port to bind; 0 picks any free port (`--port`, `STATEWARD_PORT`). Default 42424. */
@@ -51,6 +61,11 @@ export interface ServerConfig {
    */
   readonly metricsPort: number;
   /**
+   * Port of an HTTP server with only the health checks `/healthz` and `/readyz` (`--health-port`,
+   * `STATEWARD_HEALTH_PORT`), on `host`. Default 0: none (the metrics port serves them too).
+   */
+  readonly healthPort: number;
+  /**
    * Key of the keyed hash (HMAC-SHA256) that lets spans carry a pseudonym of the session for
    * correlation (`--session-hash-key`, `STATEWARD_SESSION_HASH_KEY`). Default empty: off, spans carry
    * nothing that identifies a session. A secret: pass it through the variable, not the flag.
@@ -77,11 +92,6 @@ export const BACKENDS = ["memory"] as const;
 
 /** One of {@link BACKENDS}. */
 export type BackendName = (typeof BACKENDS)[number];
-
-/** A configuration value is missing, malformed or out of range; the message says which and why. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
 
 /** The groups of options, in `--help` and README order. */
 export const OPTION_SECTIONS = {
@@ -126,6 +136,13 @@ interface OptionSpec<T> {
   readonly description: string;
   /** The value is a secret: error messages do not repeat it. */
   readonly secret?: boolean;
+  /**
+   * In the configuration file a number option takes an integer; with this, also a string (byte
+   * sizes with a suffix, `"1MiB"`).
+   */
+  readonly fileAcceptsString?: boolean;
+  /** The option cannot be set in the configuration file (the file's own path). */
+  readonly notInFile?: boolean;
   /** Turns the raw text into a value or throws a {@link RuleViolation} stating the rule. */
   readonly parse: (raw: string) => T;
 }
@@ -198,6 +215,11 @@ function hashKey(raw: string): string {
   return raw;
 }
 
+function filePath(raw: string): string {
+  if (raw === "") throw new RuleViolation("must be the path of a file");
+  return raw;
+}
+
 function host(raw: string): string {
   let text = raw.trim();
   // Accept the bracketed IPv6 form people copy from URLs.
@@ -235,6 +257,16 @@ type ServerOnly = Omit<ServerConfig, "limits" | "memory">;
 
 /** The server's own options (everything but the store's). */
 const SERVER_SPECS: Specs<ServerOnly> = {
+  configFile: {
+    flag: "config",
+    placeholder: "<file>",
+    default: "",
+    defaultText: "(none)",
+    description:
+      'A TOML file of options (example: deploy/stateward.toml): one top-level key per option, named like its flag without the dashes (max-item-bytes = "1MiB", allow-remote = true); flags and variables win over it. Unknown keys and bad values stop the server.',
+    notInFile: true,
+    parse: filePath,
+  },
   backend: {
     flag: "backend",
     placeholder: "<name>",
@@ -299,7 +331,16 @@ const SERVER_SPECS: Specs<ServerOnly> = {
     default: 0,
     defaultText: "0 (off)",
     description:
-      "Port of the Prometheus metrics endpoint (GET /metrics), 0 to 65535, served on --host like the gRPC port (so loopback unless --allow-remote); 0 = no endpoint.",
+      "Port of the Prometheus metrics endpoint (GET /metrics, and the health checks GET /healthz and /readyz), 0 to 65535, served on --host like the gRPC port (so loopback unless --allow-remote); 0 = no endpoint.",
+    parse: integer(0, 65535),
+  },
+  healthPort: {
+    flag: "health-port",
+    placeholder: "<port>",
+    default: 0,
+    defaultText: "0 (off)",
+    description:
+      "Port of an HTTP server with only the health checks (GET /healthz: the process answers; GET /readyz: 200 while serving, 503 while starting or shutting down), 0 to 65535, on --host like the gRPC port; 0 = none. --metrics-port serves them too: this is for health checks without metrics, or on a port of their own.",
     parse: integer(0, 65535),
   },
   sessionHashKey: {
@@ -371,6 +412,7 @@ const LIMIT_SPECS: Specs<SessionLimits> = {
     placeholder: "<bytes>",
     default: DEFAULT_SESSION_LIMITS.maxItemBytes,
     defaultText: "1MiB",
+    fileAcceptsString: true,
     description: `Largest session payload (1 to ${MAX_ITEM_BYTES_LIMIT} bytes, suffixes KiB/MiB/GiB allowed); above it INVALID_ARGUMENT.`,
     parse: byteSize(1, MAX_ITEM_BYTES_LIMIT),
   },
@@ -397,6 +439,7 @@ const MEMORY_SPECS: Specs<MemoryOptions> = {
     placeholder: "<bytes>",
     default: DEFAULT_MEMORY_OPTIONS.maxMemoryBytes,
     defaultText: "1GiB",
+    fileAcceptsString: true,
     description:
       "Memory budget for session data plus per-session overhead (bytes, suffixes KiB/MiB/GiB/TiB allowed; at least --max-item-bytes); a write that would pass it gets RESOURCE_EXHAUSTED.",
     parse: byteSize(1, Number.MAX_SAFE_INTEGER),
@@ -444,28 +487,146 @@ export const OPTION_DOCS: readonly OptionDoc[] = Object.freeze([
 type FlagValues = Readonly<Record<string, string | boolean | undefined>>;
 type Env = Readonly<Record<string, string | undefined>>;
 
-function readOption<T>(spec: OptionSpec<T>, flags: FlagValues, env: Env): T {
+/** A value from the configuration file, as the text its option's parser reads. */
+interface FileValue {
+  readonly text: string;
+  /** How messages show it (TOML form: strings quoted, numbers not). */
+  readonly shown: string;
+}
+
+/** The configuration file's values by flag name (`max-item-bytes`), and where they came from. */
+interface FileValues {
+  /** `key "port" in configuration file "/etc/stateward/stateward.toml"`, for messages. */
+  readonly sourceOf: (flag: string) => string;
+  readonly values: ReadonlyMap<string, FileValue>;
+}
+
+function readOption<T>(spec: OptionSpec<T>, flags: FlagValues, env: Env, file?: FileValues): T {
   const flagValue = flags[spec.flag];
   if (typeof flagValue === "boolean") return flagValue as T; // only boolean specs declare boolean flags
   const envVar = envName(spec.flag);
   const envValue = env[envVar];
+  const fileValue = file?.values.get(spec.flag);
   // An empty variable counts as unset, as shells and container runtimes often export them empty.
-  const [raw, source] =
-    flagValue !== undefined ? [flagValue, `--${spec.flag}`] : envValue !== undefined && envValue !== "" ? [envValue, envVar] : [];
+  const [raw, source, shown] =
+    flagValue !== undefined
+      ? [flagValue, `--${spec.flag}`, JSON.stringify(flagValue)]
+      : envValue !== undefined && envValue !== ""
+        ? [envValue, envVar, JSON.stringify(envValue)]
+        : fileValue !== undefined && file !== undefined
+          ? [fileValue.text, file.sourceOf(spec.flag), fileValue.shown]
+          : [];
   if (raw === undefined) return spec.default;
   try {
     return spec.parse(raw);
   } catch (error) {
     if (!(error instanceof RuleViolation)) throw error;
-    const shown = spec.secret === true ? "(secret, not shown)" : JSON.stringify(raw);
-    throw new ConfigError(`Invalid value ${shown} from ${source} (flag --${spec.flag}, environment variable ${envVar}): ${error.message}.`);
+    const value = spec.secret === true ? "(secret, not shown)" : shown;
+    throw new ConfigError(`Invalid value ${value} from ${source} (flag --${spec.flag}, environment variable ${envVar}): ${error.message}.`);
   }
 }
 
-function readAll<T>(specs: Specs<T>, flags: FlagValues, env: Env): T {
+function readAll<T>(specs: Specs<T>, flags: FlagValues, env: Env, file?: FileValues): T {
   const values: Partial<Record<keyof T, unknown>> = {};
-  for (const key of Object.keys(specs) as (keyof T)[]) values[key] = readOption(specs[key], flags, env);
+  for (const key of Object.keys(specs) as (keyof T)[]) values[key] = readOption(specs[key], flags, env, file);
   return values as T;
+}
+
+/** Every option's spec by flag name. */
+function specsByFlag(): ReadonlyMap<string, OptionSpec<unknown>> {
+  const all = [...Object.values(SERVER_SPECS), ...Object.values(LIMIT_SPECS), ...Object.values(MEMORY_SPECS)] as OptionSpec<unknown>[];
+  return new Map(all.map((spec) => [spec.flag, spec]));
+}
+
+/** The TOML type an option's value must have in the file, as messages name it. */
+function expectedType(spec: OptionSpec<unknown>): string {
+  switch (typeof spec.default) {
+    case "boolean":
+      return "a boolean (true or false)";
+    case "number":
+      return spec.fileAcceptsString === true ? 'an integer or a string with a unit (e.g. "512MiB")' : "an integer";
+    default:
+      return "a string";
+  }
+}
+
+/** The file value as its option's parser reads it, or undefined if its TOML type is wrong. */
+function fileText(spec: OptionSpec<unknown>, value: unknown): FileValue | undefined {
+  switch (typeof spec.default) {
+    case "boolean":
+      return typeof value === "boolean" ? { text: String(value), shown: String(value) } : undefined;
+    case "number":
+      if (typeof value === "bigint") return { text: String(value), shown: String(value) };
+      return spec.fileAcceptsString === true && typeof value === "string" ? { text: value, shown: JSON.stringify(value) } : undefined;
+    default:
+      return typeof value === "string" ? { text: value, shown: JSON.stringify(value) } : undefined;
+  }
+}
+
+/** Edit distance of two short strings (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** The option a mistyped key most likely meant (`--port`, `max_item_bytes`, `max-item-byte`). */
+function closestKey(key: string, keys: readonly string[]): string | undefined {
+  const normalized = key.toLowerCase().replace(/^-+/, "").replace(/_/g, "-");
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of keys) {
+    const distance = editDistance(normalized, candidate);
+    if (distance <= 2 && (best === undefined || distance < best.distance)) best = { key: candidate, distance };
+  }
+  return best?.key;
+}
+
+/** A scalar TOML value as messages show it; undefined for arrays and tables. */
+function shownScalar(value: unknown): string | undefined {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "bigint" || typeof value === "number" || typeof value === "boolean") return String(value);
+  return value instanceof Date ? value.toISOString() : undefined;
+}
+
+/** Checks every key and value type of the file; the values themselves are checked by readOption. */
+function fileValues(file: ConfigFile): FileValues {
+  const where = `configuration file ${JSON.stringify(file.path)}`;
+  const specs = specsByFlag();
+  const values = new Map<string, FileValue>();
+  for (const [key, value] of file.entries) {
+    const spec = specs.get(key);
+    const isTable = tomlTypeOf(value) === "a table";
+    if (spec === undefined && isTable) {
+      throw new ConfigError(
+        `Unknown section [${key}] in ${where}: the file has no sections, every option is a top-level key named like its flag without the dashes (e.g. port = 42424).`,
+      );
+    }
+    if (spec === undefined) {
+      const suggestion = closestKey(key, [...specs.keys()]);
+      const hint = suggestion === undefined ? "" : ` (did you mean ${suggestion}?)`;
+      throw new ConfigError(
+        `Unknown key ${JSON.stringify(key)} in ${where}${hint}: the keys are the flags of "stateward serve --help" without the dashes.`,
+      );
+    }
+    if (spec.notInFile === true) {
+      throw new ConfigError(`Key ${JSON.stringify(key)} in ${where} is not allowed: --${spec.flag} names the file itself; pass it as a flag or as ${envName(spec.flag)}.`);
+    }
+    const text = fileText(spec, value);
+    if (text === undefined) {
+      const shown = shownScalar(value);
+      const got = spec.secret === true || shown === undefined ? tomlTypeOf(value) : `${tomlTypeOf(value)} (${shown})`;
+      throw new ConfigError(`Wrong type for key ${JSON.stringify(key)} in ${where} (flag --${spec.flag}): expected ${expectedType(spec)}, got ${got}.`);
+    }
+    values.set(key, text);
+  }
+  return { sourceOf: (flag) => `key ${JSON.stringify(flag)} in ${where}`, values };
 }
 
 function both(spec: OptionSpec<unknown>): string {
@@ -482,15 +643,18 @@ function requireAtMost<T>(values: T, specs: Specs<T>, small: keyof T, large: key
 
 /**
  * Resolves the server configuration. For each option the command-line flag wins over the
- * `STATEWARD_*` environment variable, which wins over the default; every value is checked.
+ * `STATEWARD_*` environment variable, which wins over the configuration file (`--config` or
+ * `STATEWARD_CONFIG`), which wins over the default; every value is checked.
  *
  * @param argv - the arguments after `serve` (flags only, e.g. `["--port", "0"]`).
  * @param env - the environment (the CLI passes `process.env`; tests pass plain objects).
+ * @param readFile - reads the configuration file; default `fs.readFileSync` as UTF-8.
  * @returns a deeply frozen {@link ServerConfig}.
  * @throws {@link ConfigError} for unknown flags, stray arguments, malformed or out-of-range values,
- * inconsistent limits, or a non-loopback host without `--allow-remote`.
+ * inconsistent limits, a non-loopback host without `--allow-remote`, or a configuration file that
+ * cannot be read, is not TOML, or has an unknown key or a value of the wrong type.
  */
-export function resolveConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServerConfig {
+export function resolveConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, readFile?: ReadTextFile): ServerConfig {
   const options: Record<string, { type: "string" | "boolean" }> = {};
   for (const spec of [...Object.values(SERVER_SPECS), ...Object.values(LIMIT_SPECS), ...Object.values(MEMORY_SPECS)] as OptionSpec<unknown>[]) {
     options[spec.flag] = { type: typeof spec.default === "boolean" ? "boolean" : "string" };
@@ -503,9 +667,12 @@ export function resolveConfig(argv: readonly string[], env: Readonly<Record<stri
     throw new ConfigError(error instanceof Error ? error.message : String(error));
   }
 
-  const server = readAll(SERVER_SPECS, flags, env);
-  const limits = readAll(LIMIT_SPECS, flags, env);
-  const memory = readAll(MEMORY_SPECS, flags, env);
+  const configFile = readOption(SERVER_SPECS.configFile, flags, env);
+  const configSource = flags[SERVER_SPECS.configFile.flag] !== undefined ? `--${SERVER_SPECS.configFile.flag}` : envName(SERVER_SPECS.configFile.flag);
+  const file = configFile === "" ? undefined : fileValues(readConfigFile(configFile, configSource, readFile));
+  const server = readAll(SERVER_SPECS, flags, env, file);
+  const limits = readAll(LIMIT_SPECS, flags, env, file);
+  const memory = readAll(MEMORY_SPECS, flags, env, file);
 
   requireAtMost(limits, LIMIT_SPECS, "defaultTtlSeconds", "maxTtlSeconds");
   requireAtMost(limits, LIMIT_SPECS, "defaultLockLeaseMs", "maxLockLeaseMs");
@@ -519,6 +686,17 @@ export function resolveConfig(argv: readonly string[], env: Readonly<Record<stri
   if (server.metricsPort !== 0 && server.metricsPort === server.port) {
     throw new ConfigError(
       `${both(SERVER_SPECS.metricsPort)} is ${server.metricsPort}, the same as ${both(SERVER_SPECS.port)}: the metrics endpoint needs a port of its own.`,
+    );
+  }
+
+  if (server.healthPort !== 0 && server.healthPort === server.port) {
+    throw new ConfigError(
+      `${both(SERVER_SPECS.healthPort)} is ${server.healthPort}, the same as ${both(SERVER_SPECS.port)}: the health checks need a port of their own.`,
+    );
+  }
+  if (server.healthPort !== 0 && server.healthPort === server.metricsPort) {
+    throw new ConfigError(
+      `${both(SERVER_SPECS.healthPort)} is ${server.healthPort}, the same as ${both(SERVER_SPECS.metricsPort)}, which serves /healthz and /readyz already: leave --health-port at 0, or give it a port of its own.`,
     );
   }
 

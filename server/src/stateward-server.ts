@@ -1,7 +1,7 @@
 /**
  * Assembles and runs a Stateward server: the backend and the session store over it, the
  * SessionState service, health and reflection on one grpc-js server, telemetry (spans, metrics, the
- * Prometheus endpoint) when configured, plus a graceful shutdown.
+ * Prometheus endpoint) and the HTTP health checks when configured, plus a graceful shutdown.
  */
 import net from "node:net";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
@@ -11,6 +11,8 @@ import { MeterProvider, type IMetricReader, type MetricProducer } from "@opentel
 import type { ServerConfig } from "./config";
 import { addHealthService } from "./grpc/health";
 import { addReflectionService } from "./grpc/reflection";
+import { healthRoutes, startHealthEndpoint } from "./http/health-routes";
+import type { HttpEndpoint } from "./http/http-listener";
 import { createPipelineService } from "./grpc/pipeline-service";
 import { startMemoryReturn } from "./memory-return";
 import { pipelineTelemetryObserver } from "./grpc/pipeline-telemetry";
@@ -27,6 +29,7 @@ import { CallMetrics } from "./telemetry/call-metrics";
 import { OperationTelemetry } from "./telemetry/operation-telemetry";
 import { startMetricsEndpoint, type MetricsEndpoint } from "./telemetry/prometheus-endpoint";
 import { ServerMetrics } from "./telemetry/server-metrics";
+import { ServingState } from "./serving-state";
 
 /**
  * Headroom of the gRPC receive limit above `maxItemBytes`: room for the other request fields, so a
@@ -111,12 +114,14 @@ export interface StartedServer {
   readonly backend: SessionBackend;
   /** The port of the Prometheus endpoint, when `--metrics-port` is set. */
   readonly metricsPort: number | undefined;
+  /** The port of the health-only HTTP endpoint, when `--health-port` is set. */
+  readonly healthPort: number | undefined;
   /** Connected Watch streams (for tests and diagnostics). */
   readonly watchers: () => number;
   /**
-   * Graceful shutdown: health turns NOT_SERVING, new calls are refused, waiting calls are answered
-   * UNAVAILABLE, in-flight calls get up to `config.shutdownGraceMs` to finish, then the rest are
-   * cancelled. Idempotent: every call returns the same promise.
+   * Graceful shutdown: health turns NOT_SERVING (`/readyz` 503), new calls are refused, waiting
+   * calls are answered UNAVAILABLE, in-flight calls get up to `config.shutdownGraceMs` to finish,
+   * then the rest are cancelled. Idempotent: every call returns the same promise.
    */
   shutdown(): Promise<void>;
   /** Immediate shutdown: cancels every call and closes the store. */
@@ -148,10 +153,21 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   const logger = deps.logger ?? createLogger(config.logLevel);
   const telemetryDeps = deps.telemetry ?? {};
 
+  // One state for gRPC health and the HTTP checks; serving once the gRPC port is bound.
+  const serving = new ServingState();
+  let healthEndpoint: HttpEndpoint | undefined;
+  if (config.healthPort !== 0) healthEndpoint = await startHealthEndpoint(config.host, config.healthPort, serving);
+  const closeHealthEndpoint = async (): Promise<void> => healthEndpoint?.close();
+
   // Metrics exist only when something reads them: the Prometheus endpoint or another reader.
   const calls = new CallMetrics();
   let endpoint: MetricsEndpoint | undefined;
-  if (config.metricsPort !== 0) endpoint = await startMetricsEndpoint(config.host, config.metricsPort, [calls]);
+  if (config.metricsPort !== 0) {
+    endpoint = await startMetricsEndpoint(config.host, config.metricsPort, [calls], healthRoutes(serving)).catch(async (error: unknown) => {
+      await closeHealthEndpoint();
+      throw error;
+    });
+  }
   const readers = [...(endpoint === undefined ? [] : [endpoint.reader]), ...(telemetryDeps.metricReaders?.([calls]) ?? [])];
   let meterProvider: MeterProvider | undefined;
   let metrics: ServerMetrics | undefined;
@@ -208,7 +224,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   // Without telemetry there is no observer: "off" adds nothing to the call path.
   const unary = createSessionStateService(sessionStore, logger, pipeline, clock, telemetry.enabled ? unaryTelemetryObserver(telemetry) : undefined);
   server.addService(SESSION_STATE_SERVER_DEFINITION, { ...unary, watch: watchHub.handle });
-  const health = addHealthService(server);
+  addHealthService(server, serving);
   addReflectionService(server);
 
   const stopTelemetry = async (): Promise<void> => {
@@ -223,8 +239,10 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     server.forceShutdown();
     await sessionStore.close();
     await stopTelemetry();
+    await closeHealthEndpoint();
     throw error;
   }
+  serving.serve();
   const address = joinHostPort(config.host, port);
   logger.info(
     {
@@ -234,6 +252,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
       maxItemBytes: sessionStore.limits.maxItemBytes,
       ...(config.backend === "memory" ? { shards: config.memory.shards, maxMemoryBytes: config.memory.maxMemoryBytes } : {}),
       metricsPort: endpoint?.port,
+      healthPort: healthEndpoint?.port,
       tracing: telemetry.tracing,
     },
     "stateward listening",
@@ -255,7 +274,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   function shutdown(): Promise<void> {
     stopping ??= new Promise<void>((resolve) => {
       logger.info({ graceMs: config.shutdownGraceMs }, "shutting down");
-      health.stop();
+      serving.stop();
       let done = false;
       const graceTimer = setTimeout(() => {
         logger.warn({ graceMs: config.shutdownGraceMs }, "grace period over: cancelling the remaining calls");
@@ -268,7 +287,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
         clearTimeout(graceTimer);
         logger.info({ forced }, "stateward stopped");
         // Last: the final metric collection (OTLP push) sees the stopped state.
-        void closeStore().then(stopTelemetry).then(resolve);
+        void closeStore().then(stopTelemetry).then(closeHealthEndpoint).then(resolve);
       };
       // Stop accepting first, so no call can start waiting after the store has answered the waiters.
       server.tryShutdown(() => finish(false));
@@ -285,10 +304,10 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   }
 
   function forceShutdown(): void {
-    health.stop();
+    serving.stop();
     server.forceShutdown();
     memoryReturn.stop();
-    void closeStore().then(stopTelemetry);
+    void closeStore().then(stopTelemetry).then(closeHealthEndpoint);
     pipeline.endAll();
     watchHub.endAll();
   }
@@ -300,6 +319,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     store: sessionStore,
     backend,
     metricsPort: endpoint?.port,
+    healthPort: healthEndpoint?.port,
     watchers: () => watchHub.size,
     shutdown,
     forceShutdown,

@@ -17,6 +17,7 @@ describe("resolveConfig", () => {
   it("returns the documented defaults with no flags and no environment", () => {
     const config = resolveConfig([], {});
     assert.deepEqual(config, {
+      configFile: "",
       host: "127.0.0.1",
       port: 42424,
       allowRemote: false,
@@ -25,6 +26,7 @@ describe("resolveConfig", () => {
       maxPipelineBatch: 1024,
       maxPipelineInFlight: 4096,
       metricsPort: 0,
+      healthPort: 0,
       sessionHashKey: "",
       watchMaxBacklog: 1024,
       backend: "memory",
@@ -208,6 +210,7 @@ describe("OPTION_DOCS", () => {
   it("documents every option with its variable, default and description", () => {
     const flags = OPTION_DOCS.map((doc) => doc.flag);
     assert.deepEqual(flags, [
+      "--config",
       "--backend",
       "--host",
       "--port",
@@ -217,6 +220,7 @@ describe("OPTION_DOCS", () => {
       "--max-pipeline-batch",
       "--max-pipeline-in-flight",
       "--metrics-port",
+      "--health-port",
       "--session-hash-key",
       "--watch-max-backlog",
       "--default-ttl-seconds",

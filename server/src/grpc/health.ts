@@ -1,13 +1,15 @@
 /**
  * The standard gRPC health service (grpc.health.v1.Health) from `grpc-health-check`, reporting the
- * server ("") and the SessionState service.
+ * server ("") and the SessionState service: SERVING exactly while the server's {@link ServingState}
+ * is serving (the HTTP `/readyz` reads the same state), NOT_SERVING before and once it stops.
  *
  * Health Watch streams never end by themselves, so a graceful shutdown would otherwise wait for its
- * whole grace period whenever a client watches; {@link ServerHealth.stop} ends them after
- * announcing NOT_SERVING.
+ * whole grace period whenever a client watches; when the state turns to stopping they are ended
+ * after announcing NOT_SERVING.
  */
 import type { Server, ServerWritableStream, UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
+import type { ServingState } from "../serving-state";
 
 /** Fully-qualified name of the Stateward service, as health checks and reflection name it. */
 export const SESSION_STATE_SERVICE_NAME = "stateward.v1.SessionState";
@@ -15,15 +17,10 @@ export const SESSION_STATE_SERVICE_NAME = "stateward.v1.SessionState";
 /** Names reported by the health service: the whole server ("") and the SessionState service. */
 const HEALTH_SERVICE_NAMES = ["", SESSION_STATE_SERVICE_NAME] as const;
 
-/** The health service of one server. */
-export interface ServerHealth {
-  /** Reports NOT_SERVING for every name and ends open Watch streams. Idempotent. */
-  stop(): void;
-}
-
-/** Registers the health service on `server`, reporting SERVING. */
-export function addHealthService(server: Server): ServerHealth {
-  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, "SERVING"])));
+/** Registers the health service on `server`, reporting what `state` says from now on. */
+export function addHealthService(server: Server, state: ServingState): void {
+  const status = (): "SERVING" | "NOT_SERVING" => (state.ready ? "SERVING" : "NOT_SERVING");
+  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, status()])));
   const watches = new Set<ServerWritableStream<unknown, unknown>>();
 
   // Register through a decorating facade to learn about Watch streams; everything else is untouched.
@@ -43,15 +40,11 @@ export function addHealthService(server: Server): ServerHealth {
     },
   });
 
-  let stopped = false;
-  return {
-    stop(): void {
-      if (stopped) return;
-      stopped = true;
-      // Watchers receive NOT_SERVING first, then their stream ends with OK.
-      for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, "NOT_SERVING");
-      for (const call of watches) call.end();
-      watches.clear();
-    },
-  };
+  state.onChange((phase) => {
+    // Watchers receive the new status first; on stopping their stream then ends with OK.
+    for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, status());
+    if (phase !== "stopping") return;
+    for (const call of watches) call.end();
+    watches.clear();
+  });
 }

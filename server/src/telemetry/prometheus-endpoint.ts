@@ -8,6 +8,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import type { MetricProducer } from "@opentelemetry/sdk-metrics";
+import type { HttpRoutes } from "../http/http-listener";
 
 /** A listening metrics endpoint. */
 export interface MetricsEndpoint {
@@ -27,9 +28,10 @@ export const METRICS_PATH = "/metrics";
  * @param host - address to bind (the server's --host).
  * @param port - port to bind; 0 picks a free one (tests).
  * @param producers - metrics produced outside the SDK's instruments (see CallMetrics).
+ * @param routes - further routes served on the same port (the health checks, http/health-routes.ts).
  * @throws if the address cannot be bound.
  */
-export async function startMetricsEndpoint(host: string, port: number, producers: MetricProducer[]): Promise<MetricsEndpoint> {
+export async function startMetricsEndpoint(host: string, port: number, producers: MetricProducer[], routes?: HttpRoutes): Promise<MetricsEndpoint> {
   // preventServerStart: the exporter's own server cannot report bind errors to us nor use port 0.
   const reader = new PrometheusExporter({ preventServerStart: true, metricProducers: producers });
   const server = http.createServer((request, response) => {
@@ -38,6 +40,7 @@ export async function startMetricsEndpoint(host: string, port: number, producers
       reader.getMetricsRequestHandler(request, response);
       return;
     }
+    if (routes?.(request, response) === true) return;
     response.statusCode = 404;
     response.setHeader("content-type", "text/plain; charset=utf-8");
     response.end(`not found: metrics are at ${METRICS_PATH}\n`);
