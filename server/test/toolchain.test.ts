@@ -62,6 +62,10 @@ describe("Node.js version: engines, the lock file, make and the README agree", (
     assert.deepEqual(refused, []);
   });
 
+  it("the container image runs the version make installs", () => {
+    assert.match(read("deploy/Containerfile"), new RegExp(`^ARG NODE_VERSION=${NODE_VERSION.replace(/\./g, "\\.")}$`, "m"));
+  });
+
   it("the README names the floor and the version make installs", () => {
     const readme = read("README.md");
     assert.ok(readme.includes(`Node.js ≥ ${NODE_MIN.replace(/\.0$/, "")}`), `README says Node.js ≥ ${NODE_MIN}`);
