@@ -5,7 +5,8 @@
 #   dist/stateward_client-<v>-py3-none-any.whl, dist/stateward_client-<v>.tar.gz   python -m build
 #   dist/goproxy/   the Go module as a GOPROXY directory (GOPROXY=file://…/dist/goproxy)
 # One version for all: the root package.json's (tools/release/check-versions.ts checks the copies).
-# Included by the root Makefile.
+# `make test-dist` installs each into fresh projects outside the repository and runs the READMEs'
+# code blocks against a real server (tools/doc-test). Included by the root Makefile.
 
 DIST_DIR := dist
 DIST_ABS := $(abspath $(DIST_DIR))
@@ -13,7 +14,9 @@ DIST_ABS := $(abspath $(DIST_DIR))
 DIST_PY_STAMP := client/python/.venv/.install-stamp
 DIST_PY := client/python/.venv/bin/python
 
-.PHONY: dist dist-versions dist-npm dist-python dist-go
+TEST_EXTRA += test-dist
+
+.PHONY: dist dist-versions dist-npm dist-python dist-go test-dist
 
 dist: dist-npm dist-python dist-go ## Build the release artifacts into dist/: npm tarballs, Python wheel and sdist, Go module proxy
 	@ls -1 $(DIST_DIR) && echo "Go module: $$(sed -n 's/^module //p' client/go/go.mod)@v$$(cat $(DIST_DIR)/.version) in $(DIST_DIR)/goproxy"
@@ -37,3 +40,7 @@ dist-go: dist-versions
 	rm -rf $(DIST_DIR)/goproxy
 	cd tools/go-module-proxy && go run . -dir ../../client/go -version v$$(cat $(DIST_ABS)/.version) \
 	  -out $(DIST_ABS)/goproxy -license ../../LICENSE
+
+test-dist: dist build ## Install dist/ into fresh projects outside the repository and run every README code block against a server
+	@cd tools/go-module-proxy && out=$$(gofmt -l .) && { [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }; } && go vet ./...
+	npx mocha --no-config --require tsx/cjs --extension ts --timeout 600000 tools/doc-test/readme-blocks.e2e.ts
