@@ -16,7 +16,7 @@ DIST_PY := client/python/.venv/bin/python
 
 TEST_EXTRA += test-dist
 
-.PHONY: dist dist-versions dist-npm dist-python dist-go test-dist
+.PHONY: dist dist-versions dist-npm dist-python dist-go test-dist clean-dist
 
 dist: dist-npm dist-python dist-go ## Build the release artifacts into dist/: npm tarballs, Python wheel and sdist, Go module proxy
 	@ls -1 $(DIST_DIR) && echo "Go module: $$(sed -n 's/^module //p' client/go/go.mod)@v$$(cat $(DIST_DIR)/.version) in $(DIST_DIR)/goproxy"
@@ -42,5 +42,10 @@ dist-go: dist-versions
 	  -out $(DIST_ABS)/goproxy -license ../../LICENSE
 
 test-dist: dist build ## Install dist/ into fresh projects outside the repository and run every README code block against a server
-	@cd tools/go-module-proxy && out=$$(gofmt -l .) && { [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }; } && go vet ./...
+	@cd tools/go-module-proxy && out=$$(gofmt -l .) && { [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }; }
+	cd tools/go-module-proxy && go vet ./... && go test -count=1 ./...
 	npx mocha --no-config --require tsx/cjs --extension ts --timeout 600000 tools/doc-test/readme-blocks.e2e.ts
+
+clean: clean-dist
+clean-dist:
+	rm -rf $(DIST_DIR)
