@@ -4,6 +4,7 @@ Quick start::
 
     from stateward_client import SessionClient
 
+    session_id = "4fb2c0e7a1d94e0b"  # in a web app: the id from the session cookie
     with SessionClient(endpoints=["127.0.0.1:42424"]) as client:
         with client.locked("shop", session_id) as s:
             s.data = s.data + b"!"

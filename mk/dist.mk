@@ -1,0 +1,51 @@
+# Release artifacts (issue 12): `make dist` builds into dist/ (git-ignored) what the client READMEs
+# install until the packages are on their registries:
+#   dist/stateward-protocol-<v>.tgz, dist/stateward-client-<v>.tgz   npm pack (the client depends on
+#       @stateward/protocol <v>, which is not on npm either: both go in one `npm install`)
+#   dist/stateward_client-<v>-py3-none-any.whl, dist/stateward_client-<v>.tar.gz   python -m build
+#   dist/goproxy/   the Go module as a GOPROXY directory (GOPROXY=file://…/dist/goproxy)
+# One version for all: the root package.json's (tools/release/check-versions.ts checks the copies).
+# `make test-dist` installs each into fresh projects outside the repository and runs the READMEs'
+# code blocks against a real server (tools/doc-test). Included by the root Makefile.
+
+DIST_DIR := dist
+DIST_ABS := $(abspath $(DIST_DIR))
+# mk/polyglot.mk's venv, spelled out: prerequisites are expanded as this file is read, before it.
+DIST_PY_STAMP := client/python/.venv/.install-stamp
+DIST_PY := client/python/.venv/bin/python
+
+TEST_EXTRA += test-dist
+
+.PHONY: dist dist-versions dist-npm dist-python dist-go test-dist clean-dist
+
+dist: dist-npm dist-python dist-go ## Build the release artifacts into dist/: npm tarballs, Python wheel and sdist, Go module proxy
+	@ls -1 $(DIST_DIR) && echo "Go module: $$(sed -n 's/^module //p' client/go/go.mod)@v$$(cat $(DIST_DIR)/.version) in $(DIST_DIR)/goproxy"
+
+# The version every artifact carries, written for the recipes below.
+dist-versions: install
+	@mkdir -p $(DIST_DIR)
+	@npx tsx tools/release/check-versions.ts > $(DIST_DIR)/.version
+
+dist-npm: build dist-versions
+	rm -f $(DIST_DIR)/stateward-*.tgz
+	npm pack --silent -w protocol -w client/ts --pack-destination $(DIST_ABS) > /dev/null
+
+dist-python: $(DIST_PY_STAMP) dist-versions
+	rm -rf $(DIST_DIR)/stateward_client-* client/python/build
+	$(DIST_PY) -m build -q --no-isolation --outdir $(DIST_DIR) client/python
+
+# golang.org/x/mod/zip through a small Go program (tools/go-module-proxy); the root LICENSE goes
+# into the module as the go command would put it into a subdirectory module's zip.
+dist-go: dist-versions
+	rm -rf $(DIST_DIR)/goproxy
+	cd tools/go-module-proxy && go run . -dir ../../client/go -version v$$(cat $(DIST_ABS)/.version) \
+	  -out $(DIST_ABS)/goproxy -license ../../LICENSE
+
+test-dist: dist build ## Install dist/ into fresh projects outside the repository and run every README code block against a server
+	@cd tools/go-module-proxy && out=$$(gofmt -l .) && { [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }; }
+	cd tools/go-module-proxy && go vet ./... && go test -count=1 ./...
+	npx mocha --no-config --require tsx/cjs --extension ts --timeout 600000 tools/doc-test/readme-blocks.e2e.ts
+
+clean: clean-dist
+clean-dist:
+	rm -rf $(DIST_DIR)
