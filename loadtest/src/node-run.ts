@@ -14,6 +14,7 @@ import type { RunResult, RunSettings } from "./report-model";
 import type { TargetSpec } from "./target-spec";
 import { runOnThreads } from "./worker-pool";
 import type { WorkloadName, WorkSpec } from "./work-spec";
+import { plural } from "./plural";
 
 /** The load shape of a run (concurrency, rate, duration), as the command line gave it. */
 export type LoadShape = Pick<NodeRunParams, "mode" | "inFlight" | "channels" | "workers" | "ratePerSecond" | "durationMs" | "warmupMs" | "maxRequests" | "intervalMs">;
@@ -216,7 +217,7 @@ export async function preloadPool(
     });
   }
   const live: LiveCounters = { completed: 0, errors: 0 };
-  const stop = startProgress(`preload ${pool.size.toLocaleString("en-US")} sessions`, live, progress);
+  const stop = startProgress(`preload ${plural(pool.size, "session")}`, live, progress);
   const started = Date.now();
   try {
     const result = await runOnThreads(specs, { live, beforeMeasure: () => undefined });

@@ -5,6 +5,7 @@
 import { formatCount, formatErrors, formatLatencyMs, formatMiB } from "./report-format";
 import type { Report, RunResult } from "./report-model";
 import { escapeXml, latencyPercentilePlot, throughputPlot } from "./svg-plots";
+import { plural } from "./plural";
 
 function summaryRow(run: RunResult): string {
   const cells = [
@@ -32,10 +33,10 @@ function runSection(run: RunResult): string {
   const entries: [string, string][] = [
     ["command", run.command],
     ["generator", run.transport === undefined ? run.generator : `${run.generator} (${run.transport})`],
-    ["load", `${s.mode} loop, ${s.inFlight} in flight × ${s.channels} channels × ${s.workers} workers = ${s.concurrency}${s.ratePerSecond === undefined ? "" : `, ${formatCount(s.ratePerSecond)}/s arrivals`}`],
+    ["load", `${s.mode} loop, ${s.inFlight} in flight × ${plural(s.channels, "channel")} × ${plural(s.workers, "worker")} = ${s.concurrency}${s.ratePerSecond === undefined ? "" : `, ${formatCount(s.ratePerSecond)}/s arrivals`}`],
     ["phases", `${s.warmupMs / 1000} s warm-up, ${s.durationMs / 1000} s measured (${(run.measuredMs / 1000).toFixed(2)} s actual)`],
-    ["payload, pool", `${s.payload}, ${formatCount(s.pool)} sessions`],
-    ["completed", `${formatCount(run.completed)} ${run.unit}s, ${formatCount(run.throughput)}/s`],
+    ["payload, pool", `${s.payload}, ${plural(s.pool, "session")}`],
+    ["completed", `${plural(run.completed, run.unit)}, ${formatCount(run.throughput)}/s`],
     ["outcomes", Object.entries(run.outcomes).map(([name, count]) => `${name} ${formatCount(count)}`).join(", ") || "–"],
     ["errors by status", formatErrors(run.errors)],
   ];
@@ -43,7 +44,7 @@ function runSection(run: RunResult): string {
     entries.push(["server CPU", `${run.server.cpuUsPerOp.toFixed(1)} µs per ${run.unit}, ${run.server.cpuCores.toFixed(2)} cores`]);
     entries.push(["server RSS", `${formatMiB(run.server.rssBytes)} (peak ${formatMiB(run.server.peakRssBytes)})`]);
     if (run.server.gc !== undefined) {
-      entries.push(["server GC", `${run.server.gc.count} collections, ${run.server.gc.totalPauseMs.toFixed(1)} ms paused, longest ${run.server.gc.maxPauseMs.toFixed(1)} ms (${run.server.gc.maxPauseKind || "–"})`]);
+      entries.push(["server GC", `${plural(run.server.gc.count, "collection")}, ${run.server.gc.totalPauseMs.toFixed(1)} ms paused, longest ${run.server.gc.maxPauseMs.toFixed(1)} ms (${run.server.gc.maxPauseKind || "–"})`]);
     }
   }
   if (run.client !== undefined) entries.push(["generator CPU", `${run.client.cpuUsPerOp.toFixed(1)} µs per ${run.unit}`]);
@@ -69,7 +70,7 @@ dt{color:#57606a}dd{margin:0}.plots{display:flex;flex-wrap:wrap;gap:12px}section
 code{background:#f6f8fa;padding:1px 4px}
 </style></head><body>
 <h1>Stateward load test report</h1>
-<p>${escapeXml(report.startedAt)} → ${escapeXml(report.finishedAt)} · ${m.cpus} CPUs (${escapeXml(m.cpuModel)}) · ${formatMiB(m.memoryBytes)} memory · Node ${escapeXml(m.nodeVersion)} · ${escapeXml(m.platform)}</p>
+<p>${escapeXml(report.startedAt)} → ${escapeXml(report.finishedAt)} · ${plural(m.cpus, "CPU")} (${escapeXml(m.cpuModel)}) · ${formatMiB(m.memoryBytes)} memory · Node ${escapeXml(m.nodeVersion)} · ${escapeXml(m.platform)}</p>
 <p>Command: <code>${escapeXml(report.command)}</code></p>
 <p>Latencies in ms. Ratios between runs of this report count; absolute numbers drift with whatever else the machine runs.</p>
 <table><thead><tr><th>run</th><th>ops/s</th><th>op</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>errors</th><th>server µs/op</th><th>server RSS</th></tr></thead>

@@ -4,6 +4,7 @@
  */
 import { LatencyHistogram } from "./latency-histogram";
 import type { RunResult, ServerFigures } from "./report-model";
+import { plural } from "./plural";
 
 function mergeServer(slices: readonly RunResult[], completed: number): ServerFigures | undefined {
   const servers = slices.map((slice) => slice.server);
@@ -68,6 +69,6 @@ export function mergeRunSlices(slices: readonly RunResult[]): RunResult {
     ...(server === undefined ? {} : { server }),
     ...(first.client === undefined ? {} : { client: { cpuUsPerOp: clientUs / Math.max(1, completed) } }),
     ...(loads.length === 0 ? {} : { loadAverage: loads.reduce((sum, value) => sum + value, 0) / loads.length }),
-    notes: [...first.notes, `measured in ${slices.length} slices alternating with the other resident run`],
+    notes: [...first.notes, `measured in ${plural(slices.length, "slice")} alternating with the other resident run`],
   };
 }

@@ -14,6 +14,7 @@ import type { RunResult } from "./report-model";
 import type { LoadTarget, RunContext } from "./run-context";
 import { poolPrefix, SCENARIO_DEFAULTS } from "./scenario-defaults";
 import type { TargetSpec } from "./target-spec";
+import { plural } from "./plural";
 
 /** The app of every key the tool writes. */
 export const LOADTEST_APP = "loadtest";
@@ -46,7 +47,7 @@ export async function ensurePool(
     context.progress,
   );
   const failed = Object.values(result.errors).reduce((sum, count) => sum + count, 0);
-  if (failed > 0) throw new Error(`preloading the pool failed for ${failed} sessions: ${JSON.stringify(result.errors)}`);
+  if (failed > 0) throw new Error(`preloading the pool failed for ${plural(failed, "session")}: ${JSON.stringify(result.errors)}`);
   preloaded.add(key);
 }
 
