@@ -6,6 +6,7 @@ import { GetRequest } from "@stateward/protocol";
 import type { CliOptions } from "./args";
 import { durationFlag, payloadFlag, reproduceCommand } from "./command-line";
 import { frameGrpcMessage } from "./grpc-framing";
+import { intervalMsOf } from "./interval-timeline";
 import { GrpcUnarySessionOps } from "./grpc-unary-session-ops";
 import { runH2load } from "./native-h2load";
 import { loadShapeOf, preloadPool, runNodeLoad } from "./node-run";
@@ -107,9 +108,10 @@ export async function runSessionScenario(
       threads: 1,
       durationMs: options.durationMs,
       warmupMs: options.warmupMs,
-      intervalMs: options.intervalMs,
+      intervalMs: intervalMsOf(options),
       payload: formatPayloadSpec(payload),
       ...(target.observed === undefined ? {} : { server: target.observed }),
+      gcSource: target.gcSource,
     });
   }
   const transport = kind === "stateward" ? ` (${options.transport})` : "";
@@ -142,6 +144,7 @@ export async function runSessionScenario(
     thinkMs: options.thinkMs,
     leaseMs: options.leaseMs,
     ...(target.observed === undefined ? {} : { server: target.observed }),
+    gcSource: target.gcSource,
     progress: context.progress,
   });
 }
