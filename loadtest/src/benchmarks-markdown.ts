@@ -165,7 +165,7 @@ export function renderBenchmarksMarkdown(report: Report, context: MarkdownContex
     "",
     ...report.runs.map((run) => `- ${run.title}: \`${run.command}\``),
     "",
-    `The HTML report (latency-percentile and throughput-over-time plots of every run) and the JSON report are in \`${context.reportDir}\`.`,
+    `The HTML report (per run: latency by percentile, p50/p99 latency over time with the server's GC pauses, throughput over time) and the JSON report are in \`${context.reportDir}\`.`,
     "",
     "## Results",
     "",

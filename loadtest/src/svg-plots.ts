@@ -4,7 +4,7 @@
  * throughput over time, latency over time with the server's GC pauses, and values over time (the
  * soak's RSS and event-loop delay).
  */
-import type { ServerGcTimeline } from "./gc-timeline";
+import type { GcPause, ServerGcTimeline } from "./gc-timeline";
 import type { IntervalLatency } from "./interval-timeline";
 import type { PercentilePoint } from "./latency-histogram";
 
@@ -268,16 +268,30 @@ export function latencyOverTimePlot(title: string, timeline: LatencyTimeline, si
   for (const seconds of timeTicks(spanSeconds, width > WIDTH ? 10 : 5)) {
     parts.push(`<text x="${x(seconds).toFixed(1)}" y="${height - MARGIN.bottom + 16}" font-size="11" text-anchor="middle" fill="#444">${formatSeconds(seconds, spanSeconds)}</text>`);
   }
-  // The pauses first, under the lines.
-  for (const pause of pauses) {
+  // The pauses first, under the lines. Pauses that start in the same pixel column share one bar,
+  // as high as the longest of them, so that a long run's thousands of pauses stay a small file.
+  const columns: { left: number; right: number; longest: GcPause; count: number }[] = [];
+  for (const pause of [...pauses].sort((a, b) => a.startMs - b.startMs)) {
     const startSeconds = pause.startMs / 1000;
     const left = x(startSeconds);
-    const barWidth = Math.max(2, x(startSeconds + pause.pauseMs / 1000) - left);
+    const right = Math.max(left + 2, x(startSeconds + pause.pauseMs / 1000));
+    const last = columns[columns.length - 1];
+    if (last !== undefined && Math.floor(last.left) === Math.floor(left)) {
+      last.right = Math.max(last.right, right);
+      last.count++;
+      if (pause.pauseMs > last.longest.pauseMs) last.longest = pause;
+    } else {
+      columns.push({ left, right, longest: pause, count: 1 });
+    }
+  }
+  for (const column of columns) {
+    const pause = column.longest;
     const barTop = y(pause.pauseMs * 1000);
     const color = GC_COLORS[pause.kind] ?? "#bf8700";
+    const label = `server GC: ${pause.kind} ${pause.pauseMs.toFixed(2)} ms at ${(pause.startMs / 1000).toFixed(3)} s`;
     parts.push(
-      `<rect class="gc-pause" x="${left.toFixed(1)}" y="${barTop.toFixed(1)}" width="${barWidth.toFixed(1)}" height="${(top + plotHeight - barTop).toFixed(1)}" fill="${color}" fill-opacity="0.55">` +
-        `<title>${escapeXml(`server GC: ${pause.kind} ${pause.pauseMs.toFixed(2)} ms at ${startSeconds.toFixed(3)} s`)}</title></rect>`,
+      `<rect class="gc-pause" x="${column.left.toFixed(1)}" y="${barTop.toFixed(1)}" width="${(column.right - column.left).toFixed(1)}" height="${(top + plotHeight - barTop).toFixed(1)}" fill="${color}" fill-opacity="0.55">` +
+        `<title>${escapeXml(column.count === 1 ? label : `${label} (the longest of ${column.count} pauses here)`)}</title></rect>`,
     );
   }
   const intervalSeconds = timeline.intervalMs / 1000;

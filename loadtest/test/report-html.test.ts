@@ -69,6 +69,13 @@ describe("latency over time", () => {
     assert.ok(Math.abs(Number(markCompact[2]) - Number(p99At12[2])) < 5);
   });
 
+  it("draws pauses that start in the same pixel as one bar, as high as the longest", () => {
+    const crowded = [0, 0.5, 1, 1.5].map((offset, index) => ({ startMs: 1_000 + offset, pauseMs: index === 2 ? 9 : 1, kind: "Scavenge" }));
+    const svg = latencyOverTimePlot("t", { ...timeline, serverGc: { available: true, source: "test", pauses: [...pauses, ...crowded] } });
+    assert.equal(svg.match(/class="gc-pause"/g)?.length, 4);
+    assert.match(svg, /server GC: Scavenge 9\.00 ms at 1\.001 s \(the longest of 4 pauses here\)/);
+  });
+
   it("says why when the server's GC pauses are not known", () => {
     const svg = latencyOverTimePlot("t", { ...timeline, serverGc: { available: false, reason: "redis-server is not a V8 process: there is no GC trace to read" } });
     assert.doesNotMatch(svg, /class="gc-pause"/);
