@@ -101,7 +101,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}dl{display:grid;grid-t
 dt{color:#57606a}dd{margin:0;overflow-wrap:anywhere}section{border-top:1px solid #d0d7de;margin-top:24px}
 code{background:#f6f8fa;padding:1px 4px;overflow-wrap:anywhere}
 .run{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px 24px;align-items:start}
-.run .wide{grid-column:1/-1}svg.plot{display:block;width:100%;height:auto}
+.run .wide{grid-column:1/-1;overflow-x:auto}svg.plot{display:block;width:100%;height:auto}
+svg.latency-percentile-plot{max-width:760px}.wide svg.plot{min-width:880px}
 @media (max-width:1000px){.run{grid-template-columns:minmax(0,1fr)}}
 </style></head><body>
 <h1>Stateward load test report</h1>
