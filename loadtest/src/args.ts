@@ -60,8 +60,8 @@ export interface CliOptions {
   readonly residentSessions: number;
   /** Resident: their payload. */
   readonly residentPayload: PayloadSpec;
-  /** Throughput-over-time bucket, ms. */
-  readonly intervalMs: number;
+  /** Interval of the time line (throughput, latency p50/p99, GC pauses), ms; undefined: chosen from the duration. */
+  readonly intervalMs?: number;
   /** Where report.json and report.html go. */
   readonly outDir: string;
   /** Progress line: true/false forced; undefined: when stderr is a terminal. */
@@ -225,7 +225,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     workMs: integer(values["work-ms"], "work-ms", 0, 60_000) ?? 0,
     residentSessions: integer(values["resident-sessions"], "resident-sessions", 1, 100_000_000) ?? 1_000_000,
     residentPayload: payload(values["resident-payload"], "resident-payload") ?? { minBytes: 1024, maxBytes: 1024 },
-    intervalMs: integer(values["interval-ms"], "interval-ms", 10, 60_000) ?? 1000,
+    ...(values["interval-ms"] === undefined ? {} : { intervalMs: integer(values["interval-ms"], "interval-ms", 10, 60_000) }),
     outDir: values.out ?? ".bench/latest",
     ...(values.progress === true ? { progress: true } : values["no-progress"] === true ? { progress: false } : {}),
     ...(values["server-cli"] === undefined ? {} : { serverCli: values["server-cli"] }),
@@ -285,7 +285,8 @@ Load:
 
 Output:
   -o, --out DIR                 report.json and report.html go there         default .bench/latest
-  --interval-ms N               throughput-over-time bucket                  default 1000
+  --interval-ms N               time-line interval (throughput, latency p50/p99 and server GC over time)
+                                default: 100 ms to 60 s, the longest that gives at least 40 intervals
   --progress / --no-progress    live progress line on stderr (default: when it is a terminal)
   --markdown FILE               suite: write the benchmark summary there (e.g. BENCHMARKS.md)
   --findings FILE               suite: Markdown notes on the server appended to that summary

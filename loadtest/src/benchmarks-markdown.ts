@@ -6,6 +6,7 @@
 import { formatCount, formatErrors, formatLatencyMs, formatMiB, formatRatio } from "./report-format";
 import type { Report, RunResult } from "./report-model";
 import { evaluateTargets, RUN_IDS, type TargetStanding } from "./target-evaluation";
+import { plural } from "./plural";
 
 /** Why a target is missed, as found by profiling (shown only for a missed target). */
 export const MISS_REASONS: Readonly<Record<string, string>> = {
@@ -150,7 +151,7 @@ export function renderBenchmarksMarkdown(report: Report, context: MarkdownContex
     `- CPUs (nproc): ${m.cpus}, ${m.cpuModel}`,
     `- memory: ${formatMiB(m.memoryBytes)}`,
     `- Node ${m.nodeVersion}, ${m.platform}, kernel ${m.kernel}`,
-    `- 1-minute load average when the run started: ${m.loadAverageAtStart.toFixed(2)} (on ${m.cpus} CPUs; other work was sharing the machine when it is near or above that)`,
+    `- 1-minute load average when the run started: ${m.loadAverageAtStart.toFixed(2)} (on ${plural(m.cpus, "CPU")}; other work was sharing the machine when it is near or above that)`,
     "- generator and servers on the same machine, over loopback (127.0.0.1)",
     "",
     "## Commands",
@@ -164,7 +165,7 @@ export function renderBenchmarksMarkdown(report: Report, context: MarkdownContex
     "",
     ...report.runs.map((run) => `- ${run.title}: \`${run.command}\``),
     "",
-    `The HTML report (latency-percentile and throughput-over-time plots of every run) and the JSON report are in \`${context.reportDir}\`.`,
+    `The HTML report (per run: latency by percentile, p50/p99 latency over time with the server's GC pauses, throughput over time) and the JSON report are in \`${context.reportDir}\`.`,
     "",
     "## Results",
     "",

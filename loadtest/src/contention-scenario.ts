@@ -7,7 +7,9 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { systemClock } from "./clock";
 import { durationFlag, reproduceCommand } from "./command-line";
 import { runContention, type ContentionResult } from "./contention";
+import { gcTimeline } from "./gc-timeline";
 import { GrpcUnarySessionOps } from "./grpc-unary-session-ops";
+import { intervalMsOf, summarizeIntervals } from "./interval-timeline";
 import type { LiveCounters } from "./load-driver";
 import { sampleProcess } from "./process-stats";
 import { startProgress } from "./progress-line";
@@ -20,11 +22,14 @@ function toRun(
   mode: "wait" | "poll",
   result: ContentionResult,
   server: RunResult["server"],
+  serverGc: RunResult["timeline"]["serverGc"],
   command: string,
   loopDelayP99Ms: number,
 ): RunResult {
   const options = context.options;
   const handoff = result.handoff.summary();
+  const intervalMs = intervalMsOf(options);
+  const intervals = Math.ceil(options.durationMs / intervalMs);
   return {
     id: `contention-stateward-node-${mode}`,
     title: mode === "wait" ? "contention · Stateward Lock(wait)" : `contention · ASP.NET way: Lock, retry every ${options.pollMs} ms`,
@@ -54,7 +59,12 @@ function toRun(
     outcomes: { "critical sections": result.criticalSections, "LOCKED answers": result.lockedAnswers, rounds: result.rounds },
     errors: result.errors,
     // The last round may end after the duration: plot the measured span only (totals keep it).
-    timeline: { intervalMs: options.intervalMs, counts: result.timeline.slice(0, Math.ceil(options.durationMs / options.intervalMs)) },
+    timeline: {
+      intervalMs,
+      counts: Array.from({ length: intervals }, (_, index) => result.timeline[index] ?? 0),
+      latency: summarizeIntervals({ counts: result.timeline, latency: result.intervalLatency }, intervalMs, intervals),
+      serverGc,
+    },
     ...(server === undefined ? {} : { server }),
     extra: {
       clients: options.clients,
@@ -100,7 +110,7 @@ export async function runContentionScenario(context: RunContext, target: LoadTar
           workMs: options.workMs,
           leaseMs: options.leaseMs,
           graceMs: 20_000,
-          intervalMs: options.intervalMs,
+          intervalMs: intervalMsOf(options),
         },
         systemClock,
       );
@@ -128,7 +138,9 @@ export async function runContentionScenario(context: RunContext, target: LoadTar
       "work-ms": options.workMs,
     });
     // monitorEventLoopDelay reports ns and includes its own 1 ms sampling period.
-    runs.push(toRun(context, mode, result, server, command, loopDelay.percentile(99) / 1e6));
+    // systemClock is performance.now(): the GC tracker's clock.
+    const serverGc = gcTimeline(target.gcSource, result.startMs, Math.ceil(options.durationMs / intervalMsOf(options)) * intervalMsOf(options));
+    runs.push(toRun(context, mode, result, server, serverGc, command, loopDelay.percentile(99) / 1e6));
   }
   const [wait, poll] = runs;
   if (wait !== undefined && poll !== undefined) {

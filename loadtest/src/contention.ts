@@ -9,6 +9,7 @@
  * and the grant's trips over loopback).
  */
 import type { Clock } from "./clock";
+import { IntervalRecorder, type IntervalHistogram } from "./interval-timeline";
 import { LatencyHistogram } from "./latency-histogram";
 import type { SessionOps } from "./session-ops";
 import { statusName } from "./status-codes";
@@ -33,7 +34,7 @@ export interface ContentionOptions {
   readonly leaseMs: number;
   /** Hard bound: a client gives up a round this long after the run's end, ms. */
   readonly graceMs: number;
-  /** Throughput-over-time bucket, ms. */
+  /** Interval of the time line, ms. */
   readonly intervalMs: number;
 }
 
@@ -48,16 +49,20 @@ export interface ContentionResult {
   readonly lockedAnswers: number;
   readonly errors: Record<string, number>;
   readonly measuredMs: number;
-  /** Critical sections per interval. */
-  readonly timeline: number[];
+  /** When the run started, on its clock (ms): the origin of the time line. */
+  readonly startMs: number;
+  /** Critical sections per interval, by the end of their releasing Set. */
+  readonly timeline: readonly number[];
+  /** Handoff latencies per interval (same indexes), by the time of the grant. */
+  readonly intervalLatency: readonly IntervalHistogram[];
 }
 
 /** Runs the contention scenario; every loop is bounded by `durationMs + graceMs`. */
 export async function runContention(options: ContentionOptions, clock: Clock): Promise<ContentionResult> {
   const handoff = new LatencyHistogram();
   const errors: Record<string, number> = {};
-  const timeline: number[] = [];
   const start = clock.now();
+  const intervals = new IntervalRecorder(options.intervalMs);
   const end = start + options.durationMs;
   const hardEnd = end + options.graceMs;
   let criticalSections = 0;
@@ -86,16 +91,17 @@ export async function runContention(options: ContentionOptions, clock: Clock): P
         continue;
       }
       const granted = clock.now();
-      if (lastReleaseSent !== undefined) handoff.record((granted - lastReleaseSent) * 1000);
+      if (lastReleaseSent !== undefined) {
+        handoff.record((granted - lastReleaseSent) * 1000);
+        intervals.latency(granted - start, (granted - lastReleaseSent) * 1000);
+      }
       if (options.workMs > 0) await clock.sleep(options.workMs);
       const releaseSent = clock.now();
       try {
         await client.set(options.sessionId, Buffer.alloc(0), lock.token);
         lastReleaseSent = releaseSent;
         criticalSections++;
-        const bucket = Math.max(0, Math.floor((clock.now() - start) / options.intervalMs));
-        while (timeline.length <= bucket) timeline.push(0);
-        timeline[bucket] = (timeline[bucket] ?? 0) + 1;
+        intervals.complete(clock.now() - start);
       } catch (error) {
         const name = statusName(error);
         errors[name] = (errors[name] ?? 0) + 1;
@@ -110,6 +116,7 @@ export async function runContention(options: ContentionOptions, clock: Clock): P
     await Promise.all(options.clients.map((client) => criticalSection(client)));
     rounds++;
   }
+  const recording = intervals.finish();
   return {
     handoff,
     criticalSections,
@@ -117,6 +124,8 @@ export async function runContention(options: ContentionOptions, clock: Clock): P
     lockedAnswers,
     errors,
     measuredMs: clock.now() - start,
-    timeline,
+    startMs: start,
+    timeline: recording.counts,
+    intervalLatency: recording.latency,
   };
 }

@@ -2,6 +2,7 @@
 import { durationFlag, payloadFlag, reproduceCommand } from "./command-line";
 import { encodeEcho, ECHO_METHOD_PATH } from "./echo-protocol";
 import { frameGrpcMessage } from "./grpc-framing";
+import { intervalMsOf } from "./interval-timeline";
 import { runH2load } from "./native-h2load";
 import { loadShapeOf, runNodeLoad } from "./node-run";
 import { formatPayloadSpec, PayloadSource } from "./payloads";
@@ -37,9 +38,10 @@ export async function runEchoScenario(context: RunContext, target: LoadTarget, g
       threads: 1,
       durationMs: options.durationMs,
       warmupMs: options.warmupMs,
-      intervalMs: options.intervalMs,
+      intervalMs: intervalMsOf(options),
       payload: formatPayloadSpec(payload),
       ...(target.observed === undefined ? {} : { server: target.observed }),
+      gcSource: target.gcSource,
     });
   }
   return runNodeLoad({
@@ -66,6 +68,7 @@ export async function runEchoScenario(context: RunContext, target: LoadTarget, g
     thinkMs: 0,
     leaseMs: 0,
     ...(target.observed === undefined ? {} : { server: target.observed }),
+    gcSource: target.gcSource,
     progress: context.progress,
   });
 }

@@ -2,6 +2,7 @@
  * Reads h2load's `--log-file`: one line per request, tab-separated: start time (µs since the epoch),
  * HTTP status, µs until the end of the response.
  */
+import { IntervalRecorder, type IntervalHistogram } from "./interval-timeline";
 import { LatencyHistogram } from "./latency-histogram";
 
 /** What an h2load log holds. */
@@ -13,15 +14,19 @@ export interface H2loadLogSummary {
   readonly errors: Record<string, number>;
   /** From the first start to the last end, ms. */
   readonly spanMs: number;
+  /** Start of the first request, µs since the epoch (the origin of the time line); 0 for an empty log. */
+  readonly startUs: number;
   /** Completions per interval, by end time. */
-  readonly timeline: number[];
+  readonly timeline: readonly number[];
+  /** Latencies of the HTTP 200 answers per interval (same indexes), by end time. */
+  readonly intervalLatency: readonly IntervalHistogram[];
 }
 
 /** Parses a whole log. */
 export function parseH2loadLog(text: string, intervalMs: number): H2loadLogSummary {
   const histogram = new LatencyHistogram();
   const errors: Record<string, number> = {};
-  const ends: number[] = [];
+  const requests: { readonly endUs: number; readonly durationUs: number; readonly ok: boolean }[] = [];
   let ok = 0;
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
@@ -33,7 +38,7 @@ export function parseH2loadLog(text: string, intervalMs: number): H2loadLogSumma
     if (!Number.isFinite(startUs) || !Number.isFinite(durationUs)) continue;
     first = Math.min(first, startUs);
     last = Math.max(last, startUs + durationUs);
-    ends.push(startUs + durationUs);
+    requests.push({ endUs: startUs + durationUs, durationUs, ok: statusText === "200" });
     if (statusText === "200") {
       ok++;
       histogram.record(durationUs);
@@ -42,11 +47,22 @@ export function parseH2loadLog(text: string, intervalMs: number): H2loadLogSumma
       errors[key] = (errors[key] ?? 0) + 1;
     }
   }
-  const timeline: number[] = [];
-  for (const end of ends) {
-    const bucket = Math.floor((end - first) / 1000 / intervalMs);
-    while (timeline.length <= bucket) timeline.push(0);
-    timeline[bucket] = (timeline[bucket] ?? 0) + 1;
+  // Each h2load thread writes its own requests: in order of end time, the recorder fills one interval at a time.
+  requests.sort((a, b) => a.endUs - b.endUs);
+  const intervals = new IntervalRecorder(intervalMs);
+  for (const request of requests) {
+    const elapsedMs = (request.endUs - first) / 1000;
+    intervals.complete(elapsedMs);
+    if (request.ok) intervals.latency(elapsedMs, request.durationUs);
   }
-  return { histogram, ok, errors, spanMs: ends.length === 0 ? 0 : (last - first) / 1000, timeline };
+  const recording = intervals.finish();
+  return {
+    histogram,
+    ok,
+    errors,
+    spanMs: requests.length === 0 ? 0 : (last - first) / 1000,
+    startUs: requests.length === 0 ? 0 : first,
+    timeline: recording.counts,
+    intervalLatency: recording.latency,
+  };
 }

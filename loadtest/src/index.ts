@@ -13,4 +13,6 @@ export { renderHtmlReport } from "./report-html";
 export { writeReportFiles } from "./report-files";
 export { renderBenchmarksMarkdown } from "./benchmarks-markdown";
 export { evaluateTargets, type TargetStanding } from "./target-evaluation";
-export type { Report, RunResult, RunSettings, ServerFigures, MachineInfo } from "./report-model";
+export type { Report, RunResult, RunSettings, RunTimeline, ServerFigures, MachineInfo } from "./report-model";
+export type { IntervalLatency } from "./interval-timeline";
+export type { GcPause, ServerGcTimeline } from "./gc-timeline";

@@ -4,6 +4,7 @@
  * request's intended send time). Bounded in time always, and in count when asked.
  */
 import type { Clock } from "./clock";
+import { IntervalRecorder, type IntervalHistogram } from "./interval-timeline";
 import { LatencyHistogram } from "./latency-histogram";
 import { OpenLoopSchedule } from "./open-loop-schedule";
 import { statusName } from "./status-codes";
@@ -36,7 +37,7 @@ export interface LoadOptions {
   readonly durationMs: number;
   /** Stop after this many measured requests (count mode); default unbounded (time only). */
   readonly maxRequests?: number;
-  /** Width of a throughput-over-time bucket, ms. */
+  /** Width of an interval of the time line (throughput and latency over time), ms. */
   readonly intervalMs: number;
 }
 
@@ -59,7 +60,9 @@ export interface LoadResult {
   /** From the end of warm-up to the last measured completion, ms. */
   readonly measuredMs: number;
   /** Measured completions per {@link LoadOptions.intervalMs} bucket since the end of warm-up. */
-  readonly timeline: number[];
+  readonly timeline: readonly number[];
+  /** Latencies of the successful ones per bucket (same indexes), µs. */
+  readonly intervalLatency: readonly IntervalHistogram[];
   /** Requests sent during warm-up (not recorded). */
   readonly warmupRequests: number;
 }
@@ -94,7 +97,7 @@ export async function runLoad(
   const histogram = new LatencyHistogram();
   const outcomes: Record<string, number> = {};
   const errors: Record<string, number> = {};
-  const timeline: number[] = [];
+  const intervals = new IntervalRecorder(options.intervalMs);
   let measuredStarted = 0;
   let completed = 0;
   let warmupRequests = 0;
@@ -134,27 +137,29 @@ export async function runLoad(
       completed++;
       live.completed++;
       lastCompletion = Math.max(lastCompletion, done);
-      const bucket = Math.max(0, Math.floor((done - warmupEnd) / options.intervalMs));
-      while (timeline.length <= bucket) timeline.push(0);
-      timeline[bucket] = (timeline[bucket] ?? 0) + 1;
+      intervals.complete(done - warmupEnd);
       if (failure !== undefined) {
         live.errors++;
         increment(errors, failure);
       } else {
-        histogram.record((done - intended - (outcome?.excludedMs ?? 0)) * 1000);
+        const latencyUs = (done - intended - (outcome?.excludedMs ?? 0)) * 1000;
+        histogram.record(latencyUs);
+        intervals.latency(done - warmupEnd, latencyUs);
         increment(outcomes, outcome?.outcome ?? "OK");
       }
     }
   };
 
   await Promise.all(Array.from({ length: options.concurrency }, () => sender()));
+  const recording = intervals.finish();
   return {
     histogram,
     outcomes,
     errors,
     completed,
     measuredMs: Math.max(0, lastCompletion - warmupEnd),
-    timeline,
+    timeline: recording.counts,
+    intervalLatency: recording.latency,
     warmupRequests,
   };
 }

@@ -8,7 +8,10 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { gcTimeline, type GcSource } from "./gc-timeline";
 import { parseH2loadLog } from "./h2load-log";
+import { summarizeIntervals } from "./interval-timeline";
 import type { ObservedServer } from "./node-run";
 import { sampleProcess } from "./process-stats";
 import type { RunResult, RunSettings } from "./report-model";
@@ -38,6 +41,8 @@ export interface H2loadParams {
   readonly intervalMs: number;
   readonly payload: string;
   readonly server?: ObservedServer;
+  /** The server's GC trace for the time line, or why there is none. */
+  readonly gcSource: GcSource;
   /** The h2load binary. */
   readonly binary?: string;
 }
@@ -106,7 +111,13 @@ export async function runH2load(params: H2loadParams): Promise<RunResult> {
       histogram: log.histogram.encode(),
       outcomes: { OK: log.ok },
       errors: log.errors,
-      timeline: { intervalMs: params.intervalMs, counts: log.timeline },
+      timeline: {
+        intervalMs: params.intervalMs,
+        counts: log.timeline,
+        latency: summarizeIntervals({ counts: log.timeline, latency: log.intervalLatency }, params.intervalMs, log.timeline.length),
+        // h2load's times are the epoch's; the GC tracker's are this thread's performance clock.
+        serverGc: gcTimeline(params.gcSource, log.startUs / 1000 - performance.timeOrigin, log.timeline.length * params.intervalMs),
+      },
       ...(before !== undefined && after !== undefined
         ? {
             server: {

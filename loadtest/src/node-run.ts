@@ -4,8 +4,11 @@
  * {@link RunResult}. Also the preloading of session pools.
  */
 import os from "node:os";
+import { performance } from "node:perf_hooks";
 import type { CliOptions } from "./args";
 import type { GcTracker } from "./gc-trace";
+import { gcTimeline, type GcSource } from "./gc-timeline";
+import { intervalMsOf, summarizeIntervals } from "./interval-timeline";
 import type { LiveCounters } from "./load-driver";
 import { formatPayloadSpec, type PayloadSpec } from "./payloads";
 import { sampleProcess, type ProcessSample } from "./process-stats";
@@ -14,6 +17,7 @@ import type { RunResult, RunSettings } from "./report-model";
 import type { TargetSpec } from "./target-spec";
 import { runOnThreads } from "./worker-pool";
 import type { WorkloadName, WorkSpec } from "./work-spec";
+import { plural } from "./plural";
 
 /** The load shape of a run (concurrency, rate, duration), as the command line gave it. */
 export type LoadShape = Pick<NodeRunParams, "mode" | "inFlight" | "channels" | "workers" | "ratePerSecond" | "durationMs" | "warmupMs" | "maxRequests" | "intervalMs">;
@@ -29,7 +33,7 @@ export function loadShapeOf(options: CliOptions): LoadShape {
     durationMs: options.durationMs,
     warmupMs: options.warmupMs,
     ...(options.requests === undefined ? {} : { maxRequests: options.requests }),
-    intervalMs: options.intervalMs,
+    intervalMs: intervalMsOf(options),
   };
 }
 
@@ -59,7 +63,7 @@ export interface NodeRunParams {
   readonly durationMs: number;
   readonly warmupMs: number;
   readonly maxRequests?: number;
-  /** Throughput-over-time bucket, ms. */
+  /** Interval of the time line (throughput, latency and GC over time), ms. */
   readonly intervalMs: number;
   readonly payload: PayloadSpec;
   readonly pool: { readonly prefix: string; readonly size: number };
@@ -67,6 +71,8 @@ export interface NodeRunParams {
   readonly thinkMs: number;
   readonly leaseMs: number;
   readonly server?: ObservedServer;
+  /** The server's GC trace for the time line, or why there is none. */
+  readonly gcSource: GcSource;
   readonly progress: ProgressOptions;
 }
 
@@ -117,6 +123,8 @@ export async function runNodeLoad(params: NodeRunParams): Promise<RunResult> {
   let serverBefore: ProcessSample | undefined;
   let clientBefore: NodeJS.CpuUsage | undefined;
   let wallBefore = 0;
+  // The measured phase's start on this thread's performance clock: the GC tracker's clock too.
+  let measureStart = 0;
   const stopProgress = startProgress(params.title, live, params.progress);
   let result;
   try {
@@ -127,6 +135,7 @@ export async function runNodeLoad(params: NodeRunParams): Promise<RunResult> {
         serverBefore = params.server === undefined ? undefined : sampleProcess(params.server.pid);
         clientBefore = process.cpuUsage();
         wallBefore = Date.now();
+        measureStart = performance.now();
       },
     });
   } finally {
@@ -148,6 +157,12 @@ export async function runNodeLoad(params: NodeRunParams): Promise<RunResult> {
         }
       : undefined;
   if (server === undefined) notes.push("server CPU and RSS not measured: the server's pid is unknown (give --server-pid)");
+  // The time line shows the measured phase only: completions after it (the in-flight tail) are in
+  // the totals, but a last, nearly empty interval would read as a throughput collapse. A run in
+  // count mode ends where its last request did.
+  const planned = Math.ceil(params.durationMs / params.intervalMs);
+  const intervals = params.maxRequests === undefined ? planned : Math.min(planned, result.timeline.length);
+  const recording = { counts: result.timeline, latency: result.intervalLatency };
   return {
     id: params.id,
     title: params.title,
@@ -166,9 +181,12 @@ export async function runNodeLoad(params: NodeRunParams): Promise<RunResult> {
     histogram: result.histogram.encode(),
     outcomes: result.outcomes,
     errors: result.errors,
-    // The plot shows the measured phase only: completions after it (the in-flight tail) are in the
-    // totals, but a last, nearly empty bucket would read as a throughput collapse.
-    timeline: { intervalMs: params.intervalMs, counts: result.timeline.slice(0, Math.ceil(params.durationMs / params.intervalMs)) },
+    timeline: {
+      intervalMs: params.intervalMs,
+      counts: Array.from({ length: intervals }, (_, index) => result.timeline[index] ?? 0),
+      latency: summarizeIntervals(recording, params.intervalMs, intervals),
+      serverGc: gcTimeline(params.gcSource, measureStart, intervals * params.intervalMs),
+    },
     ...(server === undefined ? {} : { server }),
     client: { cpuUsPerOp: (clientCpu.user + clientCpu.system) / ops },
     extra: {},
@@ -216,7 +234,7 @@ export async function preloadPool(
     });
   }
   const live: LiveCounters = { completed: 0, errors: 0 };
-  const stop = startProgress(`preload ${pool.size.toLocaleString("en-US")} sessions`, live, progress);
+  const stop = startProgress(`preload ${plural(pool.size, "session")}`, live, progress);
   const started = Date.now();
   try {
     const result = await runOnThreads(specs, { live, beforeMeasure: () => undefined });

@@ -3,6 +3,7 @@
  * only when stderr is a terminal or `--progress` asks for it; rewritten in place on a terminal.
  */
 import type { LiveCounters } from "./load-driver";
+import { plural } from "./plural";
 
 /** Where and whether to draw. */
 export interface ProgressOptions {
@@ -15,7 +16,7 @@ export interface ProgressOptions {
 /** Formats one progress line (pure, for tests and for the redraw). */
 export function formatProgress(label: string, elapsedMs: number, completed: number, ratePerSecond: number, errors: number): string {
   const rate = Math.round(ratePerSecond).toLocaleString("en-US");
-  return `${label}  ${(elapsedMs / 1000).toFixed(1)} s  ${completed.toLocaleString("en-US")} done  ${rate}/s  ${errors} errors`;
+  return `${label}  ${(elapsedMs / 1000).toFixed(1)} s  ${completed.toLocaleString("en-US")} done  ${rate}/s  ${plural(errors, "error")}`;
 }
 
 /** Starts drawing `label`'s progress from `live`; call the returned function to stop (and end the line). */

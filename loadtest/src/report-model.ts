@@ -1,5 +1,7 @@
 /** The shape of the JSON report: one {@link Report} holds every run of an invocation. */
 import type { GcSummary } from "./gc-trace";
+import type { ServerGcTimeline } from "./gc-timeline";
+import type { IntervalLatency } from "./interval-timeline";
 import type { LatencySummary, PercentilePoint } from "./latency-histogram";
 
 /** How a run was driven. */
@@ -42,6 +44,18 @@ export interface ServerFigures {
   readonly gc?: GcSummary;
 }
 
+/** A run's measured phase over time, every time in ms after its start. */
+export interface RunTimeline {
+  /** Length of an interval, ms (`--interval-ms`; by default chosen for at least 40 intervals). */
+  readonly intervalMs: number;
+  /** Operations completed per interval (successes and failures). */
+  readonly counts: readonly number[];
+  /** p50, p99 and max latency of the successful operations per interval (same indexes as `counts`). */
+  readonly latency: readonly IntervalLatency[];
+  /** The server's GC pauses on the same axis, or why they are unknown (e.g. redis-server). */
+  readonly serverGc: ServerGcTimeline;
+}
+
 /** One measured run. */
 export interface RunResult {
   /** Unique kebab-case id within the report, e.g. `get-stateward-node`. */
@@ -76,8 +90,8 @@ export interface RunResult {
   readonly outcomes: Readonly<Record<string, number>>;
   /** Failed operations by status name. */
   readonly errors: Readonly<Record<string, number>>;
-  /** Completions per interval over the measured phase. */
-  readonly timeline: { readonly intervalMs: number; readonly counts: readonly number[] };
+  /** The measured phase interval by interval: throughput, latency and the server's GC pauses over time. */
+  readonly timeline: RunTimeline;
   readonly server?: ServerFigures;
   /** Load generator CPU per operation, µs (Node generator: this process, all threads). */
   readonly client?: { readonly cpuUsPerOp: number };

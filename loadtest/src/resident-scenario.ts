@@ -15,6 +15,7 @@ import type { LoadTarget, RunContext } from "./run-context";
 import { mergeRunSlices } from "./run-merge";
 import { SCENARIO_DEFAULTS } from "./scenario-defaults";
 import { ensurePool, LOADTEST_APP, runSessionScenario } from "./session-scenario";
+import { plural } from "./plural";
 
 /** Slices per run when two servers alternate. */
 const SLICES = 2;
@@ -112,7 +113,7 @@ export async function runResidentScenario(context: RunContext, loaded: LoadTarge
       ...loadedRun,
       id: "resident-loaded-stateward-node",
       command,
-      title: `resident · mixed with ${preload.written.toLocaleString("en-US")} sessions of ${payloadMean} B resident`,
+      title: `resident · mixed with ${plural(preload.written, "session")} of ${payloadMean} B resident`,
       scenario: "resident",
       extra: { ...loadedRun.extra, ...extra },
       notes: [

@@ -3,6 +3,7 @@
  * servers the tool started (stopped at the end whatever happens).
  */
 import type { CliOptions } from "./args";
+import type { GcSource } from "./gc-timeline";
 import type { ProgressOptions } from "./progress-line";
 import { startEchoServer, startRedis, startStateward, type StartedTarget } from "./server-processes";
 
@@ -14,6 +15,8 @@ export interface LoadTarget {
   readonly addresses: readonly string[];
   /** The observed process (started by the tool, or `--server-pid`). */
   readonly observed?: { readonly pid: number; readonly gc?: StartedTarget["gc"] };
+  /** Its GC trace (servers the tool started with --trace-gc), or why there is none. */
+  readonly gcSource: GcSource;
   /** True when the tool started it. */
   readonly owned: boolean;
   /** Stops it if the tool started it. */
@@ -34,6 +37,7 @@ export class RunContext {
     return {
       addresses: [target.address],
       observed: { pid: target.process.pid, ...(target.gc === undefined ? {} : { gc: target.gc }) },
+      gcSource: target.gc === undefined ? { unavailable: target.gcUnavailable ?? "the server was started without a GC trace" } : { tracker: target.gc },
       owned: true,
       stop: async () => {
         const index = this.started.indexOf(target);
@@ -48,6 +52,7 @@ export class RunContext {
     return {
       addresses: this.options.addresses,
       ...(pid === undefined ? {} : { observed: { pid } }),
+      gcSource: { unavailable: "the server was given by --address: the tool cannot read its --trace-gc output (it marks GC pauses only for servers it starts)" },
       owned: false,
       stop: async () => undefined,
     };

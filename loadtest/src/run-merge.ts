@@ -2,8 +2,10 @@
  * Merges runs of the same workload on the same server measured in slices (the resident scenario
  * alternates its two servers so that machine noise falls on both alike) into one run.
  */
+import { joinGcTimelines } from "./gc-timeline";
 import { LatencyHistogram } from "./latency-histogram";
-import type { RunResult, ServerFigures } from "./report-model";
+import type { RunResult, RunTimeline, ServerFigures } from "./report-model";
+import { plural } from "./plural";
 
 function mergeServer(slices: readonly RunResult[], completed: number): ServerFigures | undefined {
   const servers = slices.map((slice) => slice.server);
@@ -40,6 +42,23 @@ function sumCounts(records: readonly Readonly<Record<string, number>>[]): Record
   return total;
 }
 
+/** The slices' time lines one after the other: each slice's times move by the spans before it. */
+function joinTimelines(slices: readonly RunResult[]): RunTimeline {
+  const intervalMs = slices[0]?.timeline.intervalMs ?? 1000;
+  let offsetMs = 0;
+  const latency: RunTimeline["latency"][number][] = [];
+  for (const slice of slices) {
+    for (const interval of slice.timeline.latency) latency.push({ ...interval, startMs: interval.startMs + offsetMs });
+    offsetMs += slice.timeline.counts.length * slice.timeline.intervalMs;
+  }
+  return {
+    intervalMs,
+    counts: slices.flatMap((slice) => slice.timeline.counts),
+    latency,
+    serverGc: joinGcTimelines(slices.map((slice) => ({ gc: slice.timeline.serverGc, spanMs: slice.timeline.counts.length * slice.timeline.intervalMs }))),
+  };
+}
+
 /** One run from slices of the same workload: histograms added, counts summed, time lines joined. */
 export function mergeRunSlices(slices: readonly RunResult[]): RunResult {
   const first = slices[0];
@@ -64,10 +83,10 @@ export function mergeRunSlices(slices: readonly RunResult[]): RunResult {
     histogram: histogram.encode(),
     outcomes: sumCounts(slices.map((slice) => slice.outcomes)),
     errors: sumCounts(slices.map((slice) => slice.errors)),
-    timeline: { intervalMs: first.timeline.intervalMs, counts: slices.flatMap((slice) => slice.timeline.counts) },
+    timeline: joinTimelines(slices),
     ...(server === undefined ? {} : { server }),
     ...(first.client === undefined ? {} : { client: { cpuUsPerOp: clientUs / Math.max(1, completed) } }),
     ...(loads.length === 0 ? {} : { loadAverage: loads.reduce((sum, value) => sum + value, 0) / loads.length }),
-    notes: [...first.notes, `measured in ${slices.length} slices alternating with the other resident run`],
+    notes: [...first.notes, `measured in ${plural(slices.length, "slice")} alternating with the other resident run`],
   };
 }

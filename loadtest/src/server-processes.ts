@@ -13,6 +13,8 @@ export interface StartedTarget {
   readonly process: ManagedProcess;
   /** GC events of a Node server started with --trace-gc. */
   readonly gc?: GcTracker;
+  /** Without `gc`: why its GC pauses are unknown, for the report. */
+  readonly gcUnavailable?: string;
 }
 
 /** The repository root (loadtest/dist or loadtest/src is two levels below it). */
@@ -82,5 +84,5 @@ export async function startRedis(command = "redis-server"): Promise<StartedTarge
     args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no"],
     ready: (line) => (line.includes("Ready to accept connections") ? port : undefined),
   });
-  return { address: `127.0.0.1:${port}`, process };
+  return { address: `127.0.0.1:${port}`, process, gcUnavailable: "redis-server is not a V8 process: there is no GC trace to read" };
 }

@@ -6,6 +6,7 @@ import { GetRequest } from "@stateward/protocol";
 import type { CliOptions } from "./args";
 import { durationFlag, payloadFlag, reproduceCommand } from "./command-line";
 import { frameGrpcMessage } from "./grpc-framing";
+import { intervalMsOf } from "./interval-timeline";
 import { GrpcUnarySessionOps } from "./grpc-unary-session-ops";
 import { runH2load } from "./native-h2load";
 import { loadShapeOf, preloadPool, runNodeLoad } from "./node-run";
@@ -14,6 +15,7 @@ import type { RunResult } from "./report-model";
 import type { LoadTarget, RunContext } from "./run-context";
 import { poolPrefix, SCENARIO_DEFAULTS } from "./scenario-defaults";
 import type { TargetSpec } from "./target-spec";
+import { plural } from "./plural";
 
 /** The app of every key the tool writes. */
 export const LOADTEST_APP = "loadtest";
@@ -46,7 +48,7 @@ export async function ensurePool(
     context.progress,
   );
   const failed = Object.values(result.errors).reduce((sum, count) => sum + count, 0);
-  if (failed > 0) throw new Error(`preloading the pool failed for ${failed} sessions: ${JSON.stringify(result.errors)}`);
+  if (failed > 0) throw new Error(`preloading the pool failed for ${plural(failed, "session")}: ${JSON.stringify(result.errors)}`);
   preloaded.add(key);
 }
 
@@ -106,9 +108,10 @@ export async function runSessionScenario(
       threads: 1,
       durationMs: options.durationMs,
       warmupMs: options.warmupMs,
-      intervalMs: options.intervalMs,
+      intervalMs: intervalMsOf(options),
       payload: formatPayloadSpec(payload),
       ...(target.observed === undefined ? {} : { server: target.observed }),
+      gcSource: target.gcSource,
     });
   }
   const transport = kind === "stateward" ? ` (${options.transport})` : "";
@@ -141,6 +144,7 @@ export async function runSessionScenario(
     thinkMs: options.thinkMs,
     leaseMs: options.leaseMs,
     ...(target.observed === undefined ? {} : { server: target.observed }),
+    gcSource: target.gcSource,
     progress: context.progress,
   });
 }

@@ -9,6 +9,7 @@ import type { SoakOptions } from "./soak-args";
 import type { SoakSample } from "./soak-sampler";
 import type { ExpiryCheck, GrowthVerdict, LockedSession } from "./soak-verdict";
 import { escapeXml, latencyPercentilePlot, timeSeriesPlot, type TimeSeries } from "./svg-plots";
+import { plural } from "./plural";
 
 /** Figures of one operation kind. */
 export interface SoakOperationSummary {
@@ -198,7 +199,7 @@ export function renderSoakHtml(report: SoakReport): string {
     ? `<p class="pass">PASSED: ${escapeXml(v.growth.message)}; no session left locked; short-lived sessions expired.</p>`
     : `<div class="fail"><p>FAILED:</p><ul>${v.failures.map((failure) => `<li>${escapeXml(failure)}</li>`).join("")}</ul></div>`;
   const figures: [string, string][] = [
-    ["load", `${(s.loadMs / 1000).toFixed(0)} s (${(o.warmupMs / 1000).toFixed(0)} s warm-up), ${o.concurrency} loops, at most ${o.rate === 0 ? "unlimited" : formatCount(o.rate)} iterations/s, pool ${formatCount(o.pool)} sessions, ${Math.round(o.shortTtlShare * 100)} % of iterations create a short-lived session (ttl ${o.shortTtlSeconds.min}–${o.shortTtlSeconds.max} s), payloads ${o.payload.minBytes}–${o.payload.maxBytes} B log-uniform`],
+    ["load", `${(s.loadMs / 1000).toFixed(0)} s (${(o.warmupMs / 1000).toFixed(0)} s warm-up), ${plural(o.concurrency, "loop")}, at most ${o.rate === 0 ? "unlimited" : formatCount(o.rate)} iterations/s, pool ${plural(o.pool, "session")}, ${Math.round(o.shortTtlShare * 100)} % of iterations create a short-lived session (ttl ${o.shortTtlSeconds.min}–${o.shortTtlSeconds.max} s), payloads ${o.payload.minBytes}–${o.payload.maxBytes} B log-uniform`],
     ["operations", `${formatCount(s.operations)}, ${formatCount(s.opsPerSecond)}/s`],
     ["errors by code", formatErrors(report.errors)],
     ["unexpected errors", formatErrors(report.unexpectedErrors)],
@@ -206,18 +207,18 @@ export function renderSoakHtml(report: SoakReport): string {
     ["RSS slope after warm-up", `${(v.growth.slopeBytesPerMinute / MIB).toFixed(2)} MiB/min (information; the verdict uses the medians)`],
     ["server event-loop delay", `per-interval p99: median ${ms(s.serverLoopDelayMedianP99Ms)}, p99 ${ms(s.serverLoopDelayP99Ms)}; largest max ${ms(s.serverLoopDelayMaxMs)}`],
     ["generator event-loop delay", `per-interval p99: median ${ms(s.generatorLoopDelayMedianP99Ms)}, p99 ${ms(s.generatorLoopDelayP99Ms)}; largest max ${ms(s.generatorLoopDelayMaxMs)}`],
-    ["machine load", `1-minute load average ${s.loadAverageStart.toFixed(2)} at the start, ${s.loadAverageEnd.toFixed(2)} at the end, on ${m.cpus} CPUs (above that, other work competed with the run and the delays say more about the machine than the server)`],
+    ["machine load", `1-minute load average ${s.loadAverageStart.toFixed(2)} at the start, ${s.loadAverageEnd.toFixed(2)} at the end, on ${plural(m.cpus, "CPU")} (above that, other work competed with the run and the delays say more about the machine than the server)`],
     ["server CPU", s.serverCpuCores === null ? "–" : `${s.serverCpuCores.toFixed(2)} cores on average`],
     ["server GC", s.gcMaxPauseMs === null ? "–" : `longest pause ${s.gcMaxPauseMs.toFixed(1)} ms`],
     [
       "active expiry",
-      `${s.expiredPerSecond === null ? "–" : s.expiredPerSecond.toFixed(1)} sessions expired per second; ${formatCount(v.shortLivedCreated)} short-lived sessions created; ${
+      `${s.expiredPerSecond === null ? "–" : s.expiredPerSecond.toFixed(1)} sessions expired per second; ${plural(v.shortLivedCreated, "short-lived session")} created; ${
         v.expiry === undefined
           ? "not checked at the end"
           : `${v.expiry.swept ? "all swept" : "not all swept"} ${(v.expiry.waitedMs / 1000).toFixed(1)} s after the last ttl ran out (${v.expiry.residentAfter ?? "?"} resident, at most ${v.expiry.residentLimit}), ${v.expiry.servedAfterExpiry} of ${v.expiry.sampled} sampled still served`
       }`,
     ],
-    ["locks", `${v.sessionsChecked} sessions checked with Lock(wait 0) at the end: ${v.lockedAtEnd.length} locked, ${v.uncheckedSessions} unchecked; aborted waiters that left a lock ${v.abortLeaks.length}, granted while held ${v.waiterGrants}; lease expiries ${v.leaseExpiries ?? "–"}; locks held after the check ${v.locksHeldAfterCheck ?? "–"}`],
+    ["locks", `${plural(v.sessionsChecked, "session")} checked with Lock(wait 0) at the end: ${v.lockedAtEnd.length} locked, ${v.uncheckedSessions} unchecked; aborted waiters that left a lock ${v.abortLeaks.length}, granted while held ${v.waiterGrants}; lease expiries ${v.leaseExpiries ?? "–"}; locks held after the check ${v.locksHeldAfterCheck ?? "–"}`],
     ["server", `${report.server.command} (pid ${report.server.pid}, ${report.server.address}, metrics on 127.0.0.1:${report.server.metricsPort})`],
   ];
   for (const note of report.notes) figures.push(["note", note]);
@@ -256,7 +257,7 @@ dt{color:#57606a}dd{margin:0}.plots{display:flex;flex-wrap:wrap;gap:12px}section
 code{background:#f6f8fa;padding:1px 4px}.pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}
 </style></head><body>
 <h1>Stateward soak report</h1>
-<p>${escapeXml(report.startedAt)} → ${escapeXml(report.finishedAt)} · ${m.cpus} CPUs (${escapeXml(m.cpuModel)}) · ${formatMiB(m.memoryBytes)} memory · Node ${escapeXml(m.nodeVersion)} · ${escapeXml(m.platform)}</p>
+<p>${escapeXml(report.startedAt)} → ${escapeXml(report.finishedAt)} · ${plural(m.cpus, "CPU")} (${escapeXml(m.cpuModel)}) · ${formatMiB(m.memoryBytes)} memory · Node ${escapeXml(m.nodeVersion)} · ${escapeXml(m.platform)}</p>
 <p>Command: <code>${escapeXml(report.command)}</code></p>
 ${verdict}
 <p>Growth rule: the median RSS of the last third of the time after the warm-up may exceed the median of the middle third by at most max(${o.rssTolerancePercent} % of it, ${o.rssToleranceMiB} MiB).</p>

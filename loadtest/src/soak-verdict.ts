@@ -9,6 +9,7 @@
  * - The other checks (sessions left locked, a dead server, …) become one failure message each.
  */
 import { formatMiB } from "./report-format";
+import { plural } from "./plural";
 
 /** One RSS reading, `tMs` from the start of the load. */
 export interface RssPoint {
@@ -113,7 +114,7 @@ export function rssGrowthVerdict(points: readonly RssPoint[], rule: GrowthRule, 
     return {
       ...base,
       status: "inconclusive",
-      message: `RSS growth not judged: a third of the window after the ${seconds(rule.warmupMs)} warm-up has fewer than ${rule.minSamplesPerThird} samples (${thirds.map((third) => third.samples).join(", ")}); run longer or sample more often`,
+      message: `RSS growth not judged: a third of the window after the ${seconds(rule.warmupMs)} warm-up has fewer than ${plural(rule.minSamplesPerThird, "sample")} (${thirds.map((third) => third.samples).join(", ")}); run longer or sample more often`,
     };
   }
   if (growthBytes > allowedBytes) return { ...base, status: "fail", message: `RSS keeps growing: ${compared}` };
@@ -179,21 +180,21 @@ export function soakFailures(checks: SoakChecks): string[] {
       .slice(0, 5)
       .map((session) => `${session.sessionId} (held ${(session.lockAgeMs / 1000).toFixed(1)} s)`)
       .join(", ");
-    failures.push(`${checks.lockedAtEnd.length} session(s) still locked after the load stopped: ${shown}${checks.lockedAtEnd.length > 5 ? ", …" : ""}`);
+    failures.push(`${plural(checks.lockedAtEnd.length, "session")} still locked after the load stopped: ${shown}${checks.lockedAtEnd.length > 5 ? ", …" : ""}`);
   }
-  if (checks.uncheckedSessions > 0) failures.push(`${checks.uncheckedSessions} session(s) could not be checked for a leftover lock`);
-  if (checks.abortLeaks > 0) failures.push(`${checks.abortLeaks} aborted or timed-out lock wait(s) left their session locked`);
+  if (checks.uncheckedSessions > 0) failures.push(`${plural(checks.uncheckedSessions, "session")} could not be checked for a leftover lock`);
+  if (checks.abortLeaks > 0) failures.push(`${plural(checks.abortLeaks, "aborted or timed-out lock wait")} left ${checks.abortLeaks === 1 ? "its" : "their"} session locked`);
   if (checks.leaseExpiries !== undefined && checks.leaseExpiries > 0) {
-    failures.push(`${checks.leaseExpiries} lock(s) were held until the server's lease ended: a lock was left behind (no client holds one that long)`);
+    failures.push(`${plural(checks.leaseExpiries, "lock")} ${checks.leaseExpiries === 1 ? "was" : "were"} held until the server's lease ended: a lock was left behind (no client holds one that long)`);
   }
   const bugs = Object.entries(checks.serverBugErrors).filter(([, count]) => count > 0);
   if (bugs.length > 0) failures.push(`the server answered ${bugs.map(([code, count]) => `${code} ×${count}`).join(", ")} (a server bug by definition; see its log)`);
   if (!checks.drained) failures.push("requests were still running after the drain deadline: the load did not stop by itself");
-  if (checks.waiterGrants !== undefined && checks.waiterGrants > 0) failures.push(`${checks.waiterGrants} waiter(s) were granted a lock while its holder still held it`);
+  if (checks.waiterGrants !== undefined && checks.waiterGrants > 0) failures.push(`${plural(checks.waiterGrants, "waiter")} ${checks.waiterGrants === 1 ? "was" : "were"} granted a lock while its holder still held it`);
   const expiry = checks.expiry;
   if (expiry !== undefined && !expiry.swept) {
     failures.push(
-      `active expiry did not sweep the short-lived sessions: ${expiry.residentAfter ?? "unknown"} sessions resident ${(expiry.waitedMs / 1000).toFixed(1)} s after the last of their ttls ran out, at most ${expiry.residentLimit} expected (the pool and abort sessions that exist)`,
+      `active expiry did not sweep the short-lived sessions: ${expiry.residentAfter === null ? "unknown sessions" : plural(expiry.residentAfter, "session")} resident ${(expiry.waitedMs / 1000).toFixed(1)} s after the last of their ttls ran out, at most ${expiry.residentLimit} expected (the pool and abort sessions that exist)`,
     );
   }
   if (expiry !== undefined && expiry.servedAfterExpiry > 0) failures.push(`${expiry.servedAfterExpiry} of ${expiry.sampled} short-lived sessions were still served after their ttl`);

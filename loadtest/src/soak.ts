@@ -22,6 +22,7 @@ import { percentile, renderSoakHtml, type SoakOperationSummary, type SoakReport 
 import { METRICS, SoakSampler, type SoakSample } from "./soak-sampler";
 import { rssGrowthVerdict, soakFailures, DEFAULT_GROWTH_RULE, type ExpiryCheck } from "./soak-verdict";
 import { SoakWorkload } from "./soak-workload";
+import { plural } from "./plural";
 
 /** How long the loops may take to finish their last iteration after the end, ms (every call has a deadline well below it). */
 export const DRAIN_DEADLINE_MS = 30_000;
@@ -109,7 +110,7 @@ export async function runSoak(options: SoakOptions, command: string, io: SoakIo)
     const rssIdleBytes = sampleProcessDetailed(pid)?.vmRssBytes ?? null;
     workload = new SoakWorkload(client, options);
     const fillFailures = await workload.fillPool();
-    if (fillFailures > 0) notes.push(`${fillFailures} sessions of the pool could not be written before the load (they are created by the load instead)`);
+    if (fillFailures > 0) notes.push(`${plural(fillFailures, "session")} of the pool could not be written before the load (they are created by the load instead)`);
 
     const loadAverageStart = os.loadavg()[0] ?? 0;
     const origin = performance.now();
@@ -210,7 +211,7 @@ export async function runSoak(options: SoakOptions, command: string, io: SoakIo)
       ...(expiry === undefined ? {} : { expiry }),
       waiterGrants: workload.waiterGrants,
     });
-    if (sampler.scrapeFailures > 0) notes.push(`${sampler.scrapeFailures} scrapes of /metrics failed (last: ${sampler.lastScrapeError ?? "?"}); those samples have no server gauges`);
+    if (sampler.scrapeFailures > 0) notes.push(`${plural(sampler.scrapeFailures, "scrape")} of /metrics failed (last: ${sampler.lastScrapeError ?? "?"}); those samples have no server gauges`);
     notes.push("The server runs with --trace-gc (GC pauses in the samples) and --metrics-port; every scrape resets its event-loop delay histogram, so each sample covers one interval.");
     const rss = samples.map((sample) => sample.rssBytes);
     const serverP99s = samples.map((sample) => sample.serverLoopDelay?.p99Ms ?? null).filter((value): value is number => value !== null);
@@ -305,9 +306,9 @@ export function soakSummaryText(report: SoakReport): string {
     `  operations ${formatCount(s.operations)} (${formatCount(s.opsPerSecond)}/s); errors by code: ${formatErrors(report.errors)}; unexpected: ${formatErrors(report.unexpectedErrors)}`,
     `  server RSS idle ${mib(s.rssIdleBytes)}, load start ${mib(s.rssStartBytes)}, end ${mib(s.rssEndBytes)}, largest ${mib(s.rssMaxSampledBytes)}; medians middle third ${formatMiB(middle.medianBytes)}, last third ${formatMiB(last.medianBytes)}, limit ${formatMiB(middle.medianBytes + v.growth.allowedBytes)}; slope ${(v.growth.slopeBytesPerMinute / (1024 * 1024)).toFixed(2)} MiB/min`,
     `  server event-loop delay, per-second p99: median ${ms(s.serverLoopDelayMedianP99Ms)}, p99 ${ms(s.serverLoopDelayP99Ms)}, largest max ${ms(s.serverLoopDelayMaxMs)}; generator: median ${ms(s.generatorLoopDelayMedianP99Ms)}, p99 ${ms(s.generatorLoopDelayP99Ms)}, max ${ms(s.generatorLoopDelayMaxMs)}; longest GC pause ${ms(s.gcMaxPauseMs)}`,
-    `  server CPU ${s.serverCpuCores === null ? "–" : s.serverCpuCores.toFixed(2)} cores; ${s.expiredPerSecond === null ? "–" : s.expiredPerSecond.toFixed(1)} sessions expired/s; machine load average ${s.loadAverageStart.toFixed(2)} → ${s.loadAverageEnd.toFixed(2)} (${report.machine.cpus} CPUs)`,
-    `  locks: ${v.sessionsChecked} sessions checked at the end, ${v.lockedAtEnd.length} locked; aborted waiters that left a lock ${v.abortLeaks.length}; lease expiries ${v.leaseExpiries ?? "–"}`,
-    `  expiry: ${formatCount(v.shortLivedCreated)} short-lived sessions created; ${v.expiry === undefined ? "not checked" : `${v.expiry.swept ? "all swept" : "NOT swept"} ${(v.expiry.waitedMs / 1000).toFixed(1)} s after the last ttl ran out (${v.expiry.residentAfter ?? "?"} resident, ${v.expiry.residentLimit} pool and abort sessions), ${v.expiry.servedAfterExpiry} of ${v.expiry.sampled} sampled still served`}`,
+    `  server CPU ${s.serverCpuCores === null ? "–" : s.serverCpuCores.toFixed(2)} cores; ${s.expiredPerSecond === null ? "–" : s.expiredPerSecond.toFixed(1)} sessions expired/s; machine load average ${s.loadAverageStart.toFixed(2)} → ${s.loadAverageEnd.toFixed(2)} (${plural(report.machine.cpus, "CPU")})`,
+    `  locks: ${plural(v.sessionsChecked, "session")} checked at the end, ${v.lockedAtEnd.length} locked; aborted waiters that left a lock ${v.abortLeaks.length}; lease expiries ${v.leaseExpiries ?? "–"}`,
+    `  expiry: ${plural(v.shortLivedCreated, "short-lived session")} created; ${v.expiry === undefined ? "not checked" : `${v.expiry.swept ? "all swept" : "NOT swept"} ${(v.expiry.waitedMs / 1000).toFixed(1)} s after the last ttl ran out (${v.expiry.residentAfter ?? "?"} resident, ${v.expiry.residentLimit} pool and abort sessions), ${v.expiry.servedAfterExpiry} of ${v.expiry.sampled} sampled still served`}`,
   ];
   if (v.passed) lines.push(`  ${v.growth.message}`);
   else for (const failure of v.failures) lines.push(`FAILED: ${failure}`);
@@ -323,7 +324,7 @@ export function soakMarkdownSection(report: SoakReport, reportDir: string): stri
   return [
     SOAK_SECTION_HEADING,
     "",
-    `Written by \`make soak\` (30 minutes of mixed load with aborted and timed-out lock waits and short-lived sessions; see README, "Testing"). ${report.startedAt} → ${report.finishedAt}; ${m.cpus} CPUs, shared with other work; the generator and the server on the same machine, over loopback.`,
+    `Written by \`make soak\` (30 minutes of mixed load with aborted and timed-out lock waits and short-lived sessions; see README, "Testing"). ${report.startedAt} → ${report.finishedAt}; ${plural(m.cpus, "CPU")}, shared with other work; the generator and the server on the same machine, over loopback.`,
     "",
     "```",
     report.command,
@@ -356,7 +357,7 @@ export async function soakMain(argv: readonly string[], io: { stdout: NodeJS.Wri
   }
   const progress = options.progress ?? io.stderr.isTTY === true;
   io.stderr.write(
-    `soak: ${(options.durationMs / 60_000).toFixed(1)} min of mixed load (warm-up ${(options.warmupMs / 1000).toFixed(0)} s), ${options.concurrency} loops, at most ${options.rate === 0 ? "unlimited" : options.rate} iterations/s, pool ${options.pool}\n`,
+    `soak: ${(options.durationMs / 60_000).toFixed(1)} min of mixed load (warm-up ${(options.warmupMs / 1000).toFixed(0)} s), ${plural(options.concurrency, "loop")}, at most ${options.rate === 0 ? "unlimited" : options.rate} iterations/s, pool ${options.pool}\n`,
   );
   const report = await runSoak(options, ["stateward-loadtest", "soak", ...argv].join(" "), { ...io, progress });
   const paths = writeSoakReport(report, options.outDir);

@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import { Worker } from "node:worker_threads";
+import { mergeRecordings } from "./interval-timeline";
 import { LatencyHistogram } from "./latency-histogram";
 import type { LiveCounters, LoadResult } from "./load-driver";
 import type { WorkerMessage } from "./load-worker";
@@ -23,7 +24,6 @@ export function mergeResults(results: readonly SerializedLoadResult[]): LoadResu
   const histogram = new LatencyHistogram();
   const outcomes: Record<string, number> = {};
   const errors: Record<string, number> = {};
-  const timeline: number[] = [];
   let completed = 0;
   let measuredMs = 0;
   let warmupRequests = 0;
@@ -31,15 +31,12 @@ export function mergeResults(results: readonly SerializedLoadResult[]): LoadResu
     histogram.add(LatencyHistogram.decode(result.histogram));
     for (const [key, count] of Object.entries(result.outcomes)) outcomes[key] = (outcomes[key] ?? 0) + count;
     for (const [key, count] of Object.entries(result.errors)) errors[key] = (errors[key] ?? 0) + count;
-    result.timeline.forEach((count, bucket) => {
-      while (timeline.length <= bucket) timeline.push(0);
-      timeline[bucket] = (timeline[bucket] ?? 0) + count;
-    });
     completed += result.completed;
     measuredMs = Math.max(measuredMs, result.measuredMs);
     warmupRequests += result.warmupRequests;
   }
-  return { histogram, outcomes, errors, timeline, completed, measuredMs, warmupRequests };
+  const intervals = mergeRecordings(results.map((result) => ({ counts: result.timeline, latency: result.intervalLatency })));
+  return { histogram, outcomes, errors, timeline: intervals.counts, intervalLatency: intervals.latency, completed, measuredMs, warmupRequests };
 }
 
 function workerEntry(): { file: string; execArgv: string[] } {

@@ -20,6 +20,10 @@ describe("parseCliArgs", () => {
     assert.equal(options.pollMs, 500);
     assert.equal(options.residentSessions, 1_000_000);
     assert.equal(options.progress, undefined);
+    // The time line's interval is chosen from the duration unless given.
+    assert.equal(options.intervalMs, undefined);
+    assert.equal(parseCliArgs(["get", "--interval-ms", "500"]).intervalMs, 500);
+    assert.throws(() => parseCliArgs(["get", "--interval-ms", "5"]), /--interval-ms "5": expected an integer from 10 to 60000/);
   });
 
   it("reads concurrency as in-flight × channels × workers, and the load shape", () => {

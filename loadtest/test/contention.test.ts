@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { runContention, type ContentionOptions } from "../src/contention";
+import { summarizeIntervals } from "../src/interval-timeline";
 import type { LockOptions, LockResult, LockToken, SessionOps, SessionOutcome } from "../src/session-ops";
 import { VirtualClock } from "./helpers/virtual-clock";
 
@@ -64,6 +65,12 @@ describe("runContention (virtual time)", () => {
     // Release sent → server (0.1 ms) → grant back (0.1 ms).
     assert.equal(result.handoff.valueAt(99), 200);
     assert.equal(result.handoff.count, result.rounds * 3);
+    // Per second of the run: the critical sections, and the handoffs granted in it (200 µs each).
+    assert.equal(result.startMs, 0);
+    const intervals = summarizeIntervals({ counts: result.timeline, latency: result.intervalLatency }, 1_000, result.timeline.length);
+    assert.equal(intervals.reduce((sum, interval) => sum + interval.count, 0), result.handoff.count);
+    assert.equal(result.timeline.reduce((sum, count) => sum + count, 0), result.criticalSections);
+    for (const interval of intervals.slice(0, 2)) assert.deepEqual([interval.p50, interval.p99, interval.max], [200, 200, 200]);
   });
 
   it("poll: handoffs wait for the next poll, so far fewer critical sections fit", async () => {

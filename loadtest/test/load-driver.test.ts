@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { summarizeIntervals } from "../src/interval-timeline";
 import { runLoad, type LoadOptions, type RequestFn } from "../src/load-driver";
 import { VirtualClock } from "./helpers/virtual-clock";
 
@@ -20,6 +21,28 @@ describe("runLoad (virtual time)", () => {
     assert.equal(result.measuredMs, 100);
     assert.deepEqual(result.timeline.slice(0, 10), [9, 10, 10, 10, 10, 10, 10, 10, 10, 10]);
     assert.deepEqual(result.outcomes, { OK: 100 });
+  });
+
+  it("records p50, p99 and max per interval, by completion time, failures counted but without latency", async () => {
+    // One sender: requests 0 … 49 take 1 ms (done at 1 … 50 ms), the rest 2 ms (done at 52, 54, …);
+    // request 60 fails.
+    const clock = new VirtualClock();
+    const request: RequestFn = async (index) => {
+      await clock.sleep(index < 50 ? 1 : 2);
+      if (index === 60) throw Object.assign(new Error("unavailable"), { code: 14 });
+    };
+    const result = await clock.run(runLoad(request, BASE, clock));
+    const intervals = summarizeIntervals({ counts: result.timeline, latency: result.intervalLatency }, BASE.intervalMs, 10);
+    assert.deepEqual(intervals[0], { startMs: 0, count: 9, p50: 1_000, p99: 1_000, max: 1_000 });
+    // 50 ms (a 1 ms request) and 52, 54, 56, 58 ms (2 ms ones).
+    assert.deepEqual(intervals[5], { startMs: 50, count: 5, p50: 2_000, p99: 2_000, max: 2_000 });
+    // 70 … 78 ms: request 60 ended at 72 ms and failed.
+    assert.equal(result.timeline[7], 5);
+    assert.deepEqual(intervals[7], { startMs: 70, count: 4, p50: 2_000, p99: 2_000, max: 2_000 });
+    assert.equal(
+      intervals.reduce((sum, interval) => sum + interval.count, 0),
+      result.histogram.count - result.timeline.slice(10).reduce((sum, count) => sum + count, 0),
+    );
   });
 
   it("closed loop with concurrency 4 completes four times as much", async () => {

@@ -20,8 +20,8 @@ describe("parsers and formats", () => {
   it("reads V8 --trace-gc lines and keeps the longest pause", () => {
     const scavenge = "[20670:0x40f24e40]       15 ms: Scavenge 3.9 (4.0) -> 3.4 (5.0) MB, 0.84 / 0.00 ms  (average mu = 1.000, current mu = 1.000) allocation failure; ";
     const markCompact = "[20678:0x3af68e50]       38 ms: Mark-Compact 7.6 (9.9) -> 6.5 (15.4) MB, 8.57 / 0.00 ms  (+ 12.0 ms in 30 steps since start of marking, biggest step 1.0 ms) finalize incremental marking";
-    assert.deepEqual(parseGcLine(scavenge), { kind: "Scavenge", pauseMs: 0.84 });
-    assert.deepEqual(parseGcLine(markCompact), { kind: "Mark-Compact", pauseMs: 8.57 });
+    assert.deepEqual(parseGcLine(scavenge), { kind: "Scavenge", pauseMs: 0.84, isolateMs: 15 });
+    assert.deepEqual(parseGcLine(markCompact), { kind: "Mark-Compact", pauseMs: 8.57, isolateMs: 38 });
     assert.equal(parseGcLine('{"level":30,"msg":"stateward listening"}'), undefined);
     const tracker = new GcTracker();
     for (const line of [scavenge, markCompact, scavenge, "noise"]) tracker.line(line);
@@ -38,6 +38,12 @@ describe("parsers and formats", () => {
     assert.equal(summary.histogram.count, 2);
     assert.equal(summary.spanMs, 1.6);
     assert.deepEqual(summary.timeline, [2, 1]);
+    // Latency per interval: HTTP 200 only, by end time (0.5 ms and 1.6 ms after the first start).
+    assert.deepEqual(summary.intervalLatency, [
+      { values: [500], counts: [1] },
+      { values: [1_500], counts: [1] },
+    ]);
+    assert.equal(summary.startUs, 1_000_000);
   });
 
   it("frames gRPC messages and round-trips EchoMessage", () => {

@@ -28,6 +28,11 @@ describe("report files", () => {
     assert.equal(typeof run.server?.cpuUsPerOp, "number");
     assert.equal(typeof run.server?.rssBytes, "number");
     assert.equal(run.timeline.counts.length, 3);
+    // Latency over time and the server's GC pauses travel in the JSON, interval by interval.
+    assert.deepEqual(Object.keys(run.timeline).sort(), ["counts", "intervalMs", "latency", "serverGc"]);
+    assert.equal(run.timeline.latency.length, run.timeline.counts.length);
+    assert.deepEqual(Object.keys(run.timeline.latency[0] ?? {}).sort(), ["count", "max", "p50", "p99", "startMs"]);
+    assert.ok(run.timeline.serverGc.available && run.timeline.serverGc.pauses.length === 2);
     // The histogram travels in the report: percentiles can be recomputed from it.
     assert.equal(LatencyHistogram.decode(run.histogram).count, run.latency.count);
     assert.match(readFileSync(paths.html, "utf8"), /latency-percentile-plot/);

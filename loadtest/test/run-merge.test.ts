@@ -17,6 +17,11 @@ describe("mergeRunSlices", () => {
     assert.equal(merged.server?.cpuUsPerOp, 175);
     assert.equal(merged.server?.gc?.count, 6);
     assert.equal(merged.timeline.counts.length, 6);
+    // The second slice's intervals and GC pauses follow the first's 3 s.
+    assert.deepEqual(merged.timeline.latency.map((interval) => interval.startMs), [0, 1_000, 2_000, 3_000, 4_000, 5_000]);
+    assert.deepEqual(merged.timeline.latency[4], { ...b.timeline.latency[1], startMs: 4_000 });
+    assert.ok(merged.timeline.serverGc.available);
+    assert.deepEqual(merged.timeline.serverGc.pauses.map((pause) => pause.startMs), [400, 1_200, 3_400, 4_200]);
     assert.equal(merged.settings.durationMs, 20_000);
     assert.equal(merged.loadAverage, 2);
     assert.equal(merged.id, "resident-a");

@@ -23,7 +23,23 @@ export function sampleRun(id: string, overrides: Partial<RunResult> = {}, fromUs
     histogram: histogram.encode(),
     outcomes: { OK: histogram.count },
     errors: {},
-    timeline: { intervalMs: 1_000, counts: [900, 1_000, 1_100] },
+    timeline: {
+      intervalMs: 1_000,
+      counts: [900, 1_000, 1_100],
+      latency: [
+        { startMs: 0, count: 900, p50: 500, p99: 1_900, max: 2_000 },
+        { startMs: 1_000, count: 1_000, p50: 600, p99: 15_000, max: 20_000 },
+        { startMs: 2_000, count: 1_100, p50: 550, p99: 1_800, max: 1_990 },
+      ],
+      serverGc: {
+        available: true,
+        source: "test",
+        pauses: [
+          { startMs: 400, pauseMs: 1.5, kind: "Scavenge" },
+          { startMs: 1_200, pauseMs: 14, kind: "Mark-Compact" },
+        ],
+      },
+    },
     server: { cpuUsPerOp, cpuCores: 0.9, rssBytes: 100 * 1024 * 1024, peakRssBytes: 120 * 1024 * 1024, gc: { count: 3, totalPauseMs: 4, maxPauseMs: 2, maxPauseKind: "Scavenge" } },
     client: { cpuUsPerOp: 150 },
     extra: {},
