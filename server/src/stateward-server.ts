@@ -10,6 +10,7 @@ import type { Resource } from "@opentelemetry/resources";
 import { MeterProvider, type IMetricReader, type MetricProducer } from "@opentelemetry/sdk-metrics";
 import type { ServerConfig } from "./config";
 import { addHealthService } from "./grpc/health";
+import { receiveLimitBytes } from "./grpc/receive-limit";
 import { addReflectionService } from "./grpc/reflection";
 import { createPipelineService } from "./grpc/pipeline-service";
 import { startMemoryReturn } from "./memory-return";
@@ -27,13 +28,6 @@ import { CallMetrics } from "./telemetry/call-metrics";
 import { OperationTelemetry } from "./telemetry/operation-telemetry";
 import { startMetricsEndpoint, type MetricsEndpoint } from "./telemetry/prometheus-endpoint";
 import { ServerMetrics } from "./telemetry/server-metrics";
-
-/**
- * Headroom of the gRPC receive limit above `maxItemBytes`: room for the other request fields, so a
- * too-large item reaches the store and gets its INVALID_ARGUMENT naming the limit instead of
- * grpc-js's generic RESOURCE_EXHAUSTED.
- */
-export const RECEIVE_LIMIT_HEADROOM_BYTES = 64 * 1024;
 
 /** What a backend is built with. */
 export interface BackendContext {
@@ -195,9 +189,8 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     rootSampleRatio: telemetryDeps.rootSampleRatio,
     sessionHashKey: config.sessionHashKey,
   });
-  const server = new Server({
-    "grpc.max_receive_message_length": sessionStore.limits.maxItemBytes + RECEIVE_LIMIT_HEADROOM_BYTES,
-  });
+  const maxReceiveBytes = receiveLimitBytes(sessionStore.limits.maxItemBytes);
+  const server = new Server({ "grpc.max_receive_message_length": maxReceiveBytes });
   const pipeline = createPipelineService(
     sessionStore,
     logger,
@@ -232,6 +225,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
       port,
       backend: backend.name,
       maxItemBytes: sessionStore.limits.maxItemBytes,
+      maxReceiveBytes,
       ...(config.backend === "memory" ? { shards: config.memory.shards, maxMemoryBytes: config.memory.maxMemoryBytes } : {}),
       metricsPort: endpoint?.port,
       tracing: telemetry.tracing,
