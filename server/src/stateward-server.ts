@@ -20,6 +20,7 @@ import { createSessionStateService } from "./grpc/session-state-service";
 import { unaryTelemetryObserver } from "./grpc/unary-telemetry";
 import { WatchHub } from "./grpc/watch-service";
 import { createLogger, type Logger } from "./logger";
+import { ensurePortFree, isAddressInUse, PortInUseError } from "./port-in-use";
 import { systemClock, type Clock } from "./store/clock";
 import { MemoryBackend } from "./store/memory/memory-backend";
 import type { BackendEvents, SessionBackend } from "./store/session-backend";
@@ -136,7 +137,8 @@ function bind(server: Server, address: string): Promise<number> {
  *
  * @param config - a configuration from {@link resolveConfig}.
  * @param deps - optional clock and logger.
- * @throws if the address cannot be bound (the store is closed again).
+ * @throws {@link PortInUseError} if `--port` or `--metrics-port` is taken; another error if the
+ *   address cannot be bound otherwise (the store is closed again).
  */
 export async function startServer(config: ServerConfig, deps: ServerDependencies = {}): Promise<StartedServer> {
   const logger = deps.logger ?? createLogger(config.logLevel);
@@ -144,8 +146,14 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
 
   // Metrics exist only when something reads them: the Prometheus endpoint or another reader.
   const calls = new CallMetrics();
+  // Before anything listens, so that a taken port is one clear line and nothing is left to undo.
+  await ensurePortFree(config.host, config.port, "--port");
   let endpoint: MetricsEndpoint | undefined;
-  if (config.metricsPort !== 0) endpoint = await startMetricsEndpoint(config.host, config.metricsPort, [calls]);
+  if (config.metricsPort !== 0) {
+    endpoint = await startMetricsEndpoint(config.host, config.metricsPort, [calls]).catch((error: unknown) => {
+      throw isAddressInUse(error) ? new PortInUseError(config.metricsPort, "--metrics-port", { cause: error }) : error;
+    });
+  }
   const readers = [...(endpoint === undefined ? [] : [endpoint.reader]), ...(telemetryDeps.metricReaders?.([calls]) ?? [])];
   let meterProvider: MeterProvider | undefined;
   let metrics: ServerMetrics | undefined;
