@@ -23,9 +23,6 @@ import {
  */
 export const PROTO_ROOT = path.resolve(__dirname, "../../../proto");
 
-/** Path of the SessionState contract relative to {@link PROTO_ROOT} (also its name in descriptors). */
-export const SESSION_STATE_PROTO = "stateward/v1/session_state.proto";
-
 /**
  * Every file of the proto/ module and its imports (google/protobuf/timestamp.proto, ...), as
  * `buf build --as-file-descriptor-set` compiles them (`make proto` writes it, `make proto-check`
@@ -89,22 +86,16 @@ function reflectionDefinition(): PackageDefinition {
   // health.proto lives at <root>/health/v1/health.proto inside grpc-health-check.
   const healthRoot = path.resolve(path.dirname(healthProtoPath), "../..");
   const health = loadSync(HEALTH_PROTO, { includeDirs: [healthRoot], keepCase: true });
-  const files: Buffer[] = [];
-  const seen = new Set<Buffer>();
-  for (const value of Object.values(health)) {
+  const protosOf = (value: unknown): Buffer[] | undefined => {
     const protos = (value as { fileDescriptorProtos?: unknown }).fileDescriptorProtos;
-    if (!Array.isArray(protos)) continue;
-    for (const encoded of protos as Buffer[]) {
-      if (seen.has(encoded)) continue;
-      seen.add(encoded);
-      files.push(withProtocMapEntryNames(encoded));
-    }
-  }
-  files.push(...statewardFiles());
+    return Array.isArray(protos) ? (protos as Buffer[]) : undefined;
+  };
+  // Every entry lists the same files (health.proto's root): take them once.
+  const healthFiles = Object.values(health).map(protosOf).find((protos) => protos !== undefined) ?? [];
+  const files = [...healthFiles.map(withProtocMapEntryNames), ...statewardFiles()];
   const out: PackageDefinition = {};
   for (const [name, value] of Object.entries(health)) {
-    const protos = (value as { fileDescriptorProtos?: unknown }).fileDescriptorProtos;
-    out[name] = Array.isArray(protos) ? ({ ...value, fileDescriptorProtos: files } as typeof value) : value;
+    out[name] = protosOf(value) === undefined ? value : ({ ...value, fileDescriptorProtos: files } as typeof value);
   }
   return out;
 }
