@@ -150,7 +150,8 @@ interface OptionSpec<T> {
 // Node timers overflow above 2^31 - 1 ms, so every duration that may end up in a timer stays below.
 const MAX_TIMER_MS = 2_147_483_647;
 const ONE_YEAR_SECONDS = 31_536_000;
-// The gRPC receive limit is set to max-item-bytes + 64 KiB and must stay a positive int32.
+// The gRPC receive cap, 8 x max-item-bytes + 64 KiB clamped to an int32 (grpc/receive-limit.ts),
+// stays above max-item-bytes up to this limit.
 const MAX_ITEM_BYTES_LIMIT = 1024 * 1024 * 1024;
 
 function integer(min: number, max: number): (raw: string) => number {

@@ -24,6 +24,7 @@ export {
   type BackendName,
 } from "./config";
 export { createLogger, type Logger } from "./logger";
+export { PortInUseError } from "./port-in-use";
 export { SessionStore, type StoreCompletion } from "./store/session-store";
 export { NO_DEADLINE, type CallDeadline } from "./store/call-deadline";
 export type * from "./store/session-backend";

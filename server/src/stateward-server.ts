@@ -10,6 +10,7 @@ import type { Resource } from "@opentelemetry/resources";
 import { MeterProvider, type IMetricReader, type MetricProducer } from "@opentelemetry/sdk-metrics";
 import type { ServerConfig } from "./config";
 import { addHealthService } from "./grpc/health";
+import { receiveLimitBytes } from "./grpc/receive-limit";
 import { addReflectionService } from "./grpc/reflection";
 import { healthRoutes, startHealthEndpoint } from "./http/health-routes";
 import type { HttpEndpoint } from "./http/http-listener";
@@ -21,6 +22,7 @@ import { createSessionStateService } from "./grpc/session-state-service";
 import { unaryTelemetryObserver } from "./grpc/unary-telemetry";
 import { WatchHub } from "./grpc/watch-service";
 import { createLogger, type Logger } from "./logger";
+import { ensurePortFree, isAddressInUse, PortInUseError } from "./port-in-use";
 import { systemClock, type Clock } from "./store/clock";
 import { MemoryBackend } from "./store/memory/memory-backend";
 import type { BackendEvents, SessionBackend } from "./store/session-backend";
@@ -30,13 +32,6 @@ import { OperationTelemetry } from "./telemetry/operation-telemetry";
 import { startMetricsEndpoint, type MetricsEndpoint } from "./telemetry/prometheus-endpoint";
 import { ServerMetrics } from "./telemetry/server-metrics";
 import { ServingState } from "./serving-state";
-
-/**
- * Headroom of the gRPC receive limit above `maxItemBytes`: room for the other request fields, so a
- * too-large item reaches the store and gets its INVALID_ARGUMENT naming the limit instead of
- * grpc-js's generic RESOURCE_EXHAUSTED.
- */
-export const RECEIVE_LIMIT_HEADROOM_BYTES = 64 * 1024;
 
 /** What a backend is built with. */
 export interface BackendContext {
@@ -147,16 +142,23 @@ function bind(server: Server, address: string): Promise<number> {
  *
  * @param config - a configuration from {@link resolveConfig}.
  * @param deps - optional clock and logger.
- * @throws if the address cannot be bound (the store is closed again).
+ * @throws {@link PortInUseError} if `--port` or `--metrics-port` is taken; another error if the
+ *   address cannot be bound otherwise (the store is closed again).
  */
 export async function startServer(config: ServerConfig, deps: ServerDependencies = {}): Promise<StartedServer> {
   const logger = deps.logger ?? createLogger(config.logLevel);
   const telemetryDeps = deps.telemetry ?? {};
 
+  // Before anything listens, so that a taken port is one clear line and nothing is left to undo.
+  await ensurePortFree(config.host, config.port, "--port");
   // One state for gRPC health and the HTTP checks; serving once the gRPC port is bound.
   const serving = new ServingState();
   let healthEndpoint: HttpEndpoint | undefined;
-  if (config.healthPort !== 0) healthEndpoint = await startHealthEndpoint(config.host, config.healthPort, serving);
+  if (config.healthPort !== 0) {
+    healthEndpoint = await startHealthEndpoint(config.host, config.healthPort, serving).catch((error: unknown) => {
+      throw isAddressInUse(error) ? new PortInUseError(config.healthPort, "--health-port", { cause: error }) : error;
+    });
+  }
   const closeHealthEndpoint = async (): Promise<void> => healthEndpoint?.close();
 
   // Metrics exist only when something reads them: the Prometheus endpoint or another reader.
@@ -165,7 +167,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   if (config.metricsPort !== 0) {
     endpoint = await startMetricsEndpoint(config.host, config.metricsPort, [calls], healthRoutes(serving)).catch(async (error: unknown) => {
       await closeHealthEndpoint();
-      throw error;
+      throw isAddressInUse(error) ? new PortInUseError(config.metricsPort, "--metrics-port", { cause: error }) : error;
     });
   }
   const readers = [...(endpoint === undefined ? [] : [endpoint.reader]), ...(telemetryDeps.metricReaders?.([calls]) ?? [])];
@@ -211,9 +213,8 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     rootSampleRatio: telemetryDeps.rootSampleRatio,
     sessionHashKey: config.sessionHashKey,
   });
-  const server = new Server({
-    "grpc.max_receive_message_length": sessionStore.limits.maxItemBytes + RECEIVE_LIMIT_HEADROOM_BYTES,
-  });
+  const maxReceiveBytes = receiveLimitBytes(sessionStore.limits.maxItemBytes);
+  const server = new Server({ "grpc.max_receive_message_length": maxReceiveBytes });
   const pipeline = createPipelineService(
     sessionStore,
     logger,
@@ -250,6 +251,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
       port,
       backend: backend.name,
       maxItemBytes: sessionStore.limits.maxItemBytes,
+      maxReceiveBytes,
       ...(config.backend === "memory" ? { shards: config.memory.shards, maxMemoryBytes: config.memory.maxMemoryBytes } : {}),
       metricsPort: endpoint?.port,
       healthPort: healthEndpoint?.port,

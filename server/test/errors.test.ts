@@ -69,10 +69,11 @@ async function refusalOf(promise: Promise<unknown>, code: grpc.status): Promise<
   return { code: error.code, reason: info.reason, metadata: { ...info.metadata }, message: error.details };
 }
 
-/** Asserts a refusal: its code, its reason and exactly its metadata. */
-async function expectRefusal(promise: Promise<unknown>, expected: Refusal, what = ""): Promise<void> {
+/** Asserts a refusal: its code, its reason and exactly its metadata (and its message, if a pattern is given). */
+async function expectRefusal(promise: Promise<unknown>, expected: Refusal, what = "", message?: RegExp): Promise<void> {
   const got = await refusalOf(promise, expected.code);
   assert.deepEqual({ code: got.code, reason: got.reason, metadata: got.metadata }, expected, `${what} (message: ${got.message})`);
+  if (message !== undefined) assert.match(got.message, message, what);
 }
 
 /** The object whose method the backend tests replace: the memory backend itself, or the one a DeferredBackend wraps. */
@@ -205,11 +206,12 @@ describeEachBackend("refusals carry a google.rpc.ErrorInfo (issue 11)", () => {
   });
 
   it("data over --max-item-bytes is ITEM_TOO_LARGE with metadata {field: data, limit, size}", async () => {
-    await expectRefusal(t().call.set({ data: Buffer.alloc(1025) }), {
-      code: grpc.status.INVALID_ARGUMENT,
-      reason: "ITEM_TOO_LARGE",
-      metadata: { field: "data", limit: "1024", size: "1025" },
-    });
+    await expectRefusal(
+      t().call.set({ data: Buffer.alloc(1025) }),
+      { code: grpc.status.INVALID_ARGUMENT, reason: "ITEM_TOO_LARGE", metadata: { field: "data", limit: "1024", size: "1025" } },
+      "set",
+      /^data is 1025 bytes; the limit \(--max-item-bytes\) is 1024 bytes$/,
+    );
     // Under a lock too, and the lock is still held.
     await t().call.set({ data: "v1" });
     const lock = await t().call.lock();
@@ -224,7 +226,8 @@ describeEachBackend("refusals carry a google.rpc.ErrorInfo (issue 11)", () => {
   it("lease_ms over --max-lock-lease-ms is INVALID_FIELD with metadata {field: lease_ms, limit}", async () => {
     await t().call.set({ data: "v1" });
     const expected = { code: grpc.status.INVALID_ARGUMENT, reason: "INVALID_FIELD", metadata: { field: "lease_ms", limit: "5000" } };
-    await expectRefusal(t().call.lock({ leaseMs: 5001 }), expected);
+    // The message names the server flag that sets the limit, as the ttl's does.
+    await expectRefusal(t().call.lock({ leaseMs: 5001 }), expected, "lock", /^lease_ms must be at most 5000 \(--max-lock-lease-ms\); got 5001$/);
     await expectRefusal(t().call.lock({ sessionId: "new", create: true, leaseMs: 3_600_000 }), expected);
     assert.equal((await t().counts()).lockedSessions, 0);
   });
@@ -232,9 +235,11 @@ describeEachBackend("refusals carry a google.rpc.ErrorInfo (issue 11)", () => {
   it("ttl_seconds over --max-ttl-seconds is INVALID_FIELD with metadata {field: ttl_seconds, limit}, on Set, Lock and Expire", async () => {
     await t().call.set({ data: "v1" });
     const expected = { code: grpc.status.INVALID_ARGUMENT, reason: "INVALID_FIELD", metadata: { field: "ttl_seconds", limit: "600" } };
-    await expectRefusal(t().call.set({ data: "x", ttlSeconds: 601 }), expected, "set");
-    await expectRefusal(t().call.lock({ sessionId: "new", create: true, ttlSeconds: 601 }), expected, "lock");
-    await expectRefusal(t().call.expire({ ttlSeconds: 601 }), expected, "expire");
+    // The message names the server flag that sets the limit, as the lease's does.
+    const message = /^ttl_seconds must be at most 600 \(--max-ttl-seconds\); got 601$/;
+    await expectRefusal(t().call.set({ data: "x", ttlSeconds: 601 }), expected, "set", message);
+    await expectRefusal(t().call.lock({ sessionId: "new", create: true, ttlSeconds: 601 }), expected, "lock", message);
+    await expectRefusal(t().call.expire({ ttlSeconds: 601 }), expected, "expire", message);
   });
 
   it("a waiter over --max-waiters is TOO_MANY_WAITERS with metadata {limit}", async () => {

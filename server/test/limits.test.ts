@@ -1,7 +1,17 @@
 /** Rule 13: item size limit (INVALID_ARGUMENT naming the limit) and memory budget (RESOURCE_EXHAUSTED). */
 import * as assert from "node:assert/strict";
 
-import { Outcome, describeEachBackend, describeEachTransport, expectStatus, grpc, numberPattern, useFakeServer } from "./helpers/test-server";
+import { receiveLimitBytes } from "../src/grpc/receive-limit";
+import {
+  Outcome,
+  describeEachBackend,
+  describeEachTransport,
+  errorInfoOf,
+  expectStatus,
+  grpc,
+  numberPattern,
+  useFakeServer,
+} from "./helpers/test-server";
 import type { FakeTestServer } from "./helpers/test-server";
 
 const MIB = 1024 * 1024;
@@ -78,21 +88,41 @@ describeEachBackend("limits (rule 13)", () => {
   describe("default --max-item-bytes (1 MiB)", () => {
     const t = useFakeServer();
 
-    it("rule 13: 1 MiB is accepted; 1 MiB + 1 byte is our INVALID_ARGUMENT naming 1048576, not a transport error", async () => {
+    it("rule 13: 1 MiB is accepted; from 1 MiB + 1 byte up to the receive cap (8 MiB + 64 KiB) it is our INVALID_ARGUMENT naming 1048576, not a transport error", async () => {
       const exact = bytes(MIB, 0x7a);
       assert.deepEqual(await t().call.set({ data: exact }), { version: 1n, written: true });
       assert.deepEqual((await t().call.get()).data, exact);
       const before = await t().counts();
-      for (const size of [MIB + 1, MIB + 16 * 1024]) {
-        await expectStatus(t().call.set({ data: bytes(size) }), grpc.status.INVALID_ARGUMENT, {
+      // Just over the item limit; just over the old receive limit (item + 64 KiB, about 1.06 MiB,
+      // which used to get grpc-js's reason-less RESOURCE_EXHAUSTED); just over grpc-js's default
+      // 4 MiB; and within a few KiB of the receive cap (8 x 1 MiB + 64 KiB) with the request's
+      // envelope: each reaches the store and is refused with the field, the limit and the size.
+      const sizes = [MIB + 1, MIB + 16 * 1024, MIB + 64 * 1024 + 1, 4 * MIB + 1, receiveLimitBytes(MIB) - 4 * 1024];
+      for (const size of sizes) {
+        const error = await expectStatus(t().call.set({ data: bytes(size) }), grpc.status.INVALID_ARGUMENT, {
           reason: "ITEM_TOO_LARGE",
-          message: [numberPattern(MIB)],
+          message: [numberPattern(MIB), /max-item-bytes/],
         });
+        assert.deepEqual(errorInfoOf(error)?.metadata, { field: "data", limit: String(MIB), size: String(size) }, `${size} bytes`);
       }
       assert.deepEqual(await t().counts(), before);
       const got = await t().call.get();
       assert.equal(got.version, 1n);
       assert.deepEqual(got.data, exact);
+    });
+
+    it("rule 13: above the receive cap grpc-js refuses the message unread (RESOURCE_EXHAUSTED naming the cap), as the README says", async () => {
+      const cap = receiveLimitBytes(MIB);
+      assert.equal(cap, 8 * MIB + 64 * 1024);
+      await t().call.set({ data: "kept" });
+      const tooLarge = t().call.set({ data: bytes(cap + 1) });
+      if (t().transport === "unary") {
+        await expectStatus(tooLarge, grpc.status.RESOURCE_EXHAUSTED, { message: [/larger than max/, new RegExp(`vs ${cap}\\b`)] });
+      } else {
+        // The stream itself is refused: its operations fail UNAVAILABLE, and the next one reopens it.
+        await expectStatus(tooLarge, grpc.status.UNAVAILABLE, { message: [/larger than max/, new RegExp(`vs ${cap}\\b`)] });
+      }
+      assert.equal((await t().call.get()).data.toString(), "kept");
     });
   });
 });

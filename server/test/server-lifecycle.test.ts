@@ -182,8 +182,19 @@ describe("server lifecycle", () => {
         const files = (described.file_descriptor_response?.file_descriptor_proto ?? []).map(
           (bytes) => FileDescriptorProto.decode(bytes) as unknown as IFileDescriptorProto,
         );
-        const file = files.find((f) => f.package === "stateward.v1");
-        assert.ok(file, `a stateward.v1 file among ${files.map((f) => f.name).join(", ")}`);
+        // The file as compiled, with its imports as written and each import in the same answer
+        // (what Go's protoreflect, behind grpcurl, needs to resolve SessionEvent.time).
+        const file = files[0];
+        assert.ok(file, "the answer holds the file");
+        assert.equal(file.name, "stateward/v1/session_state.proto");
+        assert.equal(file.package, "stateward.v1");
+        assert.deepEqual(file.dependency, ["google/protobuf/timestamp.proto"]);
+        assert.deepEqual(
+          files.map((f) => f.name),
+          ["stateward/v1/session_state.proto", "google/protobuf/timestamp.proto"],
+        );
+        const event = file.messageType?.find((m) => m.name === "SessionEvent");
+        assert.equal(event?.field?.find((f) => f.name === "time")?.typeName, ".google.protobuf.Timestamp");
         const service = file.service?.find((s) => s.name === "SessionState");
         assert.ok(service, "SessionState is described");
         const methods = (service.method ?? []).map((m) => m.name);

@@ -340,7 +340,7 @@ class PipelineStream {
             refusal(
               status.RESOURCE_EXHAUSTED,
               "BATCH_TOO_LARGE",
-              `the batch has ${operations.length} operations; the limit (max-pipeline-batch) is ${maxBatch}`,
+              `the batch has ${operations.length} operations; the limit (--max-pipeline-batch) is ${maxBatch}`,
               { limit: String(maxBatch) },
             ),
           ),
@@ -460,7 +460,7 @@ class PipelineStream {
       refusal(
         status.RESOURCE_EXHAUSTED,
         "TOO_MANY_IN_FLIGHT",
-        `the stream already has ${this.inFlight.size} operations in flight; the limit (max-pipeline-in-flight) is ${max}`,
+        `the stream already has ${this.inFlight.size} operations in flight; the limit (--max-pipeline-in-flight) is ${max}`,
         { limit: String(max) },
       ),
     );

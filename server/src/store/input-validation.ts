@@ -60,7 +60,7 @@ export function validateCount(field: string, value: number): void {
 export function validateTtl(value: number, limits: SessionLimits): void {
   validateCount("ttl_seconds", value);
   if (value > limits.maxTtlSeconds) {
-    throw invalid("ttl_seconds", `ttl_seconds must be at most ${limits.maxTtlSeconds} (max-ttl-seconds); got ${value}`, limits.maxTtlSeconds);
+    throw invalid("ttl_seconds", `ttl_seconds must be at most ${limits.maxTtlSeconds} (--max-ttl-seconds); got ${value}`, limits.maxTtlSeconds);
   }
 }
 
@@ -68,7 +68,7 @@ export function validateTtl(value: number, limits: SessionLimits): void {
 export function validateLease(value: number, limits: SessionLimits): void {
   validateCount("lease_ms", value);
   if (value > limits.maxLockLeaseMs) {
-    throw invalid("lease_ms", `lease_ms must be at most ${limits.maxLockLeaseMs} (max-lock-lease-ms); got ${value}`, limits.maxLockLeaseMs);
+    throw invalid("lease_ms", `lease_ms must be at most ${limits.maxLockLeaseMs} (--max-lock-lease-ms); got ${value}`, limits.maxLockLeaseMs);
   }
 }
 
@@ -76,7 +76,7 @@ export function validateLease(value: number, limits: SessionLimits): void {
 export function validateData(data: Uint8Array, limits: SessionLimits): void {
   if (!(data instanceof Uint8Array)) throw invalid("data", "data must be bytes");
   if (data.length > limits.maxItemBytes) {
-    throw new StoreError("invalid-argument", "ITEM_TOO_LARGE", `data is ${data.length} bytes; the limit (max-item-bytes) is ${limits.maxItemBytes} bytes`, {
+    throw new StoreError("invalid-argument", "ITEM_TOO_LARGE", `data is ${data.length} bytes; the limit (--max-item-bytes) is ${limits.maxItemBytes} bytes`, {
       field: "data",
       limit: String(limits.maxItemBytes),
       size: String(data.length),

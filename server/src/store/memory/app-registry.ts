@@ -62,7 +62,7 @@ export class AppRegistry {
     return new StoreError(
       "resource-exhausted",
       "TOO_MANY_APPS",
-      `${this.indexes.size} apps already have sessions; the limit (max-apps) is ${this.maxApps}`,
+      `${this.indexes.size} apps already have sessions; the limit (--max-apps) is ${this.maxApps}`,
       { limit: String(this.maxApps) },
     );
   }

@@ -38,7 +38,7 @@ export class MemoryBudget {
     return new StoreError(
       "resource-exhausted",
       "MEMORY_BUDGET",
-      `the memory budget (max-memory ${this.maxMemoryBytes} bytes) is full: ${this.bytesUsed} bytes used, this write needs ${extraBytes} more`,
+      `the memory budget (--max-memory ${this.maxMemoryBytes} bytes) is full: ${this.bytesUsed} bytes used, this write needs ${extraBytes} more`,
       { limit: String(this.maxMemoryBytes) },
     );
   }

@@ -39,7 +39,7 @@ export class WaitQueues {
     return new StoreError(
       "resource-exhausted",
       "TOO_MANY_WAITERS",
-      `the session already has ${queue.length} waiting calls (max-waiters ${this.maxWaiters})`,
+      `the session already has ${queue.length} waiting calls (--max-waiters ${this.maxWaiters})`,
       { limit: String(this.maxWaiters) },
     );
   }
