@@ -151,6 +151,8 @@ func defaultDialOptions(cfg clientConfig) []grpc.DialOption {
 				BaseDelay: DefaultInitialReconnectBackoff, Multiplier: backoff.DefaultConfig.Multiplier,
 				Jitter: backoff.DefaultConfig.Jitter, MaxDelay: DefaultMaxReconnectBackoff,
 			},
+			// gRPC's default: left at 0, a connection attempt would get only the current backoff.
+			MinConnectTimeout: 20 * time.Second,
 		}),
 		grpc.WithDefaultServiceConfig(RetryServiceConfig(cfg.retry)),
 	}

@@ -12,16 +12,6 @@ import grpc
 from ._errors import ClientReason, StatewardError
 from ._gen.stateward.v1 import session_state_pb2 as pb
 from ._gen.stateward.v1 import session_state_pb2_grpc as pb_grpc
-from ._types import (
-    ExpireResult,
-    GetResult,
-    LockResult,
-    Outcome,
-    ReleaseResult,
-    RemoveResult,
-    SetResult,
-)
-from .partitioning import Endpoint, EndpointLike, Partitioner
 from ._policy import (
     DEFAULT_ADDRESS,
     DEFAULT_CHANNEL_OPTIONS,
@@ -34,6 +24,16 @@ from ._policy import (
     retry_service_config,
     retry_waiter_limit,
 )
+from ._types import (
+    ExpireResult,
+    GetResult,
+    LockResult,
+    Outcome,
+    ReleaseResult,
+    RemoveResult,
+    SetResult,
+)
+from .partitioning import Endpoint, EndpointLike, Partitioner
 
 __all__ = ["LockedSession", "SessionClient"]
 
