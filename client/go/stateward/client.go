@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -17,11 +18,13 @@ import (
 )
 
 // DefaultTimeout is the deadline of a call whose context has none (any server-side wait is
-// added to it).
+// added to it). A context's own deadline is the call's whole deadline, wait included.
 const DefaultTimeout = 5 * time.Second
 
-// DefaultLockWait is how long WithLock waits on the server for a held lock.
-const DefaultLockWait = 30 * time.Second
+// DefaultLockWait is how long WithLock waits on the server for a held lock: long enough for the
+// other requests of one user to finish, short enough that a request that waited it all still
+// answers within a proxy's or browser's patience.
+const DefaultLockWait = 10 * time.Second
 
 // Outcome is the outcome of a Get or Lock. A missing session is an outcome, never an error.
 type Outcome int
@@ -131,10 +134,12 @@ type SetOptions struct {
 type Option func(*clientConfig)
 
 type clientConfig struct {
-	timeout  time.Duration
-	creds    credentials.TransportCredentials
-	dialOpts []grpc.DialOption
-	md       metadata.MD
+	timeout     time.Duration
+	creds       credentials.TransportCredentials
+	dialOpts    []grpc.DialOption
+	md          metadata.MD
+	retry       RetryPolicy
+	waiterLimit *WaiterLimitRetry
 }
 
 // WithTimeout sets the deadline of calls whose context has none (default DefaultTimeout).
@@ -145,7 +150,8 @@ func WithTransportCredentials(creds credentials.TransportCredentials) Option {
 	return func(c *clientConfig) { c.creds = creds }
 }
 
-// WithDialOptions adds gRPC dial options for every endpoint.
+// WithDialOptions adds gRPC dial options for every endpoint, after the defaults (keepalive,
+// reconnect backoff, no receive limit, the retry service config), which they override.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(c *clientConfig) { c.dialOpts = append(c.dialOpts, opts...) }
 }
@@ -164,6 +170,7 @@ type Client struct {
 	stubs       []statewardv1.SessionStateClient
 	timeout     time.Duration
 	md          metadata.MD
+	waiterLimit *WaiterLimitRetry
 	closed      atomic.Bool
 }
 
@@ -178,7 +185,8 @@ func Addresses(addrs ...string) []Endpoint {
 
 // NewClient creates a client of the endpoints (at least one). Connections are made lazily.
 func NewClient(endpoints []Endpoint, opts ...Option) (*Client, error) {
-	cfg := clientConfig{timeout: DefaultTimeout, creds: insecure.NewCredentials()}
+	waiterLimit := DefaultWaiterLimitRetry
+	cfg := clientConfig{timeout: DefaultTimeout, creds: insecure.NewCredentials(), retry: DefaultRetry, waiterLimit: &waiterLimit}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -186,11 +194,8 @@ func NewClient(endpoints []Endpoint, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{partitioner: p, timeout: cfg.timeout, md: cfg.md}
-	dialOpts := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(cfg.creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)),
-	}, cfg.dialOpts...)
+	c := &Client{partitioner: p, timeout: cfg.timeout, md: cfg.md, waiterLimit: cfg.waiterLimit}
+	dialOpts := append(defaultDialOptions(cfg), cfg.dialOpts...)
 	for _, ep := range p.endpoints {
 		conn, err := grpc.NewClient(ep.Address, dialOpts...)
 		if err != nil {
@@ -253,26 +258,29 @@ func mdFrom(ctx context.Context) metadata.MD {
 	return md
 }
 
-func millis(d time.Duration) uint32 {
-	if d <= 0 {
-		return 0
+// millis is a uint32 millisecond field (sub-millisecond parts dropped); a negative duration or one
+// the field cannot carry is refused before sending, as the server refuses a bad field.
+func millis(field string, d time.Duration) (uint32, error) {
+	if d < 0 || d.Milliseconds() > math.MaxUint32 {
+		return 0, invalidField(field, fmt.Sprintf("%s must be from 0 to %d ms, got %s", field, uint32(math.MaxUint32), d))
 	}
-	ms := d.Milliseconds()
-	if ms > math.MaxUint32 {
-		return math.MaxUint32
-	}
-	return uint32(ms)
+	return uint32(d.Milliseconds()), nil
 }
 
-func seconds(d time.Duration) uint32 {
-	if d <= 0 {
-		return 0
-	}
+// seconds is a uint32 seconds field, rounded up to whole seconds; refused like millis.
+func seconds(field string, d time.Duration) (uint32, error) {
 	s := (d + time.Second - 1) / time.Second
-	if s > math.MaxUint32 {
-		return math.MaxUint32
+	if d < 0 || s > math.MaxUint32 {
+		return 0, invalidField(field, fmt.Sprintf("%s must be from 0 to %d s, got %s", field, uint32(math.MaxUint32), d))
 	}
-	return uint32(s)
+	return uint32(s), nil
+}
+
+func invalidField(field, message string) *Error {
+	return &Error{
+		Code: codes.InvalidArgument, Reason: statewardv1.ErrorReason_INVALID_FIELD, ReasonName: statewardv1.ErrorReason_INVALID_FIELD.String(),
+		Metadata: map[string]string{"field": field, "limit": strconv.FormatUint(math.MaxUint32, 10)}, Message: message,
+	}
 }
 
 func outcome(o statewardv1.Outcome) (Outcome, error) {
@@ -284,14 +292,18 @@ func outcome(o statewardv1.Outcome) (Outcome, error) {
 	case statewardv1.Outcome_OUTCOME_LOCKED:
 		return OutcomeLocked, nil
 	}
-	return 0, &Error{Code: codes.Internal, ReasonName: "UNKNOWN_OUTCOME", Message: fmt.Sprintf("server sent an unknown outcome %d", o)}
+	return 0, &Error{Code: codes.Internal, ReasonName: ReasonUnknownOutcome, Message: fmt.Sprintf("server sent an unknown outcome %d", o)}
 }
 
 // Get reads a session without locking it (ASP.NET GetItem). With wait > 0 a locked session is
 // waited for on the server instead of answering OutcomeLocked at once.
 func (c *Client) Get(ctx context.Context, app, sessionID string, wait time.Duration) (*GetResult, error) {
+	waitMs, err := millis("wait_ms", wait)
+	if err != nil {
+		return nil, err
+	}
 	r, err := invoke(ctx, c, app, sessionID, wait, statewardv1.SessionStateClient.Get,
-		&statewardv1.GetRequest{App: app, SessionId: sessionID, WaitMs: millis(wait)})
+		&statewardv1.GetRequest{App: app, SessionId: sessionID, WaitMs: waitMs})
 	if err != nil {
 		return nil, err
 	}
@@ -308,10 +320,21 @@ func (c *Client) Get(ctx context.Context, app, sessionID string, wait time.Durat
 
 // Lock takes the session's exclusive lock and reads it (ASP.NET GetItemExclusive).
 func (c *Client) Lock(ctx context.Context, app, sessionID string, opts LockOptions) (*LockResult, error) {
+	waitMs, err := millis("wait_ms", opts.Wait)
+	if err != nil {
+		return nil, err
+	}
+	leaseMs, err := millis("lease_ms", opts.Lease)
+	if err != nil {
+		return nil, err
+	}
+	ttl, err := seconds("ttl_seconds", opts.TTL)
+	if err != nil {
+		return nil, err
+	}
 	r, err := invoke(ctx, c, app, sessionID, opts.Wait, statewardv1.SessionStateClient.Lock,
 		&statewardv1.LockRequest{
-			App: app, SessionId: sessionID, WaitMs: millis(opts.Wait), LeaseMs: millis(opts.Lease),
-			Create: opts.Create, TtlSeconds: seconds(opts.TTL),
+			App: app, SessionId: sessionID, WaitMs: waitMs, LeaseMs: leaseMs, Create: opts.Create, TtlSeconds: ttl,
 		})
 	if err != nil {
 		return nil, err
@@ -333,9 +356,13 @@ func (c *Client) Lock(ctx context.Context, app, sessionID string, opts LockOptio
 // opts.KeepLock (ASP.NET SetAndReleaseItemExclusive). A conflicting write (locked by another
 // holder, stale lock id, version mismatch) changes nothing and fails with codes.Aborted.
 func (c *Client) Set(ctx context.Context, app, sessionID string, data []byte, opts SetOptions) (*SetResult, error) {
+	ttl, err := seconds("ttl_seconds", opts.TTL)
+	if err != nil {
+		return nil, err
+	}
 	r, err := invoke(ctx, c, app, sessionID, 0, statewardv1.SessionStateClient.Set,
 		&statewardv1.SetRequest{
-			App: app, SessionId: sessionID, Data: data, TtlSeconds: seconds(opts.TTL), LockId: opts.LockID,
+			App: app, SessionId: sessionID, Data: data, TtlSeconds: ttl, LockId: opts.LockID,
 			KeepLock: opts.KeepLock, ExpectedVersion: opts.ExpectedVersion, OnlyIfAbsent: opts.OnlyIfAbsent,
 		})
 	if err != nil {
@@ -358,8 +385,12 @@ func (c *Client) Release(ctx context.Context, app, sessionID string, lockID uint
 // Expire restarts the session's sliding window, with a new TTL if ttl > 0 (rounded up to whole
 // seconds), without touching data, version or lock.
 func (c *Client) Expire(ctx context.Context, app, sessionID string, ttl time.Duration) (*ExpireResult, error) {
+	ttlSeconds, err := seconds("ttl_seconds", ttl)
+	if err != nil {
+		return nil, err
+	}
 	r, err := invoke(ctx, c, app, sessionID, 0, statewardv1.SessionStateClient.Expire,
-		&statewardv1.ExpireRequest{App: app, SessionId: sessionID, TtlSeconds: seconds(ttl)})
+		&statewardv1.ExpireRequest{App: app, SessionId: sessionID, TtlSeconds: ttlSeconds})
 	if err != nil {
 		return nil, err
 	}
@@ -385,8 +416,9 @@ func (c *Client) Remove(ctx context.Context, app, sessionID string, lockID uint6
 //
 // Nothing is renewed silently: if the lease ended before the write, the write fails with
 // codes.Aborted; any refused write releases the lock before returning the error. If the lock
-// is still held by another when the wait runs out, the error has codes.DeadlineExceeded and
-// ReasonName ReasonLockWaitTimeout.
+// is still held by another when the wait runs out, the error has codes.Aborted and ReasonName
+// ReasonLockWaitTimeout. The wait is the whole budget for taking the lock: a Lock refused because
+// the session's queue was full (TOO_MANY_WAITERS) is retried within it (WithWaiterLimitRetry).
 func (c *Client) WithLock(ctx context.Context, app, sessionID string, fn func(data []byte) ([]byte, error)) error {
 	return c.WithLockOptions(ctx, app, sessionID, LockOptions{Wait: DefaultLockWait, Create: true}, fn)
 }
@@ -394,13 +426,19 @@ func (c *Client) WithLock(ctx context.Context, app, sessionID string, fn func(da
 // WithLockOptions is WithLock with explicit lock options. Without opts.Create a missing
 // session fails with codes.NotFound and ReasonName ReasonSessionNotFound.
 func (c *Client) WithLockOptions(ctx context.Context, app, sessionID string, opts LockOptions, fn func(data []byte) ([]byte, error)) (err error) {
-	l, err := c.Lock(ctx, app, sessionID, opts)
+	l, err := retryWaiterLimit(ctx, c.waiterLimit, opts.Wait, func(wait time.Duration) (*LockResult, error) {
+		attempt := opts
+		attempt.Wait = wait
+		return c.Lock(ctx, app, sessionID, attempt)
+	})
 	if err != nil {
 		return err
 	}
 	switch l.Outcome {
 	case OutcomeLocked:
-		return &Error{Code: codes.DeadlineExceeded, ReasonName: ReasonLockWaitTimeout,
+		// Aborted, as the server's LOCKED_BY_OTHER for the same conflict without a wait: the call
+		// itself did not run out of time, and nothing was done.
+		return &Error{Code: codes.Aborted, ReasonName: ReasonLockWaitTimeout,
 			Message: fmt.Sprintf("the session was still locked by another holder after waiting %s", opts.Wait)}
 	case OutcomeNotFound:
 		return &Error{Code: codes.NotFound, ReasonName: ReasonSessionNotFound, Message: "no such session"}

@@ -213,7 +213,7 @@ func TestWithLockWaitsOnTheServer(t *testing.T) {
 	noErr(t, err)
 	// Timeout first: a short wait while the lock is held.
 	err = c.WithLockOptions(ctx, app, sid, stateward.LockOptions{Wait: 100 * time.Millisecond}, func([]byte) ([]byte, error) { return nil, nil })
-	wantStatus(t, err, codes.DeadlineExceeded, stateward.ReasonLockWaitTimeout)
+	wantStatus(t, err, codes.Aborted, stateward.ReasonLockWaitTimeout)
 
 	started := make(chan struct{})
 	done := make(chan error, 1)

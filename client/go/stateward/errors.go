@@ -24,12 +24,16 @@ const ErrorDomain = "stateward.v1"
 // Reasons set by the client itself, in Error.ReasonName (Error.Reason is
 // ErrorReason_ERROR_REASON_UNSPECIFIED for them). The server's reasons are the values of
 // statewardv1.ErrorReason.
+// The same names, for the same events, as the TypeScript and Python clients' (docs/client-behaviour.md).
 const (
-	// ReasonLockWaitTimeout: WithLock waited and the session was still locked by another holder.
+	// ReasonLockWaitTimeout (codes.Aborted): WithLock waited and the session was still locked by
+	// another holder.
 	ReasonLockWaitTimeout = "LOCK_WAIT_TIMEOUT"
-	// ReasonSessionNotFound: WithLock without Create found no session.
+	// ReasonSessionNotFound (codes.NotFound): WithLock without Create found no session.
 	ReasonSessionNotFound = "SESSION_NOT_FOUND"
-	// ReasonClientClosed: the Client was closed.
+	// ReasonUnknownOutcome (codes.Internal): the server answered an outcome this package does not know.
+	ReasonUnknownOutcome = "UNKNOWN_OUTCOME"
+	// ReasonClientClosed (codes.Canceled): the Client was closed.
 	ReasonClientClosed = "CLIENT_CLOSED"
 )
 

@@ -112,6 +112,7 @@ def test_locked_wait_timeout(client: SessionClient, sid: str) -> None:
         with client.locked(APP, sid, wait_ms=100):
             pass
     assert info.value.reason == "LOCK_WAIT_TIMEOUT"
+    assert info.value.code is grpc.StatusCode.ABORTED
     assert client.release(APP, sid, a.lock_id).released
 
 

@@ -17,28 +17,46 @@ import { LEGACY_REASON_TRAILER, STATUS_DETAILS_TRAILER, decodeStatusDetails, typ
  */
 export type ServerReason = ErrorReasonName;
 
-/** Reasons the SDK itself gives, for refusals that happen on the client. */
-export type ClientReason =
-  /** The Express store's request found its session still locked by another when the wait ran out. */
-  | "LOCK_TIMEOUT"
-  /** A read-only request tried to change its session (Express middleware, endRequest). */
-  | "READ_ONLY_REQUEST"
-  /** endRequest would create a session that another request created meanwhile. */
-  | "SESSION_EXISTS"
-  /** An Express writer request's lock was released (its client went away) before it saved: nothing written. */
-  | "LOCK_RELEASED"
-  /** An Express writer request's client went away while it waited for its session's lock. */
-  | "REQUEST_GONE"
-  /** The endpoint list is empty (partitioning; the spelling of proto/PARTITIONING.md). */
+/**
+ * Reasons the SDK itself gives, for refusals that happen on the client: the same names, for the same
+ * events, as the Python and Go clients' (docs/client-behaviour.md, proto/client-behaviour.json).
+ * Compare `error.reason` with these (`ClientReason.LOCK_WAIT_TIMEOUT`), as with `ErrorReason` for
+ * the server's.
+ */
+export const ClientReason = Object.freeze({
+  /**
+   * ABORTED: the session was still locked by another holder when the lock wait ran out (the
+   * Express store; `withLock` and `beginRequest` answer the outcome `locked` instead). Was
+   * `LOCK_TIMEOUT` before the client behaviour spec.
+   */
+  LOCK_WAIT_TIMEOUT: "LOCK_WAIT_TIMEOUT",
+  /** INTERNAL: the server answered an outcome this SDK does not know (nothing is assumed from it). */
+  UNKNOWN_OUTCOME: "UNKNOWN_OUTCOME",
+  /** CANCELLED: the client was closed. */
+  CLIENT_CLOSED: "CLIENT_CLOSED",
+  /** FAILED_PRECONDITION: a read-only request tried to change its session (Express middleware, endRequest). */
+  READ_ONLY_REQUEST: "READ_ONLY_REQUEST",
+  /** ABORTED: endRequest would create a session that another request created meanwhile. */
+  SESSION_EXISTS: "SESSION_EXISTS",
+  /** ABORTED: an Express writer request's lock was released (its client went away) before it saved: nothing written. */
+  LOCK_RELEASED: "LOCK_RELEASED",
+  /** CANCELLED: an Express writer request's client went away while it waited for its session's lock. */
+  REQUEST_GONE: "REQUEST_GONE",
+} as const);
+
+/** The partitioning reasons (the spelling of proto/PARTITIONING.md), with INVALID_ARGUMENT. */
+export type PartitionReason =
+  /** The endpoint list is empty. */
   | "no-endpoints"
-  /** An endpoint has neither an address nor a node id (partitioning). */
+  /** An endpoint has neither an address nor a node id. */
   | "empty-identity"
-  /** Two endpoints have the same identity (partitioning). */
+  /** Two endpoints have the same identity. */
   | "duplicate-identity"
-  /** Two endpoint identities hash to the same seed: give one a node id (partitioning). */
-  | "seed-collision"
-  /** The client was closed. */
-  | "CLIENT_CLOSED";
+  /** Two endpoint identities hash to the same seed: give one a node id. */
+  | "seed-collision";
+
+/** Reasons the SDK itself gives: a {@link ClientReason} value or a {@link PartitionReason}. */
+export type ClientReason = (typeof ClientReason)[keyof typeof ClientReason] | PartitionReason;
 
 /** The name of a gRPC status code, used as the reason when the server gave none. */
 export type StatusName = keyof typeof status;

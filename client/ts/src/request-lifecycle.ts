@@ -13,10 +13,14 @@ import { status } from "@grpc/grpc-js";
 import { StatewardError, toStatewardError } from "./errors";
 import type { GetResult, LockedResult, LockResult } from "./results";
 import type { CallOptions, SessionOperations } from "./session-client";
-import { releaseQuietly, retryWaiterLimit, type WaiterLimitRetryOptions } from "./with-lock";
+import { DEFAULT_LOCK_WAIT_MS, releaseQuietly, retryWaiterLimit, type WaiterLimitRetryOptions } from "./with-lock";
 
-/** Default wait for a held lock in {@link beginRequest}, in ms. */
-export const DEFAULT_REQUEST_WAIT_MS = 10_000;
+/**
+ * Default wait for a held lock in {@link beginRequest}, in ms.
+ *
+ * @deprecated The same value as {@link DEFAULT_LOCK_WAIT_MS}, the one default of every lock helper; use that.
+ */
+export const DEFAULT_REQUEST_WAIT_MS = DEFAULT_LOCK_WAIT_MS;
 
 /** The module's forced-release rule. */
 export interface ForcedReleaseOptions {
@@ -161,7 +165,7 @@ export async function beginRequest(
   sessionId: string,
   options: BeginRequestOptions,
 ): Promise<BeginRequestResult> {
-  const { readOnly, waitMs = DEFAULT_REQUEST_WAIT_MS, leaseMs, create, ttlSeconds, timeoutMs, signal, metadata } = options;
+  const { readOnly, waitMs = DEFAULT_LOCK_WAIT_MS, leaseMs, create, ttlSeconds, timeoutMs, signal, metadata } = options;
   const forced = resolveForced(options.forcedRelease);
   const deadline = Date.now() + Math.max(0, waitMs);
   // Each look may find the session's queue full; it is retried within that look's own wait, which

@@ -16,6 +16,8 @@ import {
   type RemoveResponse,
   type SetResponse,
 } from "@stateward/protocol";
+import { status } from "@grpc/grpc-js";
+import { ClientReason, StatewardError } from "./errors";
 
 /** The session is locked by a writer: who holds it, and since when. No data. */
 export interface LockedResult {
@@ -119,6 +121,14 @@ export type RemoveResult =
 
 const NOT_FOUND: NotFoundResult = Object.freeze({ outcome: "not-found" });
 
+/**
+ * An outcome this SDK does not know (a newer server's, or none): an error rather than a guess, since
+ * reading it as "not found" would let a lock helper act on a session it knows nothing about.
+ */
+function unknownOutcome(outcome: number, operation: "get" | "lock"): StatewardError {
+  return new StatewardError(status.INTERNAL, ClientReason.UNKNOWN_OUTCOME, `the server sent an unknown outcome ${outcome}`, operation);
+}
+
 function locked(response: GetResponse | LockResponse): LockedResult {
   return { outcome: "locked", lockId: response.lockId, lockAgeMs: Number(response.lockAgeMs) };
 }
@@ -130,8 +140,10 @@ export function toGetResult(response: GetResponse): GetResult {
       return { outcome: "ok", data: response.data, version: response.version, ttlSeconds: response.ttlSeconds };
     case Outcome.OUTCOME_LOCKED:
       return locked(response);
-    default:
+    case Outcome.OUTCOME_NOT_FOUND:
       return NOT_FOUND;
+    default:
+      throw unknownOutcome(response.outcome, "get");
   }
 }
 
@@ -150,8 +162,10 @@ export function toLockResult(response: LockResponse): LockResult {
       };
     case Outcome.OUTCOME_LOCKED:
       return locked(response);
-    default:
+    case Outcome.OUTCOME_NOT_FOUND:
       return NOT_FOUND;
+    default:
+      throw unknownOutcome(response.outcome, "lock");
   }
 }
 

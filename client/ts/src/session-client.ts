@@ -52,7 +52,10 @@ import {
 /** Default address when neither `address` nor `endpoints` is given: the server's default. */
 export const DEFAULT_ADDRESS = "127.0.0.1:42424";
 
-/** Default deadline of a call that does not wait, in ms. */
+/**
+ * Default deadline of a call that does not wait, in ms; a waiting Get or Lock adds its wait. The same
+ * in the Python and Go clients (docs/client-behaviour.md).
+ */
 export const DEFAULT_TIMEOUT_MS = 5_000;
 
 /** Metadata given as a grpc-js `Metadata` or as plain string pairs. */
@@ -201,7 +204,11 @@ export interface SessionClientOptions {
  *   while calls are active (`grpc.keepalive_permit_without_calls` 0), which servers accept.
  * - `grpc.initial_reconnect_backoff_ms` 250 / `grpc.max_reconnect_backoff_ms` 5 s: a restarted
  *   node is found again within seconds (grpc's default maximum is 120 s).
- * - `grpc.max_receive_message_length` 64 MiB: a pipeline response batch can carry many sessions.
+ * - `grpc.max_receive_message_length` unlimited (-1): the server bounds what it sends (an item is
+ *   at most its `--max-item-bytes`, up to 1 GiB, and a pipeline batch can carry many sessions), so a
+ *   client-side cap would only break reads of items the server accepted.
+ *
+ * The same values as the Python and Go clients' (docs/client-behaviour.md).
  */
 export const DEFAULT_CHANNEL_OPTIONS: Readonly<ChannelOptions> = Object.freeze({
   "grpc.keepalive_time_ms": 30_000,
@@ -209,7 +216,7 @@ export const DEFAULT_CHANNEL_OPTIONS: Readonly<ChannelOptions> = Object.freeze({
   "grpc.keepalive_permit_without_calls": 0,
   "grpc.initial_reconnect_backoff_ms": 250,
   "grpc.max_reconnect_backoff_ms": 5_000,
-  "grpc.max_receive_message_length": 64 * 1024 * 1024,
+  "grpc.max_receive_message_length": -1,
   "grpc.enable_retries": 1,
 });
 
@@ -221,13 +228,20 @@ const IDEMPOTENT = new Set<StatewardOperation>(["get", "expire", "release"]);
 
 type ResolvedRetry = Required<RetryOptions>;
 
+/**
+ * Defaults of {@link RetryOptions}: 4 attempts in all, backoffs from 50 ms doubling up to 1 s, each
+ * retry after a random delay up to the backoff (gRPC's retry policy; the same in the Python and Go
+ * clients, docs/client-behaviour.md).
+ */
+export const DEFAULT_RETRY: Readonly<ResolvedRetry> = Object.freeze({ maxAttempts: 4, initialBackoffMs: 50, maxBackoffMs: 1_000, backoffMultiplier: 2 });
+
 function resolveRetry(retry: RetryOptions | false | undefined): ResolvedRetry {
-  if (retry === false) return { maxAttempts: 1, initialBackoffMs: 50, maxBackoffMs: 1000, backoffMultiplier: 2 };
+  if (retry === false) return { ...DEFAULT_RETRY, maxAttempts: 1 };
   return {
-    maxAttempts: Math.max(1, Math.min(5, Math.floor(retry?.maxAttempts ?? 4))),
-    initialBackoffMs: Math.max(1, retry?.initialBackoffMs ?? 50),
-    maxBackoffMs: Math.max(1, retry?.maxBackoffMs ?? 1000),
-    backoffMultiplier: Math.max(1, retry?.backoffMultiplier ?? 2),
+    maxAttempts: Math.max(1, Math.min(5, Math.floor(retry?.maxAttempts ?? DEFAULT_RETRY.maxAttempts))),
+    initialBackoffMs: Math.max(1, retry?.initialBackoffMs ?? DEFAULT_RETRY.initialBackoffMs),
+    maxBackoffMs: Math.max(1, retry?.maxBackoffMs ?? DEFAULT_RETRY.maxBackoffMs),
+    backoffMultiplier: Math.max(1, retry?.backoffMultiplier ?? DEFAULT_RETRY.backoffMultiplier),
   };
 }
 
@@ -642,7 +656,10 @@ export class SessionClient implements SessionOperations {
 function uint32(field: string, value: number | undefined, operation: StatewardOperation): number {
   if (value === undefined) return 0;
   if (!Number.isFinite(value) || value < 0 || value > 0xffffffff) {
-    throw new StatewardError(status.INVALID_ARGUMENT, "INVALID_FIELD", `${field} must be a number from 0 to 4294967295, got ${value}`, operation);
+    throw new StatewardError(status.INVALID_ARGUMENT, "INVALID_FIELD", `${field} must be a number from 0 to 4294967295, got ${value}`, operation, {
+      // The field as the contract names it, as the server's INVALID_FIELD does.
+      metadata: { field: field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`), limit: "4294967295" },
+    });
   }
   return Math.floor(value);
 }

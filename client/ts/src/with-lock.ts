@@ -7,7 +7,12 @@ import { StatewardError, toStatewardError, type StatewardOperation } from "./err
 import type { LockedResult, NotFoundResult } from "./results";
 import type { CallOptions, SessionOperations } from "./session-client";
 
-/** Default server-side wait for the lock in {@link withLock}, in ms. */
+/**
+ * Default wait for a held lock, in ms, of every lock helper ({@link withLock}, `beginRequest`, the
+ * Express store), as in the Python and Go clients (docs/client-behaviour.md): long enough for the
+ * other requests of one user to finish, short enough that a request that waited it all still
+ * answers within a proxy's or browser's patience.
+ */
 export const DEFAULT_LOCK_WAIT_MS = 10_000;
 
 /**
@@ -38,7 +43,11 @@ export interface WithLockOptions extends CallOptions {
   readonly waitMs?: number;
   /** The lease in ms: the server releases the lock by itself when it ends. Default: the server's (110,000). */
   readonly leaseMs?: number;
-  /** Create a missing session (empty data, version 1) and lock it in one step. Default false. */
+  /**
+   * Create a missing session (empty data, version 1) and lock it in one step, so that `fn` sees an
+   * expired or new session as empty data, as the Python and Go clients' lock helpers do. `false`:
+   * a missing session is the outcome `not-found` and `fn` does not run. Default true.
+   */
   readonly create?: boolean;
   /** TTL in seconds of a session created here and of the written-back session. Default: keep (new: the server's). */
   readonly ttlSeconds?: number;
@@ -89,7 +98,8 @@ export interface WithLockOkResult {
 
 /**
  * Result of {@link withLock}: `ok` when `fn` ran; `locked` when another holder kept the lock for the
- * whole wait (`fn` did not run); `not-found` for a missing session without `create`.
+ * whole wait (`fn` did not run; the Python and Go helpers raise `LOCK_WAIT_TIMEOUT` for it); `not-found`
+ * for a missing session with `create: false`.
  */
 export type WithLockResult = WithLockOkResult | LockedResult | NotFoundResult;
 
@@ -215,7 +225,7 @@ export async function withLock(
   fn: WithLockFunction,
   options: WithLockOptions = {},
 ): Promise<WithLockResult> {
-  const { waitMs = DEFAULT_LOCK_WAIT_MS, leaseMs, create, ttlSeconds, timeoutMs, signal, metadata } = options;
+  const { waitMs = DEFAULT_LOCK_WAIT_MS, leaseMs, create = true, ttlSeconds, timeoutMs, signal, metadata } = options;
   // A full queue is retried within the caller's budget: the caller asked to wait, and would have
   // waited had it come a moment later.
   const lock = await retryWaiterLimit(options.waiterLimitRetry, { waitMs, timeoutMs, signal }, "withLock", (wait, timeout) =>

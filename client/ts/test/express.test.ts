@@ -271,14 +271,14 @@ describe("Express: statewardSession locking", function () {
     assert.deepEqual(items.items, ["0", "fast"]);
   });
 
-  it("a writer that cannot get the lock within waitMs is answered 503 with Retry-After (LOCK_TIMEOUT)", async () => {
+  it("a writer that cannot get the lock within waitMs is answered 503 with Retry-After (LOCK_WAIT_TIMEOUT)", async () => {
     const app = await startWith({ waitMs: 100 });
     const holder = await client.lock("web", app.sid());
     assert.ok(holder.outcome === "ok");
     const response = await fetch(`${app.url}/append?item=late`, { method: "POST", headers: { cookie: app.cookie } });
     assert.equal(response.status, 503);
     assert.equal(response.headers.get("retry-after"), "1");
-    assert.match(await response.text(), /LOCK_TIMEOUT/);
+    assert.match(await response.text(), /LOCK_WAIT_TIMEOUT/);
     assert.deepEqual(app.errors, [], "answered by the middleware; the route did not run");
     await client.release("web", app.sid(), holder.lockId);
     const raw = await client.get("web", app.sid());

@@ -234,7 +234,7 @@ describe("waiter limit: TOO_MANY_WAITERS is retried within the wait budget", fun
       const { app, cookie } = await busySession({ waitMs: 100 }, { busyResponse: false });
       const response = await fetch(`${app.url}/inc`, { method: "POST", headers: { cookie } });
       assert.equal(response.status, 500);
-      assert.deepEqual(await response.json(), { reason: "LOCK_TIMEOUT" });
+      assert.deepEqual(await response.json(), { reason: "LOCK_WAIT_TIMEOUT" });
       assert.equal(response.headers.get("retry-after"), null);
     });
   });

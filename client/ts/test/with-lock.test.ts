@@ -52,19 +52,19 @@ for (const transport of TRANSPORTS) {
       assert.equal(read.outcome, "locked");
     });
 
-    it("returns not-found for a missing session, and creates it with create", async () => {
+    it("returns not-found for a missing session with create: false, and creates it by default", async () => {
       let ran = false;
       const missing = await client.withLock("app", "new", () => {
         ran = true;
         return "x";
-      });
+      }, { create: false });
       assert.deepEqual(missing, { outcome: "not-found" });
       assert.equal(ran, false);
       const created = await client.withLock("app", "new", (data, context) => {
         assert.equal(context.created, true);
         assert.equal(data.length, 0);
         return "first";
-      }, { create: true });
+      });
       assert.ok(created.outcome === "ok" && created.written);
     });
 

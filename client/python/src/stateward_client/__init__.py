@@ -10,19 +10,35 @@ Quick start::
             s.data = s.data + b"!"
 """
 
-from ._client import DEFAULT_LOCK_WAIT_MS, DEFAULT_TIMEOUT, LockedSession, SessionClient
-from ._errors import ERROR_DOMAIN, REASON_TRAILER, STATUS_DETAILS_TRAILER, ErrorReason, StatewardError
+from ._client import LockedSession, SessionClient
+from ._errors import ERROR_DOMAIN, REASON_TRAILER, STATUS_DETAILS_TRAILER, ClientReason, ErrorReason, StatewardError
+from ._policy import (
+    DEFAULT_ADDRESS,
+    DEFAULT_CHANNEL_OPTIONS,
+    DEFAULT_LOCK_WAIT_MS,
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WAITER_LIMIT_RETRY,
+    RetryPolicy,
+    WaiterLimitRetry,
+    retry_service_config,
+)
 from ._types import ExpireResult, GetResult, LockResult, Outcome, ReleaseResult, RemoveResult, SetResult
 from .partitioning import Endpoint, PartitionError, Partitioner
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_ADDRESS",
+    "DEFAULT_CHANNEL_OPTIONS",
     "DEFAULT_LOCK_WAIT_MS",
+    "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_WAITER_LIMIT_RETRY",
     "ERROR_DOMAIN",
     "REASON_TRAILER",
     "STATUS_DETAILS_TRAILER",
+    "ClientReason",
     "Endpoint",
     "ErrorReason",
     "ExpireResult",
@@ -34,7 +50,10 @@ __all__ = [
     "Partitioner",
     "ReleaseResult",
     "RemoveResult",
+    "RetryPolicy",
     "SessionClient",
     "SetResult",
     "StatewardError",
+    "WaiterLimitRetry",
+    "retry_service_config",
 ]

@@ -5,13 +5,25 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Literal, Optional, Sequence, Tuple, TypeVar, Union
 
 import grpc
 
-from ._errors import StatewardError
+from ._errors import ClientReason, StatewardError
 from ._gen.stateward.v1 import session_state_pb2 as pb
 from ._gen.stateward.v1 import session_state_pb2_grpc as pb_grpc
+from ._policy import (
+    DEFAULT_ADDRESS,
+    DEFAULT_CHANNEL_OPTIONS,
+    DEFAULT_LOCK_WAIT_MS,
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WAITER_LIMIT_RETRY,
+    RetryPolicy,
+    WaiterLimitRetry,
+    retry_service_config,
+    retry_waiter_limit,
+)
 from ._types import (
     ExpireResult,
     GetResult,
@@ -31,13 +43,11 @@ _OUTCOMES: "dict[int, Outcome]" = {
     pb.OUTCOME_LOCKED: Outcome.LOCKED,
 }
 
-#: Default per-call deadline in seconds (added to any server-side wait).
-DEFAULT_TIMEOUT = 5.0
-#: Default server-side wait of :meth:`SessionClient.locked`, in milliseconds.
-DEFAULT_LOCK_WAIT_MS = 30_000
-
 T = TypeVar("T")
 Metadata = Sequence[Tuple[str, str]]
+
+#: The largest value of a uint32 request field.
+_UINT32_MAX = 0xFFFFFFFF
 
 
 def _outcome(value: int) -> Outcome:
@@ -45,8 +55,21 @@ def _outcome(value: int) -> Outcome:
         return _OUTCOMES[value]
     except KeyError:
         raise StatewardError(
-            grpc.StatusCode.INTERNAL, f"server sent an unknown outcome {value}", "UNKNOWN_OUTCOME"
+            grpc.StatusCode.INTERNAL, f"server sent an unknown outcome {value}", ClientReason.UNKNOWN_OUTCOME.value
         ) from None
+
+
+def _uint32(name: str, value: int) -> int:
+    """A uint32 request field, refused here (as the server would refuse a bad field) when the wire
+    cannot carry it, rather than failing deep in protobuf with a ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _UINT32_MAX:
+        raise StatewardError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{name} must be an integer from 0 to {_UINT32_MAX}, got {value!r}",
+            "INVALID_FIELD",
+            {"field": name, "limit": str(_UINT32_MAX)},
+        )
+    return value
 
 
 @dataclass
@@ -84,12 +107,15 @@ class SessionClient:
 
     Args:
         endpoints: addresses (``"host:port"``) or :class:`Endpoint` objects (with an optional
-            stable ``node_id``). At least one.
-        timeout: default deadline of each call in seconds; a server-side wait (``wait_ms``) is
-            added to it.
+            stable ``node_id``). At least one; default ``[DEFAULT_ADDRESS]`` (127.0.0.1:42424).
+        timeout: default deadline of each call in seconds (5); a server-side wait (``wait_ms``) is
+            added to it. A call's own ``timeout`` is its whole deadline, wait included.
         credentials: channel credentials for TLS; plaintext if ``None``.
         metadata: metadata sent with every call (for example authentication headers).
-        options: extra gRPC channel options.
+        options: gRPC channel options, over :data:`DEFAULT_CHANNEL_OPTIONS` (keepalive, reconnect
+            backoff, no receive limit) and the retry service config.
+        retry: retries of Get, Expire and Release on ``UNAVAILABLE`` (:data:`DEFAULT_RETRY`);
+            ``False`` disables them.
 
     A client is safe to share between threads. Use it as a context manager, or call
     :meth:`close`.
@@ -97,17 +123,22 @@ class SessionClient:
 
     def __init__(
         self,
-        endpoints: Iterable[EndpointLike],
+        endpoints: Iterable[EndpointLike] = (DEFAULT_ADDRESS,),
         *,
         timeout: float = DEFAULT_TIMEOUT,
         credentials: Optional[grpc.ChannelCredentials] = None,
         metadata: Optional[Metadata] = None,
         options: Optional[Sequence[Tuple[str, Any]]] = None,
+        retry: Union[RetryPolicy, Literal[False]] = DEFAULT_RETRY,
     ) -> None:
         self._partitioner = Partitioner(endpoints)
         self._timeout = timeout
         self._metadata = tuple(metadata) if metadata else None
-        channel_options = [("grpc.max_receive_message_length", -1), *(options or ())]
+        # The caller's options replace the defaults of the same name.
+        merged = dict(DEFAULT_CHANNEL_OPTIONS)
+        merged["grpc.service_config"] = retry_service_config(retry)
+        merged.update(options or ())
+        channel_options = list(merged.items())
         self._channels: list[grpc.Channel] = []
         for ep in self._partitioner.endpoints:
             if credentials is None:
@@ -150,9 +181,11 @@ class SessionClient:
 
     def _call(self, method: str, app: str, session_id: str, request: Any, wait_ms: int, timeout: Optional[float]) -> Any:
         if self._closed:
-            raise StatewardError(grpc.StatusCode.CANCELLED, "the client is closed", "CLIENT_CLOSED")
+            raise StatewardError(grpc.StatusCode.CANCELLED, "the client is closed", ClientReason.CLIENT_CLOSED.value)
         stub = self._stubs[self._partitioner.index_for(app, session_id)]
-        deadline = (self._timeout if timeout is None else timeout) + wait_ms / 1000.0
+        # The client's default covers the work; a waiting call gets its wait on top. A deadline the
+        # caller gives is the whole deadline, as in the other clients and in gRPC.
+        deadline = self._timeout + wait_ms / 1000.0 if timeout is None else timeout
         try:
             return getattr(stub, method)(request, timeout=deadline, metadata=self._metadata)
         except grpc.RpcError as error:
@@ -166,6 +199,7 @@ class SessionClient:
         With ``wait_ms``, a locked session is waited for on the server (FIFO) instead of
         answering ``Outcome.LOCKED`` at once.
         """
+        wait_ms = _uint32("wait_ms", wait_ms)
         r = self._call("Get", app, session_id, pb.GetRequest(app=app, session_id=session_id, wait_ms=wait_ms), wait_ms, timeout)
         return GetResult(
             outcome=_outcome(r.outcome),
@@ -196,7 +230,12 @@ class SessionClient:
             ttl_seconds: ttl of a session created by this call; 0 = server default.
         """
         req = pb.LockRequest(
-            app=app, session_id=session_id, wait_ms=wait_ms, lease_ms=lease_ms, create=create, ttl_seconds=ttl_seconds
+            app=app,
+            session_id=session_id,
+            wait_ms=_uint32("wait_ms", wait_ms),
+            lease_ms=_uint32("lease_ms", lease_ms),
+            create=create,
+            ttl_seconds=_uint32("ttl_seconds", ttl_seconds),
         )
         r = self._call("Lock", app, session_id, req, wait_ms, timeout)
         return LockResult(
@@ -234,7 +273,7 @@ class SessionClient:
             app=app,
             session_id=session_id,
             data=bytes(data),
-            ttl_seconds=ttl_seconds,
+            ttl_seconds=_uint32("ttl_seconds", ttl_seconds),
             lock_id=lock_id,
             keep_lock=keep_lock,
             expected_version=expected_version,
@@ -252,7 +291,12 @@ class SessionClient:
     def expire(self, app: str, session_id: str, *, ttl_seconds: int = 0, timeout: Optional[float] = None) -> ExpireResult:
         """Restarts the session's sliding window, with a new ttl if ``ttl_seconds`` > 0."""
         r = self._call(
-            "Expire", app, session_id, pb.ExpireRequest(app=app, session_id=session_id, ttl_seconds=ttl_seconds), 0, timeout
+            "Expire",
+            app,
+            session_id,
+            pb.ExpireRequest(app=app, session_id=session_id, ttl_seconds=_uint32("ttl_seconds", ttl_seconds)),
+            0,
+            timeout,
         )
         return ExpireResult(found=r.found, ttl_seconds=r.ttl_seconds)
 
@@ -275,34 +319,53 @@ class SessionClient:
         create: bool = True,
         ttl_seconds: int = 0,
         timeout: Optional[float] = None,
+        waiter_limit_retry: Union[WaiterLimitRetry, Literal[False]] = DEFAULT_WAITER_LIMIT_RETRY,
     ) -> Iterator[LockedSession]:
         """Holds the session's lock for the ``with`` block::
 
             with client.locked("shop", sid) as s:
                 s.data = update(s.data)
 
-        Acquires with server-side waiting (up to ``wait_ms``), creating a missing session unless
-        ``create=False``. On normal exit, writes ``s.data`` back with set-and-release if it was
-        replaced by different bytes, and only releases otherwise; on an exception, releases and
-        re-raises. Nothing is renewed silently: if the lease ended meanwhile, the write fails
-        with ``StatewardError`` (``ABORTED``). A refused write releases the lock before raising.
+        Acquires with server-side waiting (up to ``wait_ms``, default 10 s), creating a missing
+        session unless ``create=False``. On normal exit, writes ``s.data`` back with set-and-release
+        if it was replaced by different bytes, and only releases otherwise; on an exception,
+        releases and re-raises. Nothing is renewed silently: if the lease ended meanwhile, the write
+        fails with ``StatewardError`` (``ABORTED``). A refused write releases the lock before raising.
+
+        ``wait_ms`` is the whole budget for taking the lock: a Lock refused because the session's
+        queue was full (``TOO_MANY_WAITERS``) is retried within it, per ``waiter_limit_retry``
+        (``False``: raise it at once). ``timeout``, when given, is each call's whole deadline (the
+        Lock's retries together), wait included.
 
         Raises:
-            StatewardError: reason ``LOCK_WAIT_TIMEOUT`` (code ``DEADLINE_EXCEEDED``) if the
-                lock was still held when the wait ran out; reason ``SESSION_NOT_FOUND`` (code
+            StatewardError: reason ``LOCK_WAIT_TIMEOUT`` (code ``ABORTED``) if the lock was still
+                held by another when the wait ran out; reason ``SESSION_NOT_FOUND`` (code
                 ``NOT_FOUND``) with ``create=False`` and no such session; or any call failure.
         """
-        r = self.lock(
-            app, session_id, wait_ms=wait_ms, lease_ms=lease_ms, create=create, ttl_seconds=ttl_seconds, timeout=timeout
+        r = retry_waiter_limit(
+            waiter_limit_retry,
+            _uint32("wait_ms", wait_ms),
+            timeout,
+            lambda wait_left, timeout_left: self.lock(
+                app,
+                session_id,
+                wait_ms=wait_left,
+                lease_ms=lease_ms,
+                create=create,
+                ttl_seconds=ttl_seconds,
+                timeout=timeout_left,
+            ),
         )
         if r.outcome is Outcome.LOCKED:
+            # ABORTED, as the server's LOCKED_BY_OTHER for the same conflict without a wait: the
+            # call itself did not run out of time, and nothing was done.
             raise StatewardError(
-                grpc.StatusCode.DEADLINE_EXCEEDED,
+                grpc.StatusCode.ABORTED,
                 f"the session was still locked by another holder after waiting {wait_ms} ms",
-                "LOCK_WAIT_TIMEOUT",
+                ClientReason.LOCK_WAIT_TIMEOUT.value,
             )
         if r.outcome is Outcome.NOT_FOUND:
-            raise StatewardError(grpc.StatusCode.NOT_FOUND, "no such session", "SESSION_NOT_FOUND")
+            raise StatewardError(grpc.StatusCode.NOT_FOUND, "no such session", ClientReason.SESSION_NOT_FOUND.value)
         session = LockedSession(
             app=app,
             session_id=session_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Iterable, Mapping, Optional, Tuple
 
 import grpc
@@ -10,7 +11,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from ._gen.stateward.v1 import errors_pb2
 
-__all__ = ["ERROR_DOMAIN", "REASON_TRAILER", "STATUS_DETAILS_TRAILER", "ErrorReason", "StatewardError"]
+__all__ = ["ERROR_DOMAIN", "REASON_TRAILER", "STATUS_DETAILS_TRAILER", "ClientReason", "ErrorReason", "StatewardError"]
 
 #: The stable reasons of the contract (``stateward.v1.ErrorReason``, proto/stateward/v1/errors.proto):
 #: ``ErrorReason.STALE_LOCK_ID`` is the number, ``ErrorReason.Name(...)`` the name that
@@ -31,6 +32,21 @@ ERROR_DOMAIN = "stateward.v1"
 _ERROR_INFO_TYPE = error_details_pb2.ErrorInfo.DESCRIPTOR.full_name
 
 
+class ClientReason(str, enum.Enum):
+    """The reasons the client itself gives (in :attr:`StatewardError.reason`), the same names for
+    the same events as the TypeScript and Go clients (``docs/client-behaviour.md``). Members are
+    strings: ``e.reason == ClientReason.LOCK_WAIT_TIMEOUT``."""
+
+    #: ``ABORTED``: :meth:`SessionClient.locked` waited, and another holder still held the lock.
+    LOCK_WAIT_TIMEOUT = "LOCK_WAIT_TIMEOUT"
+    #: ``NOT_FOUND``: :meth:`SessionClient.locked` with ``create=False`` found no session.
+    SESSION_NOT_FOUND = "SESSION_NOT_FOUND"
+    #: ``INTERNAL``: the server answered an outcome this client does not know.
+    UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
+    #: ``CANCELLED``: the client was closed.
+    CLIENT_CLOSED = "CLIENT_CLOSED"
+
+
 class StatewardError(Exception):
     """A failed Stateward call.
 
@@ -41,9 +57,10 @@ class StatewardError(Exception):
         reason: the server's stable reason, the name of an :data:`ErrorReason` (from the
             ``google.rpc.ErrorInfo`` in the ``grpc-status-details-bin`` trailer, or the
             ``stateward-reason`` trailer of older servers), for branching without parsing
-            messages; or a client-side reason (``LOCK_WAIT_TIMEOUT``, ``SESSION_NOT_FOUND``,
-            ``CLIENT_CLOSED``); ``None`` if none was sent. A newer server's reason that this
-            client's :data:`ErrorReason` lacks is passed through as it came.
+            messages; or a client-side reason (a :class:`ClientReason`: ``LOCK_WAIT_TIMEOUT``,
+            ``SESSION_NOT_FOUND``, ``UNKNOWN_OUTCOME``, ``CLIENT_CLOSED``; and ``INVALID_FIELD`` for a
+            value the wire cannot carry, refused before sending); ``None`` if none was sent. A newer
+            server's reason that this client's :data:`ErrorReason` lacks is passed through as it came.
         details: the status message.
         metadata: the facts that go with the reason (the ErrorInfo's metadata, e.g. ``field`` and
             ``limit`` for ``INVALID_FIELD``; the keys of each reason are documented in errors.proto);

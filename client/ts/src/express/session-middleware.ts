@@ -7,7 +7,7 @@
 import session from "express-session";
 import type { SessionOptions } from "express-session";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { StatewardError } from "../errors";
+import { ClientReason, StatewardError } from "../errors";
 import { isWaiterLimitError } from "../with-lock";
 import type { RequestLockState, StatewardStore } from "./session-store";
 
@@ -48,7 +48,7 @@ export interface StatewardSessionOptions extends SessionOptions {
   readonly readOnly?: ReadOnlyRule;
   /**
    * A request that could not get its session within the store's `waitMs` — another request still
-   * held the lock (`LOCK_TIMEOUT`), or the session's queue on the server stayed full
+   * held the lock (`LOCK_WAIT_TIMEOUT`), or the session's queue on the server stayed full
    * (`TOO_MANY_WAITERS`, after the store's retries) — is answered by the middleware itself with
    * `503 Service Unavailable` and a `Retry-After` header, and the route does not run: the request
    * did nothing, and trying again later is the right move. The body is a short text naming the
@@ -71,8 +71,8 @@ function readOnlyPredicate(rule: ReadOnlyRule | undefined): (request: Request) =
 type EndFunction = (...args: unknown[]) => Response;
 
 /** The reason of an error that means "the session is busy, come back later", else undefined. */
-function busyReason(error: unknown): "LOCK_TIMEOUT" | "TOO_MANY_WAITERS" | undefined {
-  if (StatewardError.is(error) && error.reason === "LOCK_TIMEOUT") return "LOCK_TIMEOUT";
+function busyReason(error: unknown): typeof ClientReason.LOCK_WAIT_TIMEOUT | "TOO_MANY_WAITERS" | undefined {
+  if (StatewardError.is(error) && error.reason === ClientReason.LOCK_WAIT_TIMEOUT) return ClientReason.LOCK_WAIT_TIMEOUT;
   return error !== undefined && isWaiterLimitError(error) ? "TOO_MANY_WAITERS" : undefined;
 }
 
@@ -82,7 +82,7 @@ function busyReason(error: unknown): "LOCK_TIMEOUT" | "TOO_MANY_WAITERS" | undef
  * A writer request's `store.get` becomes Lock (waiting server-side, FIFO, up to the store's
  * `waitMs`); its saves write as the lock's holder; the lock is released just before the response
  * ends (or when the connection closes), so the next request of the same user sees every change.
- * If the lock is still held by another request when the wait runs out (`LOCK_TIMEOUT`), or the
+ * If the lock is still held by another request when the wait runs out (`LOCK_WAIT_TIMEOUT`), or the
  * session's queue on the server stays full (`TOO_MANY_WAITERS`, retried within the wait), the
  * middleware answers `503` with `Retry-After` (see `busyResponse`).
  * A read-only request that changed its session fails with `READ_ONLY_REQUEST`; like every

@@ -7,9 +7,9 @@
 import { status } from "@grpc/grpc-js";
 import session from "express-session";
 import type { SessionData } from "express-session";
-import { StatewardError, toStatewardError } from "../errors";
+import { ClientReason, StatewardError, toStatewardError } from "../errors";
 import type { SessionOperations } from "../session-client";
-import { retryWaiterLimit, type WaiterLimitRetryOptions } from "../with-lock";
+import { DEFAULT_LOCK_WAIT_MS, retryWaiterLimit, type WaiterLimitRetryOptions } from "../with-lock";
 
 /** How sessions are turned into bytes and back. Default: JSON. */
 export interface SessionSerializer {
@@ -29,7 +29,8 @@ export interface StatewardStoreOptions {
   readonly ttlSeconds?: number;
   /**
    * How long a request waits for another request's lock on its session, in ms: the whole budget,
-   * retries after `TOO_MANY_WAITERS` included. Default 10,000.
+   * retries after `TOO_MANY_WAITERS` included. Default {@link DEFAULT_LOCK_WAIT_MS} (10,000); when
+   * it runs out the request fails with ABORTED `LOCK_WAIT_TIMEOUT`.
    */
   readonly waitMs?: number;
   /**
@@ -112,7 +113,7 @@ export class StatewardStore extends session.Store {
     this.client = options.client;
     this.app = options.app ?? "express";
     this.ttlSeconds = Math.max(1, Math.min(MAX_TTL_SECONDS, Math.floor(options.ttlSeconds ?? 86_400)));
-    this.waitMs = Math.max(0, options.waitMs ?? 10_000);
+    this.waitMs = Math.max(0, options.waitMs ?? DEFAULT_LOCK_WAIT_MS);
     this.leaseMs = options.leaseMs;
     this.timeoutMs = options.timeoutMs;
     this.serializer = options.serializer ?? JSON_SERIALIZER;
@@ -287,5 +288,5 @@ export class StatewardStore extends session.Store {
 }
 
 function lockTimeout(waitMs: number): StatewardError {
-  return new StatewardError(status.ABORTED, "LOCK_TIMEOUT", `the session was still locked by another request after ${waitMs} ms`, "store");
+  return new StatewardError(status.ABORTED, ClientReason.LOCK_WAIT_TIMEOUT, `the session was still locked by another request after ${waitMs} ms`, "store");
 }
