@@ -24,6 +24,7 @@ import { MemoryBackend } from "./store/memory/memory-backend";
 import type { BackendEvents, SessionBackend } from "./store/session-backend";
 import { SessionStore } from "./store/session-store";
 import { CallMetrics } from "./telemetry/call-metrics";
+import { GcMetrics } from "./telemetry/gc-metrics";
 import { OperationTelemetry } from "./telemetry/operation-telemetry";
 import { startMetricsEndpoint, type MetricsEndpoint } from "./telemetry/prometheus-endpoint";
 import { ServerMetrics } from "./telemetry/server-metrics";
@@ -150,9 +151,11 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
 
   // Metrics exist only when something reads them: the Prometheus endpoint or another reader.
   const calls = new CallMetrics();
+  const gc = new GcMetrics();
+  const producers = [calls, gc];
   let endpoint: MetricsEndpoint | undefined;
-  if (config.metricsPort !== 0) endpoint = await startMetricsEndpoint(config.host, config.metricsPort, [calls]);
-  const readers = [...(endpoint === undefined ? [] : [endpoint.reader]), ...(telemetryDeps.metricReaders?.([calls]) ?? [])];
+  if (config.metricsPort !== 0) endpoint = await startMetricsEndpoint(config.host, config.metricsPort, producers);
+  const readers = [...(endpoint === undefined ? [] : [endpoint.reader]), ...(telemetryDeps.metricReaders?.(producers) ?? [])];
   let meterProvider: MeterProvider | undefined;
   let metrics: ServerMetrics | undefined;
   if (readers.length > 0) {
@@ -165,6 +168,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
         watchers: () => watchHub.size,
       },
       calls,
+      gc,
     );
   }
   const serverMetrics: ServerMetrics | undefined = metrics;
