@@ -12,7 +12,7 @@
  */
 import { createRequire } from "node:module";
 import { format } from "node:util";
-import { ConfigError, OPTION_DOCS, OPTION_SECTIONS, resolveConfig, type OptionSection, type ServerConfig } from "./config";
+import { ConfigError, OPTION_DOCS, OPTION_SECTIONS, resolveConfig, secretValues, type OptionSection, type ServerConfig } from "./config";
 import { createLogger, type Logger } from "./logger";
 import type { ProcessTelemetry } from "./telemetry/telemetry-sdk";
 import { telemetryPlan } from "./telemetry/telemetry-plan";
@@ -82,11 +82,11 @@ function routeGrpcLogs(logger: Logger): void {
 }
 
 /** Starts OpenTelemetry if the environment asks for it; loads no SDK module otherwise. */
-function startTelemetry(logger: Logger): ProcessTelemetry | undefined {
+function startTelemetry(logger: Logger, secrets: readonly string[]): ProcessTelemetry | undefined {
   const plan = telemetryPlan(process.env);
   if (!plan.traces && !plan.metricsPush) return undefined;
   const { startProcessTelemetry } = load("./telemetry/telemetry-sdk") as typeof import("./telemetry/telemetry-sdk");
-  const telemetry = startProcessTelemetry(process.env);
+  const telemetry = startProcessTelemetry(process.env, secrets);
   logger.info({ traces: plan.traces, metricsPush: plan.metricsPush, rootSampleRatio: plan.rootSampleRatio }, "OpenTelemetry started");
   return telemetry;
 }
@@ -94,7 +94,7 @@ function startTelemetry(logger: Logger): ProcessTelemetry | undefined {
 async function serve(config: ServerConfig): Promise<void> {
   const logger = createLogger(config.logLevel);
   // Before anything loads @grpc/grpc-js (see the module comment).
-  const telemetry = startTelemetry(logger);
+  const telemetry = startTelemetry(logger, secretValues(config));
   // Process-wide setting, hence here and not in startServer (which may run several times in tests).
   routeGrpcLogs(logger);
   const { startServer } = load("./stateward-server") as typeof import("./stateward-server");

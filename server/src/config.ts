@@ -134,7 +134,10 @@ interface OptionSpec<T> {
   readonly defaultText?: string;
   /** One-line description with the valid range. */
   readonly description: string;
-  /** The value is a secret: error messages do not repeat it. */
+  /**
+   * The value is a secret (a key, a token, a password): error messages do not repeat it, and it is
+   * kept out of logs, spans, metrics and resource attributes (see {@link SECRET_OPTIONS}).
+   */
   readonly secret?: boolean;
   /**
    * In the configuration file a number option takes an integer; with this, also a string (byte
@@ -484,6 +487,46 @@ export const OPTION_DOCS: readonly OptionDoc[] = Object.freeze([
   ...docsOf("limits", LIMIT_SPECS),
   ...docsOf("memory", MEMORY_SPECS),
 ]);
+
+/** An option whose value is a secret, by every name it goes by. */
+export interface SecretOption {
+  /** The property of the resolved configuration (as it would appear in a logged object). */
+  readonly key: string;
+  /** The command-line flag, e.g. `--session-hash-key`. */
+  readonly flag: string;
+  /** The environment variable, e.g. `STATEWARD_SESSION_HASH_KEY`. */
+  readonly env: string;
+}
+
+function secretOptionsOf<T>(specs: Specs<T>): SecretOption[] {
+  return (Object.keys(specs) as (keyof T & string)[])
+    .filter((key) => specs[key].secret === true)
+    .map((key) => Object.freeze({ key, flag: `--${specs[key].flag}`, env: envName(specs[key].flag) }));
+}
+
+/**
+ * The options marked `secret` in their spec. Logging (logger.ts) and telemetry (the resource of
+ * spans and metrics, telemetry-sdk.ts) consult this list, so a new secret option is covered by
+ * marking it.
+ */
+export const SECRET_OPTIONS: readonly SecretOption[] = Object.freeze([
+  ...secretOptionsOf(SERVER_SPECS),
+  ...secretOptionsOf(LIMIT_SPECS),
+  ...secretOptionsOf(MEMORY_SPECS),
+]);
+
+function secretValuesOf<T>(specs: Specs<T>, values: T): string[] {
+  return (Object.keys(specs) as (keyof T)[]).filter((key) => specs[key].secret === true).map((key) => String(values[key]));
+}
+
+/** The values of the secret options in `config` that are set (non-empty), for redaction. */
+export function secretValues(config: ServerConfig): readonly string[] {
+  return [
+    ...secretValuesOf(SERVER_SPECS, config),
+    ...secretValuesOf(LIMIT_SPECS, config.limits),
+    ...secretValuesOf(MEMORY_SPECS, config.memory),
+  ].filter((value) => value !== "");
+}
 
 type FlagValues = Readonly<Record<string, string | boolean | undefined>>;
 type Env = Readonly<Record<string, string | undefined>>;

@@ -1,17 +1,21 @@
 /**
  * The server's structured log: pino, JSON lines on stderr (stdout stays free for command output).
  *
- * Session ids and session data are bearer credentials and user data: no log line may contain them.
+ * Session ids and session data are bearer credentials and user data, and secrets (the hash key)
+ * are secrets: no log line may contain them.
  * Callers never pass them; the redaction below is a second line of defence for fields with the
  * usual names, should a request object ever be logged by mistake.
  */
 import pino from "pino";
-import type { LogLevel } from "./config";
+import { SECRET_OPTIONS, type LogLevel } from "./config";
 
 /** The logger type used throughout the server. */
 export type Logger = pino.Logger;
 
-/** Field paths blanked in every log line (defence in depth; see the module comment). */
+/**
+ * Field paths blanked in every log line (defence in depth; see the module comment): session ids
+ * and data, and the secret options (config.ts marks them), should a configuration be logged.
+ */
 const REDACTED_PATHS = [
   "sessionId",
   "session_id",
@@ -21,6 +25,7 @@ const REDACTED_PATHS = [
   "*.session_id",
   "*.data",
   "*.request",
+  ...SECRET_OPTIONS.flatMap((option) => [option.key, `*.${option.key}`]),
 ];
 
 /**

@@ -28,6 +28,7 @@ import { MemoryBackend } from "./store/memory/memory-backend";
 import type { BackendEvents, SessionBackend } from "./store/session-backend";
 import { SessionStore } from "./store/session-store";
 import { CallMetrics } from "./telemetry/call-metrics";
+import { GcMetrics } from "./telemetry/gc-metrics";
 import { OperationTelemetry } from "./telemetry/operation-telemetry";
 import { startMetricsEndpoint, type MetricsEndpoint } from "./telemetry/prometheus-endpoint";
 import { ServerMetrics } from "./telemetry/server-metrics";
@@ -163,14 +164,16 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
 
   // Metrics exist only when something reads them: the Prometheus endpoint or another reader.
   const calls = new CallMetrics();
+  const gc = new GcMetrics();
+  const producers = [calls, gc];
   let endpoint: MetricsEndpoint | undefined;
   if (config.metricsPort !== 0) {
-    endpoint = await startMetricsEndpoint(config.host, config.metricsPort, [calls], healthRoutes(serving)).catch(async (error: unknown) => {
+    endpoint = await startMetricsEndpoint(config.host, config.metricsPort, producers, healthRoutes(serving)).catch(async (error: unknown) => {
       await closeHealthEndpoint();
       throw isAddressInUse(error) ? new PortInUseError(config.metricsPort, "--metrics-port", { cause: error }) : error;
     });
   }
-  const readers = [...(endpoint === undefined ? [] : [endpoint.reader]), ...(telemetryDeps.metricReaders?.([calls]) ?? [])];
+  const readers = [...(endpoint === undefined ? [] : [endpoint.reader]), ...(telemetryDeps.metricReaders?.(producers) ?? [])];
   let meterProvider: MeterProvider | undefined;
   let metrics: ServerMetrics | undefined;
   if (readers.length > 0) {
@@ -183,6 +186,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
         watchers: () => watchHub.size,
       },
       calls,
+      gc,
     );
   }
   const serverMetrics: ServerMetrics | undefined = metrics;

@@ -1,7 +1,9 @@
 /**
  * Metrics after a scripted workload: call durations and counts per method and outcome, sessions
  * and bytes resident, memory-budget use, lock grants and waits, lease expiries, rejections by
- * limit, expirations, expiry slices; over unary calls and the pipeline. Read with a pull reader.
+ * limit, expirations, expiry slices; over unary calls and the pipeline; and the process and
+ * Node.js runtime metrics. Read with a pull reader (the OpenTelemetry names and attributes: what the
+ * OTLP push sends).
  */
 import * as assert from "node:assert/strict";
 import { DataPointType, type Histogram } from "@opentelemetry/sdk-metrics";
@@ -10,8 +12,10 @@ import { FakeClock } from "../src/store/fake-clock";
 import { MemoryBackend } from "../src/store/memory/memory-backend";
 import { metricsByName, pointsOf, startObservedServer, total, unary, type ObservedServer } from "./helpers/telemetry-test-kit";
 import { FAKE_START_MS, grpc, waitFor } from "./helpers/test-server";
+import { OK_OUTCOMES, OPERATION_METHODS, SEMCONV_VERSION } from "../src/telemetry/telemetry-names";
 
 const APP = "shop";
+const method = (name: string): string => `stateward.v1.SessionState/${name}`;
 
 // The gauges checked against the backend (bytes used, budget) and the expiry sweep (runDueWork) are the memory backend's.
 describe("metrics: a scripted workload (memory backend)", function () {
@@ -67,32 +71,43 @@ describe("metrics: a scripted workload (memory backend)", function () {
     assert.equal(duration.dataPointType, DataPointType.HISTOGRAM);
 
     const calls = (match: Record<string, string | number>): number => total(collected, "rpc.server.call.duration", match);
-    assert.equal(calls({ "rpc.method": "Set", "stateward.outcome": "written" }), 4); // s1, s2, s3, big
-    assert.equal(calls({ "rpc.method": "Set", "stateward.outcome": "error", "rpc.grpc.status_code": grpc.status.ABORTED }), 1);
-    assert.equal(calls({ "rpc.method": "Set", "rpc.grpc.status_code": grpc.status.RESOURCE_EXHAUSTED }), 1);
-    assert.equal(calls({ "rpc.method": "Get", "stateward.outcome": "ok", "stateward.transport": "unary" }), 2); // hit + the queued reader
-    assert.equal(calls({ "rpc.method": "Get", "stateward.outcome": "not_found" }), 1);
-    assert.equal(calls({ "rpc.method": "Get", "rpc.grpc.status_code": grpc.status.RESOURCE_EXHAUSTED }), 1);
-    assert.equal(calls({ "rpc.method": "Get", "stateward.transport": "pipeline" }), 1);
-    assert.equal(calls({ "rpc.method": "Lock", "stateward.outcome": "ok" }), 1);
-    assert.equal(calls({ "rpc.method": "Remove", "stateward.outcome": "removed" }), 1);
+    assert.equal(calls({ "rpc.method": method("Set"), "stateward.outcome": "written" }), 4); // s1, s2, s3, big
+    assert.equal(calls({ "rpc.method": method("Set"), "stateward.outcome": "error", "rpc.status_code": "ABORTED" }), 1);
+    assert.equal(calls({ "rpc.method": method("Set"), "rpc.status_code": "RESOURCE_EXHAUSTED" }), 1);
+    assert.equal(calls({ "rpc.method": method("Get"), "stateward.outcome": "ok", "stateward.transport": "unary" }), 2); // hit + the queued reader
+    assert.equal(calls({ "rpc.method": method("Get"), "stateward.outcome": "not_found" }), 1);
+    assert.equal(calls({ "rpc.method": method("Get"), "rpc.status_code": "RESOURCE_EXHAUSTED" }), 1);
+    assert.equal(calls({ "rpc.method": method("Get"), "stateward.transport": "pipeline" }), 1);
+    assert.equal(calls({ "rpc.method": method("Lock"), "stateward.outcome": "ok" }), 1);
+    assert.equal(calls({ "rpc.method": method("Remove"), "stateward.outcome": "removed" }), 1);
+    // The count of the histogram is the operation count (there is no separate counter).
     assert.equal(calls({}), 13);
+    assert.equal(calls({ "rpc.method": method("Set") }), 6);
+    assert.ok(!names.has("stateward.operations"));
     for (const point of pointsOf(collected, "rpc.server.call.duration")) {
-      assert.equal(point.attributes["rpc.system"], "grpc");
-      assert.equal(point.attributes["rpc.service"], "stateward.v1.SessionState");
+      // The rpc conventions of semconv 1.45, and no attribute of older versions.
+      assert.equal(point.attributes["rpc.system.name"], "grpc");
+      assert.match(String(point.attributes["rpc.method"]), /^stateward\.v1\.SessionState\/(Get|Lock|Set|Release|Expire|Remove)$/);
+      assert.match(String(point.attributes["rpc.status_code"]), /^[A-Z_]+$/);
+      for (const old of ["rpc.system", "rpc.service", "rpc.grpc.status_code"]) assert.equal(point.attributes[old], undefined, old);
+      // None of these refusals is a server error: no error.type.
+      assert.equal(point.attributes["error.type"], undefined);
+      // Every successful outcome is one whose series exists from the start.
+      const name = String(point.attributes["rpc.method"]).split("/")[1] as (typeof OPERATION_METHODS)[number];
+      if (point.attributes["rpc.status_code"] === "OK") assert.ok(OK_OUTCOMES[name].includes(String(point.attributes["stateward.outcome"])), `${name} ${String(point.attributes["stateward.outcome"])}`);
       const histogram = point.value as Histogram;
       assert.ok(histogram.sum !== undefined && histogram.sum >= 0 && histogram.sum < 60, `durations are seconds: ${String(histogram.sum)}`);
     }
-    assert.equal(total(collected, "stateward.operations"), 13);
-    assert.equal(total(collected, "stateward.operations", { "rpc.method": "Set" }), 6);
+    assert.equal(SEMCONV_VERSION, "1.45.0");
 
     // Only the queued reader waited for a lock.
     assert.equal(total(collected, "stateward.lock.wait.duration"), 1);
-    assert.equal(total(collected, "stateward.lock.wait.duration", { "rpc.method": "Get" }), 1);
+    assert.equal(total(collected, "stateward.lock.wait.duration", { "rpc.method": method("Get"), "stateward.outcome": "ok" }), 1);
     assert.equal(total(collected, "stateward.lock.grants"), 1);
     assert.equal(total(collected, "stateward.lock.lease_expiries"), 1);
     assert.equal(total(collected, "stateward.rejections", { "stateward.reason": "TOO_MANY_WAITERS" }), 1);
     assert.equal(total(collected, "stateward.rejections", { "stateward.reason": "MEMORY_BUDGET" }), 1);
+    assert.equal(total(collected, "stateward.rejections"), 2, "no other rejection");
     assert.equal(total(collected, "stateward.sessions.expired"), 1);
 
     // s1 and big remain.
@@ -110,17 +125,39 @@ describe("metrics: a scripted workload (memory backend)", function () {
     assert.equal(names.get("stateward.expiry.slice.duration")?.descriptor.unit, "s");
   });
 
-  it("reports event-loop delay", async () => {
+  it("reports event-loop lag, heap, GC pauses and the process's CPU, memory and descriptors", async () => {
     s = await startObservedServer([], { tracing: false });
     const reader = s.reader;
     // The sampler needs a few of its 10 ms ticks before it has a value.
-    await waitFor(async () => metricsByName(await reader.metrics()).has("nodejs.eventloop.delay.p99"), "event-loop delay samples", 5000);
+    await waitFor(async () => metricsByName(await reader.metrics()).has("nodejs.eventloop.lag.p99"), "event-loop lag samples", 5000);
     const collected = await reader.metrics();
     const names = metricsByName(collected);
-    for (const suffix of ["p50", "p90", "p99", "max", "mean"]) {
-      const metric = names.get(`nodejs.eventloop.delay.${suffix}`);
-      assert.ok(metric !== undefined, suffix);
+    for (const statistic of ["min", "max", "mean", "stddev", "p50", "p90", "p99"]) {
+      const metric = names.get(`nodejs.eventloop.lag.${statistic}`);
+      assert.ok(metric !== undefined, statistic);
       assert.equal(metric.descriptor.unit, "s");
+    }
+    const value = (name: string, match = {}): number => total(collected, name, match);
+    assert.ok(value("nodejs.eventloop.lag") >= 0 && value("nodejs.eventloop.lag") < 5, "lag now, in seconds");
+    const heapUsed = value("nodejs.heap_size_used");
+    assert.ok(heapUsed > 1024 * 1024 && heapUsed <= value("nodejs.heap_size_total"), `heap used ${heapUsed}`);
+    assert.ok(value("nodejs.heap_space_size_used", { space: "old" }) > 0, "old space, labelled as prom-client does");
+    assert.ok(value("nodejs.external_memory") > 0);
+    assert.equal(pointsOf(collected, "nodejs.version_info")[0]?.attributes.version, process.version);
+    // GC pauses: a series per kind, in seconds.
+    assert.deepEqual(pointsOf(collected, "nodejs.gc.duration").map((point) => point.attributes.kind).sort(), ["incremental", "major", "minor", "weakcb"]);
+    assert.equal(names.get("nodejs.gc.duration")?.descriptor.unit, "s");
+    // The process: CPU seconds, resident memory close to Node's own figure, start time, descriptors.
+    const cpu = value("process.cpu");
+    const usage = process.cpuUsage();
+    assert.ok(cpu > 0 && cpu <= (usage.user + usage.system) / 1e6, `cpu ${cpu} s`);
+    const rss = value("process.resident_memory");
+    assert.ok(Math.abs(rss - process.memoryUsage.rss()) < 64 * 1024 * 1024, `rss ${rss}`);
+    const started = value("process.start_time");
+    assert.ok(Math.abs(started - (Date.now() / 1000 - process.uptime())) < 5, `start time ${started}`);
+    if (process.platform === "linux") {
+      assert.ok(value("process.virtual_memory") >= rss);
+      assert.ok(value("process.open_fds") > 3 && value("process.open_fds") < value("process.max_fds"));
     }
   });
 

@@ -1,7 +1,8 @@
 /**
- * Traces: a span per operation named stateward.v1.SessionState/<Method> with the rpc.* attributes,
- * the outcome, lock wait, lease expiry and payload size; client → server parent/child links over
- * unary calls and per pipelined operation; and never a session id in any span.
+ * Traces: a span per operation named stateward.v1.SessionState/<Method> with the rpc.* attributes
+ * of the semantic conventions 1.45, the outcome, lock wait, lease expiry and payload size; client →
+ * server parent/child links over unary calls and per pipelined operation; never a session id in any
+ * span, and an invalid app name never as sent.
  */
 import * as assert from "node:assert/strict";
 import { context, trace, SpanKind, type Context } from "@opentelemetry/api";
@@ -94,15 +95,17 @@ describe("telemetry: traces", function () {
       assert.equal(span.spanContext().traceId, web.spanContext().traceId, "same trace as the web request");
       assert.equal(parentId(span), clientSpan.spanContext().spanId, "server span is the client span's child");
       assert.equal(parentId(clientSpan), web.spanContext().spanId, "client span is the web request's child");
-      assert.equal(span.attributes["rpc.system"], "grpc");
-      assert.equal(span.attributes["rpc.service"], "stateward.v1.SessionState");
-      assert.equal(span.attributes["rpc.grpc.status_code"], 0);
+      assert.equal(span.attributes["rpc.system.name"], "grpc");
+      assert.equal(span.attributes["rpc.method"], span.name, "the fully-qualified method, as the span name");
+      assert.equal(span.attributes["rpc.status_code"], "OK");
+      for (const old of ["rpc.system", "rpc.service", "rpc.grpc.status_code"]) assert.equal(span.attributes[old], undefined, old);
+      assert.equal(span.attributes["error.type"], undefined);
       assert.equal(span.attributes["stateward.transport"], "unary");
       assert.equal(span.attributes["stateward.app"], APP);
       assert.equal(clientSpan.attributes["rpc.grpc.status_code"], 0);
     }
     const [set, hit, miss] = spans as [ReadableSpan, ReadableSpan, ReadableSpan];
-    assert.equal(set.attributes["rpc.method"], "Set");
+    assert.equal(set.attributes["rpc.method"], "stateward.v1.SessionState/Set");
     assert.equal(set.attributes["stateward.outcome"], "written");
     assert.equal(set.attributes["stateward.payload.size"], 5);
     assert.equal(set.attributes["stateward.lease_expired"], false);
@@ -138,7 +141,8 @@ describe("telemetry: traces", function () {
     assert.ok((queued.attributes["stateward.lock.wait_ms"] as number) >= 15, `wait ${String(queued.attributes["stateward.lock.wait_ms"])} ms`);
     assert.equal(queued.attributes["stateward.outcome"], "ok");
     const [late] = serverSpans(server(), "Set") as [ReadableSpan];
-    assert.equal(late.attributes["rpc.grpc.status_code"], grpc.status.ABORTED);
+    assert.equal(late.attributes["rpc.status_code"], "ABORTED");
+    assert.equal(late.attributes["error.type"], undefined, "a refusal is not a server error");
     assert.equal(late.attributes["stateward.outcome"], "error");
     assert.equal(late.attributes["stateward.reason"], "LEASE_EXPIRED");
     assert.equal(late.attributes["stateward.lease_expired"], true);
@@ -175,7 +179,7 @@ describe("telemetry: traces", function () {
     assert.equal(clientSpans.length, 4);
     for (const span of spans) {
       assert.equal(span.attributes["stateward.transport"], "pipeline");
-      assert.equal(span.attributes["rpc.grpc.status_code"], 0);
+      assert.equal(span.attributes["rpc.status_code"], "OK");
       const parent = clientSpans.find((candidate) => candidate.spanContext().spanId === parentId(span));
       assert.ok(parent !== undefined, `the parent of ${span.name} is a client span`);
       assert.equal(parent.name, span.name);
@@ -183,7 +187,7 @@ describe("telemetry: traces", function () {
       assert.ok(web !== undefined, "the client span is a web request's child");
       assert.equal(span.spanContext().traceId, web.spanContext().traceId);
     }
-    assert.deepEqual(new Set(spans.map((span) => span.attributes["rpc.method"])), new Set(["Set", "Get"]));
+    assert.deepEqual(new Set(spans.map((span) => span.attributes["rpc.method"])), new Set(["stateward.v1.SessionState/Set", "stateward.v1.SessionState/Get"]));
     assertNoSessionId([...spans, ...clientSpans], SECRET_ID);
   });
 
@@ -218,7 +222,32 @@ describe("telemetry: traces", function () {
     await waitFor(() => serverSpans(server(), "Lock").length === 2, "the cancelled Lock's span");
     const cancelled = serverSpans(server(), "Lock")[1];
     assert.equal(cancelled?.attributes["stateward.outcome"], "cancelled");
-    assert.equal(cancelled?.attributes["rpc.grpc.status_code"], grpc.status.CANCELLED);
+    assert.equal(cancelled?.attributes["rpc.status_code"], "CANCELLED");
+  });
+
+  it("records an app name that fails validation as (invalid), never as sent, unary and pipelined", async () => {
+    s = await startObservedServer();
+    const client = tracedClient();
+    const pipeline = new PipelineClient(server().server.address, grpc.credentials.createInsecure());
+    server().closables.push(pipeline);
+    const badBytes = "shop\u0000\n<script>\u00e9";
+    const tooLong = "a".repeat(129);
+    for (const app of [badBytes, tooLong]) {
+      await assert.rejects(unary(client, client.get, GetRequest.fromPartial({ app, sessionId: SECRET_ID })), (error: grpc.ServiceError) => error.code === grpc.status.INVALID_ARGUMENT);
+      await assert.rejects(pipeline.set(SetRequest.fromPartial({ app, sessionId: SECRET_ID, data: Buffer.from("x") })));
+    }
+    // The longest valid name is kept as it is.
+    const longest = "b".repeat(128);
+    await unary(client, client.get, GetRequest.fromPartial({ app: longest, sessionId: SECRET_ID }));
+    await waitFor(() => serverSpans(server()).length === 5, "five server spans");
+    const spans = serverSpans(server());
+    const apps = spans.map((span) => span.attributes["stateward.app"]);
+    assert.deepEqual(apps, ["(invalid)", "(invalid)", "(invalid)", "(invalid)", longest]);
+    for (const span of spans.slice(0, 4)) {
+      assert.equal(span.attributes["rpc.status_code"], "INVALID_ARGUMENT");
+      assert.ok(!spanStrings(span).includes("<script>") && !spanStrings(span).includes(tooLong), spanStrings(span));
+    }
+    assertNoSessionId(spans, SECRET_ID);
   });
 });
 
@@ -291,9 +320,9 @@ describe("telemetry: asynchronous backend", function () {
       for (const span of locks) if (span !== waited[0]) assert.equal(span.attributes["stateward.lock.wait_ms"], 0);
     }
     const collected = await server().reader.metrics();
-    assert.equal(total(collected, "stateward.lock.wait.duration", { "rpc.method": "Get" }), 0, "no Get is a lock wait");
-    assert.equal(total(collected, "stateward.lock.wait.duration", { "rpc.method": "Lock", "stateward.transport": "unary" }), 1);
-    assert.equal(total(collected, "stateward.lock.wait.duration", { "rpc.method": "Lock", "stateward.transport": "pipeline" }), 1);
+    assert.equal(total(collected, "stateward.lock.wait.duration", { "rpc.method": "stateward.v1.SessionState/Get" }), 0, "no Get is a lock wait");
+    assert.equal(total(collected, "stateward.lock.wait.duration", { "rpc.method": "stateward.v1.SessionState/Lock", "stateward.transport": "unary" }), 1);
+    assert.equal(total(collected, "stateward.lock.wait.duration", { "rpc.method": "stateward.v1.SessionState/Lock", "stateward.transport": "pipeline" }), 1);
     assert.equal(total(collected, "stateward.lock.wait.duration"), 2);
   });
 });

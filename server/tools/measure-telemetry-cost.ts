@@ -14,6 +14,7 @@ import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TracerProvider } from "@opentelemetry/sdk-trace";
 import { CallMetrics } from "../src/telemetry/call-metrics";
+import { GcMetrics } from "../src/telemetry/gc-metrics";
 import { OperationTelemetry, type OperationResult } from "../src/telemetry/operation-telemetry";
 import { ServerMetrics } from "../src/telemetry/server-metrics";
 
@@ -47,7 +48,7 @@ function tracerProvider(): TracerProvider {
 async function main(): Promise<void> {
   const calls = new CallMetrics();
   const meterProvider = new MeterProvider({ readers: [new DiscardingReader({ metricProducers: [calls] })] });
-  const metrics = new ServerMetrics(meterProvider, { storeStats: () => ({}) as never, watchers: () => 0 }, calls);
+  const metrics = new ServerMetrics(meterProvider, { storeStats: () => ({}) as never, watchers: () => 0 }, calls, new GcMetrics());
   const providers: TracerProvider[] = [];
   const traced = (ratio: number): OperationTelemetry => {
     const provider = tracerProvider();

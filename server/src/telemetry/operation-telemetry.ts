@@ -25,22 +25,28 @@ import {
   type TracerProvider,
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { KEY_LIMITS } from "@stateward/protocol/contract";
+import { isVisibleAscii } from "../store/input-validation";
 import { INSTRUMENTATION_SCOPE, type ServerMetrics } from "./server-metrics";
 import {
   ATTR_APP,
+  ATTR_ERROR_TYPE,
   ATTR_LEASE_EXPIRED,
   ATTR_LOCK_WAIT_MS,
   ATTR_OUTCOME,
   ATTR_PAYLOAD_SIZE,
   ATTR_REASON,
-  ATTR_RPC_GRPC_STATUS_CODE,
   ATTR_RPC_METHOD,
-  ATTR_RPC_SERVICE,
-  ATTR_RPC_SYSTEM,
+  ATTR_RPC_STATUS_CODE,
+  ATTR_RPC_SYSTEM_NAME,
   ATTR_SESSION_HASH,
   ATTR_TRANSPORT,
-  RPC_SERVICE,
+  INVALID_APP,
+  RPC_SYSTEM_GRPC,
+  isServerError,
+  rpcMethodOf,
   spanNameOf,
+  statusNameOf,
   type OperationMethod,
   type Transport,
 } from "./telemetry-names";
@@ -90,10 +96,14 @@ export interface ActiveOperation {
   end(result: OperationResult): void;
 }
 
-/** gRPC codes that are the server's fault (OpenTelemetry's gRPC server span status rule). */
-const SERVER_ERROR_CODES = new Set([2, 4, 12, 13, 14, 15]);
-
-const RPC_SYSTEM = "grpc";
+/**
+ * The app name as spans carry it: as sent when it is a valid name (what the store accepts: visible
+ * ASCII, at most 128 bytes), else {@link INVALID_APP}. A request that fails validation still gets
+ * its span, but its bytes of any length and content do not reach the trace backend.
+ */
+export function appAttribute(app: string): string {
+  return typeof app === "string" && app.length <= KEY_LIMITS.maxAppBytes && isVisibleAscii(app) ? app : INVALID_APP;
+}
 
 /** Per-operation telemetry over an optional tracer and optional metrics. */
 export class OperationTelemetry {
@@ -131,7 +141,7 @@ export class OperationTelemetry {
    * @param method - the operation.
    * @param transport - how it arrived.
    * @param parent - the caller's context (ROOT_CONTEXT when none).
-   * @param app - the application name (goes into the span).
+   * @param app - the application name (goes into the span if valid, see {@link appAttribute}).
    * @param sessionId - only ever hashed with the configured key, never recorded as such.
    * @param requestBytes - bytes of session data the request carries (Set), else 0.
    */
@@ -140,11 +150,10 @@ export class OperationTelemetry {
     const tracer = this.tracer;
     if (tracer !== undefined && this.sampled(parent)) {
       const attributes: Attributes = {
-        [ATTR_RPC_SYSTEM]: RPC_SYSTEM,
-        [ATTR_RPC_SERVICE]: RPC_SERVICE,
-        [ATTR_RPC_METHOD]: method,
+        [ATTR_RPC_SYSTEM_NAME]: RPC_SYSTEM_GRPC,
+        [ATTR_RPC_METHOD]: rpcMethodOf(method),
         [ATTR_TRANSPORT]: transport,
-        [ATTR_APP]: app,
+        [ATTR_APP]: appAttribute(app),
       };
       if (method === "Set") attributes[ATTR_PAYLOAD_SIZE] = requestBytes;
       span = tracer.startSpan(spanNameOf(method), { kind: SpanKind.SERVER, attributes }, parent);
@@ -167,7 +176,7 @@ export class OperationTelemetry {
   finish(method: OperationMethod, transport: Transport, span: Span | undefined, startedAt: number, result: OperationResult): void {
     const elapsedMs = performance.now() - startedAt;
     if (span !== undefined) {
-      span.setAttribute(ATTR_RPC_GRPC_STATUS_CODE, result.code);
+      span.setAttribute(ATTR_RPC_STATUS_CODE, statusNameOf(result.code));
       span.setAttribute(ATTR_OUTCOME, result.outcome);
       // Only Get and Lock can wait for a lock or return data.
       if (method === "Get" || method === "Lock") {
@@ -176,7 +185,10 @@ export class OperationTelemetry {
       }
       if (result.reason !== "") span.setAttribute(ATTR_REASON, result.reason);
       if (method === "Set" || method === "Remove") span.setAttribute(ATTR_LEASE_EXPIRED, result.reason === "LEASE_EXPIRED");
-      if (SERVER_ERROR_CODES.has(result.code)) span.setStatus({ code: SpanStatusCode.ERROR });
+      if (isServerError(result.code)) {
+        span.setAttribute(ATTR_ERROR_TYPE, statusNameOf(result.code));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
       span.end();
     }
     const metrics = this.metrics;

@@ -1,19 +1,20 @@
 /**
  * The Prometheus scrape endpoint (`--metrics-port`): `GET /metrics` in the Prometheus text format,
- * served by OpenTelemetry's Prometheus exporter on an HTTP server of our own, so that it binds
+ * served by a {@link PrometheusTextReader} (Prometheus naming, see prometheus-naming.ts) on an HTTP
+ * server of our own, so that it binds
  * exactly like the gRPC port (same host, loopback unless --allow-remote) and its failures surface
  * at startup.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import type { MetricProducer } from "@opentelemetry/sdk-metrics";
 import type { HttpRoutes } from "../http/http-listener";
+import { PrometheusTextReader } from "./prometheus-text-reader";
 
 /** A listening metrics endpoint. */
 export interface MetricsEndpoint {
   /** The metric reader to register with the MeterProvider. */
-  readonly reader: PrometheusExporter;
+  readonly reader: PrometheusTextReader;
   /** The port actually bound. */
   readonly port: number;
   /** Stops listening (open keep-alive connections are closed too). */
@@ -27,13 +28,12 @@ export const METRICS_PATH = "/metrics";
  * Starts the endpoint.
  * @param host - address to bind (the server's --host).
  * @param port - port to bind; 0 picks a free one (tests).
- * @param producers - metrics produced outside the SDK's instruments (see CallMetrics).
+ * @param producers - metrics produced outside the SDK's instruments (see CallMetrics, GcMetrics).
  * @param routes - further routes served on the same port (the health checks, http/health-routes.ts).
  * @throws if the address cannot be bound.
  */
 export async function startMetricsEndpoint(host: string, port: number, producers: MetricProducer[], routes?: HttpRoutes): Promise<MetricsEndpoint> {
-  // preventServerStart: the exporter's own server cannot report bind errors to us nor use port 0.
-  const reader = new PrometheusExporter({ preventServerStart: true, metricProducers: producers });
+  const reader = new PrometheusTextReader(producers);
   const server = http.createServer((request, response) => {
     const path = (request.url ?? "").split("?")[0];
     if (request.method === "GET" && path === METRICS_PATH) {

@@ -4,17 +4,22 @@
  * call path does no metric work at all.
  *
  * Store gauges and counters are observed at collection time from `SessionStore.stats()` (the store
- * already counts them); the per-call metrics are aggregated by {@link CallMetrics}. So the hot path
- * records into no OpenTelemetry instrument at all.
+ * already counts them); the per-call metrics are aggregated by {@link CallMetrics}, GC pauses by
+ * {@link GcMetrics}. So the hot path records into no OpenTelemetry instrument at all. The process
+ * and Node.js runtime metrics are in process-metrics.ts and runtime-metrics.ts.
+ *
+ * Counters with known label sets (rejections by reason, Watch events by kind) start at 0, so they
+ * exist before their first event.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
-import type { Attributes, BatchObservableResult, Counter, Histogram, Meter, MeterProvider, Observable } from "@opentelemetry/api";
+import type { Attributes, Counter, Histogram, Meter, MeterProvider } from "@opentelemetry/api";
 import type { BackendStats } from "../store/session-backend";
 import type { CallMetrics } from "./call-metrics";
+import type { GcMetrics } from "./gc-metrics";
+import { observeProcessMetrics } from "./process-metrics";
+import { NodeRuntimeMetrics } from "./runtime-metrics";
 import {
   ATTR_EVENT_KIND,
   ATTR_REASON,
-  METRIC_EVENT_LOOP_DELAY_PREFIX,
   METRIC_EXPIRED,
   METRIC_EXPIRY_SLICE,
   METRIC_LEASE_EXPIRIES,
@@ -30,6 +35,8 @@ import {
   METRIC_WATCH_DROPPED,
   METRIC_WATCH_EVENTS,
   METRIC_WATCHERS,
+  REJECTION_REASONS,
+  WATCH_EVENT_KINDS,
 } from "./telemetry-names";
 
 /** Name of the instrumentation scope (the meter and the tracer). */
@@ -37,9 +44,6 @@ export const INSTRUMENTATION_SCOPE = "@stateward/server";
 
 /** Expiry slices are budgeted in milliseconds (--expiry-slice-budget-ms). */
 const SLICE_BUCKETS_SECONDS = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
-
-/** Sampling interval of the event-loop delay monitor. */
-const EVENT_LOOP_RESOLUTION_MS = 10;
 
 /** Where the observed instruments read their values. */
 export interface MetricSources {
@@ -51,7 +55,7 @@ export interface MetricSources {
 
 /** The instruments the call path and the watchers record into. */
 export class ServerMetrics {
-  /** `rpc.server.call.duration`, `stateward.operations`, `stateward.lock.wait.duration`. */
+  /** `rpc.server.call.duration`, `stateward.lock.wait.duration`. */
   readonly calls: CallMetrics;
   /** `stateward.rejections`. */
   readonly rejections: Counter;
@@ -61,7 +65,8 @@ export class ServerMetrics {
   readonly watchEvents: Counter;
   /** `stateward.watch.dropped`. */
   readonly watchDropped: Counter;
-  private readonly eventLoopDelay: IntervalHistogram;
+  private readonly gc: GcMetrics;
+  private readonly runtime: NodeRuntimeMetrics;
   private readonly rejectionAttributes = new Map<string, Attributes>();
   private readonly eventAttributes = new Map<string, Attributes>();
 
@@ -69,13 +74,16 @@ export class ServerMetrics {
    * @param meterProvider - where the instruments live (its readers decide where they go).
    * @param sources - read at each collection by the observed instruments.
    * @param calls - the per-call aggregation, which the readers must also have as a MetricProducer.
+   * @param gc - the GC pauses, also a MetricProducer of the readers; started here, stopped by {@link close}.
    * @param version - the instrumentation scope's version.
    */
-  constructor(meterProvider: MeterProvider, sources: MetricSources, calls: CallMetrics, version?: string) {
+  constructor(meterProvider: MeterProvider, sources: MetricSources, calls: CallMetrics, gc: GcMetrics, version?: string) {
     const meter: Meter = meterProvider.getMeter(INSTRUMENTATION_SCOPE, version);
     this.calls = calls;
+    this.gc = gc;
     this.rejections = meter.createCounter(METRIC_REJECTIONS, {
-      description: "Operations refused by a limit, by reason: TOO_MANY_WAITERS (--max-waiters) or MEMORY_BUDGET (--max-memory).",
+      description:
+        "Operations refused by a limit, by reason: TOO_MANY_WAITERS (--max-waiters), MEMORY_BUDGET (--max-memory), TOO_MANY_APPS (--max-apps), TOO_MANY_IN_FLIGHT (--max-pipeline-in-flight), ITEM_TOO_LARGE (--max-item-bytes).",
       unit: "{operation}",
     });
     this.expirySlice = meter.createHistogram(METRIC_EXPIRY_SLICE, {
@@ -136,61 +144,48 @@ export class ServerMetrics {
       [sessions, locksHeld, waiters, memoryUsed, memoryLimit, memoryUtilization, slabBytes, lockGrants, leaseExpiries, expired, watchers],
     );
 
-    // perf_hooks samples the loop's delay on its own timer (10 ms resolution is plenty for alerting).
-    this.eventLoopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
-    this.eventLoopDelay.enable();
-    const gauge = (suffix: string, description: string): Observable =>
-      meter.createObservableGauge(`${METRIC_EVENT_LOOP_DELAY_PREFIX}.${suffix}`, { description, unit: "s" });
-    const delayGauges = {
-      p50: gauge("p50", "Event-loop delay, median over the last collection interval."),
-      p90: gauge("p90", "Event-loop delay, 90th percentile over the last collection interval."),
-      p99: gauge("p99", "Event-loop delay, 99th percentile over the last collection interval."),
-      max: gauge("max", "Event-loop delay, maximum over the last collection interval."),
-      mean: gauge("mean", "Event-loop delay, mean over the last collection interval."),
-    };
-    meter.addBatchObservableCallback(
-      (observer) => this.observeEventLoopDelay(observer, delayGauges),
-      Object.values(delayGauges),
-    );
+    // Known label sets start at 0 (see the module comment).
+    for (const reason of REJECTION_REASONS) this.rejections.add(0, this.rejectionAttributesOf(reason));
+    for (const kind of WATCH_EVENT_KINDS) this.watchEvents.add(0, this.eventAttributesOf(kind));
+    this.watchDropped.add(0);
+
+    observeProcessMetrics(meter);
+    this.runtime = new NodeRuntimeMetrics(meter);
+    gc.start();
   }
 
   /** Counts a refusal by a limit (only the limit reasons are counted; conflicts are outcomes). */
   recordRejection(reason: string): void {
-    if (reason !== "TOO_MANY_WAITERS" && reason !== "MEMORY_BUDGET" && reason !== "TOO_MANY_IN_FLIGHT") return;
+    if (!REJECTION_REASONS.includes(reason)) return;
+    this.rejections.add(1, this.rejectionAttributesOf(reason));
+  }
+
+  /** Counts one event sent to one watcher. */
+  recordWatchEvent(kind: string): void {
+    this.watchEvents.add(1, this.eventAttributesOf(kind));
+  }
+
+  /** Stops the samplers (event-loop delay, GC observer). */
+  close(): void {
+    this.runtime.close();
+    this.gc.stop();
+  }
+
+  private rejectionAttributesOf(reason: string): Attributes {
     let attributes = this.rejectionAttributes.get(reason);
     if (attributes === undefined) {
       attributes = { [ATTR_REASON]: reason };
       this.rejectionAttributes.set(reason, attributes);
     }
-    this.rejections.add(1, attributes);
+    return attributes;
   }
 
-  /** Counts one event sent to one watcher. */
-  recordWatchEvent(kind: string): void {
+  private eventAttributesOf(kind: string): Attributes {
     let attributes = this.eventAttributes.get(kind);
     if (attributes === undefined) {
       attributes = { [ATTR_EVENT_KIND]: kind };
       this.eventAttributes.set(kind, attributes);
     }
-    this.watchEvents.add(1, attributes);
-  }
-
-  /** Stops the event-loop delay sampler. */
-  close(): void {
-    this.eventLoopDelay.disable();
-  }
-
-  private observeEventLoopDelay(observer: BatchObservableResult, gauges: Record<"p50" | "p90" | "p99" | "max" | "mean", Observable>): void {
-    const histogram = this.eventLoopDelay;
-    if (histogram.count === 0) return;
-    // The sampler's samples include its own timer interval; the delay is what exceeds it.
-    const seconds = (nanoseconds: number): number => Math.max(0, nanoseconds - EVENT_LOOP_RESOLUTION_MS * 1e6) / 1e9;
-    observer.observe(gauges.p50, seconds(histogram.percentile(50)));
-    observer.observe(gauges.p90, seconds(histogram.percentile(90)));
-    observer.observe(gauges.p99, seconds(histogram.percentile(99)));
-    observer.observe(gauges.max, seconds(histogram.max));
-    observer.observe(gauges.mean, seconds(histogram.mean));
-    // Per interval, so a past stall does not mask (or fake) the current state.
-    histogram.reset();
+    return attributes;
   }
 }

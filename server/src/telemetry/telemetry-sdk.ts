@@ -16,6 +16,12 @@
  * For the parent-based ratio samplers the root decision is Stateward's own (see
  * TelemetryPlan.rootSampleRatio): the SDK then gets a parent-based sampler with an always-on root.
  *
+ * The resource (on every span and metric) comes from detectors chosen here, not the SDK's defaults:
+ * service instance id, process (with the values of secret flags such as --session-hash-key
+ * removed from `process.command_args`), host, OS and the environment (OTEL_SERVICE_NAME,
+ * OTEL_RESOURCE_ATTRIBUTES), every value cleared of the configured secrets (secret-redaction.ts).
+ * OTEL_NODE_RESOURCE_DETECTORS is therefore not consulted.
+ *
  * This module loads the SDK packages; the CLI imports it only when telemetry is configured, and
  * before the modules that load @grpc/grpc-js, so instrumentations registered here see grpc-js
  * being loaded. (Stateward's own spans do not depend on that order: they are created in its
@@ -23,11 +29,22 @@
  */
 import { propagation, trace, type ContextManager } from "@opentelemetry/api";
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
-import { detectResources, envDetector, resourceFromAttributes, type Resource } from "@opentelemetry/resources";
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  hostDetector,
+  osDetector,
+  resourceFromAttributes,
+  serviceInstanceIdDetector,
+  type Resource,
+} from "@opentelemetry/resources";
 import { PeriodicExportingMetricReader, type IMetricReader, type MetricProducer } from "@opentelemetry/sdk-metrics";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { AlwaysOnSampler, ParentBasedSampler } from "@opentelemetry/sdk-trace";
+import { SECRET_OPTIONS } from "../config";
 import type { ServerTelemetry } from "../stateward-server";
+import { redactedProcessDetector, redactingDetector } from "./secret-redaction";
 import { telemetryPlan, type TelemetryPlan } from "./telemetry-plan";
 
 /** Telemetry started for the process. */
@@ -41,18 +58,34 @@ export interface ProcessTelemetry {
 }
 
 /**
+ * The resource of the process's spans and metrics (see the module comment): `service.name`
+ * `stateward` unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES say otherwise.
+ * @param secrets - the configured secret values (config.ts `secretValues`), removed from every attribute.
+ */
+export function processResource(secrets: readonly string[]): Resource {
+  const detectors = [serviceInstanceIdDetector, redactedProcessDetector(SECRET_OPTIONS.map((option) => option.flag)), hostDetector, osDetector, envDetector];
+  return defaultResource()
+    .merge(resourceFromAttributes({ "service.name": "stateward" }))
+    .merge(detectResources({ detectors: detectors.map((detector) => redactingDetector(detector, secrets)) }));
+}
+
+/**
  * Starts tracing (and prepares the OTLP metric reader) as the environment asks.
  * @param env - the process environment (the CLI passes `process.env`). The OpenTelemetry SDK reads
  * the exporter variables (endpoint, headers, ...) from `process.env` itself.
+ * @param secrets - the configured secret values, kept out of the resource.
  */
-export function startProcessTelemetry(env: Readonly<Record<string, string | undefined>>): ProcessTelemetry {
+export function startProcessTelemetry(env: Readonly<Record<string, string | undefined>>, secrets: readonly string[]): ProcessTelemetry {
   const plan = telemetryPlan(env);
-  const resource: Resource = resourceFromAttributes({ "service.name": "stateward" }).merge(detectResources({ detectors: [envDetector] }));
+  const resource = processResource(secrets);
   let sdk: NodeSDK | undefined;
   let server: ServerTelemetry = { resource };
   if (plan.traces) {
     sdk = new NodeSDK({
-      ...(env.OTEL_SERVICE_NAME === undefined || env.OTEL_SERVICE_NAME === "" ? { serviceName: "stateward" } : {}),
+      // The resource above, not the SDK's detectors (whose process detector exports the command
+      // line as it is, secret flags included).
+      resource,
+      autoDetectResources: false,
       // With a root ratio the root decision is made before the SDK sees the operation.
       ...(plan.rootSampleRatio === undefined ? {} : { sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }) }),
       // No context manager: Stateward passes each span's parent explicitly, and the SDK's default
