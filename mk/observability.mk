@@ -3,7 +3,12 @@
 # promtool comes from Debian's `prometheus` package, installed when missing.
 
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PROMTOOL ?= promtool
+# promtool is a static binary inside Debian's `prometheus` package. When it is not on PATH, the
+# package is downloaded (not installed: installing would also enable and start a Prometheus server)
+# and only promtool is unpacked into .tools/prometheus; `apt-get download` needs no root, only the
+# package lists, which are refreshed (with root) if they do not know the package yet.
+PROMTOOL_DIR := $(CURDIR)/.tools/prometheus
+PROMTOOL ?= $(shell command -v promtool || echo $(PROMTOOL_DIR)/promtool)
 ALERT_RULES := deploy/prometheus/stateward-alerts.yml
 ALERT_TESTS := deploy/prometheus/stateward-alerts.test.yml
 
@@ -11,10 +16,14 @@ TEST_EXTRA += test-metrics-lint test-alert-rules
 
 .PHONY: promtool test-metrics-lint test-alert-rules
 
-promtool: ## Install promtool (Debian's prometheus package) if missing
-	@command -v $(PROMTOOL) >/dev/null || { \
-	  echo "installing promtool (Debian package prometheus)"; \
-	  $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends prometheus; }
+promtool: ## Make promtool available: from PATH, or unpacked from Debian's prometheus package into .tools/prometheus
+	@[ -x "$(PROMTOOL)" ] || { \
+	  echo "fetching promtool (Debian package prometheus, unpacked into .tools/prometheus)"; \
+	  tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd "$$tmp" && \
+	  { apt-get download prometheus 2>/dev/null || { $(SUDO) apt-get update -qq && apt-get download prometheus; }; } && \
+	  dpkg-deb -x prometheus_*.deb unpacked && mkdir -p $(PROMTOOL_DIR) && \
+	  install -m 0755 unpacked/usr/bin/promtool $(PROMTOOL_DIR)/promtool; }
+	@"$(PROMTOOL)" --version 2>&1 | head -1
 
 test-metrics-lint: build promtool ## promtool check metrics on a scrape of the built server after some traffic
 	@out=$$(mktemp) && trap 'rm -f "$$out"' EXIT; \

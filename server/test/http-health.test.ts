@@ -180,7 +180,7 @@ describe("HTTP health checks", () => {
       await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
       cleanups.push(() => taken.close());
       const port = (taken.address() as { port: number }).port;
-      await assert.rejects(startWith(["--health-port", String(port)]), /Cannot serve health checks on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+      await assert.rejects(startWith(["--health-port", String(port)]), new RegExp(`port ${port} is in use; pick another with --health-port`));
     });
 
     it("is closed again when the metrics port or the gRPC port cannot be bound", async () => {
@@ -191,7 +191,7 @@ describe("HTTP health checks", () => {
       for (const flag of ["--metrics-port", "--port"]) {
         const port = await freePort();
         const argv = ["--host", "127.0.0.1", "--port", "0", "--health-port", String(port), "--log-level", "silent", flag, takenPort];
-        await assert.rejects(startServer(resolveConfig(argv, {})), /EADDRINUSE|Cannot listen|No address added/, flag);
+        await assert.rejects(startServer(resolveConfig(argv, {})), new RegExp(`port ${takenPort} is in use; pick another with ${flag}$`), flag);
         assert.equal(await refused(port), "ECONNREFUSED", `nothing left listening after ${flag} failed`);
       }
     });

@@ -15,6 +15,13 @@ const MIB = 1024 * 1024;
  * most of 1.5 x 64 MiB; at 256 MiB the bound speaks about the store. README, "Memory", says so.
  */
 const BUDGET = 256 * MIB;
+/**
+ * The bound on the peak, as a multiple of the budget. Node.js 20 peaked at 1.0-1.3 x; Node.js 24
+ * peaks higher and more variably (1.2-1.5 x over 15 runs on 2 cores, the young generation's size
+ * ruled out), so 1.5 x failed about one run in eight. 1.75 x still catches a store that does not
+ * hold its budget (the next size class alone would add another budget's worth).
+ */
+const PEAK_BOUND = 1.75;
 
 describe("fault: the memory budget bounds resident memory", function () {
   this.timeout(120_000);
@@ -27,7 +34,7 @@ describe("fault: the memory budget bounds resident memory", function () {
     client = undefined;
   });
 
-  it("stays within 1.5x the budget beyond the empty process under fragmenting writes, and gives memory back after mass removal", async () => {
+  it("stays within 1.75x the budget beyond the empty process under fragmenting writes, and gives memory back after mass removal", async () => {
     server = await startServerProcess(["--max-memory", "256MiB"], JSON.parse(process.env.STATEWARD_FAULT_ENV ?? "{}") as Record<string, string>);
     const c = new SessionClient({ address: server.address, defaultTimeoutMs: 20_000 });
     client = c;
@@ -90,7 +97,7 @@ describe("fault: the memory budget bounds resident memory", function () {
     }
     await settle();
     sample();
-    assert.ok(peak <= 1.5 * BUDGET, `resident memory beyond the empty process peaked at ${(peak / MIB).toFixed(1)} MiB (budget ${BUDGET / MIB} MiB)`);
+    assert.ok(peak <= PEAK_BOUND * BUDGET, `resident memory beyond the empty process peaked at ${(peak / MIB).toFixed(1)} MiB (budget ${BUDGET / MIB} MiB)`);
     // Mass removal: memory goes back to the OS.
     const full = s.rss() - empty;
     for (let i = 0; i < ids.length; i += 256) await Promise.all(ids.slice(i, i + 256).map((id) => c.remove("mem", id)));
