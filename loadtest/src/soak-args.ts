@@ -177,7 +177,7 @@ metrics on) and drives mixed load through the TypeScript SDK (SessionClient, pip
 Get, withLock (Lock+Set), Expire, Remove and re-creation over a pool of sessions, lock waits aborted
 with an AbortSignal while another holder holds the lock, short client timeouts, and short-ttl
 sessions (fresh ids, ttls of a few seconds) that keep active expiry busy. Every second it samples the server's RSS and CPU
-(/proc/<pid>), the server's event-loop delay (nodejs_eventloop_delay_* from /metrics), the
+(/proc/<pid>), the server's event-loop delay (nodejs_eventloop_lag_*_seconds from /metrics), the
 generator's own event-loop delay, operations/s and errors by code.
 
 It fails (exit 1) when

@@ -48,15 +48,15 @@ export interface SoakSample {
 
 /** The Prometheus names the soak reads (see README, Observability). */
 export const METRICS = {
-  loopDelayP50: "nodejs_eventloop_delay_p50",
-  loopDelayP99: "nodejs_eventloop_delay_p99",
-  loopDelayMax: "nodejs_eventloop_delay_max",
+  loopDelayP50: "nodejs_eventloop_lag_p50_seconds",
+  loopDelayP99: "nodejs_eventloop_lag_p99_seconds",
+  loopDelayMax: "nodejs_eventloop_lag_max_seconds",
   sessions: "stateward_sessions",
   locksHeld: "stateward_locks_held",
   waiters: "stateward_waiters",
   expired: "stateward_sessions_expired_total",
   leaseExpiries: "stateward_lock_lease_expiries_total",
-  memoryUsed: "stateward_memory_used",
+  memoryUsed: "stateward_memory_used_bytes",
 } as const;
 
 /** The server's event-loop delay from a scrape (its gauges are in seconds); null without them. */

@@ -366,7 +366,9 @@ export class SoakWorkload {
       touched();
     } else if (touch < 0.7) {
       await this.record("short-lived-touch", async () => {
-        const result = await this.client.withLock(SOAK_APP, id, () => this.payload(), { waitMs: 1000, leaseMs: this.settings.leaseMs });
+        // create: false, so that a session whose ttl ran out before the touch stays gone (withLock
+        // would re-create it with the server's default ttl, and the expiry check would find it).
+        const result = await this.client.withLock(SOAK_APP, id, () => this.payload(), { waitMs: 1000, leaseMs: this.settings.leaseMs, create: false });
         return `with-lock-${result.outcome}`;
       });
       touched();

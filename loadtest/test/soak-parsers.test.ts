@@ -7,22 +7,22 @@ import { serverLoopDelay } from "../src/soak-sampler";
 import { abortSessionId, chooseIteration, failureKeys, logUniformSize, MIXED_WEIGHTS, spreadSample, type IterationKind } from "../src/soak-workload";
 import { StatewardError, status } from "@stateward/client";
 
-// What `stateward serve --metrics-port` serves (abridged from a real scrape).
-const SCRAPE = `# HELP target_info Target metadata
-# TYPE target_info gauge
-target_info{service_name="unknown_service:node",telemetry_sdk_language="nodejs"} 1
-# HELP stateward_sessions Resident sessions (including expired ones not yet swept).
-# UNIT stateward_sessions {session}
+// What `stateward serve --metrics-port` serves (abridged from a real scrape; soak-metric-names.test.ts
+// checks the names against a live server).
+const SCRAPE = `# HELP stateward_sessions Resident sessions (including expired ones not yet swept).
 # TYPE stateward_sessions gauge
-stateward_sessions{otel_scope_name="@stateward/server"} 3512
+stateward_sessions 3512
+# HELP stateward_rejections_total Operations refused by a limit, by reason.
 # TYPE stateward_rejections_total counter
-stateward_rejections_total{otel_scope_name="@stateward/server",reason="TOO_MANY_WAITERS"} 2
-stateward_rejections_total{otel_scope_name="@stateward/server",reason="MEMORY_BUDGET"} 3
-# TYPE nodejs_eventloop_delay_p50 gauge
-nodejs_eventloop_delay_p50{otel_scope_name="@stateward/server"} 0.000133503
-nodejs_eventloop_delay_p99{otel_scope_name="@stateward/server"} 0.002623871
-nodejs_eventloop_delay_max{otel_scope_name="@stateward/server"} 0.003484031
-rpc_server_call_duration_bucket{rpc_method="Get",le="+Inf"} 42 1700000000000
+stateward_rejections_total{stateward_reason="TOO_MANY_WAITERS"} 2
+stateward_rejections_total{stateward_reason="MEMORY_BUDGET"} 3
+# TYPE nodejs_eventloop_lag_p50_seconds gauge
+nodejs_eventloop_lag_p50_seconds 0.000133503
+# TYPE nodejs_eventloop_lag_p99_seconds gauge
+nodejs_eventloop_lag_p99_seconds 0.002623871
+# TYPE nodejs_eventloop_lag_max_seconds gauge
+nodejs_eventloop_lag_max_seconds 0.003484031
+rpc_server_call_duration_seconds_bucket{rpc_system_name="grpc",rpc_method="stateward.v1.SessionState/Get",le="+Inf"} 42 1700000000000
 weird_label{msg="a \\"quoted\\", comma\\\\ and\\nnewline"} NaN
 not a sample line
 `;
@@ -31,10 +31,11 @@ describe("soak: Prometheus text", () => {
   const samples = parsePrometheusText(SCRAPE);
 
   it("reads samples with labels, skips comments and garbage, keeps +Inf, NaN and timestamps apart", () => {
-    assert.equal(samples.length, 9);
-    assert.deepEqual(samples[1], { name: "stateward_sessions", labels: { otel_scope_name: "@stateward/server" }, value: 3512 });
-    const bucket = samples.find((sample) => sample.name === "rpc_server_call_duration_bucket");
-    assert.deepEqual(bucket?.labels, { rpc_method: "Get", le: "+Inf" });
+    assert.equal(samples.length, 8);
+    assert.deepEqual(samples[0], { name: "stateward_sessions", labels: {}, value: 3512 });
+    assert.deepEqual(samples[1], { name: "stateward_rejections_total", labels: { stateward_reason: "TOO_MANY_WAITERS" }, value: 2 });
+    const bucket = samples.find((sample) => sample.name === "rpc_server_call_duration_seconds_bucket");
+    assert.deepEqual(bucket?.labels, { rpc_system_name: "grpc", rpc_method: "stateward.v1.SessionState/Get", le: "+Inf" });
     assert.equal(bucket?.value, 42);
     const weird = samples.find((sample) => sample.name === "weird_label");
     assert.equal(weird?.labels.msg, 'a "quoted", comma\\ and\nnewline');
@@ -49,7 +50,7 @@ describe("soak: Prometheus text", () => {
     assert.throws(() => parseLabels('a="open'), /unterminated/);
   });
 
-  it("turns the server's event-loop delay gauges (seconds) into ms", () => {
+  it("turns the server's event-loop lag gauges (seconds) into ms", () => {
     const delay = serverLoopDelay(samples);
     assert.ok(delay !== null);
     assert.ok(Math.abs(delay.p50Ms - 0.133503) < 1e-9);

@@ -5,7 +5,7 @@
  * span, and an invalid app name never as sent.
  */
 import * as assert from "node:assert/strict";
-import { context, trace, SpanKind, type Context } from "@opentelemetry/api";
+import { context, trace, SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import {
   createPipelineTracing,
@@ -102,7 +102,8 @@ describe("telemetry: traces", function () {
       assert.equal(span.attributes["error.type"], undefined);
       assert.equal(span.attributes["stateward.transport"], "unary");
       assert.equal(span.attributes["stateward.app"], APP);
-      assert.equal(clientSpan.attributes["rpc.grpc.status_code"], 0);
+      // The client follows the same version of the conventions as the server.
+      assert.deepEqual(clientSpan.attributes, { "rpc.system.name": "grpc", "rpc.method": span.name, "rpc.status_code": "OK" });
     }
     const [set, hit, miss] = spans as [ReadableSpan, ReadableSpan, ReadableSpan];
     assert.equal(set.attributes["rpc.method"], "stateward.v1.SessionState/Set");
@@ -148,7 +149,14 @@ describe("telemetry: traces", function () {
     assert.equal(late.attributes["stateward.lease_expired"], true);
     assert.equal(late.attributes["stateward.payload.size"], 4);
     const clientSet = clientTracing.spans().find((span) => span.name.endsWith("/Set"));
-    assert.equal(clientSet?.attributes["rpc.grpc.status_code"], grpc.status.ABORTED);
+    // For a gRPC client every non-OK status is an error: error.type and span status ERROR.
+    assert.deepEqual(clientSet?.attributes, {
+      "rpc.system.name": "grpc",
+      "rpc.method": "stateward.v1.SessionState/Set",
+      "rpc.status_code": "ABORTED",
+      "error.type": "ABORTED",
+    });
+    assert.deepEqual(clientSet.status, { code: SpanStatusCode.ERROR, message: "ABORTED" });
     assertNoSessionId([...server().tracing.spans(), ...clientTracing.spans()], SECRET_ID);
   });
 
@@ -183,6 +191,7 @@ describe("telemetry: traces", function () {
       const parent = clientSpans.find((candidate) => candidate.spanContext().spanId === parentId(span));
       assert.ok(parent !== undefined, `the parent of ${span.name} is a client span`);
       assert.equal(parent.name, span.name);
+      assert.deepEqual(parent.attributes, { "rpc.system.name": "grpc", "rpc.method": span.name, "rpc.status_code": "OK" });
       const web = requests.find((candidate) => candidate.spanContext().spanId === parentId(parent));
       assert.ok(web !== undefined, "the client span is a web request's child");
       assert.equal(span.spanContext().traceId, web.spanContext().traceId);

@@ -9,8 +9,11 @@
  * - {@link createPipelineTracing}: the same per operation of a {@link PipelineClient}; each
  *   operation carries its own `traceparent` in the batch, since one stream carries many traces.
  *
- * Spans carry the rpc.* semantic-convention attributes and the status code, never a session id or
- * session data.
+ * Spans follow the RPC conventions of the OpenTelemetry semantic conventions v1.45.0, as the
+ * server's spans do: `rpc.system.name` (`grpc`), `rpc.method` (the fully-qualified
+ * `stateward.v1.SessionState/<Method>`, also the span name), `rpc.status_code` (the status by name:
+ * `OK`, `ABORTED`, ...) and, for every status but OK (all are errors for a gRPC client), `error.type`
+ * (the status name) and span status ERROR. Never a session id or session data.
  */
 import {
   context,
@@ -42,8 +45,15 @@ export interface ClientTracingOptions {
 /** Name of the instrumentation scope of the client spans. */
 export const CLIENT_INSTRUMENTATION_SCOPE = "@stateward/client";
 
-/** The service's full name, as in `rpc.service` and the span names. */
+/** The service's full name: the first part of `rpc.method` and of the span names. */
 const RPC_SERVICE = "stateward.v1.SessionState";
+
+// The attributes of the RPC semantic conventions v1.45.0 (`@opentelemetry/semantic-conventions`
+// 1.45.0), the version the server follows; the client depends on `@opentelemetry/api` only.
+const ATTR_RPC_SYSTEM_NAME = "rpc.system.name";
+const ATTR_RPC_METHOD = "rpc.method";
+const ATTR_RPC_STATUS_CODE = "rpc.status_code";
+const ATTR_ERROR_TYPE = "error.type";
 
 const METADATA_SETTER: TextMapSetter<Metadata> = {
   set(carrier, key, value) {
@@ -63,7 +73,7 @@ const OPERATION_SETTER: TextMapSetter<TraceFields> = {
   },
 };
 
-/** gRPC status codes by number, for span status messages. */
+/** A gRPC status code by name (`OK`, `NOT_FOUND`, ...); a code outside the known ones keeps its number. */
 function statusName(code: number): string {
   return status[code] ?? String(code);
 }
@@ -73,20 +83,27 @@ function tracerOf(options: ClientTracingOptions): Tracer {
 }
 
 function startClientSpan(tracer: Tracer, method: string): Span {
+  const fullMethod = `${RPC_SERVICE}/${method}`;
   return tracer.startSpan(
-    `${RPC_SERVICE}/${method}`,
+    fullMethod,
     {
       kind: SpanKind.CLIENT,
-      attributes: { "rpc.system": "grpc", "rpc.service": RPC_SERVICE, "rpc.method": method },
+      // rpc.system.name at creation time, so that samplers see it (the conventions ask for it).
+      attributes: { [ATTR_RPC_SYSTEM_NAME]: "grpc", [ATTR_RPC_METHOD]: fullMethod },
     },
     context.active(),
   );
 }
 
 function endClientSpan(span: Span, code: number): void {
-  span.setAttribute("rpc.grpc.status_code", code);
-  // Client spans are errors for every non-OK status (OpenTelemetry's gRPC convention).
-  if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: statusName(code) });
+  const name = statusName(code);
+  span.setAttribute(ATTR_RPC_STATUS_CODE, name);
+  // For a gRPC client every status but OK is an error (the conventions' gRPC rules; the server
+  // counts only its own faults): error.type names it, and the span status is ERROR.
+  if (code !== status.OK) {
+    span.setAttribute(ATTR_ERROR_TYPE, name);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: name });
+  }
   span.end();
 }
 

@@ -1,5 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import { SpanStatusCode } from "@opentelemetry/api";
 import type { StartedServer } from "../../../server/src/index";
 import { SessionClient, StatewardError, type SessionClientOptions } from "../src";
 import { assert, expectStatewardError, TRANSPORTS, useResources, waitFor } from "./helpers";
@@ -219,6 +220,21 @@ for (const transport of TRANSPORTS) {
         ["stateward.v1.SessionState/Set", "stateward.v1.SessionState/Get"],
       );
       assert.doesNotMatch(JSON.stringify(spans.map((span) => span.attributes)), /secret-session-id/);
+      // The RPC conventions v1.45.0, as the server's spans: fully-qualified method, status by name.
+      assert.deepEqual(
+        spans.map((span) => span.attributes),
+        ["Set", "Get"].map((method) => ({ "rpc.system.name": "grpc", "rpc.method": `stateward.v1.SessionState/${method}`, "rpc.status_code": "OK" })),
+      );
+      // A write under a lock id the session does not have is refused: every non-OK status is a client error.
+      await expectStatewardError(traced.set("app", "secret-session-id", "w", { lockId: 12345n }), status.ABORTED);
+      const refused = exporter.getFinishedSpans()[2];
+      assert.deepEqual(refused?.attributes, {
+        "rpc.system.name": "grpc",
+        "rpc.method": "stateward.v1.SessionState/Set",
+        "rpc.status_code": "ABORTED",
+        "error.type": "ABORTED",
+      });
+      assert.deepEqual(refused.status, { code: SpanStatusCode.ERROR, message: "ABORTED" });
       await tracerProvider.shutdown();
     });
 
