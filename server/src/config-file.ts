@@ -43,8 +43,10 @@ export function readConfigFile(path: string, namedBy: string, readFile: ReadText
     document = parse(text, { integersAsBigInt: true });
   } catch (error) {
     if (!(error instanceof TomlError)) throw error;
-    const detail = error.message.replace(/^Invalid TOML document: /, "");
-    throw new ConfigError(`The configuration file ${JSON.stringify(path)} is not valid TOML (line ${error.line}, column ${error.column}): ${detail.trimEnd()}`);
+    // Only the first line: the parser appends a frame of the lines around the error, which would
+    // print a secret on a neighbouring line (session-hash-key) to stderr and the journal.
+    const detail = (error.message.replace(/^Invalid TOML document: /, "").split("\n")[0] ?? "").trimEnd();
+    throw new ConfigError(`The configuration file ${JSON.stringify(path)} is not valid TOML (line ${error.line}, column ${error.column}): ${detail}`);
   }
   return { path, entries: new Map(Object.entries(document)) };
 }

@@ -164,6 +164,16 @@ describe("the configuration file", () => {
       assert.match(errorOf(["--config", file("port = 1\nport = 2\n")]), /not valid TOML \(line 2/);
     });
 
+    it("never prints the lines around a syntax error, where a secret may stand", () => {
+      const secret = "TOPSECRETKEY-0123456789abcdef";
+      for (const text of [`session-hash-key = "${secret}"\nport = 50x\n`, `port = 50x\nsession-hash-key = "${secret}"\n`, `session-hash-key = "${secret}"\nsession-hash-key = "${secret}"\n`]) {
+        const message = errorOf(["--config", file(text)]);
+        assert.match(message, /not valid TOML \(line \d+, column \d+\): \S/, text);
+        assert.ok(!message.includes(secret), `the key is not in: ${message}`);
+        assert.ok(!message.includes("\n"), `one line: ${message}`);
+      }
+    });
+
     it("reports a file that cannot be read, and where its name came from", () => {
       const missing = path.join(dir, "missing.toml");
       assert.match(errorOf(["--config", missing]), /Cannot read the configuration file ".*missing\.toml" \(from --config\): ENOENT/);
