@@ -31,6 +31,7 @@ import { CallMetrics } from "./telemetry/call-metrics";
 import { GcMetrics } from "./telemetry/gc-metrics";
 import { OperationTelemetry } from "./telemetry/operation-telemetry";
 import { startMetricsEndpoint, type MetricsEndpoint } from "./telemetry/prometheus-endpoint";
+import { PrometheusTextReader } from "./telemetry/prometheus-text-reader";
 import { ServerMetrics } from "./telemetry/server-metrics";
 import { ServingState } from "./serving-state";
 
@@ -154,26 +155,14 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   await ensurePortFree(config.host, config.port, "--port");
   // One state for gRPC health and the HTTP checks; serving once the gRPC port is bound.
   const serving = new ServingState();
-  let healthEndpoint: HttpEndpoint | undefined;
-  if (config.healthPort !== 0) {
-    healthEndpoint = await startHealthEndpoint(config.host, config.healthPort, serving).catch((error: unknown) => {
-      throw isAddressInUse(error) ? new PortInUseError(config.healthPort, "--health-port", { cause: error }) : error;
-    });
-  }
-  const closeHealthEndpoint = async (): Promise<void> => healthEndpoint?.close();
 
   // Metrics exist only when something reads them: the Prometheus endpoint or another reader.
   const calls = new CallMetrics();
   const gc = new GcMetrics();
   const producers = [calls, gc];
-  let endpoint: MetricsEndpoint | undefined;
-  if (config.metricsPort !== 0) {
-    endpoint = await startMetricsEndpoint(config.host, config.metricsPort, producers, healthRoutes(serving)).catch(async (error: unknown) => {
-      await closeHealthEndpoint();
-      throw isAddressInUse(error) ? new PortInUseError(config.metricsPort, "--metrics-port", { cause: error }) : error;
-    });
-  }
-  const readers = [...(endpoint === undefined ? [] : [endpoint.reader]), ...(telemetryDeps.metricReaders?.(producers) ?? [])];
+  // The scrape endpoint's reader now, its port only once everything is built (see below).
+  const scrapeReader = config.metricsPort === 0 ? undefined : new PrometheusTextReader(producers);
+  const readers = [...(scrapeReader === undefined ? [] : [scrapeReader]), ...(telemetryDeps.metricReaders?.(producers) ?? [])];
   let meterProvider: MeterProvider | undefined;
   let metrics: ServerMetrics | undefined;
   if (readers.length > 0) {
@@ -232,6 +221,10 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   addHealthService(server, serving);
   addReflectionService(server);
 
+  // Nothing listens until everything above is built: a start that fails leaves no port open.
+  let healthEndpoint: HttpEndpoint | undefined;
+  let endpoint: MetricsEndpoint | undefined;
+  const closeHealthEndpoint = async (): Promise<void> => healthEndpoint?.close();
   const stopTelemetry = async (): Promise<void> => {
     serverMetrics?.close();
     await Promise.allSettled([endpoint?.close(), meterProvider?.shutdown()]);
@@ -239,6 +232,16 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
 
   let port: number;
   try {
+    if (config.healthPort !== 0) {
+      healthEndpoint = await startHealthEndpoint(config.host, config.healthPort, serving).catch((error: unknown) => {
+        throw isAddressInUse(error) ? new PortInUseError(config.healthPort, "--health-port", { cause: error }) : error;
+      });
+    }
+    if (scrapeReader !== undefined) {
+      endpoint = await startMetricsEndpoint(config.host, config.metricsPort, scrapeReader, healthRoutes(serving)).catch((error: unknown) => {
+        throw isAddressInUse(error) ? new PortInUseError(config.metricsPort, "--metrics-port", { cause: error }) : error;
+      });
+    }
     port = await bind(server, joinHostPort(config.host, config.port));
   } catch (error) {
     server.forceShutdown();

@@ -195,6 +195,18 @@ describe("HTTP health checks", () => {
         assert.equal(await refused(port), "ECONNREFUSED", `nothing left listening after ${flag} failed`);
       }
     });
+
+    it("opens no port at all when the start fails before the bind (here: the backend cannot be made)", async () => {
+      const healthPort = await freePort();
+      const metricsPort = await freePort();
+      const argv = ["--host", "127.0.0.1", "--port", "0", "--health-port", String(healthPort), "--metrics-port", String(metricsPort), "--log-level", "silent"];
+      const broken = (): never => {
+        throw new Error("no backend today");
+      };
+      await assert.rejects(startServer(resolveConfig(argv, {}), { backend: broken }), /no backend today/);
+      assert.equal(await refused(healthPort), "ECONNREFUSED");
+      assert.equal(await refused(metricsPort), "ECONNREFUSED");
+    });
   });
 
   describe("on --metrics-port", () => {

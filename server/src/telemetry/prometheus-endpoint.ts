@@ -7,14 +7,11 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { MetricProducer } from "@opentelemetry/sdk-metrics";
 import type { HttpRoutes } from "../http/http-listener";
-import { PrometheusTextReader } from "./prometheus-text-reader";
+import type { PrometheusTextReader } from "./prometheus-text-reader";
 
 /** A listening metrics endpoint. */
 export interface MetricsEndpoint {
-  /** The metric reader to register with the MeterProvider. */
-  readonly reader: PrometheusTextReader;
   /** The port actually bound. */
   readonly port: number;
   /** Stops listening (open keep-alive connections are closed too). */
@@ -28,12 +25,12 @@ export const METRICS_PATH = "/metrics";
  * Starts the endpoint.
  * @param host - address to bind (the server's --host).
  * @param port - port to bind; 0 picks a free one (tests).
- * @param producers - metrics produced outside the SDK's instruments (see CallMetrics, GcMetrics).
+ * @param reader - the reader registered with the MeterProvider, whose text `/metrics` serves; made
+ *   before anything listens, so that a start that fails before the bind leaves no port open.
  * @param routes - further routes served on the same port (the health checks, http/health-routes.ts).
  * @throws if the address cannot be bound.
  */
-export async function startMetricsEndpoint(host: string, port: number, producers: MetricProducer[], routes?: HttpRoutes): Promise<MetricsEndpoint> {
-  const reader = new PrometheusTextReader(producers);
+export async function startMetricsEndpoint(host: string, port: number, reader: PrometheusTextReader, routes?: HttpRoutes): Promise<MetricsEndpoint> {
   const server = http.createServer((request, response) => {
     const path = (request.url ?? "").split("?")[0];
     if (request.method === "GET" && path === METRICS_PATH) {
@@ -54,7 +51,6 @@ export async function startMetricsEndpoint(host: string, port: number, producers
     });
   });
   return {
-    reader,
     port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
