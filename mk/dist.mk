@@ -36,12 +36,12 @@ dist-python: $(DIST_PY_STAMP) dist-versions
 
 # golang.org/x/mod/zip through a small Go program (tools/go-module-proxy); the root LICENSE goes
 # into the module as the go command would put it into a subdirectory module's zip.
-dist-go: dist-versions
+dist-go: dist-versions | check-go
 	rm -rf $(DIST_DIR)/goproxy
 	cd tools/go-module-proxy && go run . -dir ../../client/go -version v$$(cat $(DIST_ABS)/.version) \
 	  -out $(DIST_ABS)/goproxy -license ../../LICENSE
 
-test-dist: dist build ## Install dist/ into fresh projects outside the repository and run every README code block against a server
+test-dist: dist build | check-go check-python ## Install dist/ into fresh projects outside the repository and run every README code block against a server
 	@cd tools/go-module-proxy && out=$$(gofmt -l .) && { [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }; }
 	cd tools/go-module-proxy && go vet ./... && go test -count=1 ./...
 	npx mocha --no-config --require tsx/cjs --extension ts --timeout 600000 tools/doc-test/readme-blocks.e2e.ts

@@ -9,7 +9,7 @@ GRPC_TOOLS_STAMP := .tools/bin/.stamp-grpcurl-$(GRPCURL_VERSION)-probe-$(GRPC_HE
 
 .PHONY: grpc-tools
 
-$(GRPC_TOOLS_STAMP):
+$(GRPC_TOOLS_STAMP): | check-go
 	@rm -f .tools/bin/.stamp-*
 	GOBIN=$(GRPC_TOOLS_BIN) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 	GOBIN=$(GRPC_TOOLS_BIN) go install github.com/grpc-ecosystem/grpc-health-probe@$(GRPC_HEALTH_PROBE_VERSION)

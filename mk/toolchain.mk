@@ -32,6 +32,7 @@ node: $(NODE_STAMP) ## Install Node.js $(NODE_VERSION) into .tools/node if the m
 
 $(NODE_DIR)/.stamp-$(NODE_VERSION):
 	@command -v npm >/dev/null || { echo "npm is needed to fetch Node.js $(NODE_VERSION) from the npm registry: install Node.js (any version) with npm, or Node.js >= $(NODE_MIN)"; exit 1; }
+	@[ "$$(uname -s)" = Linux ] || { echo "Node.js >= $(NODE_MIN) is needed: make fetches it only for Linux; install it yourself on $$(uname -s)"; exit 1; }
 	@[ -n "$(NODE_INTEGRITY_$(NODE_ARCH))" ] || { echo "no pinned Node.js build for $$(uname -m): install Node.js >= $(NODE_MIN) yourself"; exit 1; }
 	@echo "node $$(node --version 2>/dev/null || echo missing) is older than $(NODE_MIN): fetching Node.js $(NODE_VERSION) into .tools/node"
 	@rm -rf $(NODE_DIR) && mkdir -p $(NODE_DIR)
