@@ -6,28 +6,15 @@
  * (`promtool check metrics` on a scrape runs in `make test-metrics-lint`.)
  */
 import * as assert from "node:assert/strict";
-import http from "node:http";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { GetRequest, SetRequest } from "../../client/ts/src";
 import { DataPointType } from "@opentelemetry/sdk-metrics";
 import { prometheusName } from "../src/telemetry/prometheus-naming";
 import { freePort, startObservedServer, unary, type ObservedServer } from "./helpers/telemetry-test-kit";
+import { httpGet } from "./helpers/http-get";
 import { grpc } from "./helpers/test-server";
 
 const SECRET_ID = "sid-SECRET-prom-41b2";
-
-function httpGet(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.get({ host: "127.0.0.1", port, path, timeout: 5000, agent: false }, (response) => {
-      let body = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => (body += chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, type: String(response.headers["content-type"]), body }));
-    });
-    request.on("timeout", () => request.destroy(new Error(`GET ${path} timed out`)));
-    request.on("error", reject);
-  });
-}
 
 /** The sample lines (not comments) of a scrape. */
 function samples(body: string): string[] {

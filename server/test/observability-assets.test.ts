@@ -8,11 +8,11 @@
  */
 import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import http from "node:http";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ATTR_ERROR_TYPE } from "../src/telemetry/telemetry-names";
 import { SAMPLE_TRAFFIC_SERVER_FLAGS, driveSampleTraffic } from "../tools/metrics-sample-traffic";
+import { httpGet } from "./helpers/http-get";
 import { labelValuesSelector, promqlUse } from "./helpers/promql-names";
 import { freePort, startObservedServer, type ObservedServer } from "./helpers/telemetry-test-kit";
 import { waitFor } from "./helpers/test-server";
@@ -53,18 +53,6 @@ function scrapeOf(body: string): Scrape {
     scrape.set(match[1] as string, labels);
   }
   return scrape;
-}
-
-function get(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: "127.0.0.1", port, path: "/metrics", agent: false }, (response) => {
-        let body = "";
-        response.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
-        response.on("end", () => resolve(body));
-      })
-      .on("error", reject);
-  });
 }
 
 /** Fails unless every metric and matched label of `expr` is in the scrape. */
@@ -109,7 +97,7 @@ describe("observability assets: dashboard, alert rules and the README's metric l
     s = await startObservedServer(["--metrics-port", String(port), ...SAMPLE_TRAFFIC_SERVER_FLAGS], { tracing: false, metrics: false });
     await driveSampleTraffic(s.server.address);
     // The expiry-slice histogram (an SDK histogram) has its series from the first slice (every 100 ms).
-    await waitFor(async () => (scrape = scrapeOf(await get(port))).has("stateward_expiry_slice_duration_seconds_bucket"), "an expiry slice");
+    await waitFor(async () => (scrape = scrapeOf((await httpGet(port, "/metrics")).body)).has("stateward_expiry_slice_duration_seconds_bucket"), "an expiry slice");
   });
   after(async () => {
     await s?.close();

@@ -8,10 +8,10 @@
  * OTEL_RESOURCE_ATTRIBUTES.
  */
 import * as assert from "node:assert/strict";
-import http from "node:http";
 import { GetRequest, SetRequest } from "../../client/ts/src";
 import { SECRET_OPTIONS } from "../src/config";
 import { redactArgs, redactValue, REDACTED } from "../src/telemetry/secret-redaction";
+import { httpGet } from "./helpers/http-get";
 import { spawnCli, stopCli, type CliProcess } from "./helpers/cli-process";
 import { startOtlpReceiver, type OtlpReceiver } from "./helpers/otlp-receiver";
 import { freePort, unary } from "./helpers/telemetry-test-kit";
@@ -19,18 +19,6 @@ import { newChannelClient, waitFor, withTimeout } from "./helpers/test-server";
 
 const FLAG_KEY = "flag-key-SECRET-8c1f4e27a9";
 const ENV_KEY = "env-key-SECRET-51d0b3c6e2";
-
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: "127.0.0.1", port, path: "/metrics", agent: false }, (response) => {
-        let body = "";
-        response.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
-        response.on("end", () => resolve(body));
-      })
-      .on("error", reject);
-  });
-}
 
 describe("telemetry: secrets stay out of logs, spans, metrics and resources", function () {
   this.timeout(40_000);
@@ -69,7 +57,7 @@ describe("telemetry: secrets stay out of logs, spans, metrics and resources", fu
     }
     const received = receiver;
     await waitFor(() => received.bytes("/v1/traces").includes("stateward.v1.SessionState/Get") && received.bytes("/v1/metrics").length > 0, "OTLP exports", 20_000);
-    const scraped = await scrape(metricsPort);
+    const scraped = (await httpGet(metricsPort, "/metrics")).body;
     assert.equal(await stopCli(cli), 0, "clean exit on SIGTERM");
     const logs = cli.stderr() + cli.stdout();
     cli = undefined;

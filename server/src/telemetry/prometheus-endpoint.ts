@@ -6,17 +6,11 @@
  * at startup.
  */
 import http from "node:http";
-import type { AddressInfo } from "node:net";
-import type { HttpRoutes } from "../http/http-listener";
+import { listenHttp, type HttpEndpoint, type HttpRoutes } from "../http/http-listener";
 import type { PrometheusTextReader } from "./prometheus-text-reader";
 
 /** A listening metrics endpoint. */
-export interface MetricsEndpoint {
-  /** The port actually bound. */
-  readonly port: number;
-  /** Stops listening (open keep-alive connections are closed too). */
-  close(): Promise<void>;
-}
+export type MetricsEndpoint = HttpEndpoint;
 
 /** Path of the scrape endpoint. */
 export const METRICS_PATH = "/metrics";
@@ -42,20 +36,5 @@ export async function startMetricsEndpoint(host: string, port: number, reader: P
     response.setHeader("content-type", "text/plain; charset=utf-8");
     response.end(`not found: metrics are at ${METRICS_PATH}\n`);
   });
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: Error): void => reject(new Error(`Cannot serve metrics on ${host}:${port}: ${error.message}`, { cause: error }));
-    server.once("error", onError);
-    server.listen({ host, port }, () => {
-      server.off("error", onError);
-      resolve();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listenHttp(server, host, port, "metrics");
 }
