@@ -3,7 +3,7 @@
 #   dist/stateward-protocol-<v>.tgz, dist/stateward-client-<v>.tgz   npm pack (the client depends on
 #       @stateward/protocol <v>, which is not on npm either: both go in one `npm install`)
 #   dist/stateward_client-<v>-py3-none-any.whl, dist/stateward_client-<v>.tar.gz   python -m build
-#   dist/goproxy/   the Go module as a GOPROXY directory (GOPROXY=file://…/dist/goproxy)
+#   dist/goproxy/   the Go module and its dependencies as a GOPROXY directory (GOPROXY=file://…/dist/goproxy)
 # One version for all: the root package.json's (tools/release/check-versions.ts checks the copies).
 # `make test-dist` installs each into fresh projects outside the repository and runs the READMEs'
 # code blocks against a real server (tools/doc-test). Included by the root Makefile.
@@ -35,16 +35,25 @@ dist-python: $(DIST_PY_STAMP) dist-versions
 	$(DIST_PY) -m build -q --no-isolation --outdir $(DIST_DIR) client/python
 
 # golang.org/x/mod/zip through a small Go program (tools/go-module-proxy); the root LICENSE goes
-# into the module as the go command would put it into a subdirectory module's zip.
+# into the module as the go command would put it into a subdirectory module's zip. Then its
+# dependencies and their checksum records, so that the directory alone is enough as GOPROXY.
+GO_MODULE := $(shell sed -n 's/^module //p' client/go/go.mod)
 dist-go: dist-versions | check-go
 	rm -rf $(DIST_DIR)/goproxy
 	cd tools/go-module-proxy && go run . -dir ../../client/go -version v$$(cat $(DIST_ABS)/.version) \
 	  -out $(DIST_ABS)/goproxy -license ../../LICENSE
+	tools/go-module-proxy/add-dependencies.sh $(DIST_ABS)/goproxy $(GO_MODULE) $(GO_MODULE)/stateward v$$(cat $(DIST_ABS)/.version)
 
 test-dist: dist build | check-go check-python ## Install dist/ into fresh projects outside the repository and run every README code block against a server
 	@cd tools/go-module-proxy && out=$$(gofmt -l .) && { [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }; }
 	cd tools/go-module-proxy && go vet ./... && go test -count=1 ./...
 	npx mocha --no-config --require tsx/cjs --extension ts --timeout 600000 tools/doc-test/readme-blocks.e2e.ts
+	@# The issue's form: the module path (not a package) with dist/goproxy as the only proxy.
+	@tmp=$$(mktemp -d) && trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT && mkdir "$$tmp/app" && cd "$$tmp/app" && \
+	  go mod init example.com/app >/dev/null 2>&1 && \
+	  GOPATH="$$tmp/gopath" GOFLAGS=-modcacherw GOPROXY=file://$(DIST_ABS)/goproxy GONOSUMDB=$(GO_MODULE) \
+	    go get $(GO_MODULE)@v$$(cat $(DIST_ABS)/.version) && \
+	  echo "go get $(GO_MODULE)@v$$(cat $(DIST_ABS)/.version) with GOPROXY=file://dist/goproxy alone: ok"
 
 clean: clean-dist
 clean-dist:

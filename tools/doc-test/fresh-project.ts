@@ -66,9 +66,15 @@ export async function createProject(project: Project, dir: string, repoRoot: str
       break;
     }
     case "go":
-      // A module cache of its own: a v0.1.0 cached from an earlier `make dist` must not stand in
-      // for the one in dist/ now. Writable, so that the project can be deleted.
-      env = { ...base, GOMODCACHE: path.join(dir, ".gomodcache"), GOFLAGS: `${base.GOFLAGS ?? ""} -modcacherw`.trim() };
+      // A GOPATH and module cache of its own: a v0.1.0 cached from an earlier `make dist` must not
+      // stand in for the one in dist/ now, nor the machine's checksum-database state for what
+      // dist/goproxy serves. Writable, so that the project can be deleted.
+      env = {
+        ...base,
+        GOPATH: path.join(dir, ".gopath"),
+        GOMODCACHE: path.join(dir, ".gomodcache"),
+        GOFLAGS: `${base.GOFLAGS ?? ""} -modcacherw`.trim(),
+      };
       await runCommand("go", ["mod", "init", "example.com/app"], { cwd: dir, env, timeoutMs: INSTALL_TIMEOUT_MS });
       break;
   }
