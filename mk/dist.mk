@@ -1,7 +1,7 @@
 # Release artifacts (issue 12): `make dist` builds into dist/ (git-ignored) what the client READMEs
 # install until the packages are on their registries:
-#   dist/stateward-protocol-<v>.tgz, dist/stateward-client-<v>.tgz   npm pack (the client depends on
-#       @stateward/protocol <v>, which is not on npm either: both go in one `npm install`)
+#   dist/stateward-client-<v>.tgz   npm pack, with @stateward/protocol <v> (not on npm either) bundled
+#       inside it, so that it installs alone; dist/stateward-protocol-<v>.tgz, the protocol alone
 #   dist/stateward_client-<v>-py3-none-any.whl, dist/stateward_client-<v>.tar.gz   python -m build
 #   dist/goproxy/   the Go module and its dependencies as a GOPROXY directory (GOPROXY=file://…/dist/goproxy)
 # One version for all: the root package.json's (tools/release/check-versions.ts checks the copies).
@@ -29,6 +29,7 @@ dist-versions: install
 dist-npm: build dist-versions
 	rm -f $(DIST_DIR)/stateward-*.tgz
 	npm pack --silent -w protocol -w client/ts --pack-destination $(DIST_ABS) > /dev/null
+	tools/release/bundle-client.sh $(DIST_DIR) $$(cat $(DIST_ABS)/.version)
 
 dist-python: $(DIST_PY_STAMP) dist-versions
 	rm -rf $(DIST_DIR)/stateward_client-* client/python/build
