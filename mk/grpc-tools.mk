@@ -13,6 +13,8 @@ $(GRPC_TOOLS_STAMP): | check-go
 	@rm -f .tools/bin/.stamp-*
 	GOBIN=$(GRPC_TOOLS_BIN) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 	GOBIN=$(GRPC_TOOLS_BIN) go install github.com/grpc-ecosystem/grpc-health-probe@$(GRPC_HEALTH_PROBE_VERSION)
+	@# go install names it after the module; the project's releases (and most docs) call it grpc_health_probe.
+	ln -sf grpc-health-probe $(GRPC_TOOLS_BIN)/grpc_health_probe
 	@touch $@
 
 grpc-tools: $(GRPC_TOOLS_STAMP) ## Install grpcurl and grpc_health_probe into .tools/bin (go install)
