@@ -12,6 +12,7 @@
  */
 import { createRequire } from "node:module";
 import { format } from "node:util";
+import { configFileExposure } from "./config-file-exposure";
 import { ConfigError, OPTION_DOCS, OPTION_SECTIONS, resolveConfig, secretValues, type OptionSection, type ServerConfig } from "./config";
 import { createLogger, type Logger } from "./logger";
 import type { ProcessTelemetry } from "./telemetry/telemetry-sdk";
@@ -93,6 +94,8 @@ function startTelemetry(logger: Logger, secrets: readonly string[]): ProcessTele
 
 async function serve(config: ServerConfig): Promise<void> {
   const logger = createLogger(config.logLevel);
+  const exposure = configFileExposure(config.configFile);
+  if (exposure !== undefined) logger.warn({ configFile: config.configFile }, exposure);
   // Before anything loads @grpc/grpc-js (see the module comment).
   const telemetry = startTelemetry(logger, secretValues(config));
   // Process-wide setting, hence here and not in startServer (which may run several times in tests).

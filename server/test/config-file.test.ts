@@ -4,10 +4,11 @@
  * naming the key and the file. Real files in a temporary directory.
  */
 import * as assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ConfigError, resolveConfig } from "../src/config";
+import { configFileExposure } from "../src/config-file-exposure";
 
 describe("the configuration file", () => {
   let dir: string;
@@ -172,6 +173,21 @@ describe("the configuration file", () => {
         assert.ok(!message.includes(secret), `the key is not in: ${message}`);
         assert.ok(!message.includes("\n"), `one line: ${message}`);
       }
+    });
+
+    it("warns, without the value, when a file that sets a secret is readable by other users", () => {
+      const secret = "a-hash-key-of-some-length-0123";
+      const exposed = file(`session-hash-key = "${secret}"\n`);
+      chmodSync(exposed, 0o644);
+      const warning = configFileExposure(exposed);
+      assert.match(warning ?? "", /sets session-hash-key and is readable by other users \(mode 644\): chmod 600 it/);
+      assert.ok(!(warning ?? "").includes(secret));
+      chmodSync(exposed, 0o600);
+      assert.equal(configFileExposure(exposed), undefined, "private file");
+      const noSecret = file("port = 50051\n");
+      chmodSync(noSecret, 0o644);
+      assert.equal(configFileExposure(noSecret), undefined, "no secret in it");
+      assert.equal(configFileExposure(""), undefined, "no file");
     });
 
     it("reports a file that cannot be read, and where its name came from", () => {
