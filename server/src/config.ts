@@ -45,6 +45,13 @@ export interface ServerConfig {
    */
   readonly shutdownGraceMs: number;
   /**
+   * How long a shutdown keeps serving as usual after health and `/readyz` turned NOT_SERVING / 503,
+   * before it stops accepting and drains, in ms (`--shutdown-delay-ms`,
+   * `STATEWARD_SHUTDOWN_DELAY_MS`): time for a load balancer to see the 503 and move traffic away.
+   * Default 0.
+   */
+  readonly shutdownDelayMs: number;
+  /**
    * Most operations in one Pipeline message (`--max-pipeline-batch`, `STATEWARD_MAX_PIPELINE_BATCH`);
    * the excess fails per operation with RESOURCE_EXHAUSTED. Default 1024.
    */
@@ -312,6 +319,13 @@ const SERVER_SPECS: Specs<ServerOnly> = {
     placeholder: "<ms>",
     default: 10_000,
     description: `On SIGTERM/SIGINT, how long to let in-flight calls finish before cancelling them, in ms (0 to ${MAX_TIMER_MS}).`,
+    parse: integer(0, MAX_TIMER_MS),
+  },
+  shutdownDelayMs: {
+    flag: "shutdown-delay-ms",
+    placeholder: "<ms>",
+    default: 0,
+    description: `On SIGTERM/SIGINT, how long to go on serving with health NOT_SERVING and /readyz 503 before the drain begins, so that load balancers move traffic away first, in ms (0 to ${MAX_TIMER_MS}; 0 = drain at once).`,
     parse: integer(0, MAX_TIMER_MS),
   },
   maxPipelineBatch: {

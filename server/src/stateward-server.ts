@@ -116,9 +116,10 @@ export interface StartedServer {
   /** Connected Watch streams (for tests and diagnostics). */
   readonly watchers: () => number;
   /**
-   * Graceful shutdown: health turns NOT_SERVING (`/readyz` 503), new calls are refused, waiting
-   * calls are answered UNAVAILABLE, in-flight calls get up to `config.shutdownGraceMs` to finish,
-   * then the rest are cancelled. Idempotent: every call returns the same promise.
+   * Graceful shutdown: health turns NOT_SERVING (`/readyz` 503); calls go on being served for
+   * `config.shutdownDelayMs` (0 by default); then new calls are refused, waiting calls are answered
+   * UNAVAILABLE, in-flight calls get up to `config.shutdownGraceMs` to finish, and the rest are
+   * cancelled. Idempotent: every call returns the same promise.
    */
   shutdown(): Promise<void>;
   /** Immediate shutdown: cancels every call and closes the store. */
@@ -280,10 +281,30 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     return storeClosed;
   }
 
+  /** The --shutdown-delay-ms pause: health says NOT_SERVING while calls are still served. */
+  let endDelay: (() => void) | undefined;
+  function announceShutdown(): Promise<void> {
+    serving.stop();
+    if (config.shutdownDelayMs === 0) return Promise.resolve();
+    logger.info({ delayMs: config.shutdownDelayMs }, "not ready: serving on until the shutdown delay is over");
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => endDelay?.(), config.shutdownDelayMs);
+      endDelay = () => {
+        endDelay = undefined;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
   function shutdown(): Promise<void> {
-    stopping ??= new Promise<void>((resolve) => {
+    stopping ??= announceShutdown().then(() => drain());
+    return stopping;
+  }
+
+  function drain(): Promise<void> {
+    return new Promise<void>((resolve) => {
       logger.info({ graceMs: config.shutdownGraceMs }, "shutting down");
-      serving.stop();
       let done = false;
       const graceTimer = setTimeout(() => {
         logger.warn({ graceMs: config.shutdownGraceMs }, "grace period over: cancelling the remaining calls");
@@ -309,10 +330,11 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
         watchHub.endAll();
       });
     });
-    return stopping;
   }
 
   function forceShutdown(): void {
+    // A shutdown() in its delay goes on to its (now immediate) drain and resolves.
+    endDelay?.();
     serving.stop();
     server.forceShutdown();
     memoryReturn.stop();

@@ -12,8 +12,9 @@ import { resolveConfig, startServer, type StartedServer } from "../src/index";
 import { startHealthEndpoint } from "../src/http/health-routes";
 import type { HttpEndpoint } from "../src/http/http-listener";
 import { ServingState } from "../src/serving-state";
-import { freePort } from "./helpers/telemetry-test-kit";
-import { grpc, waitFor, withTimeout } from "./helpers/test-server";
+import { freePort, unary } from "./helpers/telemetry-test-kit";
+import { GetRequest, SetRequest } from "../../client/ts/src";
+import { grpc, newChannelClient, waitFor, withTimeout } from "./helpers/test-server";
 
 interface HttpAnswer {
   readonly status: number;
@@ -123,6 +124,37 @@ describe("HTTP health checks", () => {
       const metrics = await request(port, "/metrics");
       assert.equal(metrics.status, 404, "the health port serves no metrics");
       assert.match(metrics.body, /\/healthz and \/readyz/);
+    });
+
+    it("with --shutdown-delay-ms, says 503 while it goes on serving new connections, then drains", async () => {
+      const port = await freePort();
+      server = await startWith(["--health-port", String(port), "--shutdown-delay-ms", "1500"]);
+      const started = server;
+      const begun = Date.now();
+      let stopped = false;
+      const stopping = started.shutdown().then(() => {
+        stopped = true;
+      });
+      assert.equal((await request(port, "/readyz")).status, 503);
+      // A client that connects only now, after the 503: still served.
+      const client = newChannelClient(started.address);
+      cleanups.push(() => client.close());
+      await unary(client, client.set, SetRequest.fromPartial({ app: "shop", sessionId: "during-delay", data: Buffer.from("x") }));
+      const got = await unary(client, client.get, GetRequest.fromPartial({ app: "shop", sessionId: "during-delay" }));
+      assert.equal(Buffer.from(got.data).toString(), "x");
+      assert.equal(stopped, false, "still in the delay");
+      await withTimeout(stopping, 10_000, "the shutdown after its delay");
+      assert.ok(Date.now() - begun >= 1400, `the drain began after the delay (${Date.now() - begun} ms)`);
+      assert.equal(await refused(port), "ECONNREFUSED");
+      server = undefined;
+    });
+
+    it("with --shutdown-delay-ms, a forced shutdown cuts the delay short", async () => {
+      server = await startWith(["--shutdown-delay-ms", "600000"]);
+      const stopping = server.shutdown();
+      server.forceShutdown();
+      await withTimeout(stopping, 5000, "the shutdown() promise after forceShutdown");
+      server = undefined;
     });
 
     it("turns /readyz to 503 when a shutdown begins, with grpc.health.v1 turning NOT_SERVING, keeps /healthz 200 through the drain, then closes", async () => {
