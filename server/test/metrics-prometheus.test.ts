@@ -39,6 +39,16 @@ describe("metrics: the Prometheus endpoint", function () {
     s = undefined;
   });
 
+  it("keeps every event-loop lag series in a scrape that follows another at once (an interval without samples)", async () => {
+    const port = await freePort();
+    s = await startObservedServer(["--metrics-port", String(port)], { tracing: false, metrics: false });
+    const names = ["min", "max", "mean", "stddev", "p50", "p90", "p99"].map((statistic) => `nodejs_eventloop_lag_${statistic}_seconds`);
+    for (let i = 0; i < 5; i++) {
+      const body = (await httpGet(port, "/metrics")).body;
+      for (const name of names) assert.ok(sampleValue(body, name) !== undefined, `${name} in scrape ${i + 1}`);
+    }
+  });
+
   it("serves every metric in the text format under Prometheus names, parseable, without session ids", async () => {
     const port = await freePort();
     s = await startObservedServer(["--metrics-port", String(port)], { tracing: false, metrics: false });

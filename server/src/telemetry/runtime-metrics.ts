@@ -33,6 +33,12 @@ function measureLag(): Promise<number> {
 /** The Node.js runtime metrics; {@link close} stops the event-loop sampler. */
 export class NodeRuntimeMetrics {
   private readonly eventLoopDelay: IntervalHistogram;
+  /**
+   * The statistics of the last interval that had samples: an interval shorter than the sampler's
+   * resolution has none (two scrapes in quick succession, or a scrape right after an OTLP push),
+   * and its series must not vanish for it. Zero until the first interval with samples.
+   */
+  private lastLag: Record<LagStatistic, number> = { min: 0, max: 0, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0 };
 
   constructor(meter: Meter) {
     const gauge = (name: string, description: string, unit: string): Observable => meter.createObservableGauge(name, { description, unit });
@@ -84,18 +90,22 @@ export class NodeRuntimeMetrics {
 
   private observeEventLoopDelay(observer: BatchObservableResult, gauges: Record<LagStatistic, Observable>): void {
     const histogram = this.eventLoopDelay;
-    if (histogram.count === 0) return;
-    // The sampler's samples include its own timer interval; the delay is what exceeds it.
-    const seconds = (nanoseconds: number): number => Math.max(0, nanoseconds - EVENT_LOOP_RESOLUTION_MS * 1e6) / 1e9;
-    observer.observe(gauges.min, seconds(histogram.min));
-    observer.observe(gauges.max, seconds(histogram.max));
-    observer.observe(gauges.mean, seconds(histogram.mean));
-    // The deviation is not shifted by the interval.
-    observer.observe(gauges.stddev, histogram.stddev / 1e9);
-    observer.observe(gauges.p50, seconds(histogram.percentile(50)));
-    observer.observe(gauges.p90, seconds(histogram.percentile(90)));
-    observer.observe(gauges.p99, seconds(histogram.percentile(99)));
-    // Per interval, so a past stall does not mask (or fake) the current state.
-    histogram.reset();
+    if (histogram.count > 0) {
+      // The sampler's samples include its own timer interval; the delay is what exceeds it.
+      const seconds = (nanoseconds: number): number => Math.max(0, nanoseconds - EVENT_LOOP_RESOLUTION_MS * 1e6) / 1e9;
+      this.lastLag = {
+        min: seconds(histogram.min),
+        max: seconds(histogram.max),
+        mean: seconds(histogram.mean),
+        // The deviation is not shifted by the interval.
+        stddev: histogram.stddev / 1e9,
+        p50: seconds(histogram.percentile(50)),
+        p90: seconds(histogram.percentile(90)),
+        p99: seconds(histogram.percentile(99)),
+      };
+      // Per interval, so a past stall does not mask (or fake) the current state.
+      histogram.reset();
+    }
+    for (const statistic of LAG_STATISTICS) observer.observe(gauges[statistic], this.lastLag[statistic]);
   }
 }
