@@ -6,9 +6,9 @@
 import * as assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { httpGet } from "./helpers/http-get";
 import { freePort } from "./helpers/telemetry-test-kit";
 import { withTimeout } from "./helpers/test-server";
 
@@ -34,17 +34,6 @@ function stateward(args: readonly string[], env: Record<string, string> = {}): P
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
       resolve({ code, stdout, stderr });
     });
-  });
-}
-
-function get(port: number, urlPath: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const request = http.get({ host: "127.0.0.1", port, path: urlPath, agent: false, timeout: 5000 }, (response) => {
-      response.resume();
-      response.on("end", () => resolve(response.statusCode ?? 0));
-    });
-    request.on("timeout", () => request.destroy(new Error(`GET ${urlPath} timed out`)));
-    request.on("error", reject);
   });
 }
 
@@ -106,8 +95,8 @@ describe("the stateward command (built)", () => {
       assert.equal(listening.healthPort, healthPort, "health-port from the file");
       assert.equal(listening.shards, 4, "shards from the file");
       assert.equal(listening.maxItemBytes, 3 * 1024 * 1024, "STATEWARD_MAX_ITEM_BYTES won over the file's max-item-bytes");
-      assert.equal(await get(healthPort, "/readyz"), 200);
-      assert.equal(await get(healthPort, "/healthz"), 200);
+      assert.equal((await httpGet(healthPort, "/readyz")).status, 200);
+      assert.equal((await httpGet(healthPort, "/healthz")).status, 200);
       child.kill("SIGTERM");
       assert.equal(await withTimeout(exited, 15_000, "exit after SIGTERM"), 0);
     } finally {

@@ -12,34 +12,14 @@ import { resolveConfig, startServer, type StartedServer } from "../src/index";
 import { startHealthEndpoint } from "../src/http/health-routes";
 import type { HttpEndpoint } from "../src/http/http-listener";
 import { ServingState } from "../src/serving-state";
+import { httpRequest } from "./helpers/http-get";
 import { freePort, unary } from "./helpers/telemetry-test-kit";
 import { GetRequest, SetRequest } from "../../client/ts/src";
 import { grpc, newChannelClient, waitFor, withTimeout } from "./helpers/test-server";
 
-interface HttpAnswer {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly body: string;
-}
-
-/** One request on a fresh connection (no keep-alive pool that could outlive the test). */
-function request(port: number, path: string, method = "GET"): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method, timeout: 5000, agent: false }, (response) => {
-      let body = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => (body += chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
 /** Resolves with the connection error once nothing listens on `port` any more. */
 async function refused(port: number): Promise<string> {
-  const error = await request(port, "/healthz").then(
+  const error = await httpRequest(port, "/healthz").then(
     (answer) => assert.fail(`expected the port to be closed, got HTTP ${answer.status}`),
     (failure: unknown) => failure as NodeJS.ErrnoException,
   );
@@ -108,20 +88,20 @@ describe("HTTP health checks", () => {
       assert.equal(server.healthPort, port);
       assert.equal(server.metricsPort, undefined, "no metrics endpoint is started for the health checks");
 
-      const live = await request(port, "/healthz");
+      const live = await httpRequest(port, "/healthz");
       assert.deepEqual([live.status, live.body], [200, "ok\n"]);
       assert.match(String(live.headers["content-type"]), /^text\/plain/);
       assert.equal(live.headers["cache-control"], "no-store");
-      const ready = await request(port, "/readyz?verbose");
+      const ready = await httpRequest(port, "/readyz?verbose");
       assert.deepEqual([ready.status, ready.body], [200, "ready\n"]);
       assert.equal(ready.headers["cache-control"], "no-store");
 
-      const head = await request(port, "/readyz", "HEAD");
+      const head = await httpRequest(port, "/readyz", "HEAD");
       assert.deepEqual([head.status, head.body], [200, ""]);
-      const post = await request(port, "/readyz", "POST");
+      const post = await httpRequest(port, "/readyz", "POST");
       assert.equal(post.status, 405);
       assert.equal(post.headers.allow, "GET, HEAD");
-      const metrics = await request(port, "/metrics");
+      const metrics = await httpRequest(port, "/metrics");
       assert.equal(metrics.status, 404, "the health port serves no metrics");
       assert.match(metrics.body, /\/healthz and \/readyz/);
     });
@@ -135,7 +115,7 @@ describe("HTTP health checks", () => {
       const stopping = started.shutdown().then(() => {
         stopped = true;
       });
-      assert.equal((await request(port, "/readyz")).status, 503);
+      assert.equal((await httpRequest(port, "/readyz")).status, 503);
       // A client that connects only now, after the 503: still served.
       const client = newChannelClient(started.address);
       cleanups.push(() => client.close());
@@ -171,7 +151,7 @@ describe("HTTP health checks", () => {
       const watchEnded = new Promise<void>((resolve) => watch.once("end", () => resolve()));
       await waitFor(() => statuses.length > 0, "the first health status");
       assert.deepEqual(statuses, ["SERVING"]);
-      assert.equal((await request(port, "/readyz")).status, 200);
+      assert.equal((await httpRequest(port, "/readyz")).status, 200);
 
       const reflection = await openReflectionStream(started.address);
       cleanups.push(() => reflection.close());
@@ -181,15 +161,15 @@ describe("HTTP health checks", () => {
       });
 
       // Readiness flips at once and stays 503 for as long as the drain lasts.
-      const notReady = await request(port, "/readyz");
+      const notReady = await httpRequest(port, "/readyz");
       assert.deepEqual([notReady.status, notReady.body], [503, "not ready: shutting down\n"]);
       assert.equal(notReady.headers["cache-control"], "no-store");
       await withTimeout(watchEnded, 5000, "the health Watch to end");
       assert.deepEqual(statuses, ["SERVING", "NOT_SERVING"], "gRPC health turned NOT_SERVING with it");
       for (let i = 0; i < 3; i++) {
         assert.equal(stopped, false, "the open stream holds the drain");
-        assert.equal((await request(port, "/readyz")).status, 503);
-        assert.equal((await request(port, "/healthz")).status, 200, "liveness holds during the drain");
+        assert.equal((await httpRequest(port, "/readyz")).status, 503);
+        assert.equal((await httpRequest(port, "/healthz")).status, 200, "liveness holds during the drain");
       }
 
       reflection.end();
@@ -247,18 +227,18 @@ describe("HTTP health checks", () => {
       server = await startWith(["--metrics-port", String(port), "--shutdown-grace-ms", "60000"]);
       const started = server;
       assert.equal(started.healthPort, undefined);
-      const metrics = await request(port, "/metrics");
+      const metrics = await httpRequest(port, "/metrics");
       assert.equal(metrics.status, 200);
       assert.match(metrics.body, /^# (HELP|TYPE) /m);
-      assert.deepEqual([(await request(port, "/healthz")).status, (await request(port, "/readyz")).status], [200, 200]);
-      assert.equal((await request(port, "/nowhere")).status, 404);
+      assert.deepEqual([(await httpRequest(port, "/healthz")).status, (await httpRequest(port, "/readyz")).status], [200, 200]);
+      assert.equal((await httpRequest(port, "/nowhere")).status, 404);
 
       const reflection = await openReflectionStream(started.address);
       cleanups.push(() => reflection.close());
       const stopping = started.shutdown();
-      const notReady = await request(port, "/readyz");
+      const notReady = await httpRequest(port, "/readyz");
       assert.deepEqual([notReady.status, notReady.body], [503, "not ready: shutting down\n"]);
-      assert.equal((await request(port, "/healthz")).status, 200);
+      assert.equal((await httpRequest(port, "/healthz")).status, 200);
       reflection.end();
       await withTimeout(stopping, 10_000, "the drain to finish once the stream ends");
     });
@@ -275,11 +255,11 @@ describe("HTTP health checks", () => {
       const state = new ServingState();
       endpoint = await startHealthEndpoint("127.0.0.1", 0, state);
       const readiness = async (): Promise<[number, string]> => {
-        const answer = await request(endpoint?.port ?? 0, "/readyz");
+        const answer = await httpRequest(endpoint?.port ?? 0, "/readyz");
         return [answer.status, answer.body];
       };
       assert.deepEqual(await readiness(), [503, "not ready: starting\n"]);
-      assert.equal((await request(endpoint.port, "/healthz")).status, 200, "live while starting");
+      assert.equal((await httpRequest(endpoint.port, "/healthz")).status, 200, "live while starting");
       state.serve();
       assert.deepEqual(await readiness(), [200, "ready\n"]);
       state.stop();

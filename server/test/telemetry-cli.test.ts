@@ -4,9 +4,9 @@
  * and neither carries the session id. Without the variables, no SDK module is even loaded.
  */
 import * as assert from "node:assert/strict";
-import http from "node:http";
 import { GetRequest, SetRequest } from "../../client/ts/src";
 import { spawnCli, stopCli, type CliProcess } from "./helpers/cli-process";
+import { httpGet } from "./helpers/http-get";
 import { startOtlpReceiver, type OtlpReceiver } from "./helpers/otlp-receiver";
 import { freePort, unary } from "./helpers/telemetry-test-kit";
 import { grpc, newChannelClient, waitFor, withTimeout } from "./helpers/test-server";
@@ -55,13 +55,7 @@ describe("telemetry: the CLI and the OTEL_* variables", function () {
     assert.match(metrics, /rpc\.server\.call\.duration/);
     assert.match(metrics, /rpc\.status_code/, "the per-call metric carries the rpc conventions' attributes");
     assert.ok(!metrics.includes(SECRET_ID));
-    const scrape = await new Promise<string>((resolve, reject) => {
-      http.get(`http://127.0.0.1:${metricsPort}/metrics`, (response) => {
-        let body = "";
-        response.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
-        response.on("end", () => resolve(body));
-      }).on("error", reject);
-    });
+    const scrape = (await httpGet(metricsPort, "/metrics")).body;
     assert.match(scrape, /^rpc_server_call_duration_seconds_count\{.*rpc_method="stateward\.v1\.SessionState\/Get".*\} 1$/m);
     assert.equal(await stopCli(cli), 0, "clean exit on SIGTERM");
     cli = undefined;

@@ -1,7 +1,8 @@
 /** Child processes for the doc-test: commands run to completion, and programs that serve. */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { connect, createServer } from "node:net";
 import { networkInterfaces } from "node:os";
+import { stopProcess } from "../../server/test/fault/server-process";
 
 /** Where and how to run a command. */
 export interface CommandOptions {
@@ -72,7 +73,7 @@ export function startServing(command: string, args: readonly string[], options: 
   const output = (): string => `--- stdout\n${tail(stdout)}\n--- stderr\n${tail(stderr)}`;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      void stop(child).then(() => reject(new Error(`\`${command} ${args.join(" ")}\` printed no line within ${options.timeoutMs} ms\n${output()}`)));
+      void stopProcess(child).then(() => reject(new Error(`\`${command} ${args.join(" ")}\` printed no line within ${options.timeoutMs} ms\n${output()}`)));
     }, options.timeoutMs);
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
       clearTimeout(timer);
@@ -86,25 +87,13 @@ export function startServing(command: string, args: readonly string[], options: 
       if (newline < 0 || before.includes("\n")) return;
       clearTimeout(timer);
       child.off("exit", onExit);
-      resolve({ firstLine: stdout.slice(0, newline), output, stop: () => stop(child) });
+      resolve({ firstLine: stdout.slice(0, newline), output, stop: () => stopProcess(child) });
     });
     child.once("exit", onExit);
     child.once("error", (err) => {
       clearTimeout(timer);
       reject(new Error(`${command}: ${err.message}`));
     });
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill("SIGTERM");
   });
 }
 

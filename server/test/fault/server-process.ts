@@ -72,7 +72,8 @@ export function rssOf(pid: number): number {
   return parseStatusMemory(readFileSync(`/proc/${pid}/status`, "utf8")).vmRssBytes;
 }
 
-function stopProcess(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after 3 s; resolves once the process has exited (at once if it has). */
+export function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
