@@ -25,7 +25,6 @@ import {
   Outcome,
   ReleaseResponse,
   RemoveResponse,
-  SessionStateService,
   SetResponse,
   StatewardError,
   retryServiceConfig,
@@ -35,7 +34,7 @@ import {
   type SessionStateServer,
 } from "../src";
 import { StatewardStore, statewardSession } from "../src/express";
-import { assert, expectStatewardError, listenOnLoopback, useResources } from "./helpers";
+import { assert, expectStatewardError, listenOnLoopback, startFakeServer, useResources, type FakeServer } from "./helpers";
 
 /** The parts of proto/client-behaviour.json this suite reads. */
 interface Spec {
@@ -171,13 +170,8 @@ function fakeImplementation(script: Script): SessionStateServer {
   };
 }
 
-async function startFake(script: Script): Promise<{ address: string; close(): void }> {
-  const server = new grpc.Server();
-  server.addService(SessionStateService, fakeImplementation(script) as unknown as grpc.UntypedServiceImplementation);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))),
-  );
-  return { address: `127.0.0.1:${port}`, close: () => server.forceShutdown() };
+function startFake(script: Script): Promise<FakeServer> {
+  return startFakeServer(fakeImplementation(script));
 }
 
 /** Runs `body` with Math.random pinned (to take jitter out of a timing), then restores it. */

@@ -12,7 +12,6 @@ import {
   ERROR_INFO_TYPE_URL,
   LEGACY_REASON_TRAILER,
   STATUS_DETAILS_TRAILER,
-  SessionStateService,
   decodeStatusDetails,
   encodeStatusDetails,
   type PipelineRequest,
@@ -20,6 +19,7 @@ import {
   type SessionStateServer,
 } from "@stateward/protocol";
 import { PipelineOperationError, SessionClient, StatewardError, toStatewardError } from "../src";
+import { startFakeServer, type FakeServer } from "./helpers";
 
 /** A grpc-js `ServiceError` as the unary client rejects with, carrying `trailers`. */
 function serviceError(code: status, details: string, trailers: grpc.Metadata): grpc.ServiceError {
@@ -116,7 +116,7 @@ describe("errors: reasons from the status details and the legacy trailer", () =>
   });
 
   describe("over the wire, from a fake server", function () {
-    let server: grpc.Server;
+    let server: FakeServer;
     let address: string;
     const clients: SessionClient[] = [];
 
@@ -143,17 +143,13 @@ describe("errors: reasons from the status details and the legacy trailer", () =>
           call.on("end", () => call.end());
         },
       };
-      server = new grpc.Server();
-      server.addService(SessionStateService, implementation as grpc.UntypedServiceImplementation);
-      const port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))),
-      );
-      address = `127.0.0.1:${port}`;
+      server = await startFakeServer(implementation);
+      address = server.address;
     });
 
     after(() => {
       for (const client of clients) client.close();
-      server.forceShutdown();
+      server.close();
     });
 
     function client(transport: "unary" | "pipeline"): SessionClient {

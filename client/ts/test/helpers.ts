@@ -3,10 +3,11 @@
  * them, all closed in teardown.
  */
 import * as assert from "node:assert/strict";
+import * as grpc from "@grpc/grpc-js";
 import { createServer, type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolveConfig, startServer, type StartedServer } from "../../../server/src/index";
-import { SessionClient, StatewardError, type SessionClientOptions } from "../src";
+import { SessionClient, SessionStateService, StatewardError, type SessionClientOptions, type SessionStateServer } from "../src";
 
 export { assert };
 
@@ -123,4 +124,25 @@ export async function listenOnLoopback(app: RequestListener): Promise<ListeningA
         server.closeAllConnections();
       }),
   };
+}
+
+/** A scripted stand-in for a Stateward server (any SessionState implementation) on 127.0.0.1. */
+export interface FakeServer {
+  /** `127.0.0.1:<port>`. */
+  readonly address: string;
+  /** Stops it at once (open calls and streams are cancelled). */
+  close(): void;
+}
+
+/** Serves `implementation` as stateward.v1.SessionState on 127.0.0.1, port 0. */
+export async function startFakeServer(
+  implementation: Partial<SessionStateServer>,
+  credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
+): Promise<FakeServer> {
+  const server = new grpc.Server();
+  server.addService(SessionStateService, implementation as grpc.UntypedServiceImplementation);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", credentials, (error, bound) => (error === null ? resolve(bound) : reject(error))),
+  );
+  return { address: `127.0.0.1:${port}`, close: () => server.forceShutdown() };
 }

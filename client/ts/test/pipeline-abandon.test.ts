@@ -13,14 +13,13 @@ import {
   PipelineClient,
   PipelineOperationError,
   ReleaseResponse,
-  SessionStateService,
   type LockRequest,
   type PipelineOperation,
   type PipelineRequest,
   type PipelineResponse,
   type SessionStateServer,
 } from "../src";
-import { assert, useResources, waitFor } from "./helpers";
+import { assert, startFakeServer, useResources, waitFor } from "./helpers";
 
 /** What the fake saw, and its open stream to answer on. */
 interface Fake {
@@ -51,12 +50,7 @@ async function startFake(): Promise<Fake> {
       call.on("end", () => call.end());
     },
   };
-  const server = new grpc.Server();
-  server.addService(SessionStateService, implementation as grpc.UntypedServiceImplementation);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))),
-  );
-  return Object.assign(fake, { address: `127.0.0.1:${port}`, close: () => server.forceShutdown() });
+  return Object.assign(fake, await startFakeServer(implementation));
 }
 
 function lockRequest(sessionId: string): LockRequest {

@@ -13,13 +13,12 @@ import {
   LockResponse,
   Outcome,
   ReleaseResponse,
-  SessionStateService,
   SetResponse,
   type PipelineRequest,
   type PipelineResponse,
   type SessionStateServer,
 } from "../src";
-import { assert, expectStatewardError, useResources } from "./helpers";
+import { assert, expectStatewardError, startFakeServer, useResources, type FakeServer } from "./helpers";
 
 /** Per-method call counts, metadata seen, and how many of the next calls fail with UNAVAILABLE. */
 interface Script {
@@ -86,17 +85,12 @@ function fakeImplementation(script: Script): Partial<SessionStateServer> {
   };
 }
 
-async function startFake(
+function startFake(
   script: Script,
   credentials = grpc.ServerCredentials.createInsecure(),
   implementation: Partial<SessionStateServer> = fakeImplementation(script),
-): Promise<{ address: string; close(): void }> {
-  const server = new grpc.Server();
-  server.addService(SessionStateService, implementation as grpc.UntypedServiceImplementation);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", credentials, (error, bound) => (error === null ? resolve(bound) : reject(error))),
-  );
-  return { address: `127.0.0.1:${port}`, close: () => server.forceShutdown() };
+): Promise<FakeServer> {
+  return startFakeServer(implementation, credentials);
 }
 
 function newScript(): Script {
