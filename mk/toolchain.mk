@@ -16,8 +16,11 @@ NODE_ARCH := $(patsubst x86_64,x64,$(patsubst aarch64,arm64,$(shell uname -m)))
 NODE_INTEGRITY_x64 := sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==
 NODE_INTEGRITY_arm64 := sha512-IZx0J52/1NDwAsY2iyWR9nlPIYuYviTWetjj8+ElvYQh2+XRhLfCfkbFEF/2O5vGI2hcUbyPNHV+nz342FbJXw==
 
+# `version_at_least HAVE WANT`: true when dotted version HAVE >= WANT.
+version_at_least = [ "$$(printf '%s\n%s\n' "$(2)" "$(1)" | sort -V | head -n1)" = "$(2)" ]
+
 # Decided once, from the PATH make was started with: "yes" when the machine's node is new enough.
-SYSTEM_NODE_OK := $(shell node -e 'const [a,b]=process.versions.node.split(".").map(Number),[x,y]="$(NODE_MIN)".split(".").map(Number);process.exit(a>x||(a===x&&b>=y)?0:1)' 2>/dev/null && echo yes)
+SYSTEM_NODE_OK := $(shell have=$$(node -p process.versions.node 2>/dev/null) && $(call version_at_least,$$have,$(NODE_MIN)) && echo yes)
 ifeq ($(SYSTEM_NODE_OK),yes)
 NODE_STAMP :=
 else
@@ -48,9 +51,6 @@ $(NPM_STAMP): $(NODE_STAMP)
 # Go and Python are needed by the polyglot clients' tests only (`make run` needs neither).
 GO_MIN := $(shell sed -n 's/^go //p' client/go/go.mod)
 PYTHON_MIN := $(shell sed -n 's/^requires-python = ">=\(.*\)"/\1/p' client/python/pyproject.toml)
-
-# `version_at_least HAVE WANT`: true when dotted version HAVE >= WANT.
-version_at_least = [ "$$(printf '%s\n%s\n' "$(2)" "$(1)" | sort -V | head -n1)" = "$(2)" ]
 
 check-go:
 	@have=$$(go env GOVERSION 2>/dev/null | sed 's/^go//'); \
