@@ -109,6 +109,24 @@ const (
 	// UNAVAILABLE: the server is shutting down; retry on another server or after the restart.
 	// buf:lint:ignore ENUM_VALUE_PREFIX
 	ErrorReason_SHUTTING_DOWN ErrorReason = 18
+	// UNAUTHENTICATED: the server has an auth file (--auth-file) and the call carries no credential:
+	// no `authorization: Bearer <token>` metadata and no client certificate.
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_MISSING_CREDENTIAL ErrorReason = 19
+	// UNAUTHENTICATED: the call's token, or its client certificate's common name, names no principal
+	// of the server's auth file (unknown, revoked, or not a Bearer token). The message never repeats
+	// the token.
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_UNKNOWN_CREDENTIAL ErrorReason = 20
+	// PERMISSION_DENIED: the principal's `apps` do not include the request's app. Metadata:
+	// `principal` (its name in the auth file), `app` (the request's app).
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_APP_NOT_ALLOWED ErrorReason = 21
+	// PERMISSION_DENIED: a read-only principal called a write (Lock, Set, Release, Expire or Remove).
+	// Metadata: `principal`, `app`, `access` (the principal's: "read-only") and `required`
+	// ("read-write").
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_READ_ONLY_PRINCIPAL ErrorReason = 22
 )
 
 // Enum value maps for ErrorReason.
@@ -133,6 +151,10 @@ var (
 		16: "CLIENT_TOO_SLOW",
 		17: "WATCHER_TOO_SLOW",
 		18: "SHUTTING_DOWN",
+		19: "MISSING_CREDENTIAL",
+		20: "UNKNOWN_CREDENTIAL",
+		21: "APP_NOT_ALLOWED",
+		22: "READ_ONLY_PRINCIPAL",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -154,6 +176,10 @@ var (
 		"CLIENT_TOO_SLOW":          16,
 		"WATCHER_TOO_SLOW":         17,
 		"SHUTTING_DOWN":            18,
+		"MISSING_CREDENTIAL":       19,
+		"UNKNOWN_CREDENTIAL":       20,
+		"APP_NOT_ALLOWED":          21,
+		"READ_ONLY_PRINCIPAL":      22,
 	}
 )
 
@@ -188,7 +214,7 @@ var File_stateward_v1_errors_proto protoreflect.FileDescriptor
 
 const file_stateward_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x19stateward/v1/errors.proto\x12\fstateward.v1*\xa9\x03\n" +
+	"\x19stateward/v1/errors.proto\x12\fstateward.v1*\x87\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rINVALID_FIELD\x10\x01\x12\x12\n" +
@@ -209,7 +235,11 @@ const file_stateward_v1_errors_proto_rawDesc = "" +
 	"\x13OPERATION_CANCELLED\x10\x0f\x12\x13\n" +
 	"\x0fCLIENT_TOO_SLOW\x10\x10\x12\x14\n" +
 	"\x10WATCHER_TOO_SLOW\x10\x11\x12\x11\n" +
-	"\rSHUTTING_DOWN\x10\x12BBZ@github.com/stateward/stateward/client/go/statewardv1;statewardv1b\x06proto3"
+	"\rSHUTTING_DOWN\x10\x12\x12\x16\n" +
+	"\x12MISSING_CREDENTIAL\x10\x13\x12\x16\n" +
+	"\x12UNKNOWN_CREDENTIAL\x10\x14\x12\x13\n" +
+	"\x0fAPP_NOT_ALLOWED\x10\x15\x12\x17\n" +
+	"\x13READ_ONLY_PRINCIPAL\x10\x16BBZ@github.com/stateward/stateward/client/go/statewardv1;statewardv1b\x06proto3"
 
 var (
 	file_stateward_v1_errors_proto_rawDescOnce sync.Once

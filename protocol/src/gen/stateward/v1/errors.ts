@@ -132,6 +132,32 @@ export enum ErrorReason {
    * buf:lint:ignore ENUM_VALUE_PREFIX
    */
   SHUTTING_DOWN = 18,
+  /**
+   * MISSING_CREDENTIAL - UNAUTHENTICATED: the server has an auth file (--auth-file) and the call carries no credential:
+   * no `authorization: Bearer <token>` metadata and no client certificate.
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   */
+  MISSING_CREDENTIAL = 19,
+  /**
+   * UNKNOWN_CREDENTIAL - UNAUTHENTICATED: the call's token, or its client certificate's common name, names no principal
+   * of the server's auth file (unknown, revoked, or not a Bearer token). The message never repeats
+   * the token.
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   */
+  UNKNOWN_CREDENTIAL = 20,
+  /**
+   * APP_NOT_ALLOWED - PERMISSION_DENIED: the principal's `apps` do not include the request's app. Metadata:
+   * `principal` (its name in the auth file), `app` (the request's app).
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   */
+  APP_NOT_ALLOWED = 21,
+  /**
+   * READ_ONLY_PRINCIPAL - PERMISSION_DENIED: a read-only principal called a write (Lock, Set, Release, Expire or Remove).
+   * Metadata: `principal`, `app`, `access` (the principal's: "read-only") and `required`
+   * ("read-write").
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   */
+  READ_ONLY_PRINCIPAL = 22,
   UNRECOGNIZED = -1,
 }
 
@@ -194,6 +220,18 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 18:
     case "SHUTTING_DOWN":
       return ErrorReason.SHUTTING_DOWN;
+    case 19:
+    case "MISSING_CREDENTIAL":
+      return ErrorReason.MISSING_CREDENTIAL;
+    case 20:
+    case "UNKNOWN_CREDENTIAL":
+      return ErrorReason.UNKNOWN_CREDENTIAL;
+    case 21:
+    case "APP_NOT_ALLOWED":
+      return ErrorReason.APP_NOT_ALLOWED;
+    case 22:
+    case "READ_ONLY_PRINCIPAL":
+      return ErrorReason.READ_ONLY_PRINCIPAL;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -241,6 +279,14 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "WATCHER_TOO_SLOW";
     case ErrorReason.SHUTTING_DOWN:
       return "SHUTTING_DOWN";
+    case ErrorReason.MISSING_CREDENTIAL:
+      return "MISSING_CREDENTIAL";
+    case ErrorReason.UNKNOWN_CREDENTIAL:
+      return "UNKNOWN_CREDENTIAL";
+    case ErrorReason.APP_NOT_ALLOWED:
+      return "APP_NOT_ALLOWED";
+    case ErrorReason.READ_ONLY_PRINCIPAL:
+      return "READ_ONLY_PRINCIPAL";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -25,6 +25,10 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CLIENT_TOO_SLOW: _ClassVar[ErrorReason]
     WATCHER_TOO_SLOW: _ClassVar[ErrorReason]
     SHUTTING_DOWN: _ClassVar[ErrorReason]
+    MISSING_CREDENTIAL: _ClassVar[ErrorReason]
+    UNKNOWN_CREDENTIAL: _ClassVar[ErrorReason]
+    APP_NOT_ALLOWED: _ClassVar[ErrorReason]
+    READ_ONLY_PRINCIPAL: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_FIELD: ErrorReason
 ITEM_TOO_LARGE: ErrorReason
@@ -44,3 +48,7 @@ OPERATION_CANCELLED: ErrorReason
 CLIENT_TOO_SLOW: ErrorReason
 WATCHER_TOO_SLOW: ErrorReason
 SHUTTING_DOWN: ErrorReason
+MISSING_CREDENTIAL: ErrorReason
+UNKNOWN_CREDENTIAL: ErrorReason
+APP_NOT_ALLOWED: ErrorReason
+READ_ONLY_PRINCIPAL: ErrorReason
