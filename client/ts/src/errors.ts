@@ -7,7 +7,8 @@
  * `reason` without knowing which transport carried the call.
  */
 import { Metadata, status } from "@grpc/grpc-js";
-import { LEGACY_REASON_TRAILER, STATUS_DETAILS_TRAILER, decodeStatusDetails, type ErrorReasonName } from "@stateward/protocol";
+import type { ErrorReasonName } from "@stateward/protocol";
+import { reasonFromTrailers, type TrailerReason } from "./status-trailers";
 
 /**
  * Stable reasons the server sends with a refusal: the names of the contract's `ErrorReason` enum
@@ -160,31 +161,15 @@ function isStatusLike(error: unknown): error is StatusLike {
   return error instanceof Error && typeof (error as Partial<StatusLike>).code === "number";
 }
 
-/** The reason ("" when none) and its metadata of a failed call. */
-interface ReasonInfo {
-  readonly reason: string;
-  readonly metadata: Readonly<Record<string, string>>;
-}
-
-const NO_REASON: ReasonInfo = Object.freeze({ reason: "", metadata: NO_METADATA });
-
 /**
- * The reason of a pipeline error's fields, or of a unary error's trailers: the ErrorInfo in
- * `grpc-status-details-bin` first, else the bare `stateward-reason` that servers before the
- * ErrorInfo send. A details trailer that does not decode or holds no reason (a proxy's, say) falls
- * back to the legacy trailer too, rather than hiding a reason that is there.
+ * The reason of a pipeline error's fields, or of a unary error's trailers (see
+ * {@link reasonFromTrailers}).
  */
-function reasonOf(error: StatusLike): ReasonInfo {
+function reasonOf(error: StatusLike): TrailerReason {
   if (typeof error.reason === "string" && error.reason !== "") {
     return { reason: error.reason, metadata: error.reasonMetadata ?? NO_METADATA };
   }
-  const details = error.metadata?.get(STATUS_DETAILS_TRAILER)[0];
-  if (details instanceof Uint8Array) {
-    const info = decodeStatusDetails(details)?.errorInfo;
-    if (info !== undefined && info.reason !== "") return { reason: info.reason, metadata: info.metadata };
-  }
-  const legacy = error.metadata?.get(LEGACY_REASON_TRAILER)[0];
-  return legacy === undefined ? NO_REASON : { reason: String(legacy), metadata: NO_METADATA };
+  return reasonFromTrailers(error.metadata);
 }
 
 /**
