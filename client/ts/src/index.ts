@@ -11,6 +11,7 @@
  */
 export * from "@stateward/protocol";
 export * from "./pipeline-client";
+export { channelCredentials, type ChannelCredentialsOptions, type TlsOptions, type TokenOptions } from "./channel-credentials";
 export * from "./errors";
 export type {
   ExpireResult,

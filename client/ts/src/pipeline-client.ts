@@ -25,6 +25,7 @@ import {
   type SetRequest,
   type SetResponse,
 } from "@stateward/protocol";
+import { resolveChannelSecurity, type TokenOptions } from "./channel-credentials";
 
 /**
  * The trailer with the bare refusal reason (`stateward-reason`): servers send it beside the
@@ -33,8 +34,12 @@ import {
  */
 export const REASON_KEY = LEGACY_REASON_TRAILER;
 
-/** Options of a {@link PipelineClient}. */
-export interface PipelineClientOptions {
+/**
+ * Options of a {@link PipelineClient}. A `token` is composed into secure credentials (those of
+ * `channelCredentials({ tls })`); over plaintext it is sent on every stream only with
+ * `insecureToken`.
+ */
+export interface PipelineClientOptions extends TokenOptions {
   /** Most operations per message. Default 256. */
   readonly maxBatchOperations?: number;
   /** Approximate most payload bytes per message before it is sent. Default 256 KiB. */
@@ -358,17 +363,24 @@ export class PipelineClient {
   private readonly streams: (PipelineStream | undefined)[];
   private readonly batchOptions: Required<Pick<PipelineClientOptions, "maxBatchOperations" | "maxBatchBytes">>;
   private readonly operationHook: PipelineOperationHook | undefined;
+  /** The token as stream metadata, over plaintext with `insecureToken` only. */
+  private readonly streamMetadata: Metadata | undefined;
   private nextStream = 0;
   private nextId = 1n;
   private closed = false;
 
   /**
    * @param address - `host:port` of a Stateward server.
-   * @param credentials - e.g. `credentials.createInsecure()` or TLS credentials.
-   * @param options - batching and channel options.
+   * @param credentials - `channelCredentials({ tls })` (TLS, files read now), or any grpc-js
+   *   credentials such as `credentials.createInsecure()`.
+   * @param options - token, batching and channel options.
+   * @throws {@link StatewardError} INVALID_ARGUMENT for a token over plaintext without
+   *   `insecureToken`, or a token given both here and in the credentials.
    */
   constructor(address: string, credentials: ChannelCredentials, options: PipelineClientOptions = {}) {
-    this.client = new SessionStateClient(address, credentials, options.channelOptions);
+    const security = resolveChannelSecurity({ credentials, token: options.token, insecureToken: options.insecureToken }, "PipelineClient");
+    this.client = new SessionStateClient(address, security.credentials, { ...security.channelOptions, ...options.channelOptions });
+    this.streamMetadata = security.plaintextMetadata;
     this.operationHook = options.operationHook;
     this.streams = new Array<PipelineStream | undefined>(Math.max(1, options.streams ?? 1)).fill(undefined);
     this.batchOptions = {
@@ -463,7 +475,7 @@ export class PipelineClient {
     let stream = this.streams[index];
     if (stream === undefined || stream.isDead) {
       stream = new PipelineStream(
-        this.client.pipeline(),
+        this.client.pipeline(this.streamMetadata?.clone() ?? new Metadata()),
         this.batchOptions,
         (dead) => {
           if (this.streams[index] === dead) this.streams[index] = undefined;

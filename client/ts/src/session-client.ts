@@ -21,6 +21,7 @@ import {
   type SetResponse,
 } from "@stateward/protocol";
 import { PipelineClient, type PipelineClientOptions } from "./pipeline-client";
+import { resolveChannelSecurity, type TlsOptions, type TokenOptions } from "./channel-credentials";
 import { createPipelineTracing, createTracingInterceptor, type ClientTracingOptions } from "./telemetry";
 import { StatewardError, toStatewardError, type StatewardOperation } from "./errors";
 import { Partitioner, type EndpointConfig, type EndpointLike } from "./partitioning";
@@ -143,18 +144,8 @@ export interface RetryOptions {
   readonly backoffMultiplier?: number;
 }
 
-/** TLS settings, a shorthand for `credentials: grpc.credentials.createSsl(...)`. */
-export interface TlsOptions {
-  /** PEM root certificates to trust (default: Node's bundled roots). */
-  readonly rootCerts?: Buffer;
-  /** PEM private key, for client-certificate (mutual) TLS. */
-  readonly privateKey?: Buffer;
-  /** PEM certificate chain, for client-certificate (mutual) TLS. */
-  readonly certChain?: Buffer;
-}
-
 /** Options of a {@link SessionClient}. */
-export interface SessionClientOptions {
+export interface SessionClientOptions extends TokenOptions {
   /** One Stateward server, `host:port`. Default `127.0.0.1:42424` when `endpoints` is absent too. */
   readonly address?: string;
   /**
@@ -163,9 +154,12 @@ export interface SessionClientOptions {
    * every client of a farm the same list (same strings or node ids); order does not matter.
    */
   readonly endpoints?: readonly EndpointLike[];
-  /** Channel credentials. Default: insecure (loopback), or TLS when `tls` is given. */
+  /**
+   * Channel credentials, for what `tls` does not cover. Default: plaintext (loopback), or TLS when
+   * `tls` is given; not both. A `token` is composed into secure credentials.
+   */
   readonly credentials?: ChannelCredentials;
-  /** TLS shorthand; ignored when `credentials` is given. */
+  /** TLS: the CA to trust, a client certificate for mutual TLS, the server name. */
   readonly tls?: TlsOptions;
   /**
    * `"pipeline"` (default): operations are batched over long-lived streams, several times cheaper
@@ -174,7 +168,7 @@ export interface SessionClientOptions {
   readonly transport?: "pipeline" | "unary";
   /** Deadline in ms of calls without their own `timeoutMs` (a waiting call adds its `waitMs`). Default 5,000. */
   readonly defaultTimeoutMs?: number;
-  /** Metadata sent with every call and on every pipeline stream (e.g. credentials). */
+  /** Metadata sent with every call and on every pipeline stream (for a bearer token, use `token`). */
   readonly metadata?: MetadataLike;
   /** Retries of idempotent operations on UNAVAILABLE; `false` disables them. */
   readonly retry?: RetryOptions | false;
@@ -183,8 +177,8 @@ export interface SessionClientOptions {
    * reconnect backoff, message size, retry service config).
    */
   readonly channelOptions?: ChannelOptions;
-  /** Batching options of the pipeline transport (and its `operationHook`). */
-  readonly pipeline?: Omit<PipelineClientOptions, "channelOptions">;
+  /** Batching options of the pipeline transport (and its `operationHook`); the token is the client's. */
+  readonly pipeline?: Omit<PipelineClientOptions, "channelOptions" | keyof TokenOptions>;
   /** grpc-js client interceptors, on every unary call and pipeline stream. */
   readonly interceptors?: readonly grpc.Interceptor[];
   /**
@@ -276,6 +270,20 @@ function toMetadata(value: MetadataLike | undefined): grpc.Metadata {
   const metadata = new grpc.Metadata();
   for (const [key, entry] of Object.entries(value)) metadata.set(key, entry);
   return metadata;
+}
+
+/**
+ * The client-wide metadata: the `metadata` option, plus the token over plaintext (opted in). A
+ * token given beside an `authorization` entry would be sent twice: refused.
+ */
+function withPlaintextToken(metadata: MetadataLike | undefined, plaintextToken: grpc.Metadata | undefined, hasToken: boolean): grpc.Metadata | undefined {
+  if (metadata === undefined && plaintextToken === undefined) return undefined;
+  const merged = toMetadata(metadata);
+  if (hasToken && merged.get("authorization").length > 0) {
+    throw new StatewardError(status.INVALID_ARGUMENT, undefined, "SessionClient: token and an authorization entry in metadata are both given: give the token once", "connect");
+  }
+  if (plaintextToken !== undefined) merged.merge(plaintextToken);
+  return merged;
 }
 
 /** Adds the client-wide metadata to every call and stream, without overriding a call's own keys. */
@@ -377,19 +385,18 @@ export class SessionClient implements SessionOperations {
     this.transport = options.transport ?? "pipeline";
     this.defaultTimeoutMs = Math.max(1, options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.retry = resolveRetry(options.retry);
-    const credentials =
-      options.credentials ??
-      (options.tls !== undefined
-        ? grpc.credentials.createSsl(options.tls.rootCerts ?? null, options.tls.privateKey ?? null, options.tls.certChain ?? null)
-        : grpc.credentials.createInsecure());
+    const security = resolveChannelSecurity(options, "SessionClient");
+    const credentials = security.credentials;
     const channelOptions: ChannelOptions = {
       ...DEFAULT_CHANNEL_OPTIONS,
       "grpc.service_config": retryServiceConfig(options.retry === false ? { maxAttempts: 1 } : options.retry),
+      ...security.channelOptions,
       ...options.channelOptions,
     };
+    const clientMetadata = withPlaintextToken(options.metadata, security.plaintextMetadata, options.token !== undefined);
     const tracing = options.tracing === undefined || options.tracing === false ? undefined : options.tracing === true ? {} : options.tracing;
     const interceptors: grpc.Interceptor[] = [
-      ...(options.metadata === undefined ? [] : [metadataInterceptor(toMetadata(options.metadata))]),
+      ...(clientMetadata === undefined ? [] : [metadataInterceptor(clientMetadata)]),
       ...(options.interceptors ?? []),
       ...(tracing === undefined ? [] : [createTracingInterceptor(tracing)]),
     ];
@@ -408,7 +415,8 @@ export class SessionClient implements SessionOperations {
       const unary = new SessionStateClient(endpoint.address, credentials, clientOptions(channel));
       const pipeline =
         this.transport === "pipeline"
-          ? new PipelineClient(endpoint.address, credentials, { ...pipelineOptions, channelOptions: clientOptions(channel) })
+          ? // The token is on the shared channel (or in the client's metadata): never a second time.
+            new PipelineClient(endpoint.address, credentials, { ...pipelineOptions, token: undefined, insecureToken: undefined, channelOptions: clientOptions(channel) })
           : undefined;
       return { endpoint, channel, unary, pipeline };
     });

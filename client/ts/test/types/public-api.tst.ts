@@ -5,10 +5,13 @@
 import type { RequestHandler } from "express";
 import session from "express-session";
 import { describe, expect, test } from "tstyche";
+import * as grpc from "@grpc/grpc-js";
 import {
   ErrorReason,
+  PipelineClient,
   SessionClient,
   StatewardError,
+  channelCredentials,
   type BeginRequestResult,
   type EndRequestResult,
   type ExpireResult,
@@ -99,6 +102,28 @@ describe("arguments", () => {
     expect(SessionClient).type.not.toBeConstructableWith({ transport: "http" });
     expect(SessionClient).type.not.toBeConstructableWith({ endpoints: [42] });
   });
+
+  test("security options: a token, TLS from PEM or files, a server name", () => {
+    expect(SessionClient).type.toBeConstructableWith({ token: "t", tls: { rootCertsFile: "ca.pem", certChainFile: "c.pem", privateKeyFile: "c.key", serverName: "stateward.internal" } });
+    expect(SessionClient).type.toBeConstructableWith({ tls: { rootCerts: "-----BEGIN CERTIFICATE-----", certChain: Buffer.from(""), privateKey: "pem" } });
+    expect(SessionClient).type.toBeConstructableWith({ token: "t", insecureToken: true });
+    expect(SessionClient).type.toBeConstructableWith({ credentials: grpc.credentials.createSsl(), token: "t" });
+    expect(SessionClient).type.not.toBeConstructableWith({ token: 42 });
+    expect(SessionClient).type.not.toBeConstructableWith({ insecureToken: "yes" });
+    expect(SessionClient).type.not.toBeConstructableWith({ tls: { rootCertsFile: Buffer.from("") } });
+    expect(SessionClient).type.not.toBeConstructableWith({ tls: { caFile: "ca.pem" } });
+    // The token is the client's: not one more time in the pipeline's options.
+    expect(SessionClient).type.not.toBeConstructableWith({ pipeline: { token: "t" } });
+  });
+
+  test("channelCredentials and PipelineClient take the same options", () => {
+    expect(channelCredentials({ tls: { rootCertsFile: "ca.pem" }, token: "t" })).type.toBe<grpc.ChannelCredentials>();
+    expect(channelCredentials()).type.toBe<grpc.ChannelCredentials>();
+    expect(channelCredentials).type.not.toBeCallableWith({ insecureToken: true });
+    expect(PipelineClient).type.toBeConstructableWith("127.0.0.1:42424", channelCredentials({ tls: {} }), { token: "t", streams: 2 });
+    expect(PipelineClient).type.toBeConstructableWith("127.0.0.1:42424", grpc.credentials.createInsecure(), { token: "t", insecureToken: true });
+    expect(PipelineClient).type.not.toBeConstructableWith("127.0.0.1:42424", grpc.credentials.createInsecure(), { token: 1 });
+  });
 });
 
 describe("lock patterns", () => {
@@ -159,7 +184,11 @@ describe("errors", () => {
       | "OPERATION_CANCELLED"
       | "CLIENT_TOO_SLOW"
       | "WATCHER_TOO_SLOW"
-      | "SHUTTING_DOWN";
+      | "SHUTTING_DOWN"
+      | "MISSING_CREDENTIAL"
+      | "UNKNOWN_CREDENTIAL"
+      | "APP_NOT_ALLOWED"
+      | "READ_ONLY_PRINCIPAL";
     expect<ServerReason>().type.toBe<Listed>();
     // ts-proto adds UNRECOGNIZED (-1) to every enum; it is no reason a server sends.
     expect<ServerReason>().type.toBe<Exclude<keyof typeof ErrorReason, "ERROR_REASON_UNSPECIFIED" | "UNRECOGNIZED">>();
