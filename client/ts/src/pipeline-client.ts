@@ -26,6 +26,7 @@ import {
   type SetResponse,
 } from "@stateward/protocol";
 import { resolveChannelSecurity, type TokenOptions } from "./channel-credentials";
+import { NO_REASON, reasonFromTrailers, type TrailerReason } from "./status-trailers";
 
 /**
  * The trailer with the bare refusal reason (`stateward-reason`): servers send it beside the
@@ -175,7 +176,7 @@ class PipelineStream {
     private readonly allocateId: () => bigint,
   ) {
     call.on("data", (response: PipelineResponse) => this.onResponse(response));
-    call.on("error", (error: ServiceError) => this.fail(error.code === status.CANCELLED ? status.CANCELLED : status.UNAVAILABLE, `the pipeline stream failed: ${error.details || error.message}`));
+    call.on("error", (error: ServiceError) => this.onStreamError(error));
     call.on("end", () => this.fail(status.UNAVAILABLE, "the server ended the pipeline stream"));
   }
 
@@ -317,7 +318,22 @@ class PipelineStream {
     this.enqueue(operation, 0);
   }
 
-  private fail(code: status, message: string): void {
+  /**
+   * A stream refused for its credential (UNAUTHENTICATED when it opens without a valid one,
+   * PERMISSION_DENIED) fails its operations with that status and the server's reason: a new stream
+   * with the same credential would be refused alike, so it is no UNAVAILABLE to retry. Any other
+   * end of a stream is a broken transport: UNAVAILABLE, and the next operation opens a new stream.
+   */
+  private onStreamError(error: ServiceError): void {
+    const details = error.details || error.message;
+    if (error.code === status.UNAUTHENTICATED || error.code === status.PERMISSION_DENIED) {
+      this.fail(error.code, `the server refused the pipeline stream: ${details}`, reasonFromTrailers(error.metadata));
+    } else {
+      this.fail(error.code === status.CANCELLED ? status.CANCELLED : status.UNAVAILABLE, `the pipeline stream failed: ${details}`);
+    }
+  }
+
+  private fail(code: status, message: string, reason: TrailerReason = NO_REASON): void {
     if (this.dead) return;
     this.dead = true;
     this.onDead(this);
@@ -331,7 +347,7 @@ class PipelineStream {
     // Never retried: an operation that may have run (a Set, a Lock) must not run twice silently.
     for (const entry of pending) {
       settle(entry);
-      entry.reject(new PipelineOperationError(code, message));
+      entry.reject(new PipelineOperationError(code, message, reason.reason, reason.metadata));
     }
   }
 }
@@ -354,7 +370,8 @@ function settle(pending: Pending): void {
  * {@link PipelineOperationError}s with the same codes and reasons as the unary calls'.
  *
  * When a stream breaks, its in-flight operations fail with UNAVAILABLE (never retried: they may
- * have run) and the next operation opens a new stream. An operation abandoned after it was sent
+ * have run) and the next operation opens a new stream. A stream the server refuses for its
+ * credential fails them with UNAUTHENTICATED or PERMISSION_DENIED and the server's reason. An operation abandoned after it was sent
  * (abort, client-side timeout) is cancelled on the server; if it was a Lock that got granted in
  * the meantime, the grant is released as soon as it arrives.
  */
