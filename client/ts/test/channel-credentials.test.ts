@@ -8,6 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { makeTestCertificates, type TestCertificates } from "../../../server/test/helpers/test-certificates";
 import { PipelineClient, SessionClient, StatewardError, channelCredentials, type SessionClientOptions } from "../src";
+import { StatewardStore } from "../src/express";
 import { assert } from "./helpers";
 
 const TOKEN = "tok-7Hq2vX9pLm4RsT0uWy3zA5bC8dE1fG6h";
@@ -123,6 +124,24 @@ describe("security options are checked when the client is made", () => {
       refused(() => new SessionClient({ tls: { rootCerts: certs.read("ca.pem"), rootCertsFile: certs.file("ca.pem") } }), ["tls.rootCerts", "tls.rootCertsFile"]);
       refused(() => new SessionClient({ credentials: grpc.credentials.createSsl(), tls: {} }), ["credentials", "tls"]);
       refused(() => new SessionClient({ tls: { serverName: " " } }), ["tls.serverName"]);
+    });
+  });
+
+  describe("Express store", () => {
+    it("takes a client or clientOptions, exactly one", () => {
+      refused(() => new StatewardStore({} as never), ["client", "clientOptions"]);
+      const client = new SessionClient();
+      try {
+        refused(() => new StatewardStore({ client, clientOptions: {} } as never), ["client", "clientOptions"]);
+      } finally {
+        client.close();
+      }
+    });
+
+    it("clientOptions are checked as the client's are", () => {
+      refused(() => new StatewardStore({ clientOptions: { token: TOKEN } }), ["insecureToken", "tls"]);
+      refused(() => new StatewardStore({ clientOptions: { tls: { rootCertsFile: certs.file("missing.pem") } } }), ["tls.rootCertsFile"]);
+      new StatewardStore({ clientOptions: { token: TOKEN, tls: { rootCertsFile: certs.file("ca.pem") } } }).close();
     });
   });
 });

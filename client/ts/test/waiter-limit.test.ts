@@ -8,7 +8,7 @@ import { status } from "@grpc/grpc-js";
 import express, { type ErrorRequestHandler } from "express";
 import type { StartedServer } from "../../../server/src/index";
 import { StatewardError, withLock, type SessionClient, type SessionOperations } from "../src";
-import { StatewardStore, statewardSession, type StatewardSessionOptions, type StatewardStoreOptions } from "../src/express";
+import { StatewardStore, statewardSession, type StatewardSessionOptions, type StatewardStoreSettings } from "../src/express";
 import { assert, listenOnLoopback, expectStatewardError, useResources, waitFor } from "./helpers";
 
 declare module "express-session" {
@@ -188,7 +188,7 @@ describe("waiter limit: TOO_MANY_WAITERS is retried within the wait budget", fun
     });
 
     /** A session whose lock is held and whose only queue place (`--max-waiters 1`) is taken. */
-    async function busySession(storeOptions: Partial<StatewardStoreOptions>, middleware: Partial<StatewardSessionOptions> = {}) {
+    async function busySession(storeOptions: Partial<StatewardStoreSettings>, middleware: Partial<StatewardSessionOptions> = {}) {
       const server = await r().server(["--max-waiters", "1"]);
       const client = r().client({ address: server.address });
       const store = new StatewardStore({ client, app: "web", ...storeOptions });

@@ -8,7 +8,7 @@ import { status } from "@grpc/grpc-js";
 import session from "express-session";
 import type { SessionData } from "express-session";
 import { ClientReason, StatewardError, toStatewardError } from "../errors";
-import type { SessionOperations } from "../session-client";
+import { SessionClient, type SessionClientOptions, type SessionOperations } from "../session-client";
 import { DEFAULT_LOCK_WAIT_MS, retryWaiterLimit, type WaiterLimitRetryOptions } from "../with-lock";
 
 /** How sessions are turned into bytes and back. Default: JSON. */
@@ -19,10 +19,8 @@ export interface SessionSerializer {
   parse(text: string): SessionData;
 }
 
-/** Options of a {@link StatewardStore}. */
-export interface StatewardStoreOptions {
-  /** The client (a {@link SessionClient}). The store does not close it. */
-  readonly client: SessionOperations;
+/** The session policy of a {@link StatewardStore}, whichever way it gets its client. */
+export interface StatewardStoreSettings {
   /** The Stateward application name the sessions live under. Default `"express"`. */
   readonly app?: string;
   /** TTL in seconds for sessions whose cookie has no expiry (browser-session cookies). Default 86,400. */
@@ -50,6 +48,28 @@ export interface StatewardStoreOptions {
    */
   readonly waiterLimitRetry?: WaiterLimitRetryOptions | false;
 }
+
+/** A store on a client you made (and close yourself). */
+export interface StatewardStoreWithClient extends StatewardStoreSettings {
+  /** The client (a {@link SessionClient}). The store does not close it. */
+  readonly client: SessionOperations;
+  /** Not with `client`. */
+  readonly clientOptions?: undefined;
+}
+
+/** A store that makes its own client, and closes it in {@link StatewardStore.close}. */
+export interface StatewardStoreWithClientOptions extends StatewardStoreSettings {
+  /**
+   * Options of the {@link SessionClient} the store makes: address or endpoints, `tls`, `token`,
+   * transport, deadlines, ... Checked when the store is made (a token without TLS throws here).
+   */
+  readonly clientOptions: SessionClientOptions;
+  /** Not with `clientOptions`. */
+  readonly client?: undefined;
+}
+
+/** Options of a {@link StatewardStore}: a `client`, or the `clientOptions` to make one; and the policy. */
+export type StatewardStoreOptions = StatewardStoreWithClient | StatewardStoreWithClientOptions;
 
 /** @internal What the store knows about one request (bound by the middleware). */
 export interface RequestLockState {
@@ -94,6 +114,8 @@ export class StatewardStore extends session.Store {
   /** The Stateward application name. */
   readonly app: string;
   private readonly client: SessionOperations;
+  /** The client the store made from `clientOptions` (closed by {@link close}); undefined for a given one. */
+  private readonly ownClient: SessionClient | undefined;
   private readonly ttlSeconds: number;
   private readonly waitMs: number;
   private readonly leaseMs: number | undefined;
@@ -107,10 +129,24 @@ export class StatewardStore extends session.Store {
   /** The request whose `store.get` express-session is about to make (it calls it synchronously). */
   private pending: RequestLockState | undefined;
 
-  /** @param options - the client and the session policy. */
+  /**
+   * @param options - the client (or the options to make one) and the session policy.
+   * @throws {@link StatewardError} INVALID_ARGUMENT when both or neither of `client` and
+   *   `clientOptions` are given, and whatever {@link SessionClient}'s constructor throws for
+   *   `clientOptions`.
+   */
   constructor(options: StatewardStoreOptions) {
     super();
-    this.client = options.client;
+    if ((options.client === undefined) === (options.clientOptions === undefined)) {
+      throw new StatewardError(status.INVALID_ARGUMENT, undefined, "StatewardStore: give either client or clientOptions", "store");
+    }
+    if (options.client !== undefined) {
+      this.client = options.client;
+      this.ownClient = undefined;
+    } else {
+      this.ownClient = new SessionClient(options.clientOptions);
+      this.client = this.ownClient;
+    }
     this.app = options.app ?? "express";
     this.ttlSeconds = Math.max(1, Math.min(MAX_TTL_SECONDS, Math.floor(options.ttlSeconds ?? 86_400)));
     this.waitMs = Math.max(0, options.waitMs ?? DEFAULT_LOCK_WAIT_MS);
@@ -118,6 +154,14 @@ export class StatewardStore extends session.Store {
     this.timeoutMs = options.timeoutMs;
     this.serializer = options.serializer ?? JSON_SERIALIZER;
     this.waiterLimitRetry = options.waiterLimitRetry;
+  }
+
+  /**
+   * Closes the client the store made from `clientOptions` (its pending calls fail with CANCELLED);
+   * a `client` you gave is yours to close. Idempotent.
+   */
+  close(): void {
+    this.ownClient?.close();
   }
 
   /** @internal Binds a request's state; the next `get` belongs to it (see {@link statewardSession}). */

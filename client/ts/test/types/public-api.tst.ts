@@ -197,6 +197,13 @@ describe("errors", () => {
 });
 
 describe("express", () => {
+  test("the store takes a client, or the options to make one (closed by store.close())", () => {
+    expect(StatewardStore).type.toBeConstructableWith({ clientOptions: { address: "10.0.0.1:42424", tls: { rootCertsFile: "ca.pem" }, token: "t" }, app: "web" });
+    expect(StatewardStore).type.not.toBeConstructableWith({ app: "web" });
+    expect(StatewardStore).type.not.toBeConstructableWith({ client, clientOptions: {} });
+    expect(StatewardStore).type.not.toBeConstructableWith({ clientOptions: { token: 42 } });
+  });
+
   test("the store is an express-session Store; the middleware a RequestHandler", () => {
     const store = new StatewardStore({ client, app: "web" });
     expect(store).type.toBeAssignableTo<session.Store>();
@@ -209,6 +216,7 @@ describe("express", () => {
   test("busy answers and full-queue retries are configurable", () => {
     const store = new StatewardStore({ client, waiterLimitRetry: false });
     expect(StatewardStore).type.toBeConstructableWith({ client, waiterLimitRetry: { initialBackoffMs: 5 } });
+    expect(store.close()).type.toBe<void>();
     expect(statewardSession).type.toBeCallableWith({ store, secret: "s", busyResponse: { retryAfterSeconds: 5 } });
     expect(statewardSession).type.toBeCallableWith({ store, secret: "s", busyResponse: false });
     expect(statewardSession).type.not.toBeCallableWith({ store, secret: "s", busyResponse: { retryAfterSeconds: "5" } });
