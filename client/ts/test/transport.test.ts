@@ -3,8 +3,6 @@
  * metadata on calls and streams, TLS. A scripted fake SessionState server on 127.0.0.1:0 plays the
  * failures and records what it received.
  */
-import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import {
@@ -18,6 +16,7 @@ import {
   type PipelineResponse,
   type SessionStateServer,
 } from "../src";
+import { makeTestCertificates, type TestCertificates } from "../../../server/test/helpers/test-certificates";
 import { assert, expectStatewardError, startFakeServer, useResources, type FakeServer } from "./helpers";
 
 /** Per-method call counts, metadata seen, and how many of the next calls fail with UNAVAILABLE. */
@@ -244,18 +243,21 @@ describe("transport: retries, metadata, TLS", function () {
   });
 
   describe("TLS", function () {
-    const fixtures = path.join(__dirname, "fixtures");
-    const cert = readFileSync(path.join(fixtures, "test-server.crt"));
-    const key = readFileSync(path.join(fixtures, "test-server.key"));
+    // Made for this run (nothing secret is committed); tls-auth.test.ts covers TLS in depth.
+    let certs: TestCertificates;
+    before(() => {
+      certs = makeTestCertificates();
+    });
+    after(() => certs.remove());
 
     for (const transport of ["pipeline", "unary"] as const) {
       it(`talks to a TLS server with the given root certificate [${transport}]`, async () => {
         const tlsScript = newScript();
-        const fake = await startFake(tlsScript, grpc.ServerCredentials.createSsl(null, [{ private_key: key, cert_chain: cert }], false));
+        const fake = await startFake(tlsScript, grpc.ServerCredentials.createSsl(null, [{ private_key: certs.read("server.key"), cert_chain: certs.read("server.pem") }], false));
         r().defer(() => fake.close());
         // By name: a TLS server name may not be an IP address (RFC 6066).
         const byName = fake.address.replace("127.0.0.1", "localhost");
-        const client = r().client({ address: byName, transport, tls: { rootCerts: cert } });
+        const client = r().client({ address: byName, transport, tls: { rootCerts: certs.read("ca.pem") } });
         assert.equal((await client.get("app", "s1")).outcome, "ok");
         const insecure = r().client({ address: fake.address, transport, retry: false, defaultTimeoutMs: 1000 });
         await expectStatewardError(insecure.get("app", "s1"), status.UNAVAILABLE);
