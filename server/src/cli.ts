@@ -105,6 +105,13 @@ async function serve(config: ServerConfig): Promise<void> {
   // Process-wide setting, hence here and not in startServer (which may run several times in tests).
   routeGrpcLogs(logger);
   const { startServer } = load("./stateward-server") as typeof import("./stateward-server");
+  // Installed before the start, whose files are read then anyway: SIGHUP's default action would
+  // otherwise end a process that a deploy tool signals while it starts.
+  let started: { reload(): unknown } | undefined;
+  process.on("SIGHUP", () => {
+    logger.info({ signal: "SIGHUP" }, "signal received: re-reading the TLS files and the auth file");
+    started?.reload();
+  });
   const server = await startServer(config, telemetry === undefined ? { logger } : { logger, telemetry: telemetry.server });
   const stopTelemetry = (): Promise<void> => telemetry?.shutdown().catch(() => undefined) ?? Promise.resolve();
   let signalled = false;
@@ -127,10 +134,7 @@ async function serve(config: ServerConfig): Promise<void> {
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   // Reloads log their own outcome; without TLS or an auth file there is nothing to re-read.
-  process.on("SIGHUP", () => {
-    logger.info({ signal: "SIGHUP" }, "signal received: re-reading the TLS files and the auth file");
-    server.reload();
-  });
+  started = server;
 }
 
 /** `stateward token ...`: only `create` so far. */

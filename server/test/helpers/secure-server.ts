@@ -6,8 +6,10 @@
 import { randomBytes } from "node:crypto";
 import { renameSync, writeFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
+import { Writable } from "node:stream";
 import { SessionStateClient } from "@stateward/protocol";
 import { resolveConfig, startServer, type Logger, type StartedServer } from "../../src/index";
+import { createLogger } from "../../src/logger";
 import { tokenSha256 } from "../../src/security/access-policy";
 import type { TestCertificates } from "./test-certificates";
 
@@ -35,6 +37,22 @@ export function writeAuthFile(path: string, principals: readonly PrincipalEntry[
   writeFileSync(`${path}.tmp`, JSON.stringify({ principals }, null, 2));
   // A rename is one change event, never a half-written file.
   renameSync(`${path}.tmp`, path);
+}
+
+/** A logger whose JSON lines the test reads (parsed), at `info` and above. */
+export function capturedLogger(): { readonly logger: Logger; readonly lines: Record<string, unknown>[]; readonly text: () => string } {
+  const lines: Record<string, unknown>[] = [];
+  const raw: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      for (const line of String(chunk).split("\n").filter((l) => l.length > 0)) {
+        raw.push(line);
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  return { logger: createLogger("info", sink), lines, text: () => raw.join("\n") };
 }
 
 /** How a test client connects. */
