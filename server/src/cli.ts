@@ -107,7 +107,7 @@ async function serve(config: ServerConfig): Promise<void> {
   const { startServer } = load("./stateward-server") as typeof import("./stateward-server");
   // Installed before the start, whose files are read then anyway: SIGHUP's default action would
   // otherwise end a process that a deploy tool signals while it starts.
-  let started: { reload(): unknown } | undefined;
+  let started: { reload(): unknown } | undefined = undefined;
   process.on("SIGHUP", () => {
     logger.info({ signal: "SIGHUP" }, "signal received: re-reading the TLS files and the auth file");
     started?.reload();
