@@ -22,6 +22,7 @@ import {
 import type { AuthContext } from "@grpc/grpc-js/build/src/auth-context";
 import { bearerCredential, isDenial, type Credential, type Denial } from "../security/access-policy";
 import type { AccessControl, StreamIdentity } from "../security/access-control";
+import type { FailureContext } from "../security/auth-failure-log";
 import { refusal, toStatus, type Failure } from "./status-mapping";
 
 /** A call as far as its credential goes. */
@@ -48,6 +49,16 @@ export function credentialOf(call: CredentialSource, readCertificate: boolean): 
 export function denialFailure(denial: Denial): Failure {
   const code = denial.kind === "unauthenticated" ? status.UNAUTHENTICATED : status.PERMISSION_DENIED;
   return refusal(code, denial.errorReason, denial.message, denial.metadata);
+}
+
+/** Where a call came from, for the refusal log; the peer is read only if a refusal is logged. */
+function contextOf(method: string, call: CredentialSource): FailureContext {
+  return {
+    method,
+    get peer() {
+      return call.getPeer();
+    },
+  };
 }
 
 /** The SessionState methods that change state (read-only principals may not call them). */
@@ -88,7 +99,7 @@ export class AccessGuard {
     const write = WRITES.has(key);
     const method = METHOD_NAMES[key] ?? key;
     return (call, callback) => {
-      const denial = this.access.check(this.credential(call), call.request.app, write, { method, peer: call.getPeer() });
+      const denial = this.access.check(this.credential(call), call.request.app, write, contextOf(method, call));
       if (denial === undefined) handler(call, callback);
       else callback(toStatus(denialFailure(denial)));
     };
@@ -99,14 +110,14 @@ export class AccessGuard {
    * stream with UNAUTHENTICATED.
    */
   openPipeline(call: ServerDuplexStream<unknown, unknown>): PipelineAccess | undefined {
-    const identity = this.access.openStream(this.credential(call), { method: "Pipeline", peer: call.getPeer() });
+    const identity = this.access.openStream(this.credential(call), contextOf("Pipeline", call));
     if (isDenial(identity)) {
       call.emit("error", toStatus(denialFailure(identity)));
       return undefined;
     }
     return {
       check: (app, operation) => {
-        const context = { method: METHOD_NAMES[operation] ?? operation, peer: call.getPeer() };
+        const context = contextOf(METHOD_NAMES[operation] ?? operation, call);
         const principal = this.access.streamPrincipal(identity, context);
         if (isDenial(principal)) return denialFailure(principal);
         const denial = this.access.authorizeAs(principal, app, WRITES.has(operation), context);
@@ -118,7 +129,7 @@ export class AccessGuard {
   /** A Watch handler: checked as it starts, and ended when a reload takes the access away. */
   watch<Req extends { readonly app: string }, Res>(handler: handleServerStreamingCall<Req, Res>): handleServerStreamingCall<Req, Res> {
     return (call: ServerWritableStream<Req, Res>) => {
-      const context = { method: "Watch", peer: call.getPeer() };
+      const context = contextOf("Watch", call);
       const app = call.request.app;
       const identity = this.access.openStream(this.credential(call), context);
       const denial = isDenial(identity) ? identity : this.access.authorizeAs(identity.principal, app, false, context);
@@ -135,7 +146,7 @@ export class AccessGuard {
   }
 
   private recheckWatch(call: ServerWritableStream<unknown, unknown>, identity: StreamIdentity, app: string, stop: () => void): void {
-    const context = { method: "Watch", peer: call.getPeer() };
+    const context = contextOf("Watch", call);
     const principal = this.access.streamPrincipal(identity, context);
     const denial = isDenial(principal) ? principal : this.access.authorizeAs(principal, app, false, context);
     if (denial === undefined) return;
@@ -148,7 +159,7 @@ export class AccessGuard {
     const guarded: UntypedServiceImplementation = {};
     for (const [name, handler] of Object.entries(implementation)) {
       guarded[name] = ((call: ServerDuplexStream<unknown, unknown>) => {
-        const identity = this.access.openStream(this.credential(call), { method: `${service}/${name}`, peer: call.getPeer() });
+        const identity = this.access.openStream(this.credential(call), contextOf(`${service}/${name}`, call));
         if (isDenial(identity)) {
           call.emit("error", toStatus(denialFailure(identity)));
           return;
