@@ -3,7 +3,10 @@
 // the session under it, releases it, and reports lock ids and versions as JSON lines on stdout.
 // It never prints the session id or the data (only the data's SHA-256).
 //
-// Environment: STATEWARD_ADDR, STATEWARD_APP, STATEWARD_SESSION.
+// Environment: STATEWARD_ADDR, STATEWARD_APP, STATEWARD_SESSION; against a server with TLS and an
+// auth file also STATEWARD_CA_FILE (the CA of its certificate), STATEWARD_TOKEN (this
+// participant's token) and STATEWARD_DENIED_APP (an app its principal may not use: it reports the
+// refusal as the event "denied").
 package main
 
 import (
@@ -11,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -35,7 +39,14 @@ func run() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := stateward.NewClient(stateward.Addresses(addr))
+	var opts []stateward.Option
+	if ca := os.Getenv("STATEWARD_CA_FILE"); ca != "" {
+		opts = append(opts, stateward.WithTLS(stateward.TLSOptions{CAFile: ca}))
+	}
+	if token := os.Getenv("STATEWARD_TOKEN"); token != "" {
+		opts = append(opts, stateward.WithToken(token))
+	}
+	c, err := stateward.NewClient(stateward.Addresses(addr), opts...)
 	if err != nil {
 		return err
 	}
@@ -76,6 +87,15 @@ func run() error {
 		return err
 	}
 	emit(map[string]any{"event": "with-lock", "data_sha256": digest(seen), "version_after": after.Version})
+
+	if denied := os.Getenv("STATEWARD_DENIED_APP"); denied != "" {
+		_, err := c.Get(ctx, denied, sid, 0)
+		var se *stateward.Error
+		if !errors.As(err, &se) {
+			return fmt.Errorf("a Get on the denied app returned %v, not a *stateward.Error", err)
+		}
+		emit(map[string]any{"event": "denied", "code": se.Code.String(), "reason": se.ReasonName, "principal": se.Metadata["principal"], "app": se.Metadata["app"]})
+	}
 	return nil
 }
 

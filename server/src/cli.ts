@@ -17,6 +17,7 @@ import { ConfigError, OPTION_DOCS, OPTION_SECTIONS, resolveConfig, secretValues,
 import { createLogger, type Logger } from "./logger";
 import type { ProcessTelemetry } from "./telemetry/telemetry-sdk";
 import { telemetryPlan } from "./telemetry/telemetry-plan";
+import { mintToken, TOKEN_USAGE, TokenUsageError } from "./security/token-command";
 import { statewardVersion } from "./version";
 
 /**
@@ -33,6 +34,8 @@ function usage(): string {
   const lines = [
     "Usage:",
     "  stateward serve [options]   serve the stateward.v1.SessionState gRPC API",
+    "  stateward token create --name NAME [--app APP]... [--access read-only|read-write]",
+    "                              mint a bearer token and print its auth file entry",
     "  stateward --help            show this help (also: stateward serve --help)",
     "  stateward --version         print the version (also: -V, stateward serve --version)",
     "",
@@ -57,7 +60,8 @@ function usage(): string {
     "e.g. OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 (traces, parent-based 10 % sampling",
     "unless OTEL_TRACES_SAMPLER says otherwise, and metrics); --metrics-port serves Prometheus.",
     "",
-    "SIGTERM or SIGINT stops the server gracefully (a second signal forces it).",
+    "SIGTERM or SIGINT stops the server gracefully (a second signal forces it). SIGHUP re-reads the",
+    "TLS files and the auth file (they are also re-read when they change).",
     "",
   );
   return lines.join("\n");
@@ -101,6 +105,13 @@ async function serve(config: ServerConfig): Promise<void> {
   // Process-wide setting, hence here and not in startServer (which may run several times in tests).
   routeGrpcLogs(logger);
   const { startServer } = load("./stateward-server") as typeof import("./stateward-server");
+  // Installed before the start, whose files are read then anyway: SIGHUP's default action would
+  // otherwise end a process that a deploy tool signals while it starts.
+  let started: { reload(): unknown } | undefined = undefined;
+  process.on("SIGHUP", () => {
+    logger.info({ signal: "SIGHUP" }, "signal received: re-reading the TLS files and the auth file");
+    started?.reload();
+  });
   const server = await startServer(config, telemetry === undefined ? { logger } : { logger, telemetry: telemetry.server });
   const stopTelemetry = (): Promise<void> => telemetry?.shutdown().catch(() => undefined) ?? Promise.resolve();
   let signalled = false;
@@ -122,6 +133,31 @@ async function serve(config: ServerConfig): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // Reloads log their own outcome; without TLS or an auth file there is nothing to re-read.
+  started = server;
+}
+
+/** `stateward token ...`: only `create` so far. */
+function token(args: readonly string[]): void {
+  const [sub, ...rest] = args;
+  if (sub === undefined || isHelp(sub) || rest.some(isHelp)) {
+    process.stdout.write(TOKEN_USAGE);
+    if (sub === undefined) process.exitCode = EXIT_USAGE;
+    return;
+  }
+  if (sub !== "create") {
+    process.stderr.write(`stateward token: unknown command ${JSON.stringify(sub)}\n\n${TOKEN_USAGE}`);
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
+  try {
+    const minted = mintToken(rest);
+    process.stdout.write(`${minted.token}\n${JSON.stringify(minted.principal)}\n`);
+  } catch (error) {
+    if (!(error instanceof TokenUsageError)) throw error;
+    process.stderr.write(`stateward token create: ${error.message}\n\n${TOKEN_USAGE}`);
+    process.exitCode = EXIT_USAGE;
+  }
 }
 
 async function main(args: readonly string[]): Promise<void> {
@@ -132,6 +168,10 @@ async function main(args: readonly string[]): Promise<void> {
   }
   if (isVersion(command)) {
     process.stdout.write(`stateward ${statewardVersion()}\n`);
+    return;
+  }
+  if (command === "token") {
+    token(rest);
     return;
   }
   if (command !== "serve") {

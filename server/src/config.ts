@@ -33,10 +33,35 @@ export interface ServerConfig {
   readonly port: number;
   /**
    * Allow binding a non-loopback address (`--allow-remote`, `STATEWARD_ALLOW_REMOTE`). Default
-   * false: the service has no authentication, so it listens on loopback only unless told otherwise
-   * (the ASP.NET State Service's AllowRemoteConnection).
+   * false: loopback only unless told otherwise (the ASP.NET State Service's AllowRemoteConnection).
+   * A non-loopback address also needs TLS and an auth file, or {@link insecureRemote}.
    */
   readonly allowRemote: boolean;
+  /**
+   * Let a non-loopback address go without TLS or without an auth file (`--insecure-remote`,
+   * `STATEWARD_INSECURE_REMOTE`): the escape hatch for a trusted network, warned about at every
+   * start. Default false.
+   */
+  readonly insecureRemote: boolean;
+  /**
+   * PEM certificate chain of the server (`--tls-cert`, `STATEWARD_TLS_CERT`); with {@link tlsKey} the
+   * gRPC port (and the HTTP ports) speak TLS only. Re-read when the file changes and on SIGHUP.
+   * Default empty: plaintext.
+   */
+  readonly tlsCert: string;
+  /** PEM private key of {@link tlsCert} (`--tls-key`, `STATEWARD_TLS_KEY`). Default empty. */
+  readonly tlsKey: string;
+  /**
+   * PEM CA certificates for mutual TLS (`--tls-client-ca`, `STATEWARD_TLS_CLIENT_CA`): every gRPC
+   * client must present a certificate that chains to one of them. Needs {@link tlsCert}. Default
+   * empty: no client certificates.
+   */
+  readonly tlsClientCa: string;
+  /**
+   * JSON file of the principals allowed to call (`--auth-file`, `STATEWARD_AUTH_FILE`), see
+   * security/auth-file.ts; re-read when it changes and on SIGHUP. Default empty: no authentication.
+   */
+  readonly authFile: string;
   /** Minimum level of the JSON log on stderr (`--log-level`, `STATEWARD_LOG_LEVEL`). Default `info`. */
   readonly logLevel: LogLevel;
   /**
@@ -103,6 +128,7 @@ export type BackendName = (typeof BACKENDS)[number];
 /** The groups of options, in `--help` and README order. */
 export const OPTION_SECTIONS = {
   server: "Server",
+  security: "Security (TLS and credentials)",
   limits: "Session limits (every backend)",
   memory: "Memory backend (--backend memory)",
 } as const;
@@ -231,6 +257,11 @@ function filePath(raw: string): string {
   return raw;
 }
 
+/** A file path, or "" for none (so that a configuration file can show the default). */
+function optionalFilePath(raw: string): string {
+  return raw;
+}
+
 function host(raw: string): string {
   let text = raw.trim();
   // Accept the bracketed IPv6 form people copy from URLs.
@@ -264,7 +295,10 @@ export function isLoopbackHost(hostName: string): boolean {
 
 type Specs<T> = { readonly [K in keyof T]: OptionSpec<T[K]> };
 
-type ServerOnly = Omit<ServerConfig, "limits" | "memory">;
+/** The transport-security and credential options (their own section). */
+type SecurityOnly = Pick<ServerConfig, "tlsCert" | "tlsKey" | "tlsClientCa" | "authFile" | "insecureRemote">;
+
+type ServerOnly = Omit<ServerConfig, "limits" | "memory" | keyof SecurityOnly>;
 
 /** The server's own options (everything but the store's). */
 const SERVER_SPECS: Specs<ServerOnly> = {
@@ -304,7 +338,7 @@ const SERVER_SPECS: Specs<ServerOnly> = {
     flag: "allow-remote",
     default: false,
     description:
-      "Allow listening on a non-loopback address. The service has no authentication: only for trusted networks. The variable takes true or false.",
+      "Allow listening on a non-loopback address; that also needs --tls-cert/--tls-key and --auth-file (or --insecure-remote). The variable takes true or false.",
     parse: boolean,
   },
   logLevel: {
@@ -378,6 +412,52 @@ const SERVER_SPECS: Specs<ServerOnly> = {
     description:
       "Session events a Watch stream may hold undelivered, 1 to 1000000; a watcher further behind that has taken no event for 1 s (it stopped reading), or 64 times further behind whatever its pace, is dropped with RESOURCE_EXHAUSTED (\"watcher too slow\") instead of slowing the store. Bursts larger than this reach a watcher that keeps reading.",
     parse: integer(1, 1_000_000),
+  },
+};
+
+/** TLS, mutual TLS, credentials and the remote-access rule's escape hatch. */
+const SECURITY_SPECS: Specs<SecurityOnly> = {
+  tlsCert: {
+    flag: "tls-cert",
+    placeholder: "<file>",
+    default: "",
+    defaultText: "(none: plaintext)",
+    description:
+      "PEM certificate (chain) of the server; with --tls-key, the gRPC port speaks TLS only, and the metrics and health ports serve HTTPS. Re-read when the file changes and on SIGHUP, without dropping connections; a broken new file is logged and the old one kept.",
+    parse: optionalFilePath,
+  },
+  tlsKey: {
+    flag: "tls-key",
+    placeholder: "<file>",
+    default: "",
+    defaultText: "(none)",
+    description: "PEM private key of --tls-cert (both or neither). Re-read with it.",
+    parse: optionalFilePath,
+  },
+  tlsClientCa: {
+    flag: "tls-client-ca",
+    placeholder: "<file>",
+    default: "",
+    defaultText: "(none)",
+    description:
+      "PEM CA certificate(s) for mutual TLS: every gRPC client must present a certificate that chains to one of them, or the handshake fails; the auth file can name such a client by its certificate's common name (client_cert_cn). Needs --tls-cert. Re-read when the file changes and on SIGHUP.",
+    parse: optionalFilePath,
+  },
+  authFile: {
+    flag: "auth-file",
+    placeholder: "<file>",
+    default: "",
+    defaultText: "(none: no authentication)",
+    description:
+      'JSON file of the principals that may call ({"principals": [{"name", "token_sha256" or "client_cert_cn", "apps", "access"}]}; see "Security" in the README): every SessionState call, and reflection and /metrics, then need a principal. Re-read when the file changes and on SIGHUP; an invalid file stops the start, and on reload is logged and the old one kept.',
+    parse: optionalFilePath,
+  },
+  insecureRemote: {
+    flag: "insecure-remote",
+    default: false,
+    description:
+      "Let a non-loopback address (with --allow-remote) go without TLS or without an auth file: anyone who reaches the port can then read or change every session (or read it on the wire). Only for a trusted network; warned about at every start. The variable takes true or false.",
+    parse: boolean,
   },
 };
 
@@ -498,6 +578,7 @@ function docsOf<T>(section: OptionSection, specs: Specs<T>): OptionDoc[] {
 /** Every option with its flag, environment variable, default and description, in `--help` order. */
 export const OPTION_DOCS: readonly OptionDoc[] = Object.freeze([
   ...docsOf("server", SERVER_SPECS),
+  ...docsOf("security", SECURITY_SPECS),
   ...docsOf("limits", LIMIT_SPECS),
   ...docsOf("memory", MEMORY_SPECS),
 ]);
@@ -525,6 +606,7 @@ function secretOptionsOf<T>(specs: Specs<T>): SecretOption[] {
  */
 export const SECRET_OPTIONS: readonly SecretOption[] = Object.freeze([
   ...secretOptionsOf(SERVER_SPECS),
+  ...secretOptionsOf(SECURITY_SPECS),
   ...secretOptionsOf(LIMIT_SPECS),
   ...secretOptionsOf(MEMORY_SPECS),
 ]);
@@ -537,6 +619,7 @@ function secretValuesOf<T>(specs: Specs<T>, values: T): string[] {
 export function secretValues(config: ServerConfig): readonly string[] {
   return [
     ...secretValuesOf(SERVER_SPECS, config),
+    ...secretValuesOf(SECURITY_SPECS, config),
     ...secretValuesOf(LIMIT_SPECS, config.limits),
     ...secretValuesOf(MEMORY_SPECS, config.memory),
   ].filter((value) => value !== "");
@@ -592,7 +675,12 @@ function readAll<T>(specs: Specs<T>, flags: FlagValues, env: Env, file?: FileVal
 
 /** Every option's spec by flag name. */
 function specsByFlag(): ReadonlyMap<string, OptionSpec<unknown>> {
-  const all = [...Object.values(SERVER_SPECS), ...Object.values(LIMIT_SPECS), ...Object.values(MEMORY_SPECS)] as OptionSpec<unknown>[];
+  const all = [
+    ...Object.values(SERVER_SPECS),
+    ...Object.values(SECURITY_SPECS),
+    ...Object.values(LIMIT_SPECS),
+    ...Object.values(MEMORY_SPECS),
+  ] as OptionSpec<unknown>[];
   return new Map(all.map((spec) => [spec.flag, spec]));
 }
 
@@ -699,6 +787,42 @@ function requireAtMost<T>(values: T, specs: Specs<T>, small: keyof T, large: key
   }
 }
 
+/** TLS options that go together, and the remote-access rule. */
+function checkSecurity(server: ServerOnly, security: SecurityOnly): void {
+  if ((security.tlsCert === "") !== (security.tlsKey === "")) {
+    const [given, missing] = security.tlsCert === "" ? [SECURITY_SPECS.tlsKey, SECURITY_SPECS.tlsCert] : [SECURITY_SPECS.tlsCert, SECURITY_SPECS.tlsKey];
+    throw new ConfigError(`${both(given)} is set but ${both(missing)} is not: TLS needs the certificate and its private key.`);
+  }
+  if (security.tlsClientCa !== "" && security.tlsCert === "") {
+    throw new ConfigError(
+      `${both(SECURITY_SPECS.tlsClientCa)} needs ${both(SECURITY_SPECS.tlsCert)} and ${both(SECURITY_SPECS.tlsKey)}: mutual TLS is TLS with client certificates.`,
+    );
+  }
+  if (isLoopbackHost(server.host)) return;
+  const where = `non-loopback address ${JSON.stringify(server.host)}`;
+  if (!server.allowRemote) {
+    throw new ConfigError(
+      `Refusing to listen on ${where} without --allow-remote (STATEWARD_ALLOW_REMOTE=true). ` +
+        "Remote access also needs TLS (--tls-cert and --tls-key) and an auth file (--auth-file); " +
+        "or use a loopback address such as 127.0.0.1.",
+    );
+  }
+  if (security.insecureRemote) return;
+  const missing: string[] = [];
+  if (security.tlsCert === "") {
+    missing.push("TLS: add --tls-cert FILE --tls-key FILE (STATEWARD_TLS_CERT, STATEWARD_TLS_KEY), PEM files of the server's certificate and key");
+  }
+  if (security.authFile === "") {
+    missing.push('an auth file: add --auth-file FILE (STATEWARD_AUTH_FILE) listing the principals; "stateward token create --name NAME" mints a token and prints its entry');
+  }
+  if (missing.length === 0) return;
+  throw new ConfigError(
+    `Refusing to listen on ${where}: remote access needs TLS and an auth file, and ${missing.length === 2 ? "both are" : "this one is"} missing. ` +
+      `Missing ${missing.join("; and ")}. ` +
+      "On a trusted network only, --insecure-remote (STATEWARD_INSECURE_REMOTE=true) starts without them.",
+  );
+}
+
 /**
  * Resolves the server configuration. For each option the command-line flag wins over the
  * `STATEWARD_*` environment variable, which wins over the configuration file (`--config` or
@@ -709,12 +833,12 @@ function requireAtMost<T>(values: T, specs: Specs<T>, small: keyof T, large: key
  * @param readFile - reads the configuration file; default `fs.readFileSync` as UTF-8.
  * @returns a deeply frozen {@link ServerConfig}.
  * @throws {@link ConfigError} for unknown flags, stray arguments, malformed or out-of-range values,
- * inconsistent limits, a non-loopback host without `--allow-remote`, or a configuration file that
+ * inconsistent limits, a non-loopback host without `--allow-remote` and without TLS and an auth file (or `--insecure-remote`), TLS options that do not go together, or a configuration file that
  * cannot be read, is not TOML, or has an unknown key or a value of the wrong type.
  */
 export function resolveConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, readFile?: ReadTextFile): ServerConfig {
   const options: Record<string, { type: "string" | "boolean" }> = {};
-  for (const spec of [...Object.values(SERVER_SPECS), ...Object.values(LIMIT_SPECS), ...Object.values(MEMORY_SPECS)] as OptionSpec<unknown>[]) {
+  for (const spec of specsByFlag().values()) {
     options[spec.flag] = { type: typeof spec.default === "boolean" ? "boolean" : "string" };
   }
   let flags: FlagValues;
@@ -729,6 +853,7 @@ export function resolveConfig(argv: readonly string[], env: Readonly<Record<stri
   const configSource = flags[SERVER_SPECS.configFile.flag] !== undefined ? `--${SERVER_SPECS.configFile.flag}` : envName(SERVER_SPECS.configFile.flag);
   const file = configFile === "" ? undefined : fileValues(readConfigFile(configFile, configSource, readFile));
   const server = readAll(SERVER_SPECS, flags, env, file);
+  const security = readAll(SECURITY_SPECS, flags, env, file);
   const limits = readAll(LIMIT_SPECS, flags, env, file);
   const memory = readAll(MEMORY_SPECS, flags, env, file);
 
@@ -758,13 +883,7 @@ export function resolveConfig(argv: readonly string[], env: Readonly<Record<stri
     );
   }
 
-  if (!server.allowRemote && !isLoopbackHost(server.host)) {
-    throw new ConfigError(
-      `Refusing to listen on non-loopback address ${JSON.stringify(server.host)}: Stateward has no authentication. ` +
-        "Pass --allow-remote or set STATEWARD_ALLOW_REMOTE=true to listen on it anyway (trusted networks only), " +
-        "or use a loopback address such as 127.0.0.1.",
-    );
-  }
+  checkSecurity(server, security);
 
-  return Object.freeze({ ...server, limits: Object.freeze(limits), memory: Object.freeze(memory) });
+  return Object.freeze({ ...server, ...security, limits: Object.freeze(limits), memory: Object.freeze(memory) });
 }

@@ -25,6 +25,11 @@ const REDACTED_PATHS = [
   "*.session_id",
   "*.data",
   "*.request",
+  // Credentials (bearer tokens), should call metadata or a header set ever be logged.
+  "authorization",
+  "token",
+  "*.authorization",
+  "*.token",
   ...SECRET_OPTIONS.flatMap((option) => [option.key, `*.${option.key}`]),
 ];
 

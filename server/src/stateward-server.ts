@@ -4,11 +4,12 @@
  * Prometheus endpoint) and the HTTP health checks when configured, plus a graceful shutdown.
  */
 import net from "node:net";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type handleUnaryCall } from "@grpc/grpc-js";
 import type { TextMapPropagator, TracerProvider } from "@opentelemetry/api";
 import type { Resource } from "@opentelemetry/resources";
 import { MeterProvider, type IMetricReader, type MetricProducer } from "@opentelemetry/sdk-metrics";
 import type { ServerConfig } from "./config";
+import { AccessGuard } from "./grpc/access-guard";
 import { addHealthService } from "./grpc/health";
 import { receiveLimitBytes } from "./grpc/receive-limit";
 import { addReflectionService } from "./grpc/reflection";
@@ -18,7 +19,8 @@ import { createPipelineService } from "./grpc/pipeline-service";
 import { startMemoryReturn } from "./memory-return";
 import { pipelineTelemetryObserver } from "./grpc/pipeline-telemetry";
 import { SESSION_STATE_SERVER_DEFINITION } from "./grpc/response-codec";
-import { createSessionStateService } from "./grpc/session-state-service";
+import { createSessionStateService, type SessionStateHandlers } from "./grpc/session-state-service";
+import { tlsServerCredentials } from "./grpc/tls-credentials";
 import { unaryTelemetryObserver } from "./grpc/unary-telemetry";
 import { WatchHub } from "./grpc/watch-service";
 import { createLogger, type Logger } from "./logger";
@@ -33,6 +35,7 @@ import { OperationTelemetry } from "./telemetry/operation-telemetry";
 import { startMetricsEndpoint, type MetricsEndpoint } from "./telemetry/prometheus-endpoint";
 import { PrometheusTextReader } from "./telemetry/prometheus-text-reader";
 import { ServerMetrics } from "./telemetry/server-metrics";
+import { startServerSecurity, type SecurityReload, type ServerSecurity } from "./server-security";
 import { ServingState } from "./serving-state";
 
 /** What a backend is built with. */
@@ -115,6 +118,13 @@ export interface StartedServer {
   readonly healthPort: number | undefined;
   /** Connected Watch streams (for tests and diagnostics). */
   readonly watchers: () => number;
+  /** True when the ports speak TLS (--tls-cert). */
+  readonly tls: boolean;
+  /**
+   * Re-reads the TLS files and the auth file now (the CLI calls it on SIGHUP); they are also
+   * re-read when they change. A broken new file is logged and the old one kept.
+   */
+  reload(): SecurityReload;
   /**
    * Graceful shutdown: health turns NOT_SERVING (`/readyz` 503); calls go on being served for
    * `config.shutdownDelayMs` (0 by default); then new calls are refused, waiting calls are answered
@@ -131,13 +141,28 @@ function joinHostPort(host: string, port: number): string {
   return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function bind(server: Server, address: string): Promise<number> {
+function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
+    server.bindAsync(address, credentials, (error, port) => {
       if (error !== null) reject(new Error(`Cannot listen on ${address}: ${error.message}`, { cause: error }));
       else resolve(port);
     });
   });
+}
+
+/** The unary handlers behind the auth file's checks (the Pipeline checks its operations itself). */
+function guardedUnary(handlers: SessionStateHandlers, guard: AccessGuard): SessionStateHandlers {
+  const wrap = <Req extends { readonly app: string }, Res>(key: string, handler: handleUnaryCall<Req, Res>): handleUnaryCall<Req, Res> =>
+    guard.unary(key, handler);
+  return {
+    ...handlers,
+    get: wrap("get", handlers.get),
+    lock: wrap("lock", handlers.lock),
+    set: wrap("set", handlers.set),
+    release: wrap("release", handlers.release),
+    expire: wrap("expire", handlers.expire),
+    remove: wrap("remove", handlers.remove),
+  };
 }
 
 /**
@@ -156,6 +181,10 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   await ensurePortFree(config.host, config.port, "--port");
   // One state for gRPC health and the HTTP checks; serving once the gRPC port is bound.
   const serving = new ServingState();
+  // The TLS and auth files are read and checked before anything else is built: a broken file stops
+  // the start with its message. Refusals are counted once the metrics below exist.
+  const security: ServerSecurity = startServerSecurity(config, logger, (denial) => metrics?.recordAuthFailure(denial.reason));
+  const guard = security.access === undefined ? undefined : new AccessGuard(security.access, security.tls?.mutual ?? false);
 
   // Metrics exist only when something reads them: the Prometheus endpoint or another reader.
   const calls = new CallMetrics();
@@ -198,7 +227,15 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     },
     ...(serverMetrics === undefined ? {} : { onExpirySlice: (ms: number) => serverMetrics.expirySlice.record(ms / 1000) }),
   };
-  const backend: SessionBackend = (deps.backend ?? createBackend)({ config, clock, events });
+  let backend: SessionBackend;
+  try {
+    backend = (deps.backend ?? createBackend)({ config, clock, events });
+  } catch (error) {
+    security.close();
+    serverMetrics?.close();
+    await meterProvider?.shutdown();
+    throw error;
+  }
   const sessionStore = new SessionStore(backend, config.limits, clock);
   const telemetry = new OperationTelemetry({
     tracerProvider: telemetryDeps.tracerProvider,
@@ -215,12 +252,18 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     { maxBatch: config.maxPipelineBatch, maxInFlight: config.maxPipelineInFlight },
     clock,
     telemetry.enabled ? pipelineTelemetryObserver(telemetry) : undefined,
+    guard,
   );
   // Without telemetry there is no observer: "off" adds nothing to the call path.
   const unary = createSessionStateService(sessionStore, logger, pipeline, clock, telemetry.enabled ? unaryTelemetryObserver(telemetry) : undefined);
-  server.addService(SESSION_STATE_SERVER_DEFINITION, { ...unary, watch: watchHub.handle });
+  server.addService(
+    SESSION_STATE_SERVER_DEFINITION,
+    guard === undefined ? { ...unary, watch: watchHub.handle } : { ...guardedUnary(unary, guard), watch: guard.watch(watchHub.handle) },
+  );
+  // Open with an auth file too: load balancers and grpc_health_probe call it without credentials.
   addHealthService(server, serving);
-  addReflectionService(server);
+  addReflectionService(server, guard);
+  const credentials = security.tls === undefined ? ServerCredentials.createInsecure() : tlsServerCredentials(security.tls);
 
   // Nothing listens until everything above is built: a start that fails leaves no port open.
   let healthEndpoint: HttpEndpoint | undefined;
@@ -234,17 +277,21 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   let port: number;
   try {
     if (config.healthPort !== 0) {
-      healthEndpoint = await startHealthEndpoint(config.host, config.healthPort, serving).catch((error: unknown) => {
+      healthEndpoint = await startHealthEndpoint(config.host, config.healthPort, serving, security.tls).catch((error: unknown) => {
         throw isAddressInUse(error) ? new PortInUseError(config.healthPort, "--health-port", { cause: error }) : error;
       });
     }
     if (scrapeReader !== undefined) {
-      endpoint = await startMetricsEndpoint(config.host, config.metricsPort, scrapeReader, healthRoutes(serving)).catch((error: unknown) => {
+      endpoint = await startMetricsEndpoint(config.host, config.metricsPort, scrapeReader, healthRoutes(serving), {
+        ...(security.tls === undefined ? {} : { tls: security.tls }),
+        ...(security.access === undefined ? {} : { access: security.access }),
+      }).catch((error: unknown) => {
         throw isAddressInUse(error) ? new PortInUseError(config.metricsPort, "--metrics-port", { cause: error }) : error;
       });
     }
-    port = await bind(server, joinHostPort(config.host, config.port));
+    port = await bind(server, joinHostPort(config.host, config.port), credentials);
   } catch (error) {
+    security.close();
     server.forceShutdown();
     await sessionStore.close();
     await stopTelemetry();
@@ -264,6 +311,8 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
       metricsPort: endpoint?.port,
       healthPort: healthEndpoint?.port,
       tracing: telemetry.tracing,
+      tls: security.tls === undefined ? false : security.tls.mutual ? "mutual" : true,
+      authFile: security.access === undefined ? false : config.authFile,
     },
     "stateward listening",
   );
@@ -316,6 +365,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
         done = true;
         clearTimeout(graceTimer);
         logger.info({ forced }, "stateward stopped");
+        security.close();
         // Last: the final metric collection (OTLP push) sees the stopped state.
         void closeStore().then(stopTelemetry).then(closeHealthEndpoint).then(resolve);
       };
@@ -338,6 +388,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     serving.stop();
     server.forceShutdown();
     memoryReturn.stop();
+    security.close();
     void closeStore().then(stopTelemetry).then(closeHealthEndpoint);
     pipeline.endAll();
     watchHub.endAll();
@@ -352,6 +403,8 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     metricsPort: endpoint?.port,
     healthPort: healthEndpoint?.port,
     watchers: () => watchHub.size,
+    tls: security.tls !== undefined,
+    reload: () => security.reload(),
     shutdown,
     forceShutdown,
   });

@@ -4,38 +4,16 @@
  * health check port it configures.
  */
 import * as assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { BUILT_STATEWARD as STATEWARD, cleanEnv, runBuiltCli as stateward } from "./helpers/cli-process";
 import { httpGet } from "./helpers/http-get";
 import { freePort } from "./helpers/telemetry-test-kit";
 import { withTimeout } from "./helpers/test-server";
 
 const REPO = path.resolve(__dirname, "../..");
-const STATEWARD = path.join(REPO, "server/bin/stateward");
-
-/** This environment without STATEWARD_* variables, plus `extra`. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("STATEWARD_")) env[key] = value;
-  return { ...env, ...extra };
-}
-
-interface Finished {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function stateward(args: readonly string[], env: Record<string, string> = {}): Promise<Finished> {
-  return new Promise((resolve) => {
-    execFile(STATEWARD, args, { env: cleanEnv(env), timeout: 20_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe("the stateward command (built)", () => {
   const version = (JSON.parse(readFileSync(path.join(REPO, "server/package.json"), "utf8")) as { version: string }).version;

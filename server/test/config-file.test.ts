@@ -48,6 +48,10 @@ describe("the configuration file", () => {
               'log-level = "debug"',
               'host = "0.0.0.0"',
               "allow-remote = true",
+              'tls-cert = "/etc/stateward/server.pem"',
+              'tls-key = "/etc/stateward/server.key"',
+              "insecure-remote = false",
+              'auth-file = "/etc/stateward/auth.json"',
               "shards = 4",
               "metrics-port = 9464",
               "health-port = 8080",
@@ -63,6 +67,7 @@ describe("the configuration file", () => {
       assert.equal(config.logLevel, "debug");
       assert.equal(config.host, "0.0.0.0");
       assert.equal(config.allowRemote, true);
+      assert.deepEqual([config.tlsCert, config.tlsKey, config.authFile, config.insecureRemote], ["/etc/stateward/server.pem", "/etc/stateward/server.key", "/etc/stateward/auth.json", false]);
       assert.equal(config.memory.shards, 4);
       assert.equal(config.metricsPort, 9464);
       assert.equal(config.healthPort, 8080);
@@ -92,7 +97,7 @@ describe("the configuration file", () => {
     });
 
     it("lets --no-allow-remote beat allow-remote = true in the file", () => {
-      const config = file('host = "0.0.0.0"\nallow-remote = true\n');
+      const config = file('host = "0.0.0.0"\nallow-remote = true\ninsecure-remote = true\n');
       assert.equal(resolveConfig(["--config", config], {}).allowRemote, true);
       assert.match(errorOf(["--config", config, "--no-allow-remote"]), /Refusing to listen on non-loopback address "0\.0\.0\.0"/);
       assert.equal(resolveConfig(["--config", config, "--host", "127.0.0.1", "--no-allow-remote"], {}).allowRemote, false);
@@ -208,6 +213,7 @@ describe("the README's configuration file example", () => {
     assert.ok(example !== undefined, "a toml block under \"The configuration file\"");
     const config = resolveConfig(["--config", "README.md#toml"], {}, () => example);
     assert.equal(config.memory.maxMemoryBytes, 4 * 1024 ** 3);
+    assert.equal(config.authFile, "/etc/stateward/auth.json");
     assert.equal(config.host, "0.0.0.0");
   });
 });

@@ -30,6 +30,11 @@ describe("resolveConfig", () => {
       healthPort: 0,
       sessionHashKey: "",
       watchMaxBacklog: 1024,
+      tlsCert: "",
+      tlsKey: "",
+      tlsClientCa: "",
+      authFile: "",
+      insecureRemote: false,
       backend: "memory",
       limits: DEFAULT_SESSION_LIMITS,
       memory: DEFAULT_MEMORY_OPTIONS,
@@ -155,9 +160,12 @@ describe("resolveConfig", () => {
     assert.match(message, /--allow-remote/);
     assert.match(message, /STATEWARD_ALLOW_REMOTE=true/);
     assert.ok(configError([], { STATEWARD_HOST: "10.1.2.3" }) instanceof ConfigError);
-    assert.equal(resolveConfig(["--host", "0.0.0.0", "--allow-remote"], {}).host, "0.0.0.0");
-    assert.equal(resolveConfig([], { STATEWARD_HOST: "::", STATEWARD_ALLOW_REMOTE: "true" }).allowRemote, true);
-    assert.ok(configError(["--no-allow-remote", "--host", "0.0.0.0"], { STATEWARD_ALLOW_REMOTE: "true" }) instanceof ConfigError);
+    const secure = ["--tls-cert", "s.pem", "--tls-key", "s.key", "--auth-file", "auth.json"];
+    assert.equal(resolveConfig(["--host", "0.0.0.0", "--allow-remote", ...secure], {}).host, "0.0.0.0");
+    assert.equal(resolveConfig(secure, { STATEWARD_HOST: "::", STATEWARD_ALLOW_REMOTE: "true" }).allowRemote, true);
+    assert.ok(configError(["--no-allow-remote", "--host", "0.0.0.0", ...secure], { STATEWARD_ALLOW_REMOTE: "true" }) instanceof ConfigError);
+    // --insecure-remote stands in for TLS and the auth file, not for --allow-remote.
+    assert.match(configError(["--host", "0.0.0.0", "--insecure-remote"]).message, /without --allow-remote/);
     assert.match(configError([], { STATEWARD_ALLOW_REMOTE: "maybe" }).message, /STATEWARD_ALLOW_REMOTE.*true or false/);
   });
 
@@ -198,6 +206,50 @@ describe("resolveConfig: observability options", () => {
   });
 });
 
+describe("resolveConfig: TLS, auth file and the remote-access rule", () => {
+  const remote = ["--host", "0.0.0.0", "--allow-remote"];
+
+  it("reads the TLS files and the auth file from flags and variables", () => {
+    const config = resolveConfig(["--tls-cert", "s.pem", "--tls-key", "s.key", "--tls-client-ca", "ca.pem"], { STATEWARD_AUTH_FILE: "auth.json" });
+    assert.deepEqual([config.tlsCert, config.tlsKey, config.tlsClientCa, config.authFile], ["s.pem", "s.key", "ca.pem", "auth.json"]);
+    assert.equal(resolveConfig([], { STATEWARD_TLS_CERT: "a", STATEWARD_TLS_KEY: "b" }).tlsKey, "b");
+  });
+
+  it("refuses a certificate without its key, a key without its certificate, and a client CA without TLS", () => {
+    assert.match(configError(["--tls-cert", "s.pem"]).message, /--tls-cert \(STATEWARD_TLS_CERT\) is set but --tls-key \(STATEWARD_TLS_KEY\) is not/);
+    assert.match(configError(["--tls-key", "s.key"]).message, /--tls-key .* is set but --tls-cert .* is not/);
+    assert.match(configError(["--tls-client-ca", "ca.pem"]).message, /--tls-client-ca .* needs --tls-cert/);
+  });
+
+  it("refuses a remote address without TLS or without an auth file, naming what is missing and how to add it", () => {
+    const both = configError(remote).message;
+    assert.match(both, /both are missing/);
+    assert.match(both, /--tls-cert FILE --tls-key FILE/);
+    assert.match(both, /--auth-file FILE/);
+    assert.match(both, /stateward token create --name NAME/);
+    assert.match(both, /--insecure-remote/);
+
+    const noAuth = configError([...remote, "--tls-cert", "s.pem", "--tls-key", "s.key"]).message;
+    assert.match(noAuth, /this one is missing\. Missing an auth file: add --auth-file FILE/);
+    assert.doesNotMatch(noAuth, /Missing TLS/);
+
+    const noTls = configError([...remote, "--auth-file", "auth.json"]).message;
+    assert.match(noTls, /this one is missing\. Missing TLS: add --tls-cert FILE --tls-key FILE/);
+    assert.doesNotMatch(noTls, /add --auth-file/);
+  });
+
+  it("lets --insecure-remote (or its variable) stand in for TLS and the auth file", () => {
+    assert.equal(resolveConfig([...remote, "--insecure-remote"], {}).insecureRemote, true);
+    assert.equal(resolveConfig(remote, { STATEWARD_INSECURE_REMOTE: "true" }).host, "0.0.0.0");
+    assert.equal(resolveConfig([...remote, "--tls-cert", "s.pem", "--tls-key", "s.key", "--insecure-remote"], {}).tlsCert, "s.pem");
+  });
+
+  it("keeps loopback without TLS or auth the zero-configuration default", () => {
+    const config = resolveConfig([], {});
+    assert.deepEqual([config.tlsCert, config.authFile, config.insecureRemote], ["", "", false]);
+  });
+});
+
 describe("isLoopbackHost", () => {
   it("recognises only loopback addresses", () => {
     for (const host of ["127.0.0.1", "127.255.255.254", "::1", "LOCALHOST", "::ffff:127.0.0.1"]) assert.ok(isLoopbackHost(host), host);
@@ -225,6 +277,11 @@ describe("OPTION_DOCS", () => {
       "--health-port",
       "--session-hash-key",
       "--watch-max-backlog",
+      "--tls-cert",
+      "--tls-key",
+      "--tls-client-ca",
+      "--auth-file",
+      "--insecure-remote",
       "--default-ttl-seconds",
       "--max-ttl-seconds",
       "--default-lock-lease-ms",
@@ -257,11 +314,11 @@ describe("OPTION_DOCS", () => {
     assert.equal(byFlag.get("--backend"), config.backend);
   });
 
-  it("groups the options in sections server, limits, memory, in that order, each section's options together", () => {
-    assert.deepEqual(Object.keys(OPTION_SECTIONS), ["server", "limits", "memory"]);
+  it("groups the options in sections server, security, limits, memory, in that order, each section's options together", () => {
+    assert.deepEqual(Object.keys(OPTION_SECTIONS), ["server", "security", "limits", "memory"]);
     const sections = OPTION_DOCS.map((doc) => doc.section);
     const order = sections.filter((section, i) => i === 0 || sections[i - 1] !== section);
-    assert.deepEqual(order, ["server", "limits", "memory"], "each section once, in order");
+    assert.deepEqual(order, ["server", "security", "limits", "memory"], "each section once, in order");
     const bySection = (section: string): string[] => OPTION_DOCS.filter((doc) => doc.section === section).map((doc) => doc.flag);
     assert.ok(bySection("server").includes("--backend") && bySection("server").includes("--port"));
     assert.deepEqual(bySection("limits"), [

@@ -6,53 +6,12 @@
  * installs both tools into .tools/bin; a missing tool fails the suite, it is never skipped.
  */
 import * as assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 
+import { GRPCURL, HEALTH_PROBE, README_ADDRESS, REPO_ROOT, TOOL_ENV, sh, tool } from "./helpers/external-tools";
 import { grpc, useServer, waitFor } from "./helpers/test-server";
-
-const REPO_ROOT = path.resolve(__dirname, "../..");
-const TOOLS_BIN = path.join(REPO_ROOT, ".tools", "bin");
-const GRPCURL = path.join(TOOLS_BIN, "grpcurl");
-const HEALTH_PROBE = path.join(TOOLS_BIN, "grpc-health-probe");
-/** The address the README's commands use (`make run`'s default); the tests use their server's. */
-const README_ADDRESS = "127.0.0.1:42424";
-
-/** PATH with .tools/bin first, so that the README's `grpcurl` is the pinned one. */
-const TOOL_ENV: NodeJS.ProcessEnv = { ...process.env, PATH: `${TOOLS_BIN}${path.delimiter}${process.env.PATH ?? ""}` };
-
-interface Run {
-  readonly code: number;
-  /** stdout then stderr (each command here writes to one of them). */
-  readonly output: string;
-}
-
-/** Runs a shell command line (as a user would paste it) until it exits. */
-function sh(command: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile("bash", ["-c", command], { env: TOOL_ENV, timeout: 15_000 }, (error, stdout, stderr) => {
-      if (error !== null && typeof error.code !== "number") {
-        reject(new Error(`${command}: ${error.message}`));
-        return;
-      }
-      resolve({ code: error === null ? 0 : (error.code as number), output: stdout + stderr });
-    });
-  });
-}
-
-/** Runs a tool directly (no shell) with `args`. */
-function tool(file: string, args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { env: TOOL_ENV, timeout: 15_000 }, (error, stdout, stderr) => {
-      if (error !== null && typeof error.code !== "number") {
-        reject(new Error(`${file}: ${error.message}`));
-        return;
-      }
-      resolve({ code: error === null ? 0 : (error.code as number), output: stdout + stderr });
-    });
-  });
-}
 
 /** A command left running (a Watch stream): its output so far, and a way to stop it as Ctrl-C does. */
 interface Background {

@@ -89,6 +89,7 @@ describe("metrics: the Prometheus endpoint", function () {
       ["stateward_rejections_total", "COUNTER"],
       ["stateward_watch_events_total", "COUNTER"],
       ["stateward_watch_dropped_total", "COUNTER"],
+      ["stateward_auth_failures_total", "COUNTER"],
       ["stateward_locks_held", "GAUGE"],
       ["stateward_waiters", "GAUGE"],
       ["stateward_watchers", "GAUGE"],

@@ -252,7 +252,7 @@ describe("server lifecycle", () => {
           `host ${JSON.stringify(argv)} ${JSON.stringify(env)}`,
         );
       }
-      assert.equal(resolveConfig(["--host", "0.0.0.0", "--allow-remote"], {}).host, "0.0.0.0");
+      assert.equal(resolveConfig(["--host", "0.0.0.0", "--allow-remote", "--insecure-remote"], {}).host, "0.0.0.0");
       assert.equal(resolveConfig(["--host", "::1"], {}).host, "::1");
       assert.equal(resolveConfig([], {}).host, "127.0.0.1");
       assert.equal(resolveConfig([], {}).port, 42424);

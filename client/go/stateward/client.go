@@ -140,14 +140,22 @@ type clientConfig struct {
 	md          metadata.MD
 	retry       RetryPolicy
 	waiterLimit *WaiterLimitRetry
+
+	// customCreds: WithTransportCredentials was given (WithTLS builds creds itself).
+	customCreds   bool
+	tls           *TLSOptions
+	token         string
+	hasToken      bool
+	insecureToken bool
 }
 
 // WithTimeout sets the deadline of calls whose context has none (default DefaultTimeout).
 func WithTimeout(d time.Duration) Option { return func(c *clientConfig) { c.timeout = d } }
 
-// WithTransportCredentials enables TLS (the default is plaintext).
+// WithTransportCredentials enables TLS with credentials built by the caller (the default is
+// plaintext); WithTLS builds them from files or PEM. A WithToken token is sent over them.
 func WithTransportCredentials(creds credentials.TransportCredentials) Option {
-	return func(c *clientConfig) { c.creds = creds }
+	return func(c *clientConfig) { c.creds, c.customCreds = creds, true }
 }
 
 // WithDialOptions adds gRPC dial options for every endpoint, after the defaults (keepalive,
@@ -156,7 +164,8 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(c *clientConfig) { c.dialOpts = append(c.dialOpts, opts...) }
 }
 
-// WithMetadata sends these key/value pairs with every call (e.g. authentication headers).
+// WithMetadata sends these key/value pairs with every call (custom headers; the token goes in
+// WithToken).
 func WithMetadata(kv ...string) Option {
 	return func(c *clientConfig) { c.md = metadata.Join(c.md, metadata.Pairs(kv...)) }
 }
@@ -183,19 +192,29 @@ func Addresses(addrs ...string) []Endpoint {
 	return eps
 }
 
-// NewClient creates a client of the endpoints (at least one). Connections are made lazily.
+// NewClient creates a client of the endpoints (at least one). Connections are made lazily. It
+// fails on options that do not fit together: a WithToken token without TLS (unless
+// WithInsecureToken), both WithTLS and WithTransportCredentials, TLSOptions that do not load.
 func NewClient(endpoints []Endpoint, opts ...Option) (*Client, error) {
 	waiterLimit := DefaultWaiterLimitRetry
 	cfg := clientConfig{timeout: DefaultTimeout, creds: insecure.NewCredentials(), retry: DefaultRetry, waiterLimit: &waiterLimit}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	token, err := resolveSecurity(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	p, err := NewPartitioner(endpoints)
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{partitioner: p, timeout: cfg.timeout, md: cfg.md, waiterLimit: cfg.waiterLimit}
-	dialOpts := append(defaultDialOptions(cfg), cfg.dialOpts...)
+	dialOpts := defaultDialOptions(cfg)
+	if token != nil {
+		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(token))
+	}
+	dialOpts = append(dialOpts, cfg.dialOpts...)
 	for _, ep := range p.endpoints {
 		conn, err := grpc.NewClient(ep.Address, dialOpts...)
 		if err != nil {

@@ -7,6 +7,13 @@
 // reason, and sessions are routed over several nodes by rendezvous hashing exactly like the
 // Python and TypeScript clients (proto/PARTITIONING.md).
 //
+// Across a network, give the client TLS and its principal's token: the token is sent only over
+// TLS unless WithInsecureToken says otherwise (NewClient refuses it over plaintext):
+//
+//	c, err := stateward.NewClient(stateward.Addresses("stateward.internal:42424"),
+//		stateward.WithToken(os.Getenv("STATEWARD_TOKEN")),
+//		stateward.WithTLS(stateward.TLSOptions{CAFile: "/etc/stateward/ca.pem"}))
+//
 //	c, err := stateward.NewClient(stateward.Addresses("127.0.0.1:42424"))
 //	if err != nil { ... }
 //	defer c.Close()

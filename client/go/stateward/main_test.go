@@ -118,5 +118,6 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	shared.stop()
+	removeTestCerts()
 	os.Exit(code)
 }

@@ -34,9 +34,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _health_serving(address: str, timeout: float) -> bool:
-    """One grpc.health.v1.Health/Check call; True when the server answers SERVING."""
-    with grpc.insecure_channel(address) as channel:
+def _channel(address: str, tls_ca: Optional[Path]) -> grpc.Channel:
+    if tls_ca is None:
+        return grpc.insecure_channel(address)
+    return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=tls_ca.read_bytes()))
+
+
+def _health_serving(address: str, timeout: float, tls_ca: Optional[Path] = None) -> bool:
+    """One grpc.health.v1.Health/Check call (which needs no credentials, even with an auth file);
+    True when the server answers SERVING."""
+    with _channel(address, tls_ca) as channel:
         check = channel.unary_unary(
             "/grpc.health.v1.Health/Check",
             request_serializer=lambda _: b"",  # HealthCheckRequest{service: ""} is empty on the wire
@@ -50,12 +57,14 @@ def _health_serving(address: str, timeout: float) -> bool:
 
 
 class StatewardServer:
-    """A server process on a free loopback port; use as a context manager."""
+    """A server process on a free loopback port; use as a context manager. With ``tls_ca`` (the CA
+    of its ``--tls-cert``), the readiness check speaks TLS."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, tls_ca: Optional[Path] = None) -> None:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self._args = args
+        self._tls_ca = tls_ca
         self._proc: Optional[subprocess.Popen[bytes]] = None
         self._log = tempfile.TemporaryFile()
 
@@ -74,7 +83,7 @@ class StatewardServer:
         while True:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"the server exited with {self._proc.returncode} before it was ready:\n{self.log()}")
-            if _health_serving(self.address, timeout=1.0):
+            if _health_serving(self.address, timeout=1.0, tls_ca=self._tls_ca):
                 return self
             if time.monotonic() > deadline:
                 self.stop()

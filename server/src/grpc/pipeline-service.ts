@@ -12,6 +12,7 @@ import { performance } from "node:perf_hooks";
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
 import type { PipelineOperation, PipelineRequest, PipelineResponse, PipelineResult } from "@stateward/protocol";
 import type { Logger } from "../logger";
+import type { AccessGuard, PipelineAccess } from "./access-guard";
 import type { Clock } from "../store/clock";
 import type { Cancellation } from "../store/session-backend";
 import { NO_DEADLINE } from "../store/call-deadline";
@@ -86,6 +87,8 @@ export type OperationFinisher = (result: Result | undefined, waited: boolean) =>
  * @param limits - per-stream limits.
  * @param clock - the store's clock: operation timeouts are measured on it.
  * @param observer - telemetry; absent = none.
+ * @param guard - with an auth file: authenticates each stream as it opens and authorises each
+ *   operation; absent = every operation runs.
  */
 export function createPipelineService(
   store: SessionStore,
@@ -93,11 +96,18 @@ export function createPipelineService(
   limits: PipelineLimits,
   clock: Clock,
   observer?: PipelineObserver,
+  guard?: AccessGuard,
 ): PipelineService {
   const open = new Set<PipelineStream>();
   return {
     handle(call) {
-      const stream = new PipelineStream(call, store, logger, limits, clock, () => open.delete(stream), observer);
+      let access: PipelineAccess | undefined;
+      if (guard !== undefined) {
+        access = guard.openPipeline(call);
+        // Refused with UNAUTHENTICATED: nothing of it runs.
+        if (access === undefined) return;
+      }
+      const stream = new PipelineStream(call, store, logger, limits, clock, () => open.delete(stream), observer, access);
       open.add(stream);
     },
     endAll() {
@@ -282,6 +292,7 @@ class PipelineStream {
     private readonly clock: Clock,
     private readonly onClosed: () => void,
     private readonly observer?: PipelineObserver,
+    private readonly access?: PipelineAccess,
   ) {
     this.releaseQuietly = unattendedCompletion(logger);
     call.on("data", (request: PipelineRequest) => this.onRequest(request));
@@ -452,6 +463,9 @@ class PipelineStream {
     }
     const request = operation.request;
     if (request === undefined) return invalid("request", "the operation has no request (set one of get, lock, set, release, expire, remove)");
+    // Each operation on its own app: a denied one fails alone, the stream goes on.
+    const denied = this.access?.check(request.value.app, request.$case);
+    if (denied !== undefined) return errorResult(denied);
     const mayWait = (request.$case === "get" || request.$case === "lock") && request.value.waitMs > 0;
     const max = this.limits.maxInFlight;
     if (!mayWait || this.inFlight.size < max) return undefined;

@@ -5,9 +5,10 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { Server } from "@grpc/grpc-js";
+import type { Server, ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
+import type { AccessGuard } from "./access-guard";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 import {
   FileDescriptorProto,
@@ -100,7 +101,18 @@ function reflectionDefinition(): PackageDefinition {
   return out;
 }
 
-/** Registers the reflection service (v1 and v1alpha) for SessionState and Health on `server`. */
-export function addReflectionService(server: Server): void {
-  new ReflectionService(reflectionDefinition()).addToServer(server);
+/**
+ * Registers the reflection service (v1 and v1alpha) for SessionState and Health on `server`.
+ * @param guard - with an auth file: reflection then needs a valid principal (it tells what the
+ *   server offers, not session data, so any principal may use it).
+ */
+export function addReflectionService(server: Server, guard?: AccessGuard): void {
+  const target: Pick<Server, "addService"> =
+    guard === undefined
+      ? server
+      : {
+          addService: (service: ServiceDefinition, implementation: UntypedServiceImplementation) =>
+            server.addService(service, guard.authenticatedOnly(implementation, "ServerReflection")),
+        };
+  new ReflectionService(reflectionDefinition()).addToServer(target);
 }

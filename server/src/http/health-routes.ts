@@ -10,9 +10,10 @@
  * Served beside `/metrics` on `--metrics-port`, and alone on `--health-port` (see
  * {@link startHealthEndpoint}). HEAD works like GET; the answers are never cached.
  */
-import http from "node:http";
+import type http from "node:http";
+import type { TlsState } from "../security/tls-state";
 import type { ServingState } from "../serving-state";
-import { listenHttp, type HttpEndpoint, type HttpRoutes } from "./http-listener";
+import { createHttpServer, listenHttp, type HttpEndpoint, type HttpRoutes } from "./http-listener";
 
 /** Path of the liveness check. */
 export const LIVENESS_PATH = "/healthz";
@@ -54,13 +55,14 @@ export function healthRoutes(state: ServingState): HttpRoutes {
  * them without metrics, whose recording is not free, or on a port apart from the metrics.
  * @param host - address to bind (the server's --host).
  * @param port - port to bind; 0 picks a free one (tests).
+ * @param tls - with TLS, HTTPS only (the checks stay open: they carry no secret).
  * @throws if the address cannot be bound.
  */
-export function startHealthEndpoint(host: string, port: number, state: ServingState): Promise<HttpEndpoint> {
+export function startHealthEndpoint(host: string, port: number, state: ServingState, tls?: TlsState): Promise<HttpEndpoint> {
   const routes = healthRoutes(state);
-  const server = http.createServer((request, response) => {
+  const server = createHttpServer((request, response) => {
     if (routes(request, response)) return;
     reply(response, 404, `not found: the health checks are at ${LIVENESS_PATH} and ${READINESS_PATH}`);
-  });
+  }, tls);
   return listenHttp(server, host, port, "health checks");
 }

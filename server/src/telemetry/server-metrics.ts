@@ -12,6 +12,7 @@
  * exist before their first event.
  */
 import type { Attributes, Counter, Histogram, Meter, MeterProvider } from "@opentelemetry/api";
+import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../security/access-policy";
 import type { BackendStats } from "../store/session-backend";
 import type { CallMetrics } from "./call-metrics";
 import type { GcMetrics } from "./gc-metrics";
@@ -20,6 +21,7 @@ import { NodeRuntimeMetrics } from "./runtime-metrics";
 import {
   ATTR_EVENT_KIND,
   ATTR_REASON,
+  METRIC_AUTH_FAILURES,
   METRIC_EXPIRED,
   METRIC_EXPIRY_SLICE,
   METRIC_LEASE_EXPIRIES,
@@ -65,6 +67,8 @@ export class ServerMetrics {
   readonly watchEvents: Counter;
   /** `stateward.watch.dropped`. */
   readonly watchDropped: Counter;
+  /** `stateward.auth.failures`. */
+  readonly authFailures: Counter;
   private readonly gc: GcMetrics;
   private readonly runtime: NodeRuntimeMetrics;
   private readonly rejectionAttributes = new Map<string, Attributes>();
@@ -98,6 +102,11 @@ export class ServerMetrics {
     this.watchDropped = meter.createCounter(METRIC_WATCH_DROPPED, {
       description: "Watch streams dropped because they fell more than --watch-max-backlog events behind.",
       unit: "{watcher}",
+    });
+    this.authFailures = meter.createCounter(METRIC_AUTH_FAILURES, {
+      description:
+        "Calls (and /metrics scrapes) refused by the auth file, by reason: missing_credential, malformed_credential, unknown_token, unknown_certificate (UNAUTHENTICATED); app_not_allowed, read_only (PERMISSION_DENIED).",
+      unit: "{call}",
     });
 
     const sessions = meter.createObservableGauge(METRIC_SESSIONS, {
@@ -148,6 +157,7 @@ export class ServerMetrics {
     for (const reason of REJECTION_REASONS) this.rejections.add(0, this.rejectionAttributesOf(reason));
     for (const kind of WATCH_EVENT_KINDS) this.watchEvents.add(0, this.eventAttributesOf(kind));
     this.watchDropped.add(0);
+    for (const reason of AUTH_FAILURE_REASONS) this.authFailures.add(0, this.rejectionAttributesOf(reason));
 
     observeProcessMetrics(meter);
     this.runtime = new NodeRuntimeMetrics(meter);
@@ -158,6 +168,11 @@ export class ServerMetrics {
   recordRejection(reason: string): void {
     if (!REJECTION_REASONS.includes(reason)) return;
     this.rejections.add(1, this.rejectionAttributesOf(reason));
+  }
+
+  /** Counts a call refused by the auth file. */
+  recordAuthFailure(reason: AuthFailureReason): void {
+    this.authFailures.add(1, this.rejectionAttributesOf(reason));
   }
 
   /** Counts one event sent to one watcher. */

@@ -197,6 +197,11 @@ export const METRIC_WATCH_EVENTS = "stateward.watch.events";
 export const WATCH_EVENT_KINDS: readonly string[] = Object.freeze(["expired", "removed"]);
 /** Counter: watchers dropped for falling behind. */
 export const METRIC_WATCH_DROPPED = "stateward.watch.dropped";
+/**
+ * Counter: calls and scrapes refused for their credential (UNAUTHENTICATED) or their access
+ * (PERMISSION_DENIED), by `stateward.reason` (security/access-policy.ts AUTH_FAILURE_REASONS).
+ */
+export const METRIC_AUTH_FAILURES = "stateward.auth.failures";
 
 // ---- process and Node.js runtime metrics --------------------------------------------------------
 //

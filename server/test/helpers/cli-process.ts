@@ -3,13 +3,39 @@
  * (server/bin/stateward, as deployed; needs `npm run build`, which `make test` does) or the CLI's
  * source through tsx.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { withTimeout } from "./test-server";
 
 /** The repository root. */
 export const REPO_ROOT = path.resolve(__dirname, "../../..");
+
+/** The built command, as deployed. */
+export const BUILT_STATEWARD = path.join(REPO_ROOT, "server", "bin", "stateward");
+
+/** This environment without STATEWARD_* variables, plus `extra`. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("STATEWARD_")) env[key] = value;
+  return { ...env, ...extra };
+}
+
+export interface Finished {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built command (server/bin/stateward) with `args` until it exits, with a clean environment plus `env`. */
+export function runBuiltCli(args: readonly string[], env: Record<string, string> = {}): Promise<Finished> {
+  return new Promise((resolve) => {
+    execFile(BUILT_STATEWARD, args, { env: cleanEnv(env), timeout: 20_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
 
 /** A started CLI process. */
 export interface CliProcess {

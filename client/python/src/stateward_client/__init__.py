@@ -23,6 +23,7 @@ from ._policy import (
     WaiterLimitRetry,
     retry_service_config,
 )
+from ._security import TlsOptions
 from ._types import ExpireResult, GetResult, LockResult, Outcome, ReleaseResult, RemoveResult, SetResult
 from .partitioning import Endpoint, PartitionError, Partitioner
 
@@ -54,6 +55,7 @@ __all__ = [
     "SessionClient",
     "SetResult",
     "StatewardError",
+    "TlsOptions",
     "WaiterLimitRetry",
     "retry_service_config",
 ]

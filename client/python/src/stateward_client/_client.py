@@ -33,6 +33,7 @@ from ._types import (
     RemoveResult,
     SetResult,
 )
+from ._security import TlsOptions, channel_security
 from .partitioning import Endpoint, EndpointLike, Partitioner
 
 __all__ = ["LockedSession", "SessionClient"]
@@ -110,8 +111,19 @@ class SessionClient:
             stable ``node_id``). At least one; default ``[DEFAULT_ADDRESS]`` (127.0.0.1:42424).
         timeout: default deadline of each call in seconds (5); a server-side wait (``wait_ms``) is
             added to it. A call's own ``timeout`` is its whole deadline, wait included.
-        credentials: channel credentials for TLS; plaintext if ``None``.
-        metadata: metadata sent with every call (for example authentication headers).
+        token: the bearer token of this client's principal (``stateward token create``), sent as
+            ``authorization: Bearer <token>``. Over TLS (``tls`` or ``credentials``) it travels as
+            gRPC call credentials; a plaintext channel refuses it (``ValueError``) unless
+            ``insecure_token`` is set.
+        tls: TLS for every endpoint (:class:`TlsOptions`: the CA, an optional client certificate
+            and key for mutual TLS, a server name override); plaintext if neither this nor
+            ``credentials`` is given.
+        insecure_token: send ``token`` as plain metadata over a plaintext channel, for local
+            development against a loopback server with an auth file. Anyone on the path can read
+            it: never across a network. Changes nothing over TLS.
+        credentials: channel credentials built by the caller (``grpc.ssl_channel_credentials``,
+            ...), instead of ``tls``; a ``token`` is composed with them.
+        metadata: metadata sent with every call (custom headers; the token goes in ``token``).
         options: gRPC channel options, over :data:`DEFAULT_CHANNEL_OPTIONS` (keepalive, reconnect
             backoff, no receive limit) and the retry service config.
         retry: retries of Get, Expire and Release on ``UNAVAILABLE`` (:data:`DEFAULT_RETRY`);
@@ -126,6 +138,9 @@ class SessionClient:
         endpoints: Iterable[EndpointLike] = (DEFAULT_ADDRESS,),
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        token: Optional[str] = None,
+        tls: Optional[TlsOptions] = None,
+        insecure_token: bool = False,
         credentials: Optional[grpc.ChannelCredentials] = None,
         metadata: Optional[Metadata] = None,
         options: Optional[Sequence[Tuple[str, Any]]] = None,
@@ -133,10 +148,16 @@ class SessionClient:
     ) -> None:
         self._partitioner = Partitioner(endpoints)
         self._timeout = timeout
-        self._metadata = tuple(metadata) if metadata else None
-        # The caller's options replace the defaults of the same name.
+        security = channel_security(
+            token=token, tls=tls, credentials=credentials, insecure_token=insecure_token, metadata=tuple(metadata or ())
+        )
+        credentials = security.credentials
+        all_metadata = (*(metadata or ()), *security.metadata)
+        self._metadata = tuple(all_metadata) if all_metadata else None
+        # The caller's options replace the defaults of the same name (the TLS name override too).
         merged = dict(DEFAULT_CHANNEL_OPTIONS)
         merged["grpc.service_config"] = retry_service_config(retry)
+        merged.update(security.options)
         merged.update(options or ())
         channel_options = list(merged.items())
         self._channels: list[grpc.Channel] = []

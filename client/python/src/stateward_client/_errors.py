@@ -53,7 +53,11 @@ class StatewardError(Exception):
     Attributes:
         code: the gRPC status code (``grpc.StatusCode``): ``ABORTED`` for a conflicting write
             (lock held by someone else, stale lock id, version mismatch), ``INVALID_ARGUMENT``,
-            ``RESOURCE_EXHAUSTED``, ``UNAVAILABLE``, ``DEADLINE_EXCEEDED``...
+            ``RESOURCE_EXHAUSTED``, ``UNAVAILABLE`` (also a refused TLS handshake),
+            ``DEADLINE_EXCEEDED``; against a server with an auth file ``UNAUTHENTICATED`` (reason
+            ``MISSING_CREDENTIAL`` or ``UNKNOWN_CREDENTIAL``) and ``PERMISSION_DENIED``
+            (``APP_NOT_ALLOWED``, ``READ_ONLY_PRINCIPAL``, with ``principal`` and ``app`` in
+            :attr:`metadata`)...
         reason: the server's stable reason, the name of an :data:`ErrorReason` (from the
             ``google.rpc.ErrorInfo`` in the ``grpc-status-details-bin`` trailer, or the
             ``stateward-reason`` trailer of older servers), for branching without parsing

@@ -1,0 +1,172 @@
+/**
+ * Authentication and authorisation of gRPC calls with an auth file (--auth-file): the credential of
+ * a call (its `authorization: Bearer` metadata, or the common name of its mutual-TLS client
+ * certificate), checked against the policy in force, and refusals answered UNAUTHENTICATED or
+ * PERMISSION_DENIED with their ErrorInfo (status-mapping.ts builds the status).
+ *
+ * Unary calls are checked before their handler runs. A Pipeline stream is authenticated when it
+ * opens (refused as a whole without a valid credential), then each operation is authorised on its
+ * own app and fails alone. A Watch is checked when it starts and ended when a reload revokes it.
+ * Health stays open; reflection needs any valid principal.
+ */
+import {
+  status,
+  type handleBidiStreamingCall,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type Metadata,
+  type ServerDuplexStream,
+  type ServerWritableStream,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import type { AuthContext } from "@grpc/grpc-js/build/src/auth-context";
+import { bearerCredential, isDenial, type Credential, type Denial } from "../security/access-policy";
+import type { AccessControl, StreamIdentity } from "../security/access-control";
+import type { FailureContext } from "../security/auth-failure-log";
+import { refusal, toStatus, type Failure } from "./status-mapping";
+
+/** A call as far as its credential goes. */
+interface CredentialSource {
+  readonly metadata: Metadata;
+  getAuthContext(): AuthContext;
+  getPeer(): string;
+}
+
+/**
+ * The credential a call presents: its bearer token, else its client certificate's common name. The
+ * peer's certificate is read only when asked (mutual TLS, and the policy names certificates):
+ * reading it is a native call per request.
+ */
+export function credentialOf(call: CredentialSource, readCertificate: boolean): Credential {
+  const bearer = bearerCredential(call.metadata.get("authorization"));
+  if (bearer !== undefined || !readCertificate) return bearer ?? {};
+  const cn = call.getAuthContext().sslPeerCertificate?.subject?.CN;
+  // Several CN attributes come as an array: not a name this file can hold.
+  return typeof cn === "string" ? { clientCertCn: cn } : {};
+}
+
+/** A denial as the status of a call or an operation. */
+export function denialFailure(denial: Denial): Failure {
+  const code = denial.kind === "unauthenticated" ? status.UNAUTHENTICATED : status.PERMISSION_DENIED;
+  return refusal(code, denial.errorReason, denial.message, denial.metadata);
+}
+
+/** Where a call came from, for the refusal log; the peer is read only if a refusal is logged. */
+function contextOf(method: string, call: CredentialSource): FailureContext {
+  return {
+    method,
+    get peer() {
+      return call.getPeer();
+    },
+  };
+}
+
+/** The SessionState methods that change state (read-only principals may not call them). */
+const WRITES: ReadonlySet<string> = new Set(["lock", "set", "release", "expire", "remove"]);
+
+/** Method names for messages and logs, by handler key. */
+const METHOD_NAMES: Readonly<Record<string, string>> = {
+  get: "Get",
+  lock: "Lock",
+  set: "Set",
+  release: "Release",
+  expire: "Expire",
+  remove: "Remove",
+  watch: "Watch",
+  pipeline: "Pipeline",
+};
+
+/** What a Pipeline stream checks each operation against. */
+export interface PipelineAccess {
+  /** The operation's refusal, or undefined when it may run. */
+  check(app: string, operation: "get" | "lock" | "set" | "release" | "expire" | "remove"): Failure | undefined;
+}
+
+/** Guards the services of one server with `access`. */
+export class AccessGuard {
+  /** The reflection service's method names (no app: any valid principal may call them). */
+  constructor(
+    private readonly access: AccessControl,
+    private readonly mutualTls: boolean,
+  ) {}
+
+  private credential(call: CredentialSource): Credential {
+    return credentialOf(call, this.mutualTls && this.access.policy.namesCertificates);
+  }
+
+  /** A unary handler that runs only for principals with access to the request's app. */
+  unary<Req extends { readonly app: string }, Res>(key: string, handler: handleUnaryCall<Req, Res>): handleUnaryCall<Req, Res> {
+    const write = WRITES.has(key);
+    const method = METHOD_NAMES[key] ?? key;
+    return (call, callback) => {
+      const denial = this.access.check(this.credential(call), call.request.app, write, contextOf(method, call));
+      if (denial === undefined) handler(call, callback);
+      else callback(toStatus(denialFailure(denial)));
+    };
+  }
+
+  /**
+   * Authenticates a Pipeline stream as it opens: its checker, or undefined after refusing the
+   * stream with UNAUTHENTICATED.
+   */
+  openPipeline(call: ServerDuplexStream<unknown, unknown>): PipelineAccess | undefined {
+    const identity = this.access.openStream(this.credential(call), contextOf("Pipeline", call));
+    if (isDenial(identity)) {
+      call.emit("error", toStatus(denialFailure(identity)));
+      return undefined;
+    }
+    return {
+      check: (app, operation) => {
+        const context = contextOf(METHOD_NAMES[operation] ?? operation, call);
+        const principal = this.access.streamPrincipal(identity, context);
+        if (isDenial(principal)) return denialFailure(principal);
+        const denial = this.access.authorizeAs(principal, app, WRITES.has(operation), context);
+        return denial === undefined ? undefined : denialFailure(denial);
+      },
+    };
+  }
+
+  /** A Watch handler: checked as it starts, and ended when a reload takes the access away. */
+  watch<Req extends { readonly app: string }, Res>(handler: handleServerStreamingCall<Req, Res>): handleServerStreamingCall<Req, Res> {
+    return (call: ServerWritableStream<Req, Res>) => {
+      const context = contextOf("Watch", call);
+      const app = call.request.app;
+      const identity = this.access.openStream(this.credential(call), context);
+      const denial = isDenial(identity) ? identity : this.access.authorizeAs(identity.principal, app, false, context);
+      if (denial !== undefined) {
+        call.emit("error", toStatus(denialFailure(denial)));
+        return;
+      }
+      const stop = this.access.onReplace(() => this.recheckWatch(call, identity as StreamIdentity, app, stop));
+      call.once("cancelled", stop);
+      call.once("close", stop);
+      call.once("finish", stop);
+      handler(call);
+    };
+  }
+
+  private recheckWatch(call: ServerWritableStream<unknown, unknown>, identity: StreamIdentity, app: string, stop: () => void): void {
+    const context = contextOf("Watch", call);
+    const principal = this.access.streamPrincipal(identity, context);
+    const denial = isDenial(principal) ? principal : this.access.authorizeAs(principal, app, false, context);
+    if (denial === undefined) return;
+    stop();
+    call.emit("error", toStatus(denialFailure(denial)));
+  }
+
+  /** Every handler of a service (reflection) behind authentication only: any valid principal. */
+  authenticatedOnly(implementation: UntypedServiceImplementation, service: string): UntypedServiceImplementation {
+    const guarded: UntypedServiceImplementation = {};
+    for (const [name, handler] of Object.entries(implementation)) {
+      guarded[name] = ((call: ServerDuplexStream<unknown, unknown>) => {
+        const identity = this.access.openStream(this.credential(call), contextOf(`${service}/${name}`, call));
+        if (isDenial(identity)) {
+          call.emit("error", toStatus(denialFailure(identity)));
+          return;
+        }
+        (handler as handleBidiStreamingCall<unknown, unknown>)(call);
+      }) as handleBidiStreamingCall<unknown, unknown>;
+    }
+    return guarded;
+  }
+}
