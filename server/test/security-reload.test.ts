@@ -12,7 +12,7 @@ import { X509Certificate } from "node:crypto";
 import { status, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import type { PipelineRequest, PipelineResponse, SessionEvent } from "@stateward/protocol";
 import { spawnCli, stopCli } from "./helpers/cli-process";
-import { capturedLogger, newToken, SecureKit, tokenEntry, unaryCall, writeAuthFile } from "./helpers/secure-server";
+import { capturedLogger, newToken, refusal, SecureKit, tokenEntry, unaryCall, writeAuthFile } from "./helpers/secure-server";
 import { makeTestCertificates, type TestCertificates } from "./helpers/test-certificates";
 import { waitFor, withTimeout } from "./helpers/test-server";
 
@@ -36,14 +36,6 @@ function replaceFile(source: string, target: string): void {
   renameSync(`${target}.new`, target);
 }
 
-async function refusal(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as ServiceError;
-  }
-  throw new Error("the call succeeded");
-}
 
 describe("reloading certificates and the auth file under a running server", function () {
   this.timeout(30_000);

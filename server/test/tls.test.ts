@@ -7,23 +7,15 @@
 import * as assert from "node:assert/strict";
 import https from "node:https";
 import path from "node:path";
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { resolveConfig, startServer } from "../src/index";
 import { GRPCURL, HEALTH_PROBE, tool } from "./helpers/external-tools";
 import { freePort } from "./helpers/telemetry-test-kit";
-import { newToken, SecureKit, tokenEntry, unaryCall, writeAuthFile } from "./helpers/secure-server";
+import { newToken, refusal, SecureKit, tokenEntry, unaryCall, writeAuthFile } from "./helpers/secure-server";
 import { makeTestCertificates, type TestCertificates } from "./helpers/test-certificates";
 
 const GET = { app: "shop", sessionId: "s1", waitMs: 0 };
 
-async function refusal(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as ServiceError;
-  }
-  throw new Error("the call succeeded");
-}
 
 /** GET over HTTPS, trusting `ca`; the answer's status and body. */
 function httpsGet(port: number, urlPath: string, ca: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {

@@ -64,17 +64,10 @@ function contextOf(method: string, call: CredentialSource): FailureContext {
 /** The SessionState methods that change state (read-only principals may not call them). */
 const WRITES: ReadonlySet<string> = new Set(["lock", "set", "release", "expire", "remove"]);
 
-/** Method names for messages and logs, by handler key. */
-const METHOD_NAMES: Readonly<Record<string, string>> = {
-  get: "Get",
-  lock: "Lock",
-  set: "Set",
-  release: "Release",
-  expire: "Expire",
-  remove: "Remove",
-  watch: "Watch",
-  pipeline: "Pipeline",
-};
+/** The method's name for messages and logs (`Set`), from its handler key (`set`). */
+function methodName(key: string): string {
+  return key.charAt(0).toUpperCase() + key.slice(1);
+}
 
 /** What a Pipeline stream checks each operation against. */
 export interface PipelineAccess {
@@ -97,7 +90,7 @@ export class AccessGuard {
   /** A unary handler that runs only for principals with access to the request's app. */
   unary<Req extends { readonly app: string }, Res>(key: string, handler: handleUnaryCall<Req, Res>): handleUnaryCall<Req, Res> {
     const write = WRITES.has(key);
-    const method = METHOD_NAMES[key] ?? key;
+    const method = methodName(key);
     return (call, callback) => {
       const denial = this.access.check(this.credential(call), call.request.app, write, contextOf(method, call));
       if (denial === undefined) handler(call, callback);
@@ -117,7 +110,7 @@ export class AccessGuard {
     }
     return {
       check: (app, operation) => {
-        const context = contextOf(METHOD_NAMES[operation] ?? operation, call);
+        const context = contextOf(methodName(operation), call);
         const principal = this.access.streamPrincipal(identity, context);
         if (isDenial(principal)) return denialFailure(principal);
         const denial = this.access.authorizeAs(principal, app, WRITES.has(operation), context);

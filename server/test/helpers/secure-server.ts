@@ -136,6 +136,16 @@ export class SecureKit {
   }
 }
 
+/** Resolves to the error a call failed with (and fails if it succeeded). */
+export async function refusal(promise: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as grpc.ServiceError;
+  }
+  throw new Error("the call succeeded");
+}
+
 /** Promisified unary call of a generated client. */
 export function unaryCall<Res>(client: SessionStateClient, method: string, request: unknown, timeoutMs = 5000): Promise<Res> {
   return new Promise((resolve, reject) => {
