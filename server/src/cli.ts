@@ -153,6 +153,11 @@ function token(args: readonly string[]): void {
   try {
     const minted = mintToken(rest);
     process.stdout.write(`${minted.token}\n${JSON.stringify(minted.principal)}\n`);
+    if (minted.broad) {
+      process.stderr.write(
+        `note: the entry allows apps ${JSON.stringify(minted.principal.apps)} with access ${minted.principal.access}; narrow it with --app and --access if the client needs less.\n`,
+      );
+    }
   } catch (error) {
     if (!(error instanceof TokenUsageError)) throw error;
     process.stderr.write(`stateward token create: ${error.message}\n\n${TOKEN_USAGE}`);

@@ -37,6 +37,20 @@ function tlsSummary(material: TlsMaterial): Record<string, unknown> {
   return { subject: material.summary.subject, validTo: material.summary.validTo, fingerprint256: material.summary.fingerprint256, mutual: material.clientCa !== undefined };
 }
 
+/** What --insecure-remote exposes with what is missing, for the warning logged at every start. */
+function insecureRemoteWarning(tls: TlsState | undefined, authFile: boolean): string {
+  const trusted = " Only for a trusted network.";
+  if (tls === undefined && !authFile) {
+    return `--insecure-remote: serving without TLS and authentication; anyone who can reach the port can read and change every session, and read them on the wire.${trusted}`;
+  }
+  if (tls === undefined) {
+    return `--insecure-remote: serving without TLS; the network can read every session and the bearer tokens on the wire, and replay the tokens to read and change sessions.${trusted}`;
+  }
+  return tls.mutual
+    ? `--insecure-remote: serving without an auth file; every client with a certificate from --tls-client-ca can read and change every session.${trusted}`
+    : `--insecure-remote: serving without authentication; anyone who can reach the port can read and change every session.${trusted}`;
+}
+
 /**
  * Reads the configured files and starts following them.
  * @param onDenial - counts each refusal (the metric); the rate-limited log is added here.
@@ -90,11 +104,10 @@ export function startServerSecurity(config: ServerConfig, logger: Logger, onDeni
     throw error;
   }
   if (config.insecureRemote && (tls === undefined || access === undefined)) {
-    const missing = [tls === undefined ? "TLS" : "", access === undefined ? "authentication" : ""].filter((x) => x !== "").join(" and ");
-    logger.warn(
-      { host: config.host, remote: !isLoopbackHost(config.host) },
-      `--insecure-remote: serving without ${missing}; anyone who can reach the port can ${access === undefined ? "read and change every session" : "read the sessions on the wire"}. Only for a trusted network.`,
-    );
+    logger.warn({ host: config.host, remote: !isLoopbackHost(config.host) }, insecureRemoteWarning(tls, access !== undefined));
+  }
+  if (access?.policy.namesCertificates === true && tls?.mutual !== true) {
+    logger.warn("the auth file names client certificates (client_cert_cn), but without --tls-client-ca no client presents one: those principals cannot call");
   }
   return {
     tls,

@@ -258,7 +258,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   const unary = createSessionStateService(sessionStore, logger, pipeline, clock, telemetry.enabled ? unaryTelemetryObserver(telemetry) : undefined);
   server.addService(
     SESSION_STATE_SERVER_DEFINITION,
-    guard === undefined ? { ...unary, watch: watchHub.handle } : { ...guardedUnary(unary, guard), watch: guard.watch(watchHub.handle) },
+    guard === undefined ? { ...unary, watch: watchHub.handle } : { ...guardedUnary(unary, guard), watch: guard.watch(watchHub.handle, watchHub.endWatch) },
   );
   // Open with an auth file too: load balancers and grpc_health_probe call it without credentials.
   addHealthService(server, serving);

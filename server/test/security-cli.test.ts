@@ -27,7 +27,7 @@ describe("stateward token create", function () {
   it("prints a 256-bit base64url token, then its auth file entry as one JSON object, and nothing else", async () => {
     const result = await runBuiltCli(["token", "create", "--name", "shop-web"]);
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stderr, "");
+    assert.match(result.stderr, /^note: the entry allows apps \["\*"\] with access read-write; narrow it with --app and --access/);
     const lines = result.stdout.split("\n");
     assert.equal(lines.length, 3, "two lines and the final newline");
     const [token, entry] = lines as [string, string];
@@ -46,6 +46,7 @@ describe("stateward token create", function () {
   it("takes --app (repeated) and --access, and refuses what the auth file would refuse", async () => {
     const result = await runBuiltCli(["token", "create", "--name", "reports", "--app", "shop", "--app", "blog", "--access", "read-only"]);
     assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, "", "nothing to note when both were given");
     assert.deepEqual(JSON.parse(result.stdout.split("\n")[1] ?? ""), {
       name: "reports",
       token_sha256: createHash("sha256").update(result.stdout.split("\n")[0] ?? "", "utf8").digest("hex"),
@@ -56,6 +57,7 @@ describe("stateward token create", function () {
       [[], /--name NAME is required/],
       [["--name", "x", "--access", "admin"], /field "access" must be "read-only" .* or "read-write"/],
       [["--name", "x", "--bogus"], /Unknown option '--bogus'/],
+      [["--name", "has space"], /^stateward token create: field "name" must be a string of 1 to 128 visible ASCII characters/],
     ] as const) {
       const refused = await runBuiltCli(["token", "create", ...args]);
       assert.equal(refused.code, 2, args.join(" "));

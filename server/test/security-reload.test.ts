@@ -91,10 +91,10 @@ describe("reloading certificates and the auth file under a running server", func
     watch.cancel();
   });
 
-  it("revokes a token on its next call, unary, pipelined and watching, while valid principals on open connections go on", async () => {
+  it("revokes a token at once: its next unary call fails, its Pipeline stream ends (a waiting Lock withdrawn, not granted), its Watch ends; valid principals go on", async () => {
     const authFile = path.join(dir, "auth.json");
     const [kept, revoked] = [newToken(), newToken()];
-    const principals = [tokenEntry("shop-web", kept, ["shop"], "read-write"), tokenEntry("reports", revoked, ["shop"], "read-only")];
+    const principals = [tokenEntry("shop-web", kept, ["shop"], "read-write"), tokenEntry("web-2", revoked, ["shop"], "read-write")];
     writeAuthFile(authFile, principals);
     const { logger, lines } = capturedLogger();
     const server = await kit.server([...kit.tlsFlags(false), "--auth-file", authFile], logger);
@@ -107,15 +107,30 @@ describe("reloading certificates and the auth file under a running server", func
     const stream: ClientDuplexStream<PipelineRequest, PipelineResponse> = revokedClient.pipeline();
     const results: PipelineResponse[] = [];
     stream.on("data", (response: PipelineResponse) => results.push(response));
-    stream.on("error", () => undefined);
+    const streamEnd = new Promise<ServiceError>((resolve) => stream.on("error", resolve));
     const get = (id: bigint): PipelineRequest => ({ operations: [{ id, timeoutMs: 0, request: { $case: "get", value: GET } }], cancelIds: [] });
     stream.write(get(1n));
     await waitFor(() => results.length === 1, "the first pipelined Get");
     assert.equal(results[0]?.results[0]?.result?.$case, "get");
     const watch = revokedClient.watch({ app: "shop" });
     const watchEnd = new Promise<ServiceError>((resolve) => watch.on("error", resolve));
-    watch.on("data", () => undefined);
+    let eventsAfterEnd = 0;
+    let watchEnded = false;
+    watch.on("data", () => {
+      if (watchEnded) eventsAfterEnd++;
+    });
     await waitFor(() => server.watchers() === 1, "the watch to register");
+
+    // The revoked principal waits for a lock the kept one holds; and events keep coming meanwhile.
+    const setReq = (sessionId: string): Record<string, unknown> => ({ app: "shop", sessionId, data: Buffer.from("v"), ttlSeconds: 0, lockId: 0n, keepLock: false, expectedVersion: 0n, onlyIfAbsent: false });
+    await unaryCall(keptClient, "set", setReq("locked"));
+    const held = await unaryCall<{ lockId: bigint }>(keptClient, "lock", { app: "shop", sessionId: "locked", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    stream.write({ operations: [{ id: 9n, timeoutMs: 0, request: { $case: "lock", value: { app: "shop", sessionId: "locked", waitMs: 10_000, leaseMs: 0, create: false, ttlSeconds: 0 } } }], cancelIds: [] });
+    await waitFor(() => server.store.counts().then((c) => c.waiters === 1), "the pipelined Lock to wait");
+    for (let i = 0; i < 200; i++) {
+      await unaryCall(keptClient, "set", setReq(`e${i}`));
+      await unaryCall(keptClient, "remove", { app: "shop", sessionId: `e${i}`, lockId: 0n });
+    }
 
     writeAuthFile(authFile, principals.slice(0, 1));
     assert.equal(server.reload().authFile, "reloaded");
@@ -124,14 +139,19 @@ describe("reloading certificates and the auth file under a running server", func
     const unary = await refusal(unaryCall(revokedClient, "get", GET));
     assert.equal(unary.code, status.UNAUTHENTICATED);
     assert.doesNotMatch(unary.details, new RegExp(revoked), "the token is not echoed");
-    stream.write(get(2n));
-    await waitFor(() => results.length === 2, "the pipelined Get after the reload");
-    const failed = results[1]?.results[0]?.result;
-    assert.equal(failed?.$case, "error");
-    assert.equal(failed?.$case === "error" ? failed.value.code : -1, status.UNAUTHENTICATED);
+    const streamEnded = await withTimeout(streamEnd, 5000, "the revoked Pipeline stream to end");
+    assert.equal(streamEnded.code, status.UNAUTHENTICATED);
+    await waitFor(() => server.store.counts().then((c) => c.waiters === 0), "the waiting Lock to be withdrawn");
     const ended = await withTimeout(watchEnd, 5000, "the revoked Watch to end");
+    watchEnded = true;
     assert.equal(ended.code, status.UNAUTHENTICATED);
-    stream.end();
+    await unaryCall(keptClient, "release", { app: "shop", sessionId: "locked", lockId: held.lockId });
+    // The lock went to nobody: the kept principal locks it again at once.
+    await unaryCall(keptClient, "lock", { app: "shop", sessionId: "locked", waitMs: 0, leaseMs: 0, create: false, ttlSeconds: 0 });
+    await unaryCall(keptClient, "set", setReq("late"));
+    await unaryCall(keptClient, "remove", { app: "shop", sessionId: "late", lockId: 0n });
+    assert.equal(eventsAfterEnd, 0, "no event reaches a revoked Watch after its status");
+    assert.equal(server.watchers(), 0);
 
     await unaryCall(keptClient, "set", { app: "shop", sessionId: "k", data: Buffer.from("v"), ttlSeconds: 0, lockId: 0n, keepLock: false, expectedVersion: 0n, onlyIfAbsent: false });
 

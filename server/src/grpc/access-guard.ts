@@ -73,6 +73,11 @@ function methodName(key: string): string {
 export interface PipelineAccess {
   /** The operation's refusal, or undefined when it may run. */
   check(app: string, operation: "get" | "lock" | "set" | "release" | "expire" | "remove"): Failure | undefined;
+  /**
+   * Calls `onRevoked` when a reload of the auth file leaves the stream's credential without a
+   * principal (the stream then ends, withdrawing what waits); returns the unsubscribe function.
+   */
+  onRevoked(onRevoked: (failure: Failure) => void): () => void;
 }
 
 /** Guards the services of one server with `access`. */
@@ -116,11 +121,22 @@ export class AccessGuard {
         const denial = this.access.authorizeAs(principal, app, WRITES.has(operation), context);
         return denial === undefined ? undefined : denialFailure(denial);
       },
+      onRevoked: (onRevoked) =>
+        this.access.onReplace(() => {
+          const principal = this.access.streamPrincipal(identity, contextOf("Pipeline", call));
+          if (isDenial(principal)) onRevoked(denialFailure(principal));
+        }),
     };
   }
 
-  /** A Watch handler: checked as it starts, and ended when a reload takes the access away. */
-  watch<Req extends { readonly app: string }, Res>(handler: handleServerStreamingCall<Req, Res>): handleServerStreamingCall<Req, Res> {
+  /**
+   * A Watch handler: checked as it starts, and ended through `end` (the hub's, which stops its
+   * events first) when a reload takes the access away.
+   */
+  watch<Req extends { readonly app: string }, Res>(
+    handler: handleServerStreamingCall<Req, Res>,
+    end: (call: ServerWritableStream<Req, Res>, failure: Failure) => void,
+  ): handleServerStreamingCall<Req, Res> {
     return (call: ServerWritableStream<Req, Res>) => {
       const context = contextOf("Watch", call);
       const app = call.request.app;
@@ -130,7 +146,7 @@ export class AccessGuard {
         call.emit("error", toStatus(denialFailure(denial)));
         return;
       }
-      const stop = this.access.onReplace(() => this.recheckWatch(call, identity as StreamIdentity, app, stop));
+      const stop = this.access.onReplace(() => this.recheckWatch(call, identity as StreamIdentity, app, stop, end));
       call.once("cancelled", stop);
       call.once("close", stop);
       call.once("finish", stop);
@@ -138,13 +154,19 @@ export class AccessGuard {
     };
   }
 
-  private recheckWatch(call: ServerWritableStream<unknown, unknown>, identity: StreamIdentity, app: string, stop: () => void): void {
+  private recheckWatch<Req, Res>(
+    call: ServerWritableStream<Req, Res>,
+    identity: StreamIdentity,
+    app: string,
+    stop: () => void,
+    end: (call: ServerWritableStream<Req, Res>, failure: Failure) => void,
+  ): void {
     const context = contextOf("Watch", call);
     const principal = this.access.streamPrincipal(identity, context);
     const denial = isDenial(principal) ? principal : this.access.authorizeAs(principal, app, false, context);
     if (denial === undefined) return;
     stop();
-    call.emit("error", toStatus(denialFailure(denial)));
+    end(call, denialFailure(denial));
   }
 
   /** Every handler of a service (reflection) behind authentication only: any valid principal. */

@@ -295,6 +295,8 @@ class PipelineStream {
     private readonly access?: PipelineAccess,
   ) {
     this.releaseQuietly = unattendedCompletion(logger);
+    // A revoked credential ends the stream: what waits for a lock is withdrawn, not granted.
+    this.stopRevocation = access?.onRevoked((failure) => this.fail(failure));
     call.on("data", (request: PipelineRequest) => this.onRequest(request));
     call.on("end", () => {
       this.inputEnded = true;
@@ -720,10 +722,12 @@ class PipelineStream {
   }
 
   private readonly releaseQuietly: ReturnType<typeof unattendedCompletion>;
+  private readonly stopRevocation: (() => void) | undefined;
 
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.stopRevocation?.();
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
     // Grants the client never got (the stream broke first) would stay locked for their lease.
     const undelivered = [...this.outboxGrants, ...[...this.unsentGrants].flat()];

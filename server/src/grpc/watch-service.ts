@@ -126,6 +126,7 @@ export class WatchHub {
   private readonly byApp = new Map<string, Set<Watcher>>();
   private watcherCount = 0;
   private readonly dirty = new Set<Watcher>();
+  private readonly byCall = new WeakMap<ServerWritableStream<WatchRequest, SessionEvent>, Watcher>();
   private flushScheduled = false;
   private stopped = false;
 
@@ -189,6 +190,7 @@ export class WatchHub {
       this.byApp.set(app, watchers);
     }
     watchers.add(watcher);
+    this.byCall.set(call, watcher);
     this.watcherCount++;
     // Headers now, so the client knows it is subscribed before the first event.
     call.sendMetadata(new Metadata());
@@ -196,6 +198,17 @@ export class WatchHub {
     call.once("cancelled", leave);
     call.once("close", leave);
     call.once("error", leave);
+  };
+
+  /**
+   * Ends the stream of `call` with `failure` (its caller lost its access): events not yet handed to
+   * the transport are dropped, and it gets no further ones.
+   */
+  readonly endWatch = (call: ServerWritableStream<WatchRequest, SessionEvent>, failure: Failure): void => {
+    const watcher = this.byCall.get(call);
+    if (watcher === undefined) return;
+    this.remove(watcher);
+    watcher.end(failure);
   };
 
   /** Ends every watch stream with UNAVAILABLE (shutdown); later Watch calls are refused. */

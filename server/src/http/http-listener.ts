@@ -54,10 +54,15 @@ export function createHttpServer(listener: http.RequestListener, tls?: TlsState)
  * chains to --tls-client-ca; undefined otherwise.
  */
 export function clientCertificateCn(request: http.IncomingMessage): string | undefined {
-  const socket = request.socket;
-  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
-  const cn = socket.getPeerCertificate().subject?.CN;
+  if (!hasClientCertificate(request)) return undefined;
+  const cn = (request.socket as TLSSocket).getPeerCertificate().subject?.CN;
   return typeof cn === "string" ? cn : undefined;
+}
+
+/** True when `request` came with a client certificate that chains to --tls-client-ca. */
+export function hasClientCertificate(request: http.IncomingMessage): boolean {
+  const socket = request.socket;
+  return socket instanceof TLSSocket && socket.authorized;
 }
 
 /**

@@ -71,7 +71,8 @@ export class AccessControl {
   /** Authorises a call of an authenticated principal; undefined when it may proceed. */
   authorizeAs(principal: Principal, app: string, write: boolean, context: FailureContext): Denial | undefined {
     const denial = authorize(principal, app, write, context.method);
-    if (denial !== undefined) this.onDenial(denial, { ...context, app });
+    // The app as the denial shows it (an invalid name is not repeated).
+    if (denial !== undefined) this.onDenial(denial, { ...context, app: denial.metadata["app"] ?? "" });
     return denial;
   }
 

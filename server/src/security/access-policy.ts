@@ -64,6 +64,14 @@ export interface Denial {
   readonly principal: string | undefined;
 }
 
+// The contract's rule for app names: a name that breaks it is not shown (it could be megabytes).
+const SHOWABLE_APP = /^[\x21-\x7e]{0,128}$/;
+
+/** The app as messages, metadata and logs show it. */
+function shownApp(app: string): string {
+  return SHOWABLE_APP.test(app) ? app : "(an invalid app name)";
+}
+
 /** SHA-256 of a token's UTF-8 bytes in lowercase hex, as `token_sha256` holds it. */
 export function tokenSha256(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("hex");
@@ -170,8 +178,9 @@ export function isDenial<T extends object>(value: T | Denial): value is Denial {
  * Whether `principal` may call `method` (a write when `write`) on `app`; undefined when it may.
  * @param method - the operation's name (`Set`), for the message.
  */
-export function authorize(principal: Principal, app: string, write: boolean, method: string): Denial | undefined {
-  if (principal.apps !== "*" && !principal.apps.has(app)) {
+export function authorize(principal: Principal, requested: string, write: boolean, method: string): Denial | undefined {
+  const app = shownApp(requested);
+  if (principal.apps !== "*" && !principal.apps.has(requested)) {
     return {
       kind: "permission-denied",
       reason: "app_not_allowed",

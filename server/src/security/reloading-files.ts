@@ -40,6 +40,9 @@ const DEBOUNCE_MS = 50;
 /** A set of files kept in service while they change; see the module comment. */
 export class ReloadingFiles<T> {
   private last: readonly (Buffer | undefined)[];
+  /** The contents of the last refused version: a broken file is logged once, not at every poll. */
+  private lastRefused: readonly (Buffer | undefined)[] | undefined;
+  private lastError: string | undefined;
   private readonly watchers: FSWatcher[] = [];
   private readonly poll: NodeJS.Timeout;
   private debounce: NodeJS.Timeout | undefined;
@@ -90,11 +93,19 @@ export class ReloadingFiles<T> {
     try {
       contents = readAll(this.options.paths, what);
       if (contents.every((content, i) => sameBytes(content, this.last[i]))) return "unchanged";
+      const refusedBefore = this.lastRefused;
+      if (refusedBefore !== undefined && contents.every((content, i) => sameBytes(content, refusedBefore[i]))) return "failed";
+      this.lastRefused = contents;
       value = this.options.load(contents);
     } catch (error) {
-      logger.error({ error: error instanceof Error ? error.message : String(error) }, `${what} not reloaded: the previous one stays in use`);
+      const message = error instanceof Error ? error.message : String(error);
+      // The same failure again (a file still missing) is not logged again at every poll.
+      if (message !== this.lastError) logger.error({ error: message }, `${what} not reloaded: the previous one stays in use`);
+      this.lastError = message;
       return "failed";
     }
+    this.lastRefused = undefined;
+    this.lastError = undefined;
     this.options.apply(value);
     this.last = contents;
     logger.info(this.options.describe?.(value) ?? {}, `${what} reloaded`);

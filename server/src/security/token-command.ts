@@ -37,6 +37,8 @@ export interface MintedToken {
   readonly token: string;
   /** The entry, in the auth file's shape. */
   readonly principal: { readonly name: string; readonly token_sha256: string; readonly apps: readonly string[]; readonly access: string };
+  /** True when --app or --access was left at its default (every app, read-write): the CLI says so on stderr. */
+  readonly broad: boolean;
 }
 
 /**
@@ -67,7 +69,7 @@ export function mintToken(args: readonly string[]): MintedToken {
   try {
     parseAuthFile(JSON.stringify({ principals: [principal] }), "(the new entry)");
   } catch (error) {
-    throw new TokenUsageError(error instanceof Error ? error.message.replace(/^auth file "\(the new entry\)": principals\[0\] /, "") : String(error));
+    throw new TokenUsageError(error instanceof Error ? error.message.replace(/^auth file "\(the new entry\)": principals\[0\]( \([^)]*\))?: /, "") : String(error));
   }
-  return { token, principal };
+  return { token, principal, broad: values.app === undefined || values.access === undefined };
 }

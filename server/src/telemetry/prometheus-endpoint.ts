@@ -5,10 +5,11 @@
  * --allow-remote), speaks HTTPS with the same material when TLS is on, and its failures surface at
  * startup. With an auth file, `/metrics` needs a principal (a bearer token, or with mutual TLS a
  * client certificate named in the file), as Prometheus sends with `authorization` or `tls_config`;
- * the health checks on the same port stay open.
+ * with mutual TLS and no auth file, a client certificate from --tls-client-ca. The health checks on
+ * the same port stay open.
  */
 import type http from "node:http";
-import { clientCertificateCn, createHttpServer, listenHttp, type HttpEndpoint, type HttpRoutes } from "../http/http-listener";
+import { clientCertificateCn, createHttpServer, hasClientCertificate, listenHttp, type HttpEndpoint, type HttpRoutes } from "../http/http-listener";
 import { bearerCredential, isDenial } from "../security/access-policy";
 import type { AccessControl } from "../security/access-control";
 import type { TlsState } from "../security/tls-state";
@@ -62,9 +63,17 @@ export async function startMetricsEndpoint(
   security: MetricsSecurity = {},
 ): Promise<MetricsEndpoint> {
   const { access } = security;
+  // Mutual TLS is authentication too: without an auth file, its certificates decide.
+  const certificateOnly = access === undefined && security.tls?.mutual === true;
   const server = createHttpServer((request, response) => {
     const path = (request.url ?? "").split("?")[0];
     if (request.method === "GET" && path === METRICS_PATH) {
+      if (certificateOnly && !hasClientCertificate(request)) {
+        response.statusCode = 401;
+        response.setHeader("content-type", "text/plain; charset=utf-8");
+        response.end("this endpoint requires a client certificate from the server's --tls-client-ca\n");
+        return;
+      }
       if (access === undefined || authenticated(request, response, access)) reader.getMetricsRequestHandler(request, response);
       return;
     }
