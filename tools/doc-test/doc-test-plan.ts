@@ -1,9 +1,10 @@
 /**
  * What the doc-test runs, from the marked blocks of every README: the fresh projects (one per
- * language and `project=` name, set up by its install blocks), and the programs that run in each
- * project of their language, with their expected output and the shell blocks run beside them.
+ * language and `project=` name, set up by its install blocks), the walkthroughs (setup blocks and
+ * the server they configure), and the programs that run in each project of their language, with
+ * the server they run against, their expected output and the shell blocks run beside them.
  */
-import type { CodeBlock, ParsedMarkdown, ProgramLang } from "./markdown-blocks";
+import { TLS_SERVER, type CodeBlock, type ParsedMarkdown, type ProgramLang } from "./markdown-blocks";
 
 /** The server address README code uses; the doc-test puts its own server's address there. */
 export const README_SERVER_ADDRESS = "127.0.0.1:42424";
@@ -29,11 +30,39 @@ export interface ShellStep {
   readonly output?: CodeBlock;
 }
 
+/**
+ * A walkthrough of one README: shell blocks that make what its server needs (certificates, a
+ * token, an auth file), and the `stateward serve` command that starts it.
+ */
+export interface Walkthrough {
+  readonly source: string;
+  readonly name: string;
+  /** The setup blocks, in the order they run (the README's). */
+  readonly setups: readonly CodeBlock[];
+  /** The serve block. */
+  readonly serve: CodeBlock;
+  /** The serve command's flags, without `--host` and `--port` (the doc-test listens on 127.0.0.1, port 0). */
+  readonly flags: readonly string[];
+}
+
+/** The server a `run` program runs against: a fresh one for every run. */
+export type ServerChoice =
+  /** `stateward serve` with no flags: plaintext, no authentication. */
+  | { readonly kind: "plain" }
+  /** `server=tls`: TLS and a token, with the doc-test's own certificates and auth file. */
+  | { readonly kind: "tls" }
+  /** `server=<walkthrough>`: what the walkthrough's setup blocks made, started by its serve block. */
+  | { readonly kind: "walkthrough"; readonly walkthrough: Walkthrough };
+
 /** A README program. */
 export interface Program {
   readonly file: string;
   readonly lang: ProgramLang;
   readonly block: CodeBlock;
+  /** The server it runs against (`start` programs: always plain). */
+  readonly server: ServerChoice;
+  /** The server address its code names, where the doc-test puts its server's. */
+  readonly address: string;
   /** Expected standard output (`run` programs). */
   readonly output?: CodeBlock;
   /** `start` programs: the port in the README code, and the shell blocks run against it. */
@@ -43,6 +72,7 @@ export interface Program {
 /** Everything to run, and every inconsistency between the markers. */
 export interface DocTestPlan {
   readonly projects: readonly Project[];
+  readonly walkthroughs: readonly Walkthrough[];
   readonly programs: readonly Program[];
   /** `file:line: message`, marker syntax problems included. */
   readonly errors: readonly string[];
@@ -53,11 +83,14 @@ export function planDocTests(files: readonly ParsedMarkdown[]): DocTestPlan {
   const errors: string[] = files.flatMap((f) => f.errors);
   const projects = new Map<string, { lang: ProgramLang; name: string; installs: CodeBlock[] }>();
   const programs: Program[] = [];
+  const allWalkthroughs: Walkthrough[] = [];
   const at = (b: CodeBlock): string => `${b.source}:${b.line}`;
 
   for (const { blocks } of files) {
     const outputs = new Map<string, CodeBlock>();
     const runs = new Map<string, CodeBlock>();
+    const serves = new Map<string, CodeBlock>();
+    const setups = new Map<string, CodeBlock[]>();
     for (const b of blocks) {
       const m = b.marker;
       if (m?.verb === "output") {
@@ -66,7 +99,24 @@ export function planDocTests(files: readonly ParsedMarkdown[]): DocTestPlan {
       } else if (m?.verb === "run" || m?.verb === "start") {
         if (runs.has(m.file)) errors.push(`${at(b)}: ${m.file} is already a program of this file (${at(runs.get(m.file) as CodeBlock)})`);
         runs.set(m.file, b);
+      } else if (m?.verb === "serve") {
+        if (serves.has(m.walkthrough)) errors.push(`${at(b)}: a second serve block for walkthrough ${m.walkthrough} (${at(serves.get(m.walkthrough) as CodeBlock)})`);
+        else serves.set(m.walkthrough, b);
+      } else if (m?.verb === "setup") {
+        setups.set(m.walkthrough, [...(setups.get(m.walkthrough) ?? []), b]);
       }
+    }
+    const walkthroughs = new Map<string, { walkthrough: Walkthrough; address: string; used: boolean }>();
+    for (const [name, serve] of serves) {
+      const flags = serveCommandFlags(serve.code);
+      if (typeof flags === "string") errors.push(`${at(serve)}: ${flags}`);
+      const walkthrough: Walkthrough = { source: serve.source, name, setups: setups.get(name) ?? [], serve, flags: typeof flags === "string" ? [] : flags };
+      const address = serve.marker?.verb === "serve" ? (serve.marker.address ?? README_SERVER_ADDRESS) : README_SERVER_ADDRESS;
+      walkthroughs.set(name, { walkthrough, address, used: false });
+      allWalkthroughs.push(walkthrough);
+    }
+    for (const [name, [first]] of setups) {
+      if (first && !serves.has(name)) errors.push(`${at(first)}: setup of walkthrough ${name}, but no block serves it (<!-- doctest: serve ${name} -->)`);
     }
     for (const [file, b] of outputs) {
       const run = runs.get(file);
@@ -83,12 +133,24 @@ export function planDocTests(files: readonly ParsedMarkdown[]): DocTestPlan {
         projects.set(key, project);
       } else if ((m?.verb === "run" && m.with === undefined) || m?.verb === "start") {
         const lang = b.lang as ProgramLang;
-        if (!b.code.includes(README_SERVER_ADDRESS)) {
-          errors.push(`${at(b)}: ${m.file} must name the server as "${README_SERVER_ADDRESS}" (the doc-test points it at its own server there)`);
+        let server: ServerChoice = { kind: "plain" };
+        let address = README_SERVER_ADDRESS;
+        if (m.verb === "run" && m.server === TLS_SERVER) server = { kind: "tls" };
+        else if (m.verb === "run" && m.server !== undefined) {
+          const found = walkthroughs.get(m.server);
+          if (!found) errors.push(`${at(b)}: server=${m.server}, but no block of this file serves walkthrough ${m.server} (<!-- doctest: serve ${m.server} -->), and it is not "${TLS_SERVER}"`);
+          else {
+            found.used = true;
+            server = { kind: "walkthrough", walkthrough: found.walkthrough };
+            address = found.address;
+          }
+        }
+        if (!b.code.includes(address)) {
+          errors.push(`${at(b)}: ${m.file} must name the server as "${address}" (the doc-test points it at its own server there)`);
         }
         const output = outputs.get(m.file);
         if (m.verb === "run") {
-          programs.push({ file: m.file, lang, block: b, ...(output ? { output } : {}) });
+          programs.push({ file: m.file, lang, block: b, server, address, ...(output ? { output } : {}) });
           continue;
         }
         if (!new RegExp(`\\b${m.port}\\b`).test(b.code)) errors.push(`${at(b)}: ${m.file} does not mention its port ${m.port}`);
@@ -99,10 +161,13 @@ export function planDocTests(files: readonly ParsedMarkdown[]): DocTestPlan {
           steps.push({ file: s.marker.file, block: s, ...(stepOutput ? { output: stepOutput } : {}) });
         }
         if (steps.length === 0) errors.push(`${at(b)}: nothing runs against ${m.file} (a sh block marked run <file> with=${m.file})`);
-        programs.push({ file: m.file, lang, block: b, serves: { port: m.port, steps } });
+        programs.push({ file: m.file, lang, block: b, server, address, serves: { port: m.port, steps } });
       } else if (m?.verb === "run" && m.with !== undefined) {
         if (runs.get(m.with)?.marker?.verb !== "start") errors.push(`${at(b)}: with=${m.with}, but no block starts ${m.with}`);
       }
+    }
+    for (const { walkthrough, used } of walkthroughs.values()) {
+      if (!used) errors.push(`${at(walkthrough.serve)}: nothing runs against walkthrough ${walkthrough.name} (a program marked run <file> server=${walkthrough.name})`);
     }
   }
 
@@ -120,5 +185,33 @@ export function planDocTests(files: readonly ParsedMarkdown[]): DocTestPlan {
       errors.push(`${at(project.installs[0] as CodeBlock)}: no ${project.lang} program runs in the project this installs into`);
     }
   }
-  return { projects: [...projects.values()], programs, errors };
+  return { projects: [...projects.values()], walkthroughs: allWalkthroughs, programs, errors };
+}
+
+/** The characters of flags, file names and addresses: no quoting, expansion, redirection or comments. */
+const PLAIN_WORDS = /^[A-Za-z0-9_./:=@%+,\s-]*$/;
+
+/**
+ * The flags of a serve block's one `stateward serve` command line (`\` continues it), without
+ * `--host` and `--port`; or why the block is not such a command. The doc-test passes them to the
+ * server without a shell, so nothing but what is printed can run.
+ */
+export function serveCommandFlags(code: string): readonly string[] | string {
+  const line = code.replace(/\\\n/g, " ").trim();
+  if (line.includes("\n")) return "a serve block is one command line (a trailing \\ continues it)";
+  if (!PLAIN_WORDS.test(line)) return "a serve block is a plain `stateward serve` command: no quotes, variables, comments or other shell syntax";
+  const [command, sub, ...args] = line.split(/\s+/);
+  if (command !== "stateward" || sub !== "serve") return "a serve block runs `stateward serve ...`";
+  const flags: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? "";
+    const name = arg.split("=")[0];
+    if (name !== "--host" && name !== "--port") {
+      flags.push(arg);
+      continue;
+    }
+    // Replaced: the doc-test's server listens on 127.0.0.1 port 0, whatever the README binds.
+    if (!arg.includes("=") && (args[++i] ?? "--").startsWith("--")) return `${name} in the serve block has no value`;
+  }
+  return flags;
 }

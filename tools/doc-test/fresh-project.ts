@@ -23,13 +23,23 @@ export interface FreshProject {
   readonly env: NodeJS.ProcessEnv;
 }
 
+/** What {@link substitute} replaces. */
+export interface Substitutions {
+  readonly repoRoot: string;
+  /** Where the doc-test's server listens. */
+  readonly serverAddress?: string;
+  /** The address the code names its server by (default {@link README_SERVER_ADDRESS}). */
+  readonly namedAddress?: string;
+  readonly port?: { readonly from: number; readonly to: number };
+}
+
 /** Replaces the README's clone location with the repository root, and its server address. */
-export function substitute(code: string, values: { readonly repoRoot: string; readonly serverAddress?: string; readonly port?: { readonly from: number; readonly to: number } }): string {
+export function substitute(code: string, values: Substitutions): string {
   let out = code;
   for (const clone of README_CLONE_PATHS) out = out.split(`${clone}/`).join(`${values.repoRoot}/`);
   // The program's port before the server's address, which might contain the same digits.
   if (values.port) out = out.replace(new RegExp(`\\b${values.port.from}\\b`, "g"), String(values.port.to));
-  if (values.serverAddress !== undefined) out = out.split(README_SERVER_ADDRESS).join(values.serverAddress);
+  if (values.serverAddress !== undefined) out = out.split(values.namedAddress ?? README_SERVER_ADDRESS).join(values.serverAddress);
   return out;
 }
 
@@ -131,10 +141,14 @@ async function prepare(project: FreshProject, program: Program, code: string): P
   }
 }
 
-/** Runs a `run` program to completion against the server at `serverAddress`; its output. */
-export async function runProgram(project: FreshProject, program: Program, repoRoot: string, serverAddress: string): Promise<CommandOutput> {
-  const how = await prepare(project, program, substitute(program.block.code, { repoRoot, serverAddress }));
-  return runCommand(how.command, how.args, { cwd: how.cwd, env: project.env, timeoutMs: RUN_TIMEOUT_MS });
+/**
+ * Runs a `run` program to completion against the server at `serverAddress` (in place of the
+ * address its code names), with `extraEnv` added to the project's environment (what its server
+ * needs it to have: a token, a CA file); its output.
+ */
+export async function runProgram(project: FreshProject, program: Program, repoRoot: string, serverAddress: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<CommandOutput> {
+  const how = await prepare(project, program, substitute(program.block.code, { repoRoot, serverAddress, namedAddress: program.address }));
+  return runCommand(how.command, how.args, { cwd: how.cwd, env: { ...project.env, ...extraEnv }, timeoutMs: RUN_TIMEOUT_MS });
 }
 
 /** A started `start` program, and how to run its shell steps. */

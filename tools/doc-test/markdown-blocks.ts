@@ -6,9 +6,21 @@
  * - `<!-- doctest: install <lang> [project=<name>] -->` — a shell block that installs the client
  *   into a fresh project of that language (ts, python, go). Blocks with the same language and
  *   project name run in order in one project; each project runs every program of its language.
- * - `<!-- doctest: run <file> [with=<file>] -->` — a complete program (ts, python, go), saved as
- *   `<file>` and run to completion against a fresh server; or, with `with=`, a shell block run
- *   while the `start` program `<file>` serves.
+ * - `<!-- doctest: run <file> [with=<file>] [server=tls|<walkthrough>] -->` — a complete program
+ *   (ts, python, go), saved as `<file>` and run to completion against a fresh server; or, with
+ *   `with=`, a shell block run while the `start` program `<file>` serves. `server=tls`: the fresh
+ *   server speaks TLS and needs a token (the doc-test's own certificates and token, given to the
+ *   program as `STATEWARD_CA_FILE` and `STATEWARD_TOKEN`); `server=<walkthrough>`: the server of
+ *   the walkthrough of that name in the same file (below).
+ * - `<!-- doctest: setup <walkthrough> -->` — a shell block of a walkthrough: its setup blocks run
+ *   in order, once, in a directory of their own with `stateward` on PATH, as if pasted into one
+ *   terminal (variables they export reach the later blocks, the server and the programs), before
+ *   its server starts, wherever they stand in the text; so they must not need the server.
+ * - `<!-- doctest: serve <walkthrough> [address=<host:port>] -->` — the walkthrough's server: one
+ *   `stateward serve` command line, run in the walkthrough's directory as printed except that it
+ *   listens on 127.0.0.1 and a free port (its `--host` and `--port` are replaced), afresh for each
+ *   program run with `server=<walkthrough>`. Those programs name it as `address` (default
+ *   127.0.0.1:42424), which the doc-test replaces with where it listens.
  * - `<!-- doctest: start <file> port=<n> -->` — a program that serves on port n until stopped
  *   (the doc-test gives it a free port instead); it is ready when it prints its first line.
  * - `<!-- doctest: output <file> -->` — the exact standard output of `run <file>`.
@@ -24,7 +36,9 @@ export type ProgramLang = "ts" | "python" | "go";
 /** What a marker asks of the block after it. */
 export type Marker =
   | { readonly verb: "install"; readonly lang: ProgramLang; readonly project: string }
-  | { readonly verb: "run"; readonly file: string; readonly with?: string }
+  | { readonly verb: "run"; readonly file: string; readonly with?: string; readonly server?: string }
+  | { readonly verb: "setup"; readonly walkthrough: string }
+  | { readonly verb: "serve"; readonly walkthrough: string; readonly address?: string }
   | { readonly verb: "start"; readonly file: string; readonly port: number }
   | { readonly verb: "output"; readonly file: string }
   | { readonly verb: "skip"; readonly reason: string };
@@ -68,6 +82,10 @@ const SHELL_LANGS: ReadonlySet<string> = new Set(["sh", "console"]);
 const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)[^`]*$/;
 const MARKER = /^\s*<!--\s*doctest:(.*?)-->\s*$/;
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** A host name or IPv4 address, a colon, a port: what a README program dials. */
+const HOST_PORT = /^[A-Za-z0-9][A-Za-z0-9.-]*:[0-9]{1,5}$/;
+/** `server=tls`: the doc-test's own TLS + token server (so no walkthrough may be called that). */
+export const TLS_SERVER = "tls";
 
 /** Reads the fenced blocks of `text` (the contents of `source`) and checks their markers. */
 export function parseMarkdownBlocks(source: string, text: string): ParsedMarkdown {
@@ -137,6 +155,9 @@ function checkBlock(block: CodeBlock, hadMarker: boolean): string | undefined {
       return PROGRAM_LANGS.has(lang) ? undefined : `run needs a ts, python or go block (or with=<file> for sh), not "${lang || "unlabelled"}"`;
     case "start":
       return PROGRAM_LANGS.has(lang) ? undefined : `start needs a ts, python or go block, not "${lang || "unlabelled"}"`;
+    case "setup":
+    case "serve":
+      return SHELL_LANGS.has(lang) ? undefined : `a ${marker.verb} block must be a sh block, not "${lang || "unlabelled"}"`;
     case "output":
     case "skip":
       return undefined;
@@ -170,11 +191,25 @@ export function parseMarker(text: string): Marker | string {
       return allow("project") ?? { verb, lang: lang as ProgramLang, project };
     }
     case "run": {
-      const bad = oneFile() ?? allow("with");
+      const bad = oneFile() ?? allow("with", "server");
       if (bad) return bad;
       const withFile = options.get("with");
       if (withFile !== undefined && !FILE_NAME.test(withFile)) return `doctest run: with="${withFile}" is not a plain file name`;
-      return { verb, file: positional[0] ?? "", ...(withFile !== undefined ? { with: withFile } : {}) };
+      const server = options.get("server");
+      if (server !== undefined && !FILE_NAME.test(server)) return `doctest run: server="${server}" is not "${TLS_SERVER}" or a walkthrough's name`;
+      // A shell step runs against its start program, which itself runs against a plain server.
+      if (server !== undefined && withFile !== undefined) return `doctest run: with= and server= do not go together (a with= step talks to its start program)`;
+      return { verb, file: positional[0] ?? "", ...(withFile !== undefined ? { with: withFile } : {}), ...(server !== undefined ? { server } : {}) };
+    }
+    case "setup":
+    case "serve": {
+      const name = positional[0] ?? "";
+      if (positional.length !== 1 || !FILE_NAME.test(name)) return `doctest ${verb} takes one walkthrough name, got "${positional.join(" ")}"`;
+      if (name === TLS_SERVER) return `doctest ${verb}: "${TLS_SERVER}" is the doc-test's own TLS server (server=${TLS_SERVER}), not a walkthrough's name`;
+      if (verb === "setup") return allow() ?? { verb, walkthrough: name };
+      const address = options.get("address");
+      if (address !== undefined && !HOST_PORT.test(address)) return `doctest serve: address="${address}" is not <host>:<port>`;
+      return allow("address") ?? { verb, walkthrough: name, ...(address !== undefined ? { address } : {}) };
     }
     case "start": {
       const bad = oneFile() ?? allow("port");
@@ -190,6 +225,6 @@ export function parseMarker(text: string): Marker | string {
       return reason === "" ? "doctest skip needs a reason (why the block is not run)" : { verb, reason };
     }
     default:
-      return `unknown doctest verb "${verb}" (install, run, start, output or skip)`;
+      return `unknown doctest verb "${verb}" (install, run, start, output, setup, serve or skip)`;
   }
 }

@@ -3,8 +3,9 @@
  * runnable (see markdown-blocks.ts) is saved into fresh projects outside the repository — made
  * with `npm init -y`, `python3 -m venv`, `go mod init`, the client installed by the README's own
  * install lines from dist/ — and run against a real server started from the built CLI on
- * 127.0.0.1 (a free port, put where the README says 127.0.0.1:42424). Its output must be what
- * the README says it prints.
+ * 127.0.0.1 (a free port, put where the README says 127.0.0.1:42424): a plain one, one with TLS
+ * and a token (`server=tls`), or the one a README walkthrough's own shell blocks configure
+ * (`server=<walkthrough>`). Its output must be what the README says it prints.
  *
  * Needs `make dist` and `make build` first; `make test-dist` does both and runs this file.
  */
@@ -14,6 +15,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { startServerProcess } from "../../server/test/fault/server-process";
 import { planDocTests } from "./doc-test-plan";
+import { ServerRecipes } from "./doc-test-servers";
 import { createProject, runProgram, startProgram, where, type FreshProject } from "./fresh-project";
 import { parseMarkdownBlocks } from "./markdown-blocks";
 import { acceptsConnections, freeLoopbackPort, otherLocalAddresses } from "./processes";
@@ -35,12 +37,14 @@ const plan = planDocTests(parsed);
 describe("README code runs as pasted, installed from dist/ into fresh projects", function () {
   this.timeout(600_000);
   let work = "";
+  let recipes: ServerRecipes | undefined;
 
   before(function () {
     if (!existsSync(path.join(REPO_ROOT, "dist")) || !existsSync(path.join(REPO_ROOT, "server", "dist", "cli.js"))) {
       throw new Error("dist/ or the built CLI is missing: run `make test-dist` (it runs make dist and make build)");
     }
     work = mkdtempSync(path.join(tmpdir(), "stateward-doctest-"));
+    recipes = new ServerRecipes(work, REPO_ROOT);
   });
   after(() => {
     if (work !== "") rmSync(work, { recursive: true, force: true });
@@ -70,12 +74,13 @@ describe("README code runs as pasted, installed from dist/ into fresh projects",
 
       for (const program of programs) {
         it(`${where(program.block)}: ${program.file}`, async () => {
-          assert.ok(fresh, "the project was set up");
+          assert.ok(fresh && recipes, "the project was set up");
           // A fresh server per program: each README program assumes it is the first client.
-          const server = await startServerProcess([]);
+          const recipe = await recipes.for(program.server);
+          const server = await startServerProcess(recipe.flags, recipe.serverEnv, recipe.cwd);
           try {
             if (!program.serves) {
-              const { stdout } = await runProgram(fresh, program, REPO_ROOT, server.address);
+              const { stdout } = await runProgram(fresh, program, REPO_ROOT, server.address, recipe.programEnv);
               if (program.output) assert.equal(stdout.trimEnd(), program.output.code.trimEnd(), `${program.file} prints what ${where(program.output)} says`);
               return;
             }

@@ -24,13 +24,15 @@ export interface ServerProcess {
 
 /**
  * Starts `stateward serve` through the `stateward` launcher (server/bin/stateward, which sets the
- * allocator's environment the way the command does in production), bound to 127.0.0.1 port 0.
+ * allocator's environment the way the command does in production), bound to 127.0.0.1 port 0,
+ * in `cwd` (default: this process's), where relative file names in `flags` are looked up.
  */
-export async function startServerProcess(flags: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+export async function startServerProcess(flags: readonly string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<ServerProcess> {
   if (!existsSync(path.join(REPO_ROOT, "server", "dist", "cli.js"))) throw new Error("server/dist/cli.js is missing: run `npm run build` (make test does)");
   const child = spawn(path.join(REPO_ROOT, "server", "bin", "stateward"), ["serve", "--host", "127.0.0.1", "--port", "0", "--log-level", "info", ...flags], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...env },
+    ...(cwd !== undefined ? { cwd } : {}),
   });
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = "";

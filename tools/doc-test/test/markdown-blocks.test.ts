@@ -33,13 +33,24 @@ describe("doc-test: fenced blocks and their markers", () => {
   it("checks that a marker fits its block's language", () => {
     const { errors } = parseMarkdownBlocks(
       "R.md",
-      md("<!-- doctest: install ts -->", "```ts", "x", "```", "<!-- doctest: run a.sh -->", "```sh", "x", "```", "<!-- doctest: run b.ts with=app.ts -->", "```ts", "x", "```", "<!-- doctest: start s.js port=1 -->", "```js", "x", "```"),
+      md(
+        "<!-- doctest: install ts -->", "```ts", "x", "```",
+        "<!-- doctest: run a.sh -->", "```sh", "x", "```",
+        "<!-- doctest: run b.ts with=app.ts -->", "```ts", "x", "```",
+        "<!-- doctest: start s.js port=1 -->", "```js", "x", "```",
+        "<!-- doctest: setup net -->", "```python", "x", "```",
+        "<!-- doctest: serve net -->", "```text", "x", "```",
+        "<!-- doctest: run c.sh server=tls -->", "```sh", "x", "```",
+      ),
     );
     assert.deepEqual(errors, [
       'R.md:2: an install block must be a sh block, not "ts"',
       'R.md:6: run needs a ts, python or go block (or with=<file> for sh), not "sh"',
       'R.md:10: run b.ts with=… is for sh blocks, not "ts"',
       'R.md:14: start needs a ts, python or go block, not "js"',
+      'R.md:18: a setup block must be a sh block, not "python"',
+      'R.md:22: a serve block must be a sh block, not "text"',
+      'R.md:26: run needs a ts, python or go block (or with=<file> for sh), not "sh"',
     ]);
   });
 
@@ -56,12 +67,25 @@ describe("doc-test: fenced blocks and their markers", () => {
     assert.deepEqual(parseMarker("run visits.sh with=app.ts"), { verb: "run", file: "visits.sh", with: "app.ts" });
     assert.deepEqual(parseMarker("start app.ts port=3000"), { verb: "start", file: "app.ts", port: 3000 });
     assert.deepEqual(parseMarker("output main.go"), { verb: "output", file: "main.go" });
+    assert.deepEqual(parseMarker("run tls.py server=tls"), { verb: "run", file: "tls.py", server: "tls" });
+    assert.deepEqual(parseMarker("run client.py server=network"), { verb: "run", file: "client.py", server: "network" });
+    assert.deepEqual(parseMarker("setup network"), { verb: "setup", walkthrough: "network" });
+    assert.deepEqual(parseMarker("serve network"), { verb: "serve", walkthrough: "network" });
+    assert.deepEqual(parseMarker("serve network address=stateward.internal:42424"), { verb: "serve", walkthrough: "network", address: "stateward.internal:42424" });
     assert.match(parseMarker("install ruby") as string, /one language/);
     assert.match(parseMarker("run") as string, /takes one file name, got 0/);
     assert.match(parseMarker("run ../x.ts") as string, /not a plain file name/);
     assert.match(parseMarker("run a.ts wiht=b.ts") as string, /unknown option wiht/);
     assert.match(parseMarker("start app.ts") as string, /needs port=/);
     assert.match(parseMarker("skip") as string, /needs a reason/);
+    assert.match(parseMarker("run a.sh with=app.ts server=tls") as string, /with= and server= do not go together/);
+    assert.match(parseMarker("run a.py server=../x") as string, /server="\.\.\/x" is not "tls" or a walkthrough's name/);
+    assert.match(parseMarker("setup") as string, /setup takes one walkthrough name, got ""/);
+    assert.match(parseMarker("setup a b") as string, /setup takes one walkthrough name, got "a b"/);
+    assert.match(parseMarker("setup network address=x:1") as string, /setup: unknown option address/);
+    assert.match(parseMarker("serve tls") as string, /"tls" is the doc-test's own TLS server/);
+    assert.match(parseMarker("serve network address=stateward.internal") as string, /address="stateward.internal" is not <host>:<port>/);
+    assert.match(parseMarker("serve network port=1") as string, /serve: unknown option port/);
     assert.match(parseMarker("execute a.ts") as string, /unknown doctest verb "execute"/);
   });
 });
