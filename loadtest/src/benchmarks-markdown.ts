@@ -8,7 +8,7 @@ import type { Report, RunResult } from "./report-model";
 import { evaluateTargets, RUN_IDS, type TargetStanding } from "./target-evaluation";
 import { plural } from "./plural";
 import { SCENARIO_DEFAULTS } from "./scenario-defaults";
-import { TLS_COMPARISONS, tlsComparisonRunId } from "./tls-comparison-runs";
+import { LATER_SLICE_WARMUP_MS, TLS_COMPARISONS, TLS_SLICES, tlsComparisonRunId } from "./tls-comparison-runs";
 
 /** Why a target is missed, as found by profiling (shown only for a missed target). */
 export const MISS_REASONS: Readonly<Record<string, string>> = {
@@ -28,6 +28,8 @@ export const MISS_REASONS: Readonly<Record<string, string>> = {
     "compare the load average column of the two resident runs first: each phase is measured once, minutes apart, on a shared machine; then the server GC figures of both runs in the HTML report (finding 6).",
   "RSS beyond payload":
     "RSS also counts heap that is garbage but not yet collected and slab space reserved ahead of use.",
+  "TLS: pipelined Get throughput":
+    "the generator and the server share the 2 cores here and both pay for TLS. perf profiles of a pipelined Get load put OpenSSL (SSL_read, SSL_write, AES-GCM) and Node's TLSWrap (the copies between its buffers and HTTP/2's, and the write completion it defers to the next event-loop turn, which adds a turn to every round trip of a closed loop) at 5–8 % of each process's CPU, and the token check at 1–3 % of the server's (the Pipeline builds a context with call.getPeer() for every operation; a unary call also hashes the token, about 3 %). The rest is the shared machine: the cores this run gets swing by 2× within seconds (see the load average column), and the ratios of the six slices of one run spread from about 0.55× to 1.0×; three runs of this section on 2026-12-02 gave 0.64×, 0.68× and 0.80×.",
   "Longest GC pause":
     "the longest pauses are young-generation Scavenges during the loading phase, while the V8 heap stays far below 100 MB (payloads and keys live off the JS heap) and the mixed run on the loaded store pauses far less; V8 reports wall time, and the load average column shows the cores were oversubscribed. Pauses that long on a heap that small point at descheduling rather than GC work growing with resident sessions (finding 6); a quiet machine is needed to settle it.",
 };
@@ -123,6 +125,15 @@ function extrasOf(run: RunResult | undefined): string {
     .join(", ");
 }
 
+/** Server plus generator CPU per operation of `secure` over `plaintext`; undefined when one is unknown. */
+function cpuPerOpRatio(plaintext: RunResult, secure: RunResult): number | undefined {
+  const total = (run: RunResult): number | undefined =>
+    run.server === undefined || run.client === undefined ? undefined : run.server.cpuUsPerOp + run.client.cpuUsPerOp;
+  const base = total(plaintext);
+  const tls = total(secure);
+  return base === undefined || tls === undefined || base <= 0 ? undefined : tls / base;
+}
+
 /** The TLS comparison: one row per workload and transport, plaintext against TLS + token of the same run. */
 function tlsSection(runs: readonly RunResult[], standings: readonly TargetStanding[]): string[] {
   const byId = new Map(runs.map((run) => [run.id, run]));
@@ -136,19 +147,19 @@ function tlsSection(runs: readonly RunResult[], standings: readonly TargetStandi
   const lines = [
     "## Across the network: TLS and a token",
     "",
-    "Two fresh servers live at once, alike but for security: one plaintext, one started with `--tls-cert`/`--tls-key` (an ECDSA P-256 certificate for 127.0.0.1 from tools/test-certs/make-test-certs.sh) and `--auth-file` (one read-write principal for the app `loadtest`, its token minted by `stateward token create`). The TLS clients are grpc-js channels with `credentials.createSsl(CA)` combined with call credentials that send `authorization: Bearer <token>` (the metadata generator runs once per unary call and once per Pipeline stream); the server checks the token on every unary call and once per Pipeline stream. Each pair's measured phase alternates between the two servers in slices (A-B-B-A, a warm-up before each slice, fresh connections, so the TLS handshakes fall in the warm-ups).",
+    `Two fresh servers live at once, alike but for security: one plaintext, one started with \`--tls-cert\`/\`--tls-key\` (an ECDSA P-256 certificate for 127.0.0.1 from tools/test-certs/make-test-certs.sh) and \`--auth-file\` (one read-write principal for the app \`loadtest\`, its token minted by \`stateward token create\`). The TLS clients are grpc-js channels with \`credentials.createSsl(CA)\` combined with call credentials that send \`authorization: Bearer <token>\` (the metadata generator runs once per unary call and once per Pipeline stream); the server checks the token on every unary call and once per Pipeline stream. Each pair's measured phase alternates between the two servers in ${TLS_SLICES} slices each (A-B-B-A-A-B…; fresh connections per slice after a warm-up, the whole --warmup before a server's first slice and ${LATER_SLICE_WARMUP_MS} ms before the others, so the TLS handshakes fall in the warm-ups): the cores this run gets from the shared machine swing by 2× within seconds, and short alternating slices spread that over both columns. The CPU column is the robust figure: server plus generator CPU per operation, TLS over plaintext (they share the same cores here, so at full load throughput falls by about its inverse).`,
     "",
     settings === undefined
       ? "Not measured in this run."
       : `Same run, machine and command as above (\`make bench\`; each row alone: the \`--security\` commands under Commands): ${plural(settings.concurrency, "request")} in flight (${settings.inFlight} × ${plural(settings.channels, "channel")} × ${plural(settings.workers, "worker")}), ${settings.durationMs / 1000} s measured per run, ${settings.payload}, pool of ${settings.pool.toLocaleString("en-US")}.`,
     "",
-    row(["workload", "transport", "plaintext ops/s", "TLS + token ops/s", "ratio", "plaintext p50 ms", "plaintext p99 ms", "TLS p50 ms", "TLS p99 ms", "server µs/op plaintext", "server µs/op TLS", "errors plaintext / TLS"]),
-    row(["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
+    row(["workload", "transport", "plaintext ops/s", "TLS + token ops/s", "ratio", "plaintext p50 ms", "plaintext p99 ms", "TLS p50 ms", "TLS p99 ms", "server µs/op plaintext", "server µs/op TLS", "CPU/op TLS ÷ plaintext (server + generator)", "errors plaintext / TLS"]),
+    row(["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
   ];
   for (const { scenario, transport, plaintext, secure } of pairs) {
     const unit = SCENARIO_DEFAULTS[scenario].unit;
     if (plaintext === undefined || secure === undefined) {
-      lines.push(row([unit, transport, "not measured", "", "", "", "", "", "", "", "", ""]));
+      lines.push(row([unit, transport, "not measured", "", "", "", "", "", "", "", "", "", ""]));
       continue;
     }
     lines.push(
@@ -164,6 +175,7 @@ function tlsSection(runs: readonly RunResult[], standings: readonly TargetStandi
         formatLatencyMs(secure.latency.p99),
         plaintext.server === undefined ? "–" : plaintext.server.cpuUsPerOp.toFixed(1),
         secure.server === undefined ? "–" : secure.server.cpuUsPerOp.toFixed(1),
+        formatRatio(cpuPerOpRatio(plaintext, secure)),
         `${formatErrors(plaintext.errors)} / ${formatErrors(secure.errors)}`,
       ]),
     );

@@ -2,7 +2,7 @@
  * The cost of TLS and a token (issue 13): Get and Lock+Set, pipelined and unary, against a
  * plaintext server and a `tls-token` server (--tls-cert, --tls-key, --auth-file; clients trust the
  * CA and send the token as call credentials) that live at once. Each pair's measured phase
- * alternates between the two servers in slices, in A-B-B-A order, so that whatever else the
+ * alternates between the two servers in short slices, A-B-B-A-A-B…, so that whatever else the
  * machine does, and any drift over the pair, falls on both alike.
  */
 import { durationFlag } from "./command-line";
@@ -11,10 +11,7 @@ import type { LoadTarget, RunContext } from "./run-context";
 import { mergeRunSlices } from "./run-merge";
 import { runSessionScenario } from "./session-scenario";
 import type { SecurityMode } from "./target-spec";
-import { TLS_COMPARISONS, tlsComparisonRunId } from "./tls-comparison-runs";
-
-/** Slices per run (even: the A-B-B-A order puts each server first and last once). */
-const SLICES = 2;
+import { LATER_SLICE_WARMUP_MS, TLS_COMPARISONS, TLS_SLICES, tlsComparisonRunId } from "./tls-comparison-runs";
 
 const SECURITY_TITLES: Readonly<Record<SecurityMode, string>> = { plaintext: "plaintext", "tls-token": "TLS + token" };
 
@@ -25,15 +22,16 @@ const SECURITY_TITLES: Readonly<Record<SecurityMode, string>> = { plaintext: "pl
 export async function runTlsComparison(context: RunContext, plaintext: LoadTarget, secure: LoadTarget): Promise<RunResult[]> {
   if (plaintext.security !== undefined || secure.security === undefined) throw new Error("the TLS comparison needs a plaintext and a tls-token server");
   const options = context.options;
-  const sliceMs = Math.max(1000, Math.round(options.durationMs / SLICES));
+  const sliceMs = Math.max(500, Math.round(options.durationMs / TLS_SLICES));
+  const laterWarmup = context.withOptions({ warmupMs: Math.min(options.warmupMs, LATER_SLICE_WARMUP_MS) });
   const runs: RunResult[] = [];
   for (const { scenario, transport } of TLS_COMPARISONS) {
-    const pair = context.withOptions({ transport });
     const slices: Record<SecurityMode, RunResult[]> = { plaintext: [], "tls-token": [] };
-    for (let slice = 0; slice < SLICES; slice++) {
+    for (let slice = 0; slice < TLS_SLICES; slice++) {
       const order: readonly SecurityMode[] = slice % 2 === 0 ? ["plaintext", "tls-token"] : ["tls-token", "plaintext"];
+      const sliceContext = (slice === 0 ? context : laterWarmup).withOptions({ transport });
       for (const security of order) {
-        slices[security].push(await runSessionScenario(pair, scenario, "stateward", security === "plaintext" ? plaintext : secure, "node", sliceMs));
+        slices[security].push(await runSessionScenario(sliceContext, scenario, "stateward", security === "plaintext" ? plaintext : secure, "node", sliceMs));
       }
     }
     for (const security of ["plaintext", "tls-token"] as const) {
@@ -44,8 +42,10 @@ export async function runTlsComparison(context: RunContext, plaintext: LoadTarge
         id: tlsComparisonRunId(scenario, transport, security),
         title: `TLS comparison · ${scenario} · Stateward · Node (${transport}) · ${SECURITY_TITLES[security]}`,
         scenario,
-        // The reproducing command is the one of the whole duration, not of a slice.
-        command: merged.command.replace(`--duration ${durationFlag(sliceMs)}`, `--duration ${durationFlag(sliceMs * SLICES)}`),
+        // The reproducing command is the one of the whole run, not of a slice.
+        command: merged.command
+          .replace(`--duration ${durationFlag(sliceMs)}`, `--duration ${durationFlag(sliceMs * TLS_SLICES)}`)
+          .replace(/--warmup [0-9]+m?s/, `--warmup ${durationFlag(options.warmupMs)}`),
       });
     }
   }
