@@ -81,6 +81,8 @@ export interface CliOptions {
   readonly progress?: boolean;
   /** Extra flags for a Stateward server the tool starts. */
   readonly serverArgs: readonly string[];
+  /** Node/V8 flags for a Stateward server the tool starts (before its script, e.g. heap sizes). */
+  readonly serverNodeArgs: readonly string[];
   /** The Stateward CLI script a started server runs; undefined: server/dist/cli.js of this repository. */
   readonly serverCli?: string;
   /** Suite: where to write the Markdown summary. */
@@ -195,6 +197,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         progress: { type: "boolean" },
         "no-progress": { type: "boolean" },
         "server-arg": { type: "string", multiple: true },
+        "server-node-arg": { type: "string", multiple: true },
         "server-cli": { type: "string" },
         markdown: { type: "string" },
         findings: { type: "string" },
@@ -271,6 +274,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     ...(values.progress === true ? { progress: true } : values["no-progress"] === true ? { progress: false } : {}),
     ...(values["server-cli"] === undefined ? {} : { serverCli: values["server-cli"] }),
     serverArgs: (values["server-arg"] ?? []).flatMap((item) => item.split(/\s+/)).filter((item) => item !== ""),
+    serverNodeArgs: (values["server-node-arg"] ?? []).flatMap((item) => item.split(/\s+/)).filter((item) => item !== ""),
     ...(values.markdown === undefined ? {} : { markdown: values.markdown }),
     ...(values.findings === undefined ? {} : { findings: values.findings }),
     help,
@@ -300,6 +304,8 @@ Target:
   --server-pid PID              with --address: the server's pid, for its CPU time and RSS
   --server-arg="FLAGS"          extra flags of a Stateward server the tool starts (repeatable; use =)
   --server-cli PATH             the server script it runs (default server/dist/cli.js of this repository)
+  --server-node-arg="FLAGS"     Node/V8 flags of a server it starts, before the script (repeatable; use =),
+                                e.g. --server-node-arg=--initial-old-space-size=256
   --security plaintext|tls-token
                                 get/lock-set/mixed: tls-token starts the server with TLS and an auth file
                                 (throw-away certificates from tools/test-certs, a token from "token

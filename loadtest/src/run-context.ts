@@ -78,7 +78,11 @@ export class RunContext {
     const material = security === "tls-token" ? await makeTlsTokenMaterial(cli, REPO_ROOT) : undefined;
     let started: StartedTarget;
     try {
-      started = await startStateward({ serverArgs: [...DEFAULT_SERVER_ARGS, ...(material?.serverArgs ?? []), ...this.options.serverArgs], cli });
+      started = await startStateward({
+        serverArgs: [...DEFAULT_SERVER_ARGS, ...(material?.serverArgs ?? []), ...this.options.serverArgs],
+        nodeArgs: this.options.serverNodeArgs,
+        cli,
+      });
     } catch (error) {
       material?.remove();
       throw error;

@@ -22,7 +22,9 @@ const SECURITY_TITLES: Readonly<Record<SecurityMode, string>> = { plaintext: "pl
 export async function runTlsComparison(context: RunContext, plaintext: LoadTarget, secure: LoadTarget): Promise<RunResult[]> {
   if (plaintext.security !== undefined || secure.security === undefined) throw new Error("the TLS comparison needs a plaintext and a tls-token server");
   const options = context.options;
-  const sliceMs = Math.max(500, Math.round(options.durationMs / TLS_SLICES));
+  // Slices that add up to --duration exactly (each at least 500 ms).
+  const totalMs = Math.max(options.durationMs, 500 * TLS_SLICES);
+  const sliceMs = (slice: number): number => Math.round(((slice + 1) * totalMs) / TLS_SLICES) - Math.round((slice * totalMs) / TLS_SLICES);
   const laterWarmup = context.withOptions({ warmupMs: Math.min(options.warmupMs, LATER_SLICE_WARMUP_MS) });
   const runs: RunResult[] = [];
   for (const { scenario, transport } of TLS_COMPARISONS) {
@@ -31,7 +33,7 @@ export async function runTlsComparison(context: RunContext, plaintext: LoadTarge
       const order: readonly SecurityMode[] = slice % 2 === 0 ? ["plaintext", "tls-token"] : ["tls-token", "plaintext"];
       const sliceContext = (slice === 0 ? context : laterWarmup).withOptions({ transport });
       for (const security of order) {
-        slices[security].push(await runSessionScenario(sliceContext, scenario, "stateward", security === "plaintext" ? plaintext : secure, "node", sliceMs));
+        slices[security].push(await runSessionScenario(sliceContext, scenario, "stateward", security === "plaintext" ? plaintext : secure, "node", sliceMs(slice)));
       }
     }
     for (const security of ["plaintext", "tls-token"] as const) {
@@ -44,7 +46,7 @@ export async function runTlsComparison(context: RunContext, plaintext: LoadTarge
         scenario,
         // The reproducing command is the one of the whole run, not of a slice.
         command: merged.command
-          .replace(`--duration ${durationFlag(sliceMs)}`, `--duration ${durationFlag(sliceMs * TLS_SLICES)}`)
+          .replace(/--duration [0-9]+m?s/, `--duration ${durationFlag(totalMs)}`)
           .replace(/--warmup [0-9]+m?s/, `--warmup ${durationFlag(options.warmupMs)}`),
       });
     }

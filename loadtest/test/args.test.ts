@@ -92,6 +92,11 @@ describe("parseCliArgs", () => {
 
   it("collects server flags", () => {
     assert.deepEqual(parseCliArgs(["get", "--server-arg=--shards 4", "--server-arg=--max-memory 2GiB"]).serverArgs, ["--shards", "4", "--max-memory", "2GiB"]);
+    assert.deepEqual(parseCliArgs(["get"]).serverNodeArgs, []);
+    assert.deepEqual(parseCliArgs(["get", "--server-node-arg=--initial-old-space-size=256 --max-semi-space-size=16"]).serverNodeArgs, [
+      "--initial-old-space-size=256",
+      "--max-semi-space-size=16",
+    ]);
   });
 
   it("lets --help stand without a scenario", () => {
