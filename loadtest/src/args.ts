@@ -4,13 +4,22 @@
  */
 import { parseArgs } from "node:util";
 import { parsePayloadSpec, type PayloadSpec } from "./payloads";
-import { TRANSPORTS, type TransportName } from "./target-spec";
+import { SECURITY_MODES, TRANSPORTS, type SecurityMode, type TransportName } from "./target-spec";
 
 /** Scenarios of the CLI. `suite` is the standard set that `make bench` runs. */
 export const SCENARIOS = ["get", "lock-set", "mixed", "contention", "resident", "echo", "suite"] as const;
 
 /** One of {@link SCENARIOS}. */
 export type ScenarioName = (typeof SCENARIOS)[number];
+
+/**
+ * Groups of the suite, in the order it runs them; `--only` picks some (each group starts and stops
+ * its own servers, so any subset measures the same runs as the whole suite).
+ */
+export const SUITE_GROUPS = ["echo", "unary", "pipeline", "redis", "resident", "tls"] as const;
+
+/** One of {@link SUITE_GROUPS}. */
+export type SuiteGroup = (typeof SUITE_GROUPS)[number];
 
 /** Everything the command line sets. */
 export interface CliOptions {
@@ -25,6 +34,10 @@ export interface CliOptions {
   readonly generator: "node" | "h2load";
   /** Transport of the Node generator to Stateward. */
   readonly transport: TransportName;
+  /** Plaintext, or TLS with a token (a server the tool starts with certificates and an auth file). */
+  readonly security: SecurityMode;
+  /** Suite: the groups to run (default all of {@link SUITE_GROUPS}). */
+  readonly only: readonly SuiteGroup[];
   /** Measured phase, ms. */
   readonly durationMs: number;
   /** Warm-up, ms. */
@@ -68,6 +81,8 @@ export interface CliOptions {
   readonly progress?: boolean;
   /** Extra flags for a Stateward server the tool starts. */
   readonly serverArgs: readonly string[];
+  /** Node/V8 flags for a Stateward server the tool starts (before its script, e.g. heap sizes). */
+  readonly serverNodeArgs: readonly string[];
   /** The Stateward CLI script a started server runs; undefined: server/dist/cli.js of this repository. */
   readonly serverCli?: string;
   /** Suite: where to write the Markdown summary. */
@@ -133,6 +148,15 @@ function loopbackAddress(text: string): string {
   return text.trim();
 }
 
+/** `--only echo,tls`: the suite groups, each at most once, in the suite's order. */
+function onlyGroups(text: string | undefined): readonly SuiteGroup[] {
+  if (text === undefined) return SUITE_GROUPS;
+  const names = text.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  if (names.length === 0) throw new UsageError(`--only "${text}": expected groups of ${SUITE_GROUPS.join(", ")}, comma-separated`);
+  for (const name of names) choice(name, "only", SUITE_GROUPS, "echo");
+  return SUITE_GROUPS.filter((group) => names.includes(group));
+}
+
 /** Parses the arguments after the program name. */
 export function parseCliArgs(argv: readonly string[]): CliOptions {
   let parsed;
@@ -148,6 +172,8 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         "server-pid": { type: "string" },
         generator: { type: "string" },
         transport: { type: "string" },
+        security: { type: "string" },
+        only: { type: "string" },
         duration: { type: "string", short: "d" },
         warmup: { type: "string" },
         requests: { type: "string", short: "n" },
@@ -171,6 +197,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         progress: { type: "boolean" },
         "no-progress": { type: "boolean" },
         "server-arg": { type: "string", multiple: true },
+        "server-node-arg": { type: "string", multiple: true },
         "server-cli": { type: "string" },
         markdown: { type: "string" },
         findings: { type: "string" },
@@ -198,6 +225,21 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   if (target === "redis" && !["get", "lock-set", "mixed"].includes(scenario)) {
     throw new UsageError("--target redis applies to get, lock-set and mixed");
   }
+  const security = choice(values.security, "security", SECURITY_MODES, "plaintext");
+  if (security === "tls-token") {
+    if (!["get", "lock-set", "mixed"].includes(scenario) || target !== "stateward") {
+      throw new UsageError("--security tls-token applies to get, lock-set and mixed against Stateward (the suite compares both itself)");
+    }
+    if (generator === "h2load") throw new UsageError("--security tls-token needs the Node generator (h2load sends neither the CA nor the token)");
+    if ((values.address ?? []).length > 0) {
+      throw new UsageError("--security tls-token starts its own server (it makes the certificates, the token and the auth file): not with --address");
+    }
+  }
+  const only = onlyGroups(values.only);
+  if (values.only !== undefined && scenario !== "suite") throw new UsageError("--only applies to the suite");
+  if (scenario === "suite" && only.includes("tls") && (values.address ?? []).length > 0) {
+    throw new UsageError("the suite's tls group starts its own servers (certificates, token, auth file): with --address, give --only without tls");
+  }
   if (values.progress === true && values["no-progress"] === true) throw new UsageError("--progress and --no-progress contradict each other");
   const serverPid = integer(values["server-pid"], "server-pid", 1, 2 ** 22);
   return {
@@ -207,6 +249,8 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     ...(serverPid === undefined ? {} : { serverPid }),
     generator,
     transport: choice(values.transport, "transport", TRANSPORTS, "unary"),
+    security,
+    only,
     durationMs: values.duration === undefined ? 10_000 : parseDuration(values.duration, "duration"),
     warmupMs: values.warmup === undefined ? 2_000 : parseDuration(values.warmup, "warmup"),
     ...(values.requests === undefined ? {} : { requests: integer(values.requests, "requests", 1, 1_000_000_000) }),
@@ -230,6 +274,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     ...(values.progress === true ? { progress: true } : values["no-progress"] === true ? { progress: false } : {}),
     ...(values["server-cli"] === undefined ? {} : { serverCli: values["server-cli"] }),
     serverArgs: (values["server-arg"] ?? []).flatMap((item) => item.split(/\s+/)).filter((item) => item !== ""),
+    serverNodeArgs: (values["server-node-arg"] ?? []).flatMap((item) => item.split(/\s+/)).filter((item) => item !== ""),
     ...(values.markdown === undefined ? {} : { markdown: values.markdown }),
     ...(values.findings === undefined ? {} : { findings: values.findings }),
     help,
@@ -248,6 +293,7 @@ Scenarios:
   resident     mixed on an empty store, then with 1 M sessions of 1 KiB loaded (p99.9, RSS, GC)
   echo         the echo baseline: a bare grpc-js unary Echo(bytes) server (the transport's limit)
   suite        the standard set of make bench, with the baselines; writes --markdown
+               (--only GROUP,... runs some of its groups: echo, unary, pipeline, redis, resident, tls)
   soak         long mixed load with RSS-growth and leftover-lock verdicts (make soak; own options:
                stateward-loadtest soak --help)
 
@@ -258,6 +304,13 @@ Target:
   --server-pid PID              with --address: the server's pid, for its CPU time and RSS
   --server-arg="FLAGS"          extra flags of a Stateward server the tool starts (repeatable; use =)
   --server-cli PATH             the server script it runs (default server/dist/cli.js of this repository)
+  --server-node-arg="FLAGS"     Node/V8 flags of a server it starts, before the script (repeatable; use =),
+                                e.g. --server-node-arg=--initial-old-space-size=256
+  --security plaintext|tls-token
+                                get/lock-set/mixed: tls-token starts the server with TLS and an auth file
+                                (throw-away certificates from tools/test-certs, a token from "token
+                                create"); its clients trust the CA and send the token as call
+                                credentials                                 default plaintext
 
 Load:
   --generator node|h2load       Node generator (default) or native h2load (get, echo)

@@ -2,8 +2,9 @@
  * The standard set that `make bench` runs, in one invocation so that every baseline is measured in
  * the same run as Stateward: echo (Node, h2load), Stateward get (Node, h2load), lock-set, get /
  * lock-set / mixed over the pipelined transport, contention both ways, Redis get / lock-set /
- * mixed (at the same concurrency as the pipelined runs), and resident (mixed on an empty store,
- * then with 1 M sessions). Each server is stopped before the next group starts.
+ * mixed (at the same concurrency as the pipelined runs), resident (mixed on an empty store, then
+ * with 1 M sessions), and Get and Lock+Set over TLS with a token against plaintext. Each server is
+ * stopped before the next group starts; `--only` runs some groups (args.ts SUITE_GROUPS).
  */
 import type { RunResult } from "./report-model";
 
@@ -12,58 +13,80 @@ import type { RunResult } from "./report-model";
  * operation is compared at one open-loop rate too, below what the Node generator reaches here.
  */
 export const EQUAL_RATE_PER_SECOND = 2_000;
+import type { SuiteGroup } from "./args";
 import type { RunContext } from "./run-context";
 import { runContentionScenario } from "./contention-scenario";
 import { runEchoScenario } from "./echo-scenario";
 import { runResidentScenario } from "./resident-scenario";
 import { runSessionScenario } from "./session-scenario";
+import { runTlsComparison } from "./tls-comparison-scenario";
 
-/** Runs the suite; `onRun` sees every run as soon as it is done (for a running summary). */
+/** Runs the suite (the groups of `--only`); `onRun` sees every run as soon as it is done (for a running summary). */
 export async function runSuite(context: RunContext, onRun: (run: RunResult) => void): Promise<RunResult[]> {
   const runs: RunResult[] = [];
   const add = (run: RunResult): void => {
     runs.push(run);
     onRun(run);
   };
-
-  const echo = await context.echo();
-  add(await runEchoScenario(context, echo, "node"));
-  add(await runEchoScenario(context, echo, "h2load"));
+  const groups = new Set<SuiteGroup>(context.options.only);
   const equalRate = context.withOptions({ mode: "open", rate: EQUAL_RATE_PER_SECOND });
   // A Lock+Set pair is two calls: half the pairs per second make the same calls per second.
   const equalPairRate = context.withOptions({ mode: "open", rate: EQUAL_RATE_PER_SECOND / 2 });
-  add(await runEchoScenario(equalRate, echo, "node"));
-  await echo.stop();
 
-  const stateward = await context.stateward();
-  add(await runSessionScenario(context, "get", "stateward", stateward, "node"));
-  add(await runSessionScenario(context, "get", "stateward", stateward, "h2load"));
-  add(await runSessionScenario(context, "lock-set", "stateward", stateward, "node"));
-  add(await runSessionScenario(equalRate, "get", "stateward", stateward, "node"));
-  add(await runSessionScenario(equalPairRate, "lock-set", "stateward", stateward, "node"));
-  for (const run of await runContentionScenario(context, stateward)) add(run);
-  await stateward.stop();
+  if (groups.has("echo")) {
+    const echo = await context.echo();
+    add(await runEchoScenario(context, echo, "node"));
+    add(await runEchoScenario(context, echo, "h2load"));
+    add(await runEchoScenario(equalRate, echo, "node"));
+    await echo.stop();
+  }
 
-  // The pipelined transport, on a fresh server, at the concurrency of the Redis runs below.
-  const pipelined = context.withOptions({ transport: "pipeline" });
-  const pipelineServer = await context.stateward();
-  add(await runSessionScenario(pipelined, "get", "stateward", pipelineServer, "node"));
-  add(await runSessionScenario(pipelined, "lock-set", "stateward", pipelineServer, "node"));
-  add(await runSessionScenario(pipelined, "mixed", "stateward", pipelineServer, "node"));
-  await pipelineServer.stop();
+  if (groups.has("unary")) {
+    const stateward = await context.stateward();
+    add(await runSessionScenario(context, "get", "stateward", stateward, "node"));
+    add(await runSessionScenario(context, "get", "stateward", stateward, "h2load"));
+    add(await runSessionScenario(context, "lock-set", "stateward", stateward, "node"));
+    add(await runSessionScenario(equalRate, "get", "stateward", stateward, "node"));
+    add(await runSessionScenario(equalPairRate, "lock-set", "stateward", stateward, "node"));
+    for (const run of await runContentionScenario(context, stateward)) add(run);
+    await stateward.stop();
+  }
 
-  const redis = await context.redis();
-  add(await runSessionScenario(context, "get", "redis", redis, "node"));
-  add(await runSessionScenario(context, "lock-set", "redis", redis, "node"));
-  add(await runSessionScenario(context, "mixed", "redis", redis, "node"));
-  await redis.stop();
+  if (groups.has("pipeline")) {
+    // The pipelined transport, on a fresh server, at the concurrency of the Redis runs below.
+    const pipelined = context.withOptions({ transport: "pipeline" });
+    const pipelineServer = await context.stateward();
+    add(await runSessionScenario(pipelined, "get", "stateward", pipelineServer, "node"));
+    add(await runSessionScenario(pipelined, "lock-set", "stateward", pipelineServer, "node"));
+    add(await runSessionScenario(pipelined, "mixed", "stateward", pipelineServer, "node"));
+    await pipelineServer.stop();
+  }
 
-  // Fresh servers: the resident figures must not inherit the other runs' heap. Both live at once so
-  // that the empty-store and resident runs can alternate.
-  const resident = await context.stateward();
-  const empty = await context.stateward();
-  for (const run of await runResidentScenario(context, resident, empty)) add(run);
-  await empty.stop();
-  await resident.stop();
+  if (groups.has("redis")) {
+    const redis = await context.redis();
+    add(await runSessionScenario(context, "get", "redis", redis, "node"));
+    add(await runSessionScenario(context, "lock-set", "redis", redis, "node"));
+    add(await runSessionScenario(context, "mixed", "redis", redis, "node"));
+    await redis.stop();
+  }
+
+  if (groups.has("resident")) {
+    // Fresh servers: the resident figures must not inherit the other runs' heap. Both live at once so
+    // that the empty-store and resident runs can alternate.
+    const resident = await context.stateward();
+    const empty = await context.stateward();
+    for (const run of await runResidentScenario(context, resident, empty)) add(run);
+    await empty.stop();
+    await resident.stop();
+  }
+
+  if (groups.has("tls")) {
+    // Two fresh servers alike but for TLS and the auth file, alive at once so that the runs alternate.
+    const plaintext = await context.stateward("plaintext");
+    const secure = await context.stateward("tls-token");
+    for (const run of await runTlsComparison(context, plaintext, secure)) add(run);
+    await secure.stop();
+    await plaintext.stop();
+  }
   return runs;
 }

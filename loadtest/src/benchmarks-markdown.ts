@@ -7,6 +7,8 @@ import { formatCount, formatErrors, formatLatencyMs, formatMiB, formatRatio } fr
 import type { Report, RunResult } from "./report-model";
 import { evaluateTargets, RUN_IDS, type TargetStanding } from "./target-evaluation";
 import { plural } from "./plural";
+import { SCENARIO_DEFAULTS } from "./scenario-defaults";
+import { LATER_SLICE_WARMUP_MS, TLS_COMPARISONS, TLS_SLICES, tlsComparisonRunId } from "./tls-comparison-runs";
 
 /** Why a target is missed, as found by profiling (shown only for a missed target). */
 export const MISS_REASONS: Readonly<Record<string, string>> = {
@@ -26,6 +28,8 @@ export const MISS_REASONS: Readonly<Record<string, string>> = {
     "compare the load average column of the two resident runs first: each phase is measured once, minutes apart, on a shared machine; then the server GC figures of both runs in the HTML report (finding 6).",
   "RSS beyond payload":
     "RSS also counts heap that is garbage but not yet collected and slab space reserved ahead of use.",
+  "TLS: pipelined Get throughput":
+    "TLS itself costs 5–8 % of each process's CPU and the token 1–3 % of the server's (finding 7); what decides this ratio is whether a server falls into a Mark-Compact every ~90 ms on its small heap during the run, which doubles its CPU per pipelined Get: compare the two pipelined Get runs' GC figures in the HTML report. Started with --initial-old-space-size=256 no server did, and the pipelined Get over TLS kept 0.85–0.89× (finding 7).",
   "Longest GC pause":
     "the longest pauses are young-generation Scavenges during the loading phase, while the V8 heap stays far below 100 MB (payloads and keys live off the JS heap) and the mixed run on the loaded store pauses far less; V8 reports wall time, and the load average column shows the cores were oversubscribed. Pauses that long on a heap that small point at descheduling rather than GC work growing with resident sessions (finding 6); a quiet machine is needed to settle it.",
 };
@@ -121,6 +125,67 @@ function extrasOf(run: RunResult | undefined): string {
     .join(", ");
 }
 
+/** Server plus generator CPU per operation of `secure` over `plaintext`; undefined when one is unknown. */
+function cpuPerOpRatio(plaintext: RunResult, secure: RunResult): number | undefined {
+  const total = (run: RunResult): number | undefined =>
+    run.server === undefined || run.client === undefined ? undefined : run.server.cpuUsPerOp + run.client.cpuUsPerOp;
+  const base = total(plaintext);
+  const tls = total(secure);
+  return base === undefined || tls === undefined || base <= 0 ? undefined : tls / base;
+}
+
+/** The TLS comparison: one row per workload and transport, plaintext against TLS + token of the same run. */
+function tlsSection(runs: readonly RunResult[], standings: readonly TargetStanding[]): string[] {
+  const byId = new Map(runs.map((run) => [run.id, run]));
+  const pairs = TLS_COMPARISONS.map((comparison) => ({
+    ...comparison,
+    plaintext: byId.get(tlsComparisonRunId(comparison.scenario, comparison.transport, "plaintext")),
+    secure: byId.get(tlsComparisonRunId(comparison.scenario, comparison.transport, "tls-token")),
+  }));
+  const measured = pairs.find((pair) => pair.plaintext !== undefined && pair.secure !== undefined);
+  const settings = measured?.plaintext?.settings;
+  const lines = [
+    "## Across the network: TLS and a token",
+    "",
+    `Two fresh servers live at once, alike but for security: one plaintext, one started with \`--tls-cert\`/\`--tls-key\` (an ECDSA P-256 certificate for 127.0.0.1 from tools/test-certs/make-test-certs.sh) and \`--auth-file\` (one read-write principal for the app \`loadtest\`, its token minted by \`stateward token create\`). The TLS clients are grpc-js channels with \`credentials.createSsl(CA)\` combined with call credentials that send \`authorization: Bearer <token>\` (the metadata generator runs once per unary call and once per Pipeline stream); the server checks the token on every unary call and once per Pipeline stream. Each pair's measured phase alternates between the two servers in ${TLS_SLICES} slices each (A-B-B-A-A-B…; fresh connections per slice after a warm-up, the whole --warmup before a server's first slice and ${LATER_SLICE_WARMUP_MS} ms before the others, so the TLS handshakes fall in the warm-ups): the cores this run gets from the shared machine swing by 2× within seconds, and short alternating slices spread that over both columns. The CPU column is the robust figure: server plus generator CPU per operation, TLS over plaintext (they share the same cores here, so at full load throughput falls by about its inverse).`,
+    "",
+    settings === undefined
+      ? "Not measured in this run."
+      : `Same run, machine and command as above (\`make bench\`; each row alone: the \`--security\` commands under Commands): ${plural(settings.concurrency, "request")} in flight (${settings.inFlight} × ${plural(settings.channels, "channel")} × ${plural(settings.workers, "worker")}), ${settings.durationMs / 1000} s measured per run, ${settings.payload}, pool of ${settings.pool.toLocaleString("en-US")}.`,
+    "",
+    row(["workload", "transport", "plaintext ops/s", "TLS + token ops/s", "ratio", "plaintext p50 ms", "plaintext p99 ms", "TLS p50 ms", "TLS p99 ms", "server µs/op plaintext", "server µs/op TLS", "CPU/op TLS ÷ plaintext (server + generator)", "errors plaintext / TLS"]),
+    row(["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
+  ];
+  for (const { scenario, transport, plaintext, secure } of pairs) {
+    const unit = SCENARIO_DEFAULTS[scenario].unit;
+    if (plaintext === undefined || secure === undefined) {
+      lines.push(row([unit, transport, "not measured", "", "", "", "", "", "", "", "", "", ""]));
+      continue;
+    }
+    lines.push(
+      row([
+        unit,
+        transport,
+        formatCount(plaintext.throughput),
+        formatCount(secure.throughput),
+        formatRatio(plaintext.throughput > 0 ? secure.throughput / plaintext.throughput : undefined),
+        formatLatencyMs(plaintext.latency.p50),
+        formatLatencyMs(plaintext.latency.p99),
+        formatLatencyMs(secure.latency.p50),
+        formatLatencyMs(secure.latency.p99),
+        plaintext.server === undefined ? "–" : plaintext.server.cpuUsPerOp.toFixed(1),
+        secure.server === undefined ? "–" : secure.server.cpuUsPerOp.toFixed(1),
+        formatRatio(cpuPerOpRatio(plaintext, secure)),
+        `${formatErrors(plaintext.errors)} / ${formatErrors(secure.errors)}`,
+      ]),
+    );
+  }
+  const target = standings.find((standing) => standing.name === "TLS: pipelined Get throughput");
+  if (target !== undefined) lines.push("", `Target: ${target.target}. Measured ${target.measured}: **${target.status}**.`);
+  if (target?.status === "missed") lines.push("", `Why: ${MISS_REASONS[target.name] ?? "not analysed yet."}`);
+  return lines;
+}
+
 /** Parameters of {@link renderBenchmarksMarkdown}. */
 export interface MarkdownContext {
   /** The command `make bench` ran. */
@@ -138,6 +203,7 @@ export function renderBenchmarksMarkdown(report: Report, context: MarkdownContex
   const wait = byId.get(RUN_IDS.contentionWait);
   const loaded = byId.get(RUN_IDS.residentLoaded);
   const empty = byId.get(RUN_IDS.residentEmpty);
+  const standings = evaluateTargets(report.runs);
   const lines = [
     "# Stateward benchmarks",
     "",
@@ -187,9 +253,11 @@ export function renderBenchmarksMarkdown(report: Report, context: MarkdownContex
     "",
     `Empty store (pool only): p99.9 ${formatLatencyMs(empty?.latency.p999 ?? 0)} ms, max ${formatLatencyMs(empty?.latency.max ?? 0)} ms. With the resident sessions: p99.9 ${formatLatencyMs(loaded?.latency.p999 ?? 0)} ms, max ${formatLatencyMs(loaded?.latency.max ?? 0)} ms; ${extrasOf(loaded)}.`,
     "",
+    ...tlsSection(report.runs, standings),
+    "",
     "## Targets",
     "",
-    ...targetTable(evaluateTargets(report.runs)),
+    ...targetTable(standings),
     "",
   ];
   if (context.findings !== undefined && context.findings.trim() !== "") lines.push("## Server findings", "", context.findings.trim(), "");

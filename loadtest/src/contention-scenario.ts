@@ -89,7 +89,7 @@ export async function runContentionScenario(context: RunContext, target: LoadTar
   const address = target.addresses[0] ?? "";
   const runs: RunResult[] = [];
   for (const mode of ["wait", "poll"] as const) {
-    const clients = Array.from({ length: options.clients }, () => new GrpcUnarySessionOps(address, LOADTEST_APP));
+    const clients = Array.from({ length: options.clients }, () => new GrpcUnarySessionOps(address, LOADTEST_APP, target.security));
     const live: LiveCounters = { completed: 0, errors: 0 };
     const before = target.observed === undefined ? undefined : sampleProcess(target.observed.pid);
     target.observed?.gc?.reset();

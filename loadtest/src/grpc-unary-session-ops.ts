@@ -1,7 +1,9 @@
 /** {@link SessionOps} over Stateward's unary gRPC calls, through the generated client. */
-import { credentials, Metadata } from "@grpc/grpc-js";
+import { Metadata } from "@grpc/grpc-js";
 import { Outcome, SessionStateClient } from "@stateward/protocol";
 import { callDeadline, channelOptions } from "./grpc-channel-options";
+import { statewardCredentials } from "./grpc-credentials";
+import type { StatewardSecurity } from "./target-spec";
 import type { LockOptions, LockResult, LockToken, SessionOps, SessionOutcome } from "./session-ops";
 
 /** The contract's outcome as the load tester names it (shared by the unary and pipelined transports). */
@@ -19,14 +21,16 @@ export class GrpcUnarySessionOps implements SessionOps {
   /**
    * @param address - `host:port` of the server.
    * @param app - the `app` of every key.
+   * @param security - TLS and token of a `tls-token` server; undefined: plaintext.
    * @param ttlSeconds - ttl of written sessions (0: server default).
    */
   constructor(
     address: string,
     private readonly app: string,
+    security?: StatewardSecurity,
     private readonly ttlSeconds = 0,
   ) {
-    this.client = new SessionStateClient(address, credentials.createInsecure(), channelOptions());
+    this.client = new SessionStateClient(address, statewardCredentials(security), channelOptions(security !== undefined));
   }
 
   get(sessionId: string): Promise<SessionOutcome> {

@@ -3,11 +3,12 @@
  * `PipelineClient`: operations issued in the same event-loop turn by the concurrent callers travel
  * in one message. One instance is one channel with one long-lived stream.
  */
-import { credentials } from "@grpc/grpc-js";
 import { PipelineClient } from "@stateward/client";
 import { CALL_DEADLINE_MS, channelOptions } from "./grpc-channel-options";
+import { statewardCredentials } from "./grpc-credentials";
 import { outcomeName } from "./grpc-unary-session-ops";
 import type { LockOptions, LockResult, LockToken, SessionOps, SessionOutcome } from "./session-ops";
+import type { StatewardSecurity } from "./target-spec";
 
 /** The operation's deadline, as the unary transport's call deadline: bounds every request. */
 const OPERATION = { timeoutMs: CALL_DEADLINE_MS } as const;
@@ -19,14 +20,16 @@ export class PipelineSessionOps implements SessionOps {
   /**
    * @param address - `host:port` of the server.
    * @param app - the `app` of every key.
+   * @param security - TLS and token of a `tls-token` server; undefined: plaintext.
    * @param ttlSeconds - ttl of written sessions (0: server default).
    */
   constructor(
     address: string,
     private readonly app: string,
+    security?: StatewardSecurity,
     private readonly ttlSeconds = 0,
   ) {
-    this.client = new PipelineClient(address, credentials.createInsecure(), { channelOptions: channelOptions() });
+    this.client = new PipelineClient(address, statewardCredentials(security), { channelOptions: channelOptions(security !== undefined) });
   }
 
   async get(sessionId: string): Promise<SessionOutcome> {

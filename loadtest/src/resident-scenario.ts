@@ -33,7 +33,13 @@ export async function runResidentScenario(context: RunContext, loaded: LoadTarge
   const options = context.options;
   const pool = options.pool ?? SCENARIO_DEFAULTS.mixed.pool;
   const payload = options.payload ?? SCENARIO_DEFAULTS.mixed.payload;
-  const spec = (target: LoadTarget) => ({ kind: "stateward" as const, addresses: target.addresses, transport: options.transport, app: LOADTEST_APP });
+  const spec = (target: LoadTarget) => ({
+    kind: "stateward" as const,
+    addresses: target.addresses,
+    transport: options.transport,
+    app: LOADTEST_APP,
+    ...(target.security === undefined ? {} : { security: target.security }),
+  });
   let emptyRun: RunResult | undefined;
   if (empty === undefined) {
     emptyRun = await runSessionScenario(context, "mixed", "stateward", loaded, "node");

@@ -5,7 +5,9 @@
 import type { CliOptions } from "./args";
 import type { GcSource } from "./gc-timeline";
 import type { ProgressOptions } from "./progress-line";
-import { startEchoServer, startRedis, startStateward, type StartedTarget } from "./server-processes";
+import { DEFAULT_SERVER_CLI, REPO_ROOT, startEchoServer, startRedis, startStateward, type StartedTarget } from "./server-processes";
+import type { SecurityMode, StatewardSecurity } from "./target-spec";
+import { makeTlsTokenMaterial } from "./tls-token-material";
 
 /** Memory budget of a Stateward server the tool starts: the resident scenario's 1 M sessions plus the mixed pool fit. */
 export const DEFAULT_SERVER_ARGS: readonly string[] = ["--max-memory", "8GiB"];
@@ -19,6 +21,8 @@ export interface LoadTarget {
   readonly gcSource: GcSource;
   /** True when the tool started it. */
   readonly owned: boolean;
+  /** A `tls-token` Stateward server: what its clients present (absent: plaintext). */
+  readonly security?: StatewardSecurity;
   /** Stops it if the tool started it. */
   stop(): Promise<void>;
 }
@@ -32,13 +36,14 @@ export class RunContext {
     readonly progress: ProgressOptions,
   ) {}
 
-  private own(target: StartedTarget): LoadTarget {
+  private own(target: StartedTarget, security?: StatewardSecurity): LoadTarget {
     this.started.push(target);
     return {
       addresses: [target.address],
       observed: { pid: target.process.pid, ...(target.gc === undefined ? {} : { gc: target.gc }) },
       gcSource: target.gc === undefined ? { unavailable: target.gcUnavailable ?? "the server was started without a GC trace" } : { tracker: target.gc },
       owned: true,
+      ...(security === undefined ? {} : { security }),
       stop: async () => {
         const index = this.started.indexOf(target);
         if (index >= 0) this.started.splice(index, 1);
@@ -58,15 +63,46 @@ export class RunContext {
     };
   }
 
-  /** A Stateward server: the one given by --address, or a new one. */
-  async stateward(extraArgs: readonly string[] = []): Promise<LoadTarget> {
-    if (this.options.addresses.length > 0 && this.options.target === "stateward") return this.given();
-    return this.own(
-      await startStateward({
-        serverArgs: [...DEFAULT_SERVER_ARGS, ...extraArgs, ...this.options.serverArgs],
-        ...(this.options.serverCli === undefined ? {} : { cli: this.options.serverCli }),
-      }),
-    );
+  /**
+   * A Stateward server: the one given by --address, or a new one, with the security of `security`
+   * (default: --security). A `tls-token` server gets its own certificates, token and auth file,
+   * deleted when it stops.
+   */
+  async stateward(security: SecurityMode = this.options.security): Promise<LoadTarget> {
+    if (this.options.addresses.length > 0 && this.options.target === "stateward") {
+      // The token and certificates are the tool's own: it cannot know those of a given server.
+      if (security === "tls-token") throw new Error("a tls-token server is one the tool starts itself: not with --address");
+      return this.given();
+    }
+    const cli = this.options.serverCli ?? DEFAULT_SERVER_CLI;
+    const material = security === "tls-token" ? await makeTlsTokenMaterial(cli, REPO_ROOT) : undefined;
+    let started: StartedTarget;
+    try {
+      started = await startStateward({
+        serverArgs: [...DEFAULT_SERVER_ARGS, ...(material?.serverArgs ?? []), ...this.options.serverArgs],
+        nodeArgs: this.options.serverNodeArgs,
+        cli,
+      });
+    } catch (error) {
+      material?.remove();
+      throw error;
+    }
+    if (material === undefined) return this.own(started);
+    const process = started.process;
+    const withCleanup: StartedTarget = {
+      ...started,
+      process: {
+        ...process,
+        stop: async () => {
+          try {
+            await process.stop();
+          } finally {
+            material.remove();
+          }
+        },
+      },
+    };
+    return this.own(withCleanup, material.security);
   }
 
   /** A Redis server: the one given by --address (with --target redis), or a new redis-server. */

@@ -59,8 +59,11 @@ function joinTimelines(slices: readonly RunResult[]): RunTimeline {
   };
 }
 
-/** One run from slices of the same workload: histograms added, counts summed, time lines joined. */
-export function mergeRunSlices(slices: readonly RunResult[]): RunResult {
+/**
+ * One run from slices of the same workload: histograms added, counts summed, time lines joined.
+ * @param alternatedWith - what the slices alternated with, for the run's note.
+ */
+export function mergeRunSlices(slices: readonly RunResult[], alternatedWith = "the other resident run"): RunResult {
   const first = slices[0];
   if (first === undefined) throw new Error("no slices to merge");
   const histogram = new LatencyHistogram();
@@ -87,6 +90,6 @@ export function mergeRunSlices(slices: readonly RunResult[]): RunResult {
     ...(server === undefined ? {} : { server }),
     ...(first.client === undefined ? {} : { client: { cpuUsPerOp: clientUs / Math.max(1, completed) } }),
     ...(loads.length === 0 ? {} : { loadAverage: loads.reduce((sum, value) => sum + value, 0) / loads.length }),
-    notes: [...first.notes, `measured in ${plural(slices.length, "slice")} alternating with the other resident run`],
+    notes: [...first.notes, `measured in ${plural(slices.length, "slice")} alternating with ${alternatedWith}`],
   };
 }

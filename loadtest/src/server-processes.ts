@@ -29,6 +29,8 @@ export interface StatewardProcessOptions {
   readonly cli?: string;
   /** Extra `serve` flags, e.g. `--max-memory 4GiB`. */
   readonly serverArgs?: readonly string[];
+  /** Node/V8 flags before the script, e.g. `--initial-old-space-size=256`. */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Starts `stateward serve` on a free loopback port, with V8's GC trace on. */
@@ -38,7 +40,7 @@ export async function startStateward(options: StatewardProcessOptions = {}): Pro
     name: "stateward",
     command: globalThis.process.execPath,
     // --trace-gc: the GC pauses are a figure of the run; it prints to stdout, the logs go to stderr.
-    args: ["--trace-gc", options.cli ?? DEFAULT_SERVER_CLI, "serve", "--host", "127.0.0.1", "--port", "0", "--log-level", "info", ...(options.serverArgs ?? [])],
+    args: ["--trace-gc", ...(options.nodeArgs ?? []), options.cli ?? DEFAULT_SERVER_CLI, "serve", "--host", "127.0.0.1", "--port", "0", "--log-level", "info", ...(options.serverArgs ?? [])],
     ready: (line) => {
       if (!line.startsWith("{")) return undefined;
       try {

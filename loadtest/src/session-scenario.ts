@@ -55,7 +55,13 @@ export async function ensurePool(
 function targetSpec(kind: "stateward" | "redis", target: LoadTarget, options: CliOptions): TargetSpec {
   return kind === "redis"
     ? { kind: "redis", addresses: target.addresses, app: LOADTEST_APP }
-    : { kind: "stateward", addresses: target.addresses, transport: options.transport, app: LOADTEST_APP };
+    : {
+        kind: "stateward",
+        addresses: target.addresses,
+        transport: options.transport,
+        app: LOADTEST_APP,
+        ...(target.security === undefined ? {} : { security: target.security }),
+      };
 }
 
 /** Runs one session scenario on an already started target. */
@@ -76,6 +82,7 @@ export async function runSessionScenario(
   const idBase = `${scenario}-${kind}-${generator}`;
   if (generator === "h2load") {
     if (kind !== "stateward" || scenario !== "get") throw new Error("h2load drives Stateward's get only");
+    if (target.security !== undefined) throw new Error("h2load cannot load a TLS + token server (it sends neither the CA nor the token)");
     const address = target.addresses[0] ?? "";
     const sessionId = `${poolPrefix(pool, payload)}0`;
     // h2load cannot read grpc-status: check once that this exact request succeeds.
@@ -114,9 +121,10 @@ export async function runSessionScenario(
       gcSource: target.gcSource,
     });
   }
-  const transport = kind === "stateward" ? ` (${options.transport})` : "";
+  const secure = kind === "stateward" && target.security !== undefined;
+  const transport = kind === "stateward" ? ` (${options.transport}${secure ? ", TLS + token" : ""})` : "";
   return runNodeLoad({
-    id: `${kind === "stateward" ? `${idBase}-${options.transport}` : idBase}${options.mode === "open" ? "-open" : ""}`,
+    id: `${kind === "stateward" ? `${idBase}-${options.transport}` : idBase}${secure ? "-tls-token" : ""}${options.mode === "open" ? "-open" : ""}`,
     title: `${scenario} · ${TARGET_TITLES[kind]} · Node${transport}${options.mode === "open" ? ` · open loop ${options.rate ?? 0}/s` : ""}`,
     scenario,
     targetLabel: kind,
@@ -124,6 +132,7 @@ export async function runSessionScenario(
     command: reproduceCommand(scenario, {
       target: kind,
       ...(kind === "stateward" ? { transport: options.transport } : {}),
+      ...(secure ? { security: "tls-token" } : {}),
       duration: durationFlag(options.durationMs),
       warmup: durationFlag(options.warmupMs),
       ...(options.requests === undefined ? {} : { requests: options.requests }),

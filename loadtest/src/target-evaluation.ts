@@ -4,6 +4,7 @@
  */
 import { formatLatencyMs, formatRatio } from "./report-format";
 import type { RunResult } from "./report-model";
+import { TLS_PIPELINE_GET_MIN_RATIO, tlsComparisonRunId } from "./tls-comparison-runs";
 
 /** The standing of one target. */
 export interface TargetStanding {
@@ -36,6 +37,8 @@ export const RUN_IDS = {
   getPipeline: "get-stateward-node-pipeline",
   lockSetPipeline: "lock-set-stateward-node-pipeline",
   mixedPipeline: "mixed-stateward-node-pipeline",
+  tlsComparePipelineGetPlaintext: tlsComparisonRunId("get", "pipeline", "plaintext"),
+  tlsComparePipelineGetTls: tlsComparisonRunId("get", "pipeline", "tls-token"),
 } as const;
 
 function numberExtra(run: RunResult | undefined, name: string): number | undefined {
@@ -171,5 +174,17 @@ export function evaluateTargets(runs: readonly RunResult[]): TargetStanding[] {
         : { name, target: "report the throughput ratio to Redis + Lua through ioredis", measured, status: "reported" },
     );
   }
+  const tlsGet = get(RUN_IDS.tlsComparePipelineGetTls);
+  const plainGet = get(RUN_IDS.tlsComparePipelineGetPlaintext);
+  standings.push(
+    bound(
+      "TLS: pipelined Get throughput",
+      `pipelined Get over TLS with a token ≥ ${TLS_PIPELINE_GET_MIN_RATIO} × its plaintext throughput (issue 13; same run, alternating)`,
+      tlsGet !== undefined && plainGet !== undefined && plainGet.throughput > 0 ? tlsGet.throughput / plainGet.throughput : undefined,
+      TLS_PIPELINE_GET_MIN_RATIO,
+      (ratio) => `${formatRatio(ratio)} (${Math.round(tlsGet?.throughput ?? 0).toLocaleString("en-US")} vs ${Math.round(plainGet?.throughput ?? 0).toLocaleString("en-US")} Get/s)`,
+      true,
+    ),
+  );
   return standings;
 }

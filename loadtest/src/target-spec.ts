@@ -6,6 +6,26 @@ export const TRANSPORTS = ["unary", "pipeline"] as const;
 /** One of {@link TRANSPORTS}. */
 export type TransportName = (typeof TRANSPORTS)[number];
 
+/**
+ * How the load reaches Stateward: `plaintext` (the loopback default), or `tls-token` (a server the
+ * tool starts with --tls-cert, --tls-key and --auth-file; its clients speak TLS and send a token).
+ */
+export const SECURITY_MODES = ["plaintext", "tls-token"] as const;
+
+/** One of {@link SECURITY_MODES}. */
+export type SecurityMode = (typeof SECURITY_MODES)[number];
+
+/**
+ * What a client of a `tls-token` server needs. Throw-away material the tool made for one run; it
+ * crosses into the worker threads but never into a report.
+ */
+export interface StatewardSecurity {
+  /** PEM of the CA that signed the server's certificate (for 127.0.0.1). */
+  readonly caPem: string;
+  /** The bearer token, sent as gRPC call credentials (`authorization: Bearer <token>`). */
+  readonly token: string;
+}
+
 /** A Stateward server (or several: channels are spread over the addresses). */
 export interface StatewardTarget {
   readonly kind: "stateward";
@@ -13,6 +33,8 @@ export interface StatewardTarget {
   readonly transport: TransportName;
   /** The `app` of every key the tool writes. */
   readonly app: string;
+  /** TLS and token of a `tls-token` server; absent: plaintext. */
+  readonly security?: StatewardSecurity;
 }
 
 /** A Redis server, driven with the ASP.NET provider's Lua lock protocol. */

@@ -21,8 +21,8 @@ export function openSessionChannel(target: StatewardTarget | RedisTarget, channe
   }
   switch (target.transport) {
     case "unary":
-      return new GrpcUnarySessionOps(address, target.app);
+      return new GrpcUnarySessionOps(address, target.app, target.security);
     case "pipeline":
-      return new PipelineSessionOps(address, target.app);
+      return new PipelineSessionOps(address, target.app, target.security);
   }
 }

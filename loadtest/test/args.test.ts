@@ -57,6 +57,26 @@ describe("parseCliArgs", () => {
     assert.throws(() => parseCliArgs(["get", "--progress", "--no-progress"]), UsageError);
   });
 
+  it("takes --security for get, lock-set and mixed against a server it starts", () => {
+    assert.equal(parseCliArgs(["get"]).security, "plaintext");
+    assert.equal(parseCliArgs(["lock-set", "--security", "tls-token", "--transport", "pipeline"]).security, "tls-token");
+    assert.throws(() => parseCliArgs(["get", "--security", "tls"]), /--security "tls": expected one of plaintext, tls-token/);
+    assert.throws(() => parseCliArgs(["get", "--security", "tls-token", "--address", "127.0.0.1:1"]), /starts its own server.*not with --address/);
+    assert.throws(() => parseCliArgs(["get", "--security", "tls-token", "--generator", "h2load"]), /Node generator/);
+    assert.throws(() => parseCliArgs(["get", "--security", "tls-token", "--target", "redis"]), /against Stateward/);
+    assert.throws(() => parseCliArgs(["suite", "--security", "tls-token"]), /the suite compares both itself/);
+  });
+
+  it("runs the suite's groups of --only, in the suite's order", () => {
+    assert.deepEqual(parseCliArgs(["suite"]).only, ["echo", "unary", "pipeline", "redis", "resident", "tls"]);
+    assert.deepEqual(parseCliArgs(["suite", "--only", "tls,echo"]).only, ["echo", "tls"]);
+    assert.throws(() => parseCliArgs(["suite", "--only", "tls,nope"]), /--only "nope": expected one of echo, unary/);
+    assert.throws(() => parseCliArgs(["suite", "--only", ","]), /comma-separated/);
+    assert.throws(() => parseCliArgs(["get", "--only", "tls"]), /--only applies to the suite/);
+    assert.throws(() => parseCliArgs(["suite", "--address", "127.0.0.1:1"]), /without tls/);
+    assert.deepEqual(parseCliArgs(["suite", "--address", "127.0.0.1:1", "--only", "unary"]).only, ["unary"]);
+  });
+
   it("refuses unknown scenarios, options and out-of-range numbers", () => {
     assert.throws(() => parseCliArgs([]), /missing scenario/);
     assert.throws(() => parseCliArgs(["fly"]), /scenario/);
@@ -72,6 +92,11 @@ describe("parseCliArgs", () => {
 
   it("collects server flags", () => {
     assert.deepEqual(parseCliArgs(["get", "--server-arg=--shards 4", "--server-arg=--max-memory 2GiB"]).serverArgs, ["--shards", "4", "--max-memory", "2GiB"]);
+    assert.deepEqual(parseCliArgs(["get"]).serverNodeArgs, []);
+    assert.deepEqual(parseCliArgs(["get", "--server-node-arg=--initial-old-space-size=256 --max-semi-space-size=16"]).serverNodeArgs, [
+      "--initial-old-space-size=256",
+      "--max-semi-space-size=16",
+    ]);
   });
 
   it("lets --help stand without a scenario", () => {

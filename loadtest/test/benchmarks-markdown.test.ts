@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { renderBenchmarksMarkdown } from "../src/benchmarks-markdown";
 import { evaluateTargets, RUN_IDS } from "../src/target-evaluation";
+import { tlsComparisonRunId } from "../src/tls-comparison-runs";
 import { sampleReport, sampleRun } from "./helpers/sample-runs";
 
 function standing(runs: ReturnType<typeof sampleRun>[], name: string) {
@@ -40,6 +41,16 @@ describe("target evaluation", () => {
     assert.equal(standing(runs, "Contended handoff p99").status, "met");
   });
 
+  it("needs the pipelined Get over TLS + token at ≥ 0.8 × its plaintext throughput of the same run", () => {
+    const plaintext = sampleRun(RUN_IDS.tlsComparePipelineGetPlaintext, { throughput: 100_000 });
+    assert.equal(standing([plaintext, sampleRun(RUN_IDS.tlsComparePipelineGetTls, { throughput: 80_000 })], "TLS: pipelined Get throughput").status, "met");
+    const missed = standing([plaintext, sampleRun(RUN_IDS.tlsComparePipelineGetTls, { throughput: 79_000 })], "TLS: pipelined Get throughput");
+    assert.equal(missed.status, "missed");
+    assert.match(missed.measured, /^0\.79× \(79,000 vs 100,000 Get\/s\)$/);
+    // The suite's other pipelined Get is not the comparison's plaintext run.
+    assert.equal(standing([sampleRun(RUN_IDS.getPipeline), sampleRun(RUN_IDS.tlsComparePipelineGetTls)], "TLS: pipelined Get throughput").status, "not measured");
+  });
+
   it("judges the resident run against the empty store and the memory and GC bounds", () => {
     const runs = [
       sampleRun(RUN_IDS.residentEmpty, {}, 100, 10_000),
@@ -70,5 +81,36 @@ describe("BENCHMARKS.md", () => {
     assert.match(markdown, /\| CPU per Get \(Node generator\) \|.*\*\*missed\*\*/);
     assert.match(markdown, /Why the missed targets miss/);
     assert.match(markdown, /## Server findings\n\nFound things\./);
+  });
+});
+
+describe("BENCHMARKS.md, TLS section", () => {
+  const run = (scenario: "get" | "lock-set", transport: "pipeline" | "unary", security: "plaintext" | "tls-token", throughput: number, fromUs: number, toUs: number, cpu: number) =>
+    sampleRun(tlsComparisonRunId(scenario, transport, security), { throughput, unit: scenario === "get" ? "Get" : "Lock+Set pair" }, fromUs, toUs, cpu);
+
+  it("puts plaintext and TLS + token side by side per workload and transport, and judges the pipelined Get", () => {
+    const markdown = renderBenchmarksMarkdown(
+      sampleReport([
+        run("get", "pipeline", "plaintext", 100_000, 100, 1_000, 10),
+        run("get", "pipeline", "tls-token", 70_000, 200, 2_000, 14),
+        run("get", "unary", "plaintext", 8_000, 1_000, 10_000, 60),
+        run("get", "unary", "tls-token", 6_000, 2_000, 20_000, 80),
+      ]),
+      { suiteCommand: "stateward-loadtest suite", reportDir: ".bench/latest" },
+    );
+    assert.match(markdown, /## Across the network: TLS and a token/);
+    assert.match(markdown, /\| workload \| transport \| plaintext ops\/s \| TLS \+ token ops\/s \| ratio \|/);
+    assert.match(markdown, /\| Get \| pipeline \| 100,000 \| 70,000 \| 0\.70× \| 0\.55 \| 0\.99 \| 1\.10 \| 1\.98 \| 10\.0 \| 14\.0 \| 1\.02× \| 0 \/ 0 \|/);
+    assert.match(markdown, /\| Get \| unary \| 8,000 \| 6,000 \| 0\.75× \|/);
+    assert.match(markdown, /\| Lock\+Set pair \| pipeline \| not measured \|/);
+    assert.match(markdown, /Target: pipelined Get over TLS with a token ≥ 0\.8 × its plaintext throughput.*Measured 0\.70× \(70,000 vs 100,000 Get\/s\): \*\*missed\*\*\./);
+    assert.match(markdown, /\| TLS: pipelined Get throughput \|.*\*\*missed\*\*/);
+    assert.match(markdown, /64 requests in flight \(32 × 2 channels × 1 worker\)/);
+  });
+
+  it("says so when the comparison did not run", () => {
+    const markdown = renderBenchmarksMarkdown(sampleReport([]), { suiteCommand: "stateward-loadtest suite", reportDir: ".bench/latest" });
+    assert.match(markdown, /## Across the network: TLS and a token\n\n[^\n]+\n\nNot measured in this run\./);
+    assert.match(markdown, /\| TLS: pipelined Get throughput \|.*\*\*not measured\*\*/);
   });
 });
