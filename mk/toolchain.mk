@@ -28,7 +28,7 @@ NODE_STAMP := $(NODE_DIR)/.stamp-$(NODE_VERSION)
 export PATH := $(NODE_DIR)/bin:$(PATH)
 endif
 
-.PHONY: node toolchain-check check-go check-python
+.PHONY: node toolchain-check check-go check-python check-openssl
 
 node: $(NODE_STAMP) ## Install Node.js $(NODE_VERSION) into .tools/node if the machine's is older than $(NODE_MIN)
 	@echo "node $$(node --version) at $$(command -v node)"
@@ -63,4 +63,10 @@ check-python:
 	$(call version_at_least,$$have,$(PYTHON_MIN)) || { echo "Python >= $(PYTHON_MIN) is needed for the Python client tests: found $(PYTHON) $$have"; exit 1; }; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "Python's venv module with ensurepip is needed for the Python client tests: $(PYTHON) $$have has none (Debian: apt-get install python3-venv)"; exit 1; }
 
-toolchain-check: check-go check-python ## Check the toolchains `make test` needs besides Node.js (Go, Python), one clear message each
+# The TLS tests make their throw-away certificates with openssl (tools/test-certs): Debian's package
+# when a fresh machine lacks it.
+check-openssl:
+	@command -v openssl >/dev/null || { echo "installing openssl (the TLS tests make their certificates with it)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends openssl; }
+
+toolchain-check: check-go check-python check-openssl ## Check the toolchains `make test` needs besides Node.js (Go, Python, openssl), one clear message each

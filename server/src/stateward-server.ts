@@ -4,7 +4,7 @@
  * Prometheus endpoint) and the HTTP health checks when configured, plus a graceful shutdown.
  */
 import net from "node:net";
-import { Server, ServerCredentials, type handleUnaryCall } from "@grpc/grpc-js";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { TextMapPropagator, TracerProvider } from "@opentelemetry/api";
 import type { Resource } from "@opentelemetry/resources";
 import { MeterProvider, type IMetricReader, type MetricProducer } from "@opentelemetry/sdk-metrics";
@@ -152,16 +152,14 @@ function bind(server: Server, address: string, credentials: ServerCredentials): 
 
 /** The unary handlers behind the auth file's checks (the Pipeline checks its operations itself). */
 function guardedUnary(handlers: SessionStateHandlers, guard: AccessGuard): SessionStateHandlers {
-  const wrap = <Req extends { readonly app: string }, Res>(key: string, handler: handleUnaryCall<Req, Res>): handleUnaryCall<Req, Res> =>
-    guard.unary(key, handler);
   return {
     ...handlers,
-    get: wrap("get", handlers.get),
-    lock: wrap("lock", handlers.lock),
-    set: wrap("set", handlers.set),
-    release: wrap("release", handlers.release),
-    expire: wrap("expire", handlers.expire),
-    remove: wrap("remove", handlers.remove),
+    get: guard.unary("get", handlers.get),
+    lock: guard.unary("lock", handlers.lock),
+    set: guard.unary("set", handlers.set),
+    release: guard.unary("release", handlers.release),
+    expire: guard.unary("expire", handlers.expire),
+    remove: guard.unary("remove", handlers.remove),
   };
 }
 
