@@ -328,16 +328,22 @@ func (f *fakeServer) Remove(ctx context.Context, r *statewardv1.RemoveRequest) (
 // startFake serves a fakeServer on 127.0.0.1:0 until the test ends.
 func startFake(t *testing.T) (*fakeServer, string) {
 	t.Helper()
+	fake := &fakeServer{unavailable: map[string]int{}, getOutcome: statewardv1.Outcome_OUTCOME_OK}
+	return fake, serveFake(t, fake)
+}
+
+// serveFake serves impl on 127.0.0.1:0 with opts until the test ends, and returns its address.
+func serveFake(t *testing.T, impl statewardv1.SessionStateServer, opts ...grpc.ServerOption) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := &fakeServer{unavailable: map[string]int{}, getOutcome: statewardv1.Outcome_OUTCOME_OK}
-	server := grpc.NewServer()
-	statewardv1.RegisterSessionStateServer(server, fake)
+	server := grpc.NewServer(opts...)
+	statewardv1.RegisterSessionStateServer(server, impl)
 	go func() { _ = server.Serve(l) }()
 	t.Cleanup(server.Stop)
-	return fake, l.Addr().String()
+	return l.Addr().String()
 }
 
 func specClient(t *testing.T, addr string, opts ...stateward.Option) *stateward.Client {

@@ -10,7 +10,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"maps"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,22 +177,13 @@ func startSecServer(t *testing.T, o fakeOpts) (*secServer, string) {
 		}
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg)))
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	noErr(t, err)
-	s := grpc.NewServer(opts...)
 	fake := &secServer{tokens: o.tokens}
-	statewardv1.RegisterSessionStateServer(s, fake)
-	go func() { _ = s.Serve(l) }()
-	t.Cleanup(s.Stop)
-	return fake, l.Addr().String()
+	return fake, serveFake(t, fake, opts...)
 }
 
 func secClient(t *testing.T, addr string, opts ...stateward.Option) *stateward.Client {
 	t.Helper()
-	c, err := stateward.NewClient(stateward.Addresses(addr), append([]stateward.Option{stateward.WithTimeout(5 * time.Second)}, opts...)...)
-	noErr(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return specClient(t, addr, append([]stateward.Option{stateward.WithTimeout(5 * time.Second)}, opts...)...)
 }
 
 func caTLS(t *testing.T) stateward.TLSOptions {
