@@ -82,7 +82,10 @@ export interface PipelineAccess {
 
 /** Guards the services of one server with `access`. */
 export class AccessGuard {
-  /** The reflection service's method names (no app: any valid principal may call them). */
+  /**
+   * @param access - the policy in force (replaced on reloads).
+   * @param mutualTls - the port requires client certificates, so their common names can name principals.
+   */
   constructor(
     private readonly access: AccessControl,
     private readonly mutualTls: boolean,
