@@ -92,7 +92,12 @@ export class ReloadingFiles<T> {
     let value: T;
     try {
       contents = readAll(this.options.paths, what);
-      if (contents.every((content, i) => sameBytes(content, this.last[i]))) return "unchanged";
+      if (contents.every((content, i) => sameBytes(content, this.last[i]))) {
+        // Back to the version in use: a broken one that comes again is news again.
+        this.lastRefused = undefined;
+        this.lastError = undefined;
+        return "unchanged";
+      }
       const refusedBefore = this.lastRefused;
       if (refusedBefore !== undefined && contents.every((content, i) => sameBytes(content, refusedBefore[i]))) return "failed";
       this.lastRefused = contents;
