@@ -20,7 +20,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { AuthContext } from "@grpc/grpc-js/build/src/auth-context";
-import { bearerCredential, isDenial, type Credential, type Denial } from "../security/access-policy";
+import { isDenial, presentedCredential, type Credential, type Denial } from "../security/access-policy";
 import type { AccessControl, StreamIdentity } from "../security/access-control";
 import type { FailureContext } from "../security/auth-failure-log";
 import { refusal, toStatus, type Failure } from "./status-mapping";
@@ -32,17 +32,19 @@ interface CredentialSource {
   getPeer(): string;
 }
 
+/** The subject common name of the call's verified client certificate, if it has one. */
+function certificateCnOf(call: CredentialSource): string | undefined {
+  const cn = call.getAuthContext().sslPeerCertificate?.subject?.CN;
+  // Several CN attributes come as an array: not a name an auth file can hold.
+  return typeof cn === "string" ? cn : undefined;
+}
+
 /**
- * The credential a call presents: its bearer token, else its client certificate's common name. The
- * peer's certificate is read only when asked (mutual TLS, and the policy names certificates):
- * reading it is a native call per request.
+ * The credential a call presents (see presentedCredential). The peer's certificate is read only
+ * when asked (mutual TLS, and the policy names certificates).
  */
 export function credentialOf(call: CredentialSource, readCertificate: boolean): Credential {
-  const bearer = bearerCredential(call.metadata.get("authorization"));
-  if (bearer !== undefined || !readCertificate) return bearer ?? {};
-  const cn = call.getAuthContext().sslPeerCertificate?.subject?.CN;
-  // Several CN attributes come as an array: not a name this file can hold.
-  return typeof cn === "string" ? { clientCertCn: cn } : {};
+  return presentedCredential(call.metadata.get("authorization"), readCertificate ? () => certificateCnOf(call) : undefined);
 }
 
 /** A denial as the status of a call or an operation. */

@@ -90,6 +90,19 @@ export function bearerCredential(values: readonly unknown[]): Credential | undef
   return match === null ? { malformed: true } : { tokenSha256: tokenSha256(match[1] as string) };
 }
 
+/**
+ * The credential a call or a request presents: its bearer token (a token, when sent, decides
+ * alone), else the subject common name of its verified client certificate. `certificateCn` is
+ * called only when no `authorization` came, and only if given: reading the peer's certificate is a
+ * native call per request.
+ */
+export function presentedCredential(authorization: readonly unknown[], certificateCn?: () => string | undefined): Credential {
+  const bearer = bearerCredential(authorization);
+  if (bearer !== undefined) return bearer;
+  const cn = certificateCn?.();
+  return cn === undefined ? {} : { clientCertCn: cn };
+}
+
 const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
 
 const MISSING: Denial = Object.freeze({

@@ -10,7 +10,7 @@
  */
 import type http from "node:http";
 import { clientCertificateCn, createHttpServer, hasClientCertificate, listenHttp, type HttpEndpoint, type HttpRoutes } from "../http/http-listener";
-import { bearerCredential, isDenial } from "../security/access-policy";
+import { isDenial, presentedCredential } from "../security/access-policy";
 import type { AccessControl } from "../security/access-control";
 import type { TlsState } from "../security/tls-state";
 import type { PrometheusTextReader } from "./prometheus-text-reader";
@@ -29,19 +29,22 @@ export interface MetricsSecurity {
   readonly access?: AccessControl;
 }
 
+/** Answers 401 with `message`; `bearer` asks for a token (`www-authenticate: Bearer`). */
+function unauthorized(response: http.ServerResponse, message: string, bearer: boolean): void {
+  response.statusCode = 401;
+  if (bearer) response.setHeader("www-authenticate", 'Bearer realm="stateward"');
+  response.setHeader("content-type", "text/plain; charset=utf-8");
+  response.end(`${message}\n`);
+}
+
 /** True when the scrape may go on; otherwise answers 401. */
 function authenticated(request: http.IncomingMessage, response: http.ServerResponse, access: AccessControl): boolean {
   const header = request.headers.authorization;
-  const bearer = bearerCredential(header === undefined ? [] : [header]);
-  const cn = bearer === undefined ? clientCertificateCn(request) : undefined;
-  const credential = bearer ?? (cn === undefined ? {} : { clientCertCn: cn });
+  const credential = presentedCredential(header === undefined ? [] : [header], () => clientCertificateCn(request));
   const peer = request.socket.remoteAddress === undefined ? undefined : `${request.socket.remoteAddress}:${request.socket.remotePort ?? 0}`;
   const result = access.authenticate(credential, { method: `GET ${METRICS_PATH}`, ...(peer === undefined ? {} : { peer }) });
   if (!isDenial(result)) return true;
-  response.statusCode = 401;
-  response.setHeader("www-authenticate", 'Bearer realm="stateward"');
-  response.setHeader("content-type", "text/plain; charset=utf-8");
-  response.end(`${result.message}\n`);
+  unauthorized(response, result.message, true);
   return false;
 }
 
@@ -69,9 +72,7 @@ export async function startMetricsEndpoint(
     const path = (request.url ?? "").split("?")[0];
     if (request.method === "GET" && path === METRICS_PATH) {
       if (certificateOnly && !hasClientCertificate(request)) {
-        response.statusCode = 401;
-        response.setHeader("content-type", "text/plain; charset=utf-8");
-        response.end("this endpoint requires a client certificate from the server's --tls-client-ca\n");
+        unauthorized(response, "this endpoint requires a client certificate from the server's --tls-client-ca", false);
         return;
       }
       if (access === undefined || authenticated(request, response, access)) reader.getMetricsRequestHandler(request, response);
