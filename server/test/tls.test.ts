@@ -5,31 +5,17 @@
  * files refused at start.
  */
 import * as assert from "node:assert/strict";
-import https from "node:https";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { resolveConfig, startServer } from "../src/index";
 import { GRPCURL, HEALTH_PROBE, tool } from "./helpers/external-tools";
+import { httpGet } from "./helpers/http-get";
 import { freePort } from "./helpers/telemetry-test-kit";
 import { newToken, refusal, SecureKit, tokenEntry, unaryCall, writeAuthFile } from "./helpers/secure-server";
 import { makeTestCertificates, type TestCertificates } from "./helpers/test-certificates";
 
 const GET = { app: "shop", sessionId: "s1", waitMs: 0 };
 
-
-/** GET over HTTPS, trusting `ca`; the answer's status and body. */
-function httpsGet(port: number, urlPath: string, ca: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = https.request({ host: "127.0.0.1", servername: "localhost", port, path: urlPath, ca, headers, agent: false, timeout: 5000 }, (response) => {
-      let body = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => (body += chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-    });
-    request.on("error", reject);
-    request.end();
-  });
-}
 
 describe("TLS and mutual TLS", function () {
   this.timeout(30_000);
@@ -124,17 +110,33 @@ describe("TLS and mutual TLS", function () {
     const server = await kit.server([...kit.tlsFlags(false), "--auth-file", authFile, "--metrics-port", String(metricsPort), "--health-port", String(healthPort)]);
     const ca = certs.read("ca.pem");
     const port = server.metricsPort as number;
-    const anonymous = await httpsGet(port, "/metrics", ca);
+    const anonymous = await httpGet(port, "/metrics", { ca });
     assert.equal(anonymous.status, 401);
     assert.match(anonymous.body, /requires credentials/);
-    const unknown = await httpsGet(port, "/metrics", ca, { authorization: `Bearer ${newToken()}` });
+    const unknown = await httpGet(port, "/metrics", { ca, headers: { authorization: `Bearer ${newToken()}` } });
     assert.equal(unknown.status, 401);
-    const scraped = await httpsGet(port, "/metrics", ca, { authorization: `Bearer ${token}` });
+    const scraped = await httpGet(port, "/metrics", { ca, headers: { authorization: `Bearer ${token}` } });
     assert.equal(scraped.status, 200);
     assert.match(scraped.body, /stateward_auth_failures_total\{stateward_reason="missing_credential"\} 1/);
     assert.match(scraped.body, /stateward_auth_failures_total\{stateward_reason="unknown_token"\} 1/);
-    assert.equal((await httpsGet(port, "/readyz", ca)).status, 200);
-    assert.equal((await httpsGet(server.healthPort as number, "/healthz", ca)).status, 200);
+    assert.equal((await httpGet(port, "/readyz", { ca })).status, 200);
+    assert.equal((await httpGet(server.healthPort as number, "/healthz", { ca })).status, 200);
+  });
+
+  it("with mutual TLS and no auth file, serves /metrics to clients with a certificate from the CA only", async () => {
+    const port = await freePort();
+    const server = await kit.server([...kit.tlsFlags(true), "--metrics-port", String(port)]);
+    const ca = certs.read("ca.pem");
+    const anonymous = await httpGet(port, "/metrics", { ca });
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.body, /requires a client certificate from the server's --tls-client-ca/);
+    const other = await httpGet(port, "/metrics", { ca, cert: certs.read("other-client.pem"), key: certs.read("other-client.key") });
+    assert.equal(other.status, 401, "a certificate from another CA is not one from --tls-client-ca");
+    const scraped = await httpGet(port, "/metrics", { ca, cert: certs.read("client-web-01.example.pem"), key: certs.read("client-web-01.example.key") });
+    assert.equal(scraped.status, 200);
+    assert.match(scraped.body, /stateward_sessions /);
+    assert.equal((await httpGet(port, "/readyz", { ca })).status, 200, "the health checks stay open");
+    assert.ok(server.tls);
   });
 
   it("refuses to start on broken TLS files or an invalid auth file, naming the file, the entry and the field", async () => {
