@@ -118,9 +118,15 @@ export class AccessGuard {
       call.emit("error", toStatus(denialFailure(identity)));
       return undefined;
     }
+    // One context per method for the stream's life, not one per operation (this is the hot path).
+    const contexts = new Map<string, FailureContext>();
     return {
       check: (app, operation) => {
-        const context = contextOf(methodName(operation), call);
+        let context = contexts.get(operation);
+        if (context === undefined) {
+          context = contextOf(methodName(operation), call);
+          contexts.set(operation, context);
+        }
         const principal = this.access.streamPrincipal(identity, context);
         if (isDenial(principal)) return denialFailure(principal);
         const denial = this.access.authorizeAs(principal, app, WRITES.has(operation), context);
