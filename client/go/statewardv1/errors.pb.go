@@ -127,6 +127,11 @@ const (
 	// ("read-write").
 	// buf:lint:ignore ENUM_VALUE_PREFIX
 	ErrorReason_READ_ONLY_PRINCIPAL ErrorReason = 22
+	// UNAVAILABLE: the backend that holds the sessions (Redis, with --backend redis) cannot be
+	// reached or did not answer in time. Nothing was written that the caller was told about; retry
+	// after a backoff (the server reconnects by itself). Metadata: `backend` (its name).
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_BACKEND_UNAVAILABLE ErrorReason = 23
 )
 
 // Enum value maps for ErrorReason.
@@ -155,6 +160,7 @@ var (
 		20: "UNKNOWN_CREDENTIAL",
 		21: "APP_NOT_ALLOWED",
 		22: "READ_ONLY_PRINCIPAL",
+		23: "BACKEND_UNAVAILABLE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -180,6 +186,7 @@ var (
 		"UNKNOWN_CREDENTIAL":       20,
 		"APP_NOT_ALLOWED":          21,
 		"READ_ONLY_PRINCIPAL":      22,
+		"BACKEND_UNAVAILABLE":      23,
 	}
 )
 
@@ -214,7 +221,7 @@ var File_stateward_v1_errors_proto protoreflect.FileDescriptor
 
 const file_stateward_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x19stateward/v1/errors.proto\x12\fstateward.v1*\x87\x04\n" +
+	"\x19stateward/v1/errors.proto\x12\fstateward.v1*\xa0\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rINVALID_FIELD\x10\x01\x12\x12\n" +
@@ -239,7 +246,8 @@ const file_stateward_v1_errors_proto_rawDesc = "" +
 	"\x12MISSING_CREDENTIAL\x10\x13\x12\x16\n" +
 	"\x12UNKNOWN_CREDENTIAL\x10\x14\x12\x13\n" +
 	"\x0fAPP_NOT_ALLOWED\x10\x15\x12\x17\n" +
-	"\x13READ_ONLY_PRINCIPAL\x10\x16BBZ@github.com/stateward/stateward/client/go/statewardv1;statewardv1b\x06proto3"
+	"\x13READ_ONLY_PRINCIPAL\x10\x16\x12\x17\n" +
+	"\x13BACKEND_UNAVAILABLE\x10\x17BBZ@github.com/stateward/stateward/client/go/statewardv1;statewardv1b\x06proto3"
 
 var (
 	file_stateward_v1_errors_proto_rawDescOnce sync.Once

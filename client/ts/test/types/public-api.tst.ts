@@ -188,7 +188,8 @@ describe("errors", () => {
       | "MISSING_CREDENTIAL"
       | "UNKNOWN_CREDENTIAL"
       | "APP_NOT_ALLOWED"
-      | "READ_ONLY_PRINCIPAL";
+      | "READ_ONLY_PRINCIPAL"
+      | "BACKEND_UNAVAILABLE";
     expect<ServerReason>().type.toBe<Listed>();
     // ts-proto adds UNRECOGNIZED (-1) to every enum; it is no reason a server sends.
     expect<ServerReason>().type.toBe<Exclude<keyof typeof ErrorReason, "ERROR_REASON_UNSPECIFIED" | "UNRECOGNIZED">>();

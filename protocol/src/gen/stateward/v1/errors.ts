@@ -158,6 +158,13 @@ export enum ErrorReason {
    * buf:lint:ignore ENUM_VALUE_PREFIX
    */
   READ_ONLY_PRINCIPAL = 22,
+  /**
+   * BACKEND_UNAVAILABLE - UNAVAILABLE: the backend that holds the sessions (Redis, with --backend redis) cannot be
+   * reached or did not answer in time. Nothing was written that the caller was told about; retry
+   * after a backoff (the server reconnects by itself). Metadata: `backend` (its name).
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   */
+  BACKEND_UNAVAILABLE = 23,
   UNRECOGNIZED = -1,
 }
 
@@ -232,6 +239,9 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 22:
     case "READ_ONLY_PRINCIPAL":
       return ErrorReason.READ_ONLY_PRINCIPAL;
+    case 23:
+    case "BACKEND_UNAVAILABLE":
+      return ErrorReason.BACKEND_UNAVAILABLE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -287,6 +297,8 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "APP_NOT_ALLOWED";
     case ErrorReason.READ_ONLY_PRINCIPAL:
       return "READ_ONLY_PRINCIPAL";
+    case ErrorReason.BACKEND_UNAVAILABLE:
+      return "BACKEND_UNAVAILABLE";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -29,6 +29,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UNKNOWN_CREDENTIAL: _ClassVar[ErrorReason]
     APP_NOT_ALLOWED: _ClassVar[ErrorReason]
     READ_ONLY_PRINCIPAL: _ClassVar[ErrorReason]
+    BACKEND_UNAVAILABLE: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_FIELD: ErrorReason
 ITEM_TOO_LARGE: ErrorReason
@@ -52,3 +53,4 @@ MISSING_CREDENTIAL: ErrorReason
 UNKNOWN_CREDENTIAL: ErrorReason
 APP_NOT_ALLOWED: ErrorReason
 READ_ONLY_PRINCIPAL: ErrorReason
+BACKEND_UNAVAILABLE: ErrorReason
