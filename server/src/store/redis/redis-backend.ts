@@ -94,7 +94,7 @@ export class RedisBackend implements SessionBackend {
     this.wakeChannel = `${prefix}wake:${this.node}`;
     this.eventsChannel = `${prefix}events`;
     this.expiredChannel = `__keyevent@${databaseOf(this.options)}__:expired`;
-    this.waiters = new RedisWaiters(this.clock, this.options.recheckMs, events);
+    this.waiters = new RedisWaiters(this.clock, this.options.recheckMs, this.maxWaiters, events);
     this.waiters.attach({ check: (waiter, mode) => this.checkWaiter(waiter, mode) });
     this.connection = new RedisConnection(this.options, {
       onAvailability: (available) => {
@@ -205,16 +205,23 @@ export class RedisBackend implements SessionBackend {
     return undefined;
   }
 
-  /** Sessions, locked sessions and queued calls under the prefix, all nodes' (a SCAN: for tests and tools). */
+  /**
+   * Sessions, locked sessions and queued calls under the prefix, all nodes' (a SCAN: for tests and
+   * tools), as the scripts would see them now: a lease that has ended or a session past its expiry
+   * that nobody has touched since counts as ended.
+   */
   async counts(): Promise<BackendCounts> {
     let sessions = 0;
     let lockedSessions = 0;
     let waiters = 0;
+    const now = this.ownTime ? this.clock.now() : await this.connection.time();
     await this.connection.scan(`${escapeGlob(this.options.prefix)}{*}`, async (keys) => {
-      const rows = await Promise.all(keys.map((key) => this.connection.fields(key, ["lid", "qn"])));
-      for (const [lid, qn] of rows) {
+      const rows = await Promise.all(keys.map((key) => this.connection.fields(key, ["lid", "le", "exp", "qn"])));
+      for (const [lid, le, exp, qn] of rows) {
+        const locked = Number(lid ?? 0) !== 0 && Number(le ?? 0) > now;
+        if (!locked && Number(exp ?? 0) <= now) continue;
         sessions++;
-        if (lid !== null && lid !== undefined && lid !== "0") lockedSessions++;
+        if (locked) lockedSessions++;
         waiters += Number(qn ?? 0);
       }
     });
@@ -288,6 +295,7 @@ export class RedisBackend implements SessionBackend {
 
   /** The first script of a call that may wait: its answer, or its place in the queue. */
   private start(waiter: RedisWaiter, script: LuaScript, args: readonly string[]): void {
+    waiter.sentAt = this.clock.now();
     this.connection.run(script, waiter.key, [...this.head(), ...args]).then(
       async (reply) => {
         if (waiter.kind === "w" && num(reply, 0) === REPLY.OK) this.lockGrants++;
@@ -298,7 +306,8 @@ export class RedisBackend implements SessionBackend {
   }
 
   private checkWaiter(waiter: RedisWaiter, mode: WaiterMode): Promise<ScriptReply> {
-    const left = Math.max(0, Math.floor(waiter.deadline - this.clock.now()));
+    waiter.sentAt = this.clock.now();
+    const left = Math.max(0, Math.floor(waiter.deadline - waiter.sentAt));
     return this.connection.run(SCRIPTS.waiter, waiter.key, [
       ...this.head(),
       String(waiter.queueNumber),

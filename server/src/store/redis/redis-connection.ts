@@ -181,6 +181,12 @@ export class RedisConnection {
     }
   }
 
+  /** Redis's clock, in ms. */
+  async time(): Promise<number> {
+    const [seconds, micros] = await this.send<[string, string]>("time", ["TIME"], undefined, false);
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
   /** HMGET on a session key (for counts). */
   async fields(key: string, names: readonly string[]): Promise<(string | null)[]> {
     return this.send<(string | null)[]>(key, ["HMGET", key, ...names], undefined, false);

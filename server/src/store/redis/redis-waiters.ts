@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from "../clock";
 import type { GetResult, LockResult } from "../operations";
 import type { BackendEvents, Cancellation, Completion } from "../session-backend";
 import type { StoreError } from "../store-error";
+import { tooManyWaiters } from "../waiter-limit";
 import { REPLY } from "./lua-scripts";
 import type { ScriptReply } from "./redis-connection";
 import { getResultOf, lockResultOf, NOT_FOUND, num } from "./script-replies";
@@ -32,6 +33,8 @@ export class RedisWaiter implements Cancellation {
   queueNumber = -1;
   state: WaiterState = "starting";
   timer: TimerHandle | undefined;
+  /** Clock time at which its last script was sent: the time its reply's durations count from. */
+  sentAt = 0;
 
   constructor(
     readonly waiters: RedisWaiters,
@@ -65,6 +68,7 @@ export class RedisWaiters {
   constructor(
     private readonly clock: Clock,
     private readonly recheckMs: number,
+    private readonly maxWaiters: number,
     private readonly events: BackendEvents,
   ) {}
 
@@ -98,6 +102,10 @@ export class RedisWaiters {
       // Withdrawn while its first script was in flight: undo what that script did.
       if (code === REPLY.QUEUED || (code === REPLY.OK && waiter.kind === "w")) void this.undo(waiter);
       this.forget(waiter);
+      return;
+    }
+    if (code === REPLY.QUEUE_FULL) {
+      this.fail(waiter, tooManyWaiters(num(reply, 1), this.maxWaiters));
       return;
     }
     if (code === REPLY.QUEUED) {
@@ -224,15 +232,23 @@ export class RedisWaiters {
     }
   }
 
-  /** Arms the waiter's timer: its deadline, just after the lease ends, or the re-check, whichever is first. */
+  /**
+   * Arms the waiter's timer: its deadline, just after the lease ends (`leaseLeftMs` counted from
+   * when its script was sent), or the re-check, whichever is first; at once if one has passed
+   * while the script was on its way.
+   */
   private arm(waiter: RedisWaiter, leaseLeftMs: number): void {
     this.clearTimer(waiter);
-    const untilDeadline = Math.max(0, waiter.deadline - this.clock.now());
-    const wait = Math.min(untilDeadline, Math.max(1, leaseLeftMs + 1), this.recheckMs);
+    const now = this.clock.now();
+    const at = Math.min(waiter.deadline, waiter.sentAt + Math.max(0, leaseLeftMs), now + this.recheckMs);
+    if (at <= now) {
+      setImmediate(() => this.check(waiter));
+      return;
+    }
     waiter.timer = this.clock.setTimeout(() => {
       waiter.timer = undefined;
       this.check(waiter);
-    }, wait);
+    }, at - now);
   }
 
   private check(waiter: RedisWaiter): void {
