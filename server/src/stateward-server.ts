@@ -28,6 +28,7 @@ import { ensurePortFree, isAddressInUse, PortInUseError } from "./port-in-use";
 import { systemClock, type Clock } from "./store/clock";
 import { MemoryBackend } from "./store/memory/memory-backend";
 import { RedisBackend } from "./store/redis/redis-backend";
+import { redactRedisUrl } from "./store/redis/redis-url";
 import type { BackendEvents, SessionBackend } from "./store/session-backend";
 import { SessionStore } from "./store/session-store";
 import { CallMetrics } from "./telemetry/call-metrics";
@@ -317,6 +318,11 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
       maxItemBytes: sessionStore.limits.maxItemBytes,
       maxReceiveBytes,
       ...(config.backend === "memory" ? { shards: config.memory.shards, maxMemoryBytes: config.memory.maxMemoryBytes } : {}),
+      ...(config.backend === "redis"
+        ? config.redis.cluster.length > 0
+          ? { redisCluster: config.redis.cluster.join(","), redisPrefix: config.redis.prefix }
+          : { redisUrl: redactRedisUrl(config.redis.url), redisPrefix: config.redis.prefix }
+        : {}),
       metricsPort: endpoint?.port,
       healthPort: healthEndpoint?.port,
       tracing: telemetry.tracing,

@@ -34,6 +34,7 @@ import { RedisConnection, type ScriptReply } from "./redis-connection";
 import { DEFAULT_REDIS_OPTIONS, type RedisOptions } from "./redis-options";
 import { RedisWaiters, type RedisWaiter, type WaiterMode } from "./redis-waiters";
 import { conflictOf, getResultOf, lockResultOf, num } from "./script-replies";
+import { redactRedisUrl } from "./redis-url";
 import { sessionKey, sessionOfKey } from "./session-keys";
 
 function shuttingDown(): StoreError {
@@ -114,7 +115,9 @@ export class RedisBackend implements SessionBackend {
       await this.connection.enableExpiryEvents();
     } catch (error) {
       await this.connection.close();
-      throw error;
+      const where = this.options.cluster.length > 0 ? `the Redis Cluster ${this.options.cluster.join(",")}` : `Redis at ${redactRedisUrl(this.options.url)}`;
+      const cause = error instanceof Error ? error.message : String(error);
+      throw new Error(`cannot use ${where}: ${cause}`, { cause: error });
     }
   }
 

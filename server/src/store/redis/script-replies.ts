@@ -35,11 +35,6 @@ export function lockedOf(reply: ScriptReply): LockedResult {
   return { outcome: "locked", lockId: num(reply, 1), lockAgeMs: num(reply, 2), ttlSeconds: num(reply, 3) };
 }
 
-/** The LOCKED answer from a QUEUED reply `{3, n, leaseLeftMs, holder, ageMs, ttl}` (a wait that ends now). */
-export function lockedOfQueued(reply: ScriptReply): LockedResult {
-  return { outcome: "locked", lockId: num(reply, 3), lockAgeMs: num(reply, 4), ttlSeconds: num(reply, 5) };
-}
-
 /** A Get answer: `{1, version, ttl, data}`, `{0}` or `{2, ...}`. */
 export function getResultOf(reply: ScriptReply): GetResult {
   switch (num(reply, 0)) {
