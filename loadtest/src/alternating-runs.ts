@@ -20,14 +20,16 @@ export interface AlternatingSide {
   /** `stateward` (over the context's transport) or the `redis` baseline. */
   readonly kind: "stateward" | "redis";
   readonly target: LoadTarget;
-  /** How the other side's note names it, e.g. `the reference build`. */
+  /** What it is, as the other side's note names it ("alternating with the reference build"). */
   readonly label: string;
 }
 
 /**
  * Runs `scenario` on both sides in {@link ALTERNATING_SLICES} slices each that add up to
  * --duration (each at least 500 ms): the whole --warmup before a side's first slice, at most
- * {@link LATER_SLICE_WARMUP_MS} before the others. Returns the two merged runs, in the order of `sides`.
+ * {@link LATER_SLICE_WARMUP_MS} before the others. Returns the two merged runs, in the order of
+ * `sides`; the first's extra holds the spread of the per-slice throughput ratios (first ÷ second):
+ * `sliceRatioMin`, `sliceRatioMedian`, `sliceRatioMax`.
  */
 export async function runAlternating(
   context: RunContext,
@@ -46,8 +48,13 @@ export async function runAlternating(
       slices[index].push(await runSessionScenario(slice === 0 ? context : laterWarmup, scenario, side.kind, side.target, "node", sliceMs(slice)));
     }
   }
+  const first = mergeRunSlices(slices[0], `${sides[1].label} (A-B-B-A)`);
+  // The spread of the per-slice ratios shows how much of the merged ratio is noise of the machine.
+  const ratios = slices[0].map((run, index) => run.throughput / Math.max(1e-9, slices[1][index]?.throughput ?? 0)).sort((a, b) => a - b);
+  const middle = ratios.length / 2;
+  const median = ratios.length % 2 === 1 ? (ratios[Math.floor(middle)] ?? 0) : ((ratios[middle - 1] ?? 0) + (ratios[middle] ?? 0)) / 2;
   return [
-    mergeRunSlices(slices[0], `${sides[1].label} (A-B-B-A)`),
+    { ...first, extra: { ...first.extra, sliceRatioMin: ratios[0] ?? 0, sliceRatioMedian: median, sliceRatioMax: ratios[ratios.length - 1] ?? 0 } },
     mergeRunSlices(slices[1], `${sides[0].label} (A-B-B-A)`),
   ];
 }

@@ -26,6 +26,12 @@ function ratioOf(value: number | undefined, base: number | undefined, digits = 2
   return formatRatio(value !== undefined && base !== undefined && base > 0 ? value / base : undefined, digits);
 }
 
+/** `min – median – max` of the per-slice ratios of a run from runAlternating, or `–`. */
+function sliceSpread(run: RunResult): string {
+  const values = ["sliceRatioMin", "sliceRatioMedian", "sliceRatioMax"].map((name) => run.extra[name]);
+  return values.every((value) => typeof value === "number") ? values.map((value) => (value as number).toFixed(2)).join(" – ") : "–";
+}
+
 function settingsLine(run: RunResult | undefined): string {
   const settings = run?.settings;
   if (settings === undefined) return "Not measured in this run.";
@@ -51,15 +57,15 @@ export function redisBackendSection(runs: ReadonlyMap<string, RunResult>, standi
     "",
     settingsLine(runs.get(redisBackendRunId("get", "stateward"))),
     "",
-    row(["workload", "direct ops/s", "Stateward ops/s", "ratio", "direct p50 / p99 ms", "Stateward p50 / p99 ms", "Redis µs/op (direct)", "Stateward node µs/op", "Redis µs/op (behind Stateward)", "CPU/op Stateward + Redis ÷ direct Redis", "errors direct / Stateward"]),
-    row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
+    row(["workload", "direct ops/s", "Stateward ops/s", "ratio", "slice ratios min – median – max", "direct p50 / p99 ms", "Stateward p50 / p99 ms", "Redis µs/op (direct)", "Stateward node µs/op", "Redis µs/op (behind Stateward)", "CPU/op Stateward + Redis ÷ direct Redis", "errors direct / Stateward"]),
+    row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
   ];
   for (const scenario of REDIS_BACKEND_WORKLOADS) {
     const unit = SCENARIO_DEFAULTS[scenario].unit;
     const direct = runs.get(redisBackendRunId(scenario, "direct"));
     const stateward = runs.get(redisBackendRunId(scenario, "stateward"));
     if (direct === undefined || stateward === undefined) {
-      lines.push(row([unit, "not measured", "", "", "", "", "", "", "", "", ""]));
+      lines.push(row([unit, "not measured", "", "", "", "", "", "", "", "", "", ""]));
       continue;
     }
     lines.push(
@@ -68,6 +74,7 @@ export function redisBackendSection(runs: ReadonlyMap<string, RunResult>, standi
         formatCount(direct.throughput),
         formatCount(stateward.throughput),
         ratioOf(stateward.throughput, direct.throughput),
+        sliceSpread(stateward),
         `${formatLatencyMs(direct.latency.p50)} / ${formatLatencyMs(direct.latency.p99)}`,
         `${formatLatencyMs(stateward.latency.p50)} / ${formatLatencyMs(stateward.latency.p99)}`,
         cpu(direct.server?.cpuUsPerOp),
@@ -135,19 +142,19 @@ export function memoryRegressionSection(runs: ReadonlyMap<string, RunResult>, st
   const lines = [
     "## Memory backend against the reference build",
     "",
-    `Two servers on the memory backend with the same flags, alive at once: this build's and a reference build's (\`make bench\` builds BENCH_REF, default \`bdc8c93\`, the commit before the Redis work, from \`git archive\` into .bench/reference/<sha>, once${reference === undefined ? "" : `; this run: \`${reference}\``}). The pipelined Get, Lock+Set and mixed runs of the pipeline group alternate between them. Issue 14: the memory backend does not get slower, within 5 %.`,
+    `Two servers on the memory backend with the same flags, alive at once: this build's and a reference build's (\`make bench\` builds BENCH_REF, default \`bdc8c93\`, the commit before the Redis work, from \`git archive\` into .bench/reference/<sha>, once${reference === undefined ? "" : `; this run: \`${reference}\``}). The pipelined Get, Lock+Set and mixed runs of the pipeline group alternate between them. Issue 14: the memory backend does not get slower, within 5 %. The spread of the per-slice ratios says how much of a ratio is the shared machine's noise (the same build against itself: \`--server-cli\` and \`--reference-cli\` alike).`,
     "",
     settingsLine(runs.get(memoryRegressionRunId("get", "current"))),
     "",
-    row(["workload", "reference ops/s", "this build ops/s", "ratio", "reference p50 / p99 ms", "this build p50 / p99 ms", "server µs/op reference", "server µs/op this build", "CPU/op ratio", "errors reference / this"]),
-    row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
+    row(["workload", "reference ops/s", "this build ops/s", "ratio", "slice ratios min – median – max", "reference p50 / p99 ms", "this build p50 / p99 ms", "server µs/op reference", "server µs/op this build", "CPU/op ratio", "errors reference / this"]),
+    row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
   ];
   for (const scenario of MEMORY_REGRESSION_WORKLOADS) {
     const unit = SCENARIO_DEFAULTS[scenario].unit;
     const current = runs.get(memoryRegressionRunId(scenario, "current"));
     const base = runs.get(memoryRegressionRunId(scenario, "reference"));
     if (current === undefined || base === undefined) {
-      lines.push(row([unit, "not measured", "", "", "", "", "", "", "", ""]));
+      lines.push(row([unit, "not measured", "", "", "", "", "", "", "", "", ""]));
       continue;
     }
     lines.push(
@@ -156,6 +163,7 @@ export function memoryRegressionSection(runs: ReadonlyMap<string, RunResult>, st
         formatCount(base.throughput),
         formatCount(current.throughput),
         ratioOf(current.throughput, base.throughput, 3),
+        sliceSpread(current),
         `${formatLatencyMs(base.latency.p50)} / ${formatLatencyMs(base.latency.p99)}`,
         `${formatLatencyMs(current.latency.p50)} / ${formatLatencyMs(current.latency.p99)}`,
         cpu(base.server?.cpuUsPerOp),

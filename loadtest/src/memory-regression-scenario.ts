@@ -24,8 +24,8 @@ export async function runMemoryRegressionGroup(context: RunContext): Promise<Run
     const command = suiteGroupCommand("memory-regression", context.options, { "reference-cli": referenceCli });
     for (const scenario of MEMORY_REGRESSION_WORKLOADS) {
       const [ours, theirs] = await runAlternating(pipelined, scenario, [
-        { kind: "stateward", target: current, label: "the reference build" },
-        { kind: "stateward", target: reference, label: "this build" },
+        { kind: "stateward", target: current, label: "this build" },
+        { kind: "stateward", target: reference, label: "the reference build" },
       ]);
       runs.push({ ...ours, id: memoryRegressionRunId(scenario, "current"), title: `Memory backend · ${scenario} · this build · Node (pipeline)`, command });
       runs.push({ ...theirs, id: memoryRegressionRunId(scenario, "reference"), title: `Memory backend · ${scenario} · reference build · Node (pipeline)`, command });

@@ -27,9 +27,10 @@ export async function runRedisBackendGroup(context: RunContext): Promise<RunResu
       const pipelined = context.withOptions({ transport: "pipeline" });
       const command = suiteGroupCommand("redis-backend", context.options);
       for (const scenario of REDIS_BACKEND_WORKLOADS) {
-        const [direct, stateward] = await runAlternating(pipelined, scenario, [
-          { kind: "redis", target: redis, label: "the direct Redis + Lua baseline" },
+        // Stateward first: the slice ratios in its extra are Stateward ÷ direct.
+        const [stateward, direct] = await runAlternating(pipelined, scenario, [
           { kind: "stateward", target: node, label: "Stateward over the same Redis" },
+          { kind: "redis", target: redis, label: "the direct Redis + Lua baseline" },
         ]);
         runs.push({
           ...direct,
