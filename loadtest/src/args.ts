@@ -14,9 +14,15 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 
 /**
  * Groups of the suite, in the order it runs them; `--only` picks some (each group starts and stops
- * its own servers, so any subset measures the same runs as the whole suite).
+ * its own servers, so any subset measures the same runs as the whole suite). `redis-backend`,
+ * `redis-handoff` and `memory-regression` are issue 14's: Stateward over Redis against the direct
+ * Redis baseline, the contended handoff across two nodes over one Redis, and the memory backend of
+ * this build against a reference build (`--reference-cli`).
  */
-export const SUITE_GROUPS = ["echo", "unary", "pipeline", "redis", "resident", "tls"] as const;
+export const SUITE_GROUPS = ["echo", "unary", "pipeline", "redis", "resident", "tls", "redis-backend", "redis-handoff", "memory-regression"] as const;
+
+/** Groups that start their own servers (certificates, Redis, a reference build): never with --address. */
+const SELF_STARTING_GROUPS: readonly SuiteGroup[] = ["tls", "redis-backend", "redis-handoff", "memory-regression"];
 
 /** One of {@link SUITE_GROUPS}. */
 export type SuiteGroup = (typeof SUITE_GROUPS)[number];
@@ -85,6 +91,11 @@ export interface CliOptions {
   readonly serverNodeArgs: readonly string[];
   /** The Stateward CLI script a started server runs; undefined: server/dist/cli.js of this repository. */
   readonly serverCli?: string;
+  /**
+   * Suite, `memory-regression`: the CLI script of the reference build the memory backend of this
+   * build is compared with (`make bench` builds it from BENCH_REF); without it the group is left out.
+   */
+  readonly referenceCli?: string;
   /** Suite: where to write the Markdown summary. */
   readonly markdown?: string;
   /** Suite: a Markdown file of server findings appended to the summary. */
@@ -148,9 +159,12 @@ function loopbackAddress(text: string): string {
   return text.trim();
 }
 
-/** `--only echo,tls`: the suite groups, each at most once, in the suite's order. */
-function onlyGroups(text: string | undefined): readonly SuiteGroup[] {
-  if (text === undefined) return SUITE_GROUPS;
+/**
+ * `--only echo,tls`: the suite groups, each at most once, in the suite's order. Without `--only`,
+ * every group but `memory-regression` when there is no reference build to compare with.
+ */
+function onlyGroups(text: string | undefined, hasReference: boolean): readonly SuiteGroup[] {
+  if (text === undefined) return SUITE_GROUPS.filter((group) => hasReference || group !== "memory-regression");
   const names = text.split(",").map((name) => name.trim()).filter((name) => name !== "");
   if (names.length === 0) throw new UsageError(`--only "${text}": expected groups of ${SUITE_GROUPS.join(", ")}, comma-separated`);
   for (const name of names) choice(name, "only", SUITE_GROUPS, "echo");
@@ -199,6 +213,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         "server-arg": { type: "string", multiple: true },
         "server-node-arg": { type: "string", multiple: true },
         "server-cli": { type: "string" },
+        "reference-cli": { type: "string" },
         markdown: { type: "string" },
         findings: { type: "string" },
       },
@@ -235,10 +250,17 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
       throw new UsageError("--security tls-token starts its own server (it makes the certificates, the token and the auth file): not with --address");
     }
   }
-  const only = onlyGroups(values.only);
+  const only = onlyGroups(values.only, values["reference-cli"] !== undefined);
   if (values.only !== undefined && scenario !== "suite") throw new UsageError("--only applies to the suite");
-  if (scenario === "suite" && only.includes("tls") && (values.address ?? []).length > 0) {
-    throw new UsageError("the suite's tls group starts its own servers (certificates, token, auth file): with --address, give --only without tls");
+  const selfStarting = only.filter((group) => SELF_STARTING_GROUPS.includes(group));
+  if (scenario === "suite" && selfStarting.length > 0 && (values.address ?? []).length > 0) {
+    throw new UsageError(
+      `the suite's ${selfStarting.join(", ")} group${selfStarting.length > 1 ? "s start their" : " starts its"} own servers (certificates, token, auth file; Redis; a reference build): with --address, give --only without ${SELF_STARTING_GROUPS.join(", ")}`,
+    );
+  }
+  if (values["reference-cli"] !== undefined && scenario !== "suite") throw new UsageError("--reference-cli applies to the suite (its memory-regression group)");
+  if (only.includes("memory-regression") && values["reference-cli"] === undefined) {
+    throw new UsageError("the memory-regression group needs --reference-cli PATH (the reference build's server/dist/cli.js; make bench builds it from BENCH_REF)");
   }
   if (values.progress === true && values["no-progress"] === true) throw new UsageError("--progress and --no-progress contradict each other");
   const serverPid = integer(values["server-pid"], "server-pid", 1, 2 ** 22);
@@ -273,6 +295,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     outDir: values.out ?? ".bench/latest",
     ...(values.progress === true ? { progress: true } : values["no-progress"] === true ? { progress: false } : {}),
     ...(values["server-cli"] === undefined ? {} : { serverCli: values["server-cli"] }),
+    ...(values["reference-cli"] === undefined ? {} : { referenceCli: values["reference-cli"] }),
     serverArgs: (values["server-arg"] ?? []).flatMap((item) => item.split(/\s+/)).filter((item) => item !== ""),
     serverNodeArgs: (values["server-node-arg"] ?? []).flatMap((item) => item.split(/\s+/)).filter((item) => item !== ""),
     ...(values.markdown === undefined ? {} : { markdown: values.markdown }),
@@ -293,7 +316,8 @@ Scenarios:
   resident     mixed on an empty store, then with 1 M sessions of 1 KiB loaded (p99.9, RSS, GC)
   echo         the echo baseline: a bare grpc-js unary Echo(bytes) server (the transport's limit)
   suite        the standard set of make bench, with the baselines; writes --markdown
-               (--only GROUP,... runs some of its groups: echo, unary, pipeline, redis, resident, tls)
+               (--only GROUP,... runs some of its groups: echo, unary, pipeline, redis, resident, tls,
+               redis-backend, redis-handoff, memory-regression)
   soak         long mixed load with RSS-growth and leftover-lock verdicts (make soak; own options:
                stateward-loadtest soak --help)
 
@@ -304,6 +328,8 @@ Target:
   --server-pid PID              with --address: the server's pid, for its CPU time and RSS
   --server-arg="FLAGS"          extra flags of a Stateward server the tool starts (repeatable; use =)
   --server-cli PATH             the server script it runs (default server/dist/cli.js of this repository)
+  --reference-cli PATH          suite: the reference build's server/dist/cli.js for memory-regression
+                                (its memory backend against this build's; without it the group is left out)
   --server-node-arg="FLAGS"     Node/V8 flags of a server it starts, before the script (repeatable; use =),
                                 e.g. --server-node-arg=--initial-old-space-size=256
   --security plaintext|tls-token

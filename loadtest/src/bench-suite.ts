@@ -3,7 +3,9 @@
  * the same run as Stateward: echo (Node, h2load), Stateward get (Node, h2load), lock-set, get /
  * lock-set / mixed over the pipelined transport, contention both ways, Redis get / lock-set /
  * mixed (at the same concurrency as the pipelined runs), resident (mixed on an empty store, then
- * with 1 M sessions), and Get and Lock+Set over TLS with a token against plaintext. Each server is
+ * with 1 M sessions), Get and Lock+Set over TLS with a token against plaintext, and issue 14's:
+ * Stateward over Redis against the direct baseline on the same Redis, the contended handoff across
+ * two nodes over Redis, and the memory backend against a reference build. Each server is
  * stopped before the next group starts; `--only` runs some groups (args.ts SUITE_GROUPS).
  */
 import type { RunResult } from "./report-model";
@@ -17,6 +19,9 @@ import type { SuiteGroup } from "./args";
 import type { RunContext } from "./run-context";
 import { runContentionScenario } from "./contention-scenario";
 import { runEchoScenario } from "./echo-scenario";
+import { runMemoryRegressionGroup } from "./memory-regression-scenario";
+import { runRedisBackendGroup } from "./redis-backend-scenario";
+import { runRedisHandoffGroup } from "./redis-handoff-scenario";
 import { runResidentScenario } from "./resident-scenario";
 import { runSessionScenario } from "./session-scenario";
 import { runTlsComparison } from "./tls-comparison-scenario";
@@ -88,5 +93,10 @@ export async function runSuite(context: RunContext, onRun: (run: RunResult) => v
     await secure.stop();
     await plaintext.stop();
   }
+
+  // Each starts and stops its own redis-server and nodes (or, for memory-regression, both builds).
+  if (groups.has("redis-backend")) for (const run of await runRedisBackendGroup(context)) add(run);
+  if (groups.has("redis-handoff")) for (const run of await runRedisHandoffGroup(context)) add(run);
+  if (groups.has("memory-regression")) for (const run of await runMemoryRegressionGroup(context)) add(run);
   return runs;
 }

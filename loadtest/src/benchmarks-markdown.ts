@@ -3,6 +3,7 @@
  * commands, the tables with ratios against the baselines of the same run, and where each target
  * stands (with the reason where it misses).
  */
+import { memoryRegressionSection, redisBackendSection, redisHandoffSection } from "./backend-sections-markdown";
 import { formatCount, formatErrors, formatLatencyMs, formatMiB, formatRatio } from "./report-format";
 import type { Report, RunResult } from "./report-model";
 import { evaluateTargets, RUN_IDS, type TargetStanding } from "./target-evaluation";
@@ -194,6 +195,8 @@ export interface MarkdownContext {
   readonly reportDir: string;
   /** Free text appended at the end (server findings), Markdown. */
   readonly findings?: string;
+  /** The reference build the memory backend was compared with (its CLI path), when it ran. */
+  readonly reference?: string;
 }
 
 /** Renders BENCHMARKS.md. */
@@ -254,6 +257,12 @@ export function renderBenchmarksMarkdown(report: Report, context: MarkdownContex
     `Empty store (pool only): p99.9 ${formatLatencyMs(empty?.latency.p999 ?? 0)} ms, max ${formatLatencyMs(empty?.latency.max ?? 0)} ms. With the resident sessions: p99.9 ${formatLatencyMs(loaded?.latency.p999 ?? 0)} ms, max ${formatLatencyMs(loaded?.latency.max ?? 0)} ms; ${extrasOf(loaded)}.`,
     "",
     ...tlsSection(report.runs, standings),
+    "",
+    ...redisBackendSection(byId, standings, MISS_REASONS),
+    "",
+    ...redisHandoffSection(byId, standings, MISS_REASONS),
+    "",
+    ...memoryRegressionSection(byId, standings, MISS_REASONS, context.reference),
     "",
     "## Targets",
     "",

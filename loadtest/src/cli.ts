@@ -109,6 +109,7 @@ async function main(argv: readonly string[]): Promise<number> {
       suiteCommand: report.command,
       reportDir: path.relative(process.cwd(), path.resolve(options.outDir)) || ".",
       ...(findings === undefined ? {} : { findings }),
+      ...(options.referenceCli === undefined ? {} : { reference: options.referenceCli }),
     });
     // The soak's section (written by `make soak`) survives a new benchmark run.
     const soak = existsSync(options.markdown) ? extractSection(readFileSync(options.markdown, "utf8"), SOAK_SECTION_HEADING) : undefined;

@@ -17,7 +17,11 @@ import type { RunResult } from "./report-model";
 import type { LoadTarget, RunContext } from "./run-context";
 import { LOADTEST_APP } from "./session-scenario";
 
-function toRun(
+/**
+ * The run of one contention mode: critical sections per second, the handoff latency as the run's
+ * latency, and the server figures given (shared with the suite's redis-handoff group).
+ */
+export function contentionRunResult(
   context: RunContext,
   mode: "wait" | "poll",
   result: ContentionResult,
@@ -140,7 +144,7 @@ export async function runContentionScenario(context: RunContext, target: LoadTar
     // monitorEventLoopDelay reports ns and includes its own 1 ms sampling period.
     // systemClock is performance.now(): the GC tracker's clock.
     const serverGc = gcTimeline(target.gcSource, result.startMs, Math.ceil(options.durationMs / intervalMsOf(options)) * intervalMsOf(options));
-    runs.push(toRun(context, mode, result, server, serverGc, command, loopDelay.percentile(99) / 1e6));
+    runs.push(contentionRunResult(context, mode, result, server, serverGc, command, loopDelay.percentile(99) / 1e6));
   }
   const [wait, poll] = runs;
   if (wait !== undefined && poll !== undefined) {

@@ -43,6 +43,12 @@ export interface ObservedServer {
   readonly gc?: GcTracker;
 }
 
+/** A second process whose CPU time is reported beside the server's (its backend, e.g. redis-server). */
+export interface ObservedPeer {
+  readonly name: string;
+  readonly pid: number;
+}
+
 /** Parameters of {@link runNodeLoad}. */
 export interface NodeRunParams {
   readonly id: string;
@@ -71,6 +77,8 @@ export interface NodeRunParams {
   readonly thinkMs: number;
   readonly leaseMs: number;
   readonly server?: ObservedServer;
+  /** The server's backend process, sampled at the same instants as the server. */
+  readonly peer?: ObservedPeer;
   /** The server's GC trace for the time line, or why there is none. */
   readonly gcSource: GcSource;
   readonly progress: ProgressOptions;
@@ -121,6 +129,7 @@ export function runSettings(params: NodeRunParams): RunSettings {
 export async function runNodeLoad(params: NodeRunParams): Promise<RunResult> {
   const live: LiveCounters = { completed: 0, errors: 0 };
   let serverBefore: ProcessSample | undefined;
+  let peerBefore: ProcessSample | undefined;
   let clientBefore: NodeJS.CpuUsage | undefined;
   let wallBefore = 0;
   // The measured phase's start on this thread's performance clock: the GC tracker's clock too.
@@ -133,6 +142,7 @@ export async function runNodeLoad(params: NodeRunParams): Promise<RunResult> {
       beforeMeasure: () => {
         params.server?.gc?.reset();
         serverBefore = params.server === undefined ? undefined : sampleProcess(params.server.pid);
+        peerBefore = params.peer === undefined ? undefined : sampleProcess(params.peer.pid);
         clientBefore = process.cpuUsage();
         wallBefore = Date.now();
         measureStart = performance.now();
@@ -142,6 +152,7 @@ export async function runNodeLoad(params: NodeRunParams): Promise<RunResult> {
     stopProgress();
   }
   const serverAfter = params.server === undefined ? undefined : sampleProcess(params.server.pid);
+  const peerAfter = params.peer === undefined ? undefined : sampleProcess(params.peer.pid);
   const clientCpu = process.cpuUsage(clientBefore);
   const wallMs = Math.max(1, Date.now() - wallBefore);
   const ops = Math.max(1, result.completed);
@@ -157,6 +168,11 @@ export async function runNodeLoad(params: NodeRunParams): Promise<RunResult> {
         }
       : undefined;
   if (server === undefined) notes.push("server CPU and RSS not measured: the server's pid is unknown (give --server-pid)");
+  const peer =
+    params.peer !== undefined && peerBefore !== undefined && peerAfter !== undefined
+      ? { name: params.peer.name, cpuUsPerOp: (peerAfter.cpuUs - peerBefore.cpuUs) / ops, cpuCores: (peerAfter.cpuUs - peerBefore.cpuUs) / 1000 / wallMs }
+      : undefined;
+  if (params.peer !== undefined && peer === undefined) notes.push(`${params.peer.name} CPU not measured: its /proc/<pid>/stat could not be read`);
   // The time line shows the measured phase only: completions after it (the in-flight tail) are in
   // the totals, but a last, nearly empty interval would read as a throughput collapse. A run in
   // count mode ends where its last request did.
@@ -188,6 +204,7 @@ export async function runNodeLoad(params: NodeRunParams): Promise<RunResult> {
       serverGc: gcTimeline(params.gcSource, measureStart, intervals * params.intervalMs),
     },
     ...(server === undefined ? {} : { server }),
+    ...(peer === undefined ? {} : { peer }),
     client: { cpuUsPerOp: (clientCpu.user + clientCpu.system) / ops },
     extra: {},
     notes,

@@ -44,6 +44,19 @@ export interface ServerFigures {
   readonly gc?: GcSummary;
 }
 
+/**
+ * CPU of a second process the operations pass through (redis-server behind a Stateward node over
+ * Redis), over the same measured phase, from its /proc/<pid>/stat.
+ */
+export interface PeerFigures {
+  /** What it is, e.g. `redis-server`. */
+  readonly name: string;
+  /** Its CPU time (user + system) per operation, µs. */
+  readonly cpuUsPerOp: number;
+  /** Its CPU time over wall time (1.0 = one core busy). */
+  readonly cpuCores: number;
+}
+
 /** A run's measured phase over time, every time in ms after its start. */
 export interface RunTimeline {
   /** Length of an interval, ms (`--interval-ms`; by default chosen for at least 40 intervals). */
@@ -93,6 +106,8 @@ export interface RunResult {
   /** The measured phase interval by interval: throughput, latency and the server's GC pauses over time. */
   readonly timeline: RunTimeline;
   readonly server?: ServerFigures;
+  /** The server's own backend process (redis-server behind Stateward over Redis), when there is one. */
+  readonly peer?: PeerFigures;
   /** Load generator CPU per operation, µs (Node generator: this process, all threads). */
   readonly client?: { readonly cpuUsPerOp: number };
   /** Scenario-specific figures (handoff, memory per session, …) by name. */

@@ -4,6 +4,7 @@
  */
 import type { CliOptions } from "./args";
 import type { GcSource } from "./gc-timeline";
+import type { ObservedPeer } from "./node-run";
 import type { ProgressOptions } from "./progress-line";
 import { DEFAULT_SERVER_CLI, REPO_ROOT, startEchoServer, startRedis, startStateward, type StartedTarget } from "./server-processes";
 import type { SecurityMode, StatewardSecurity } from "./target-spec";
@@ -23,8 +24,20 @@ export interface LoadTarget {
   readonly owned: boolean;
   /** A `tls-token` Stateward server: what its clients present (absent: plaintext). */
   readonly security?: StatewardSecurity;
+  /** Its backend process (redis-server behind a Stateward node over Redis): its CPU is reported too. */
+  readonly peer?: ObservedPeer;
   /** Stops it if the tool started it. */
   stop(): Promise<void>;
+}
+
+/** How to start one particular Stateward server, beyond the options of the command line. */
+export interface StatewardLaunch {
+  /** `serve` flags after the command line's `--server-arg`s (e.g. `--backend redis --redis-url …`). */
+  readonly serverArgs?: readonly string[];
+  /** The CLI script (e.g. a reference build's); default `--server-cli` or this repository's. */
+  readonly cli?: string;
+  /** Its backend process, observed beside it. */
+  readonly peer?: ObservedPeer;
 }
 
 /** Shared state of an invocation. */
@@ -36,7 +49,7 @@ export class RunContext {
     readonly progress: ProgressOptions,
   ) {}
 
-  private own(target: StartedTarget, security?: StatewardSecurity): LoadTarget {
+  private own(target: StartedTarget, security?: StatewardSecurity, peer?: ObservedPeer): LoadTarget {
     this.started.push(target);
     return {
       addresses: [target.address],
@@ -44,6 +57,7 @@ export class RunContext {
       gcSource: target.gc === undefined ? { unavailable: target.gcUnavailable ?? "the server was started without a GC trace" } : { tracker: target.gc },
       owned: true,
       ...(security === undefined ? {} : { security }),
+      ...(peer === undefined ? {} : { peer }),
       stop: async () => {
         const index = this.started.indexOf(target);
         if (index >= 0) this.started.splice(index, 1);
@@ -66,20 +80,21 @@ export class RunContext {
   /**
    * A Stateward server: the one given by --address, or a new one, with the security of `security`
    * (default: --security). A `tls-token` server gets its own certificates, token and auth file,
-   * deleted when it stops.
+   * deleted when it stops. `launch` starts a particular one (other flags, another build); it is
+   * always started by the tool.
    */
-  async stateward(security: SecurityMode = this.options.security): Promise<LoadTarget> {
-    if (this.options.addresses.length > 0 && this.options.target === "stateward") {
+  async stateward(security: SecurityMode = this.options.security, launch?: StatewardLaunch): Promise<LoadTarget> {
+    if (launch === undefined && this.options.addresses.length > 0 && this.options.target === "stateward") {
       // The token and certificates are the tool's own: it cannot know those of a given server.
       if (security === "tls-token") throw new Error("a tls-token server is one the tool starts itself: not with --address");
       return this.given();
     }
-    const cli = this.options.serverCli ?? DEFAULT_SERVER_CLI;
+    const cli = launch?.cli ?? this.options.serverCli ?? DEFAULT_SERVER_CLI;
     const material = security === "tls-token" ? await makeTlsTokenMaterial(cli, REPO_ROOT) : undefined;
     let started: StartedTarget;
     try {
       started = await startStateward({
-        serverArgs: [...DEFAULT_SERVER_ARGS, ...(material?.serverArgs ?? []), ...this.options.serverArgs],
+        serverArgs: [...DEFAULT_SERVER_ARGS, ...(material?.serverArgs ?? []), ...this.options.serverArgs, ...(launch?.serverArgs ?? [])],
         nodeArgs: this.options.serverNodeArgs,
         cli,
       });
@@ -87,7 +102,7 @@ export class RunContext {
       material?.remove();
       throw error;
     }
-    if (material === undefined) return this.own(started);
+    if (material === undefined) return this.own(started, undefined, launch?.peer);
     const process = started.process;
     const withCleanup: StartedTarget = {
       ...started,
@@ -102,12 +117,15 @@ export class RunContext {
         },
       },
     };
-    return this.own(withCleanup, material.security);
+    return this.own(withCleanup, material.security, launch?.peer);
   }
 
-  /** A Redis server: the one given by --address (with --target redis), or a new redis-server. */
-  async redis(): Promise<LoadTarget> {
-    if (this.options.addresses.length > 0 && this.options.target === "redis") return this.given();
+  /**
+   * A Redis server: the one given by --address (with --target redis), or a new redis-server;
+   * `fresh`: always a new one.
+   */
+  async redis(fresh = false): Promise<LoadTarget> {
+    if (!fresh && this.options.addresses.length > 0 && this.options.target === "redis") return this.given();
     return this.own(await startRedis());
   }
 

@@ -4,7 +4,7 @@
  */
 import { joinGcTimelines } from "./gc-timeline";
 import { LatencyHistogram } from "./latency-histogram";
-import type { RunResult, RunTimeline, ServerFigures } from "./report-model";
+import type { PeerFigures, RunResult, RunTimeline, ServerFigures } from "./report-model";
 import { plural } from "./plural";
 
 function mergeServer(slices: readonly RunResult[], completed: number): ServerFigures | undefined {
@@ -34,6 +34,15 @@ function mergeServer(slices: readonly RunResult[], completed: number): ServerFig
     peakRssBytes: Math.max(...defined.map((server) => server.peakRssBytes)),
     ...(gc === undefined ? {} : { gc }),
   };
+}
+
+function mergePeer(slices: readonly RunResult[], completed: number): PeerFigures | undefined {
+  const first = slices[0]?.peer;
+  if (first === undefined || slices.some((slice) => slice.peer === undefined)) return undefined;
+  const cpuUs = slices.reduce((sum, slice) => sum + (slice.peer?.cpuUsPerOp ?? 0) * slice.completed, 0);
+  const cpuMs = slices.reduce((sum, slice) => sum + (slice.peer?.cpuCores ?? 0) * slice.measuredMs, 0);
+  const wallMs = slices.reduce((sum, slice) => sum + slice.measuredMs, 0);
+  return { name: first.name, cpuUsPerOp: cpuUs / Math.max(1, completed), cpuCores: cpuMs / Math.max(1, wallMs) };
 }
 
 function sumCounts(records: readonly Readonly<Record<string, number>>[]): Record<string, number> {
@@ -71,6 +80,7 @@ export function mergeRunSlices(slices: readonly RunResult[], alternatedWith = "t
   const completed = slices.reduce((sum, slice) => sum + slice.completed, 0);
   const measuredMs = slices.reduce((sum, slice) => sum + slice.measuredMs, 0);
   const server = mergeServer(slices, completed);
+  const peer = mergePeer(slices, completed);
   const clientUs = slices.reduce((sum, slice) => sum + (slice.client?.cpuUsPerOp ?? 0) * slice.completed, 0);
   const loads = slices.map((slice) => slice.loadAverage).filter((value): value is number => value !== undefined);
   const summary = histogram.summary();
@@ -88,6 +98,7 @@ export function mergeRunSlices(slices: readonly RunResult[], alternatedWith = "t
     errors: sumCounts(slices.map((slice) => slice.errors)),
     timeline: joinTimelines(slices),
     ...(server === undefined ? {} : { server }),
+    ...(peer === undefined ? {} : { peer }),
     ...(first.client === undefined ? {} : { client: { cpuUsPerOp: clientUs / Math.max(1, completed) } }),
     ...(loads.length === 0 ? {} : { loadAverage: loads.reduce((sum, value) => sum + value, 0) / loads.length }),
     notes: [...first.notes, `measured in ${plural(slices.length, "slice")} alternating with ${alternatedWith}`],

@@ -153,6 +153,7 @@ export async function runSessionScenario(
     thinkMs: options.thinkMs,
     leaseMs: options.leaseMs,
     ...(target.observed === undefined ? {} : { server: target.observed }),
+    ...(target.peer === undefined ? {} : { peer: target.peer }),
     gcSource: target.gcSource,
     progress: context.progress,
   });

@@ -4,6 +4,16 @@
  */
 import { formatLatencyMs, formatRatio } from "./report-format";
 import type { RunResult } from "./report-model";
+import { MEMORY_REGRESSION_MIN_RATIO, MEMORY_REGRESSION_WORKLOADS, memoryRegressionRunId } from "./memory-regression-runs";
+import {
+  REDIS_BACKEND_MIN_RATIO,
+  REDIS_BACKEND_WORKLOADS,
+  REDIS_HANDOFF_MAX_P99_MS,
+  REDIS_HANDOFF_MIN_POLLING_RATIO,
+  redisBackendRunId,
+  redisHandoffRunId,
+} from "./redis-backend-runs";
+import { SCENARIO_DEFAULTS } from "./scenario-defaults";
 import { TLS_PIPELINE_GET_MIN_RATIO, tlsComparisonRunId } from "./tls-comparison-runs";
 
 /** The standing of one target. */
@@ -186,5 +196,71 @@ export function evaluateTargets(runs: readonly RunResult[]): TargetStanding[] {
       true,
     ),
   );
+  standings.push(...issue14Targets(get));
+  return standings;
+}
+
+/** Server plus peer CPU per operation of a run (Stateward and the redis-server behind it), µs. */
+export function totalCpuUsPerOp(run: RunResult | undefined): number | undefined {
+  if (run?.server === undefined) return undefined;
+  return run.server.cpuUsPerOp + (run.peer?.cpuUsPerOp ?? 0);
+}
+
+/** Issue 14's targets: Stateward over Redis, the handoff across two nodes, the memory backend against the reference build. */
+function issue14Targets(get: (id: string) => RunResult | undefined): TargetStanding[] {
+  const standings: TargetStanding[] = [];
+  for (const scenario of REDIS_BACKEND_WORKLOADS) {
+    const stateward = get(redisBackendRunId(scenario, "stateward"));
+    const direct = get(redisBackendRunId(scenario, "direct"));
+    const unit = SCENARIO_DEFAULTS[scenario].unit;
+    standings.push(
+      bound(
+        `Redis backend: ${unit} throughput`,
+        `Stateward over Redis (one node, pipelined) ≥ ${REDIS_BACKEND_MIN_RATIO} × the direct Redis + Lua baseline on the same Redis (issue 14)`,
+        stateward !== undefined && direct !== undefined && direct.throughput > 0 ? stateward.throughput / direct.throughput : undefined,
+        REDIS_BACKEND_MIN_RATIO,
+        (ratio) =>
+          `${formatRatio(ratio)} (${Math.round(stateward?.throughput ?? 0).toLocaleString("en-US")} vs ${Math.round(direct?.throughput ?? 0).toLocaleString("en-US")} /s; CPU/op Stateward ${stateward?.server?.cpuUsPerOp.toFixed(1) ?? "–"} + Redis ${stateward?.peer?.cpuUsPerOp.toFixed(1) ?? "–"} µs vs Redis ${direct?.server?.cpuUsPerOp.toFixed(1) ?? "–"} µs)`,
+        true,
+      ),
+    );
+  }
+  const wait = get(redisHandoffRunId("wait"));
+  const poll = get(redisHandoffRunId("poll"));
+  standings.push(
+    bound(
+      "Redis handoff p99",
+      `handoff p99 ≤ ${REDIS_HANDOFF_MAX_P99_MS} ms across two nodes over one Redis (issue 14)`,
+      wait === undefined ? undefined : wait.latency.p99 / 1000,
+      REDIS_HANDOFF_MAX_P99_MS,
+      (ms) => `${formatLatencyMs(ms * 1000)} ms (p50 ${formatLatencyMs(wait?.latency.p50 ?? 0)} ms)`,
+    ),
+  );
+  standings.push(
+    bound(
+      "Redis handoff vs polling",
+      `≥ ${REDIS_HANDOFF_MIN_POLLING_RATIO} × the critical sections per second of the 500 ms polling way, same nodes (issue 14)`,
+      wait !== undefined && poll !== undefined && poll.throughput > 0 ? wait.throughput / poll.throughput : undefined,
+      REDIS_HANDOFF_MIN_POLLING_RATIO,
+      (ratio) => `${formatRatio(ratio, 0)} (${wait?.throughput.toFixed(0)} vs ${poll?.throughput.toFixed(2)} /s)`,
+      true,
+    ),
+  );
+  for (const scenario of MEMORY_REGRESSION_WORKLOADS) {
+    const current = get(memoryRegressionRunId(scenario, "current"));
+    const reference = get(memoryRegressionRunId(scenario, "reference"));
+    const unit = SCENARIO_DEFAULTS[scenario].unit;
+    standings.push(
+      bound(
+        `Memory backend: ${unit} vs reference`,
+        `pipelined ${unit} throughput of this build's memory backend ≥ ${MEMORY_REGRESSION_MIN_RATIO} × the reference build's (issue 14: within 5 %; same run, alternating)`,
+        current !== undefined && reference !== undefined && reference.throughput > 0 ? current.throughput / reference.throughput : undefined,
+        MEMORY_REGRESSION_MIN_RATIO,
+        (ratio) =>
+          `${formatRatio(ratio, 3)} (${Math.round(current?.throughput ?? 0).toLocaleString("en-US")} vs ${Math.round(reference?.throughput ?? 0).toLocaleString("en-US")} /s; server CPU/op ${formatRatio(cpuRatio(current, reference), 3)})`,
+        true,
+      ),
+    );
+  }
   return standings;
 }

@@ -68,13 +68,24 @@ describe("parseCliArgs", () => {
   });
 
   it("runs the suite's groups of --only, in the suite's order", () => {
-    assert.deepEqual(parseCliArgs(["suite"]).only, ["echo", "unary", "pipeline", "redis", "resident", "tls"]);
+    assert.deepEqual(parseCliArgs(["suite"]).only, ["echo", "unary", "pipeline", "redis", "resident", "tls", "redis-backend", "redis-handoff"]);
     assert.deepEqual(parseCliArgs(["suite", "--only", "tls,echo"]).only, ["echo", "tls"]);
     assert.throws(() => parseCliArgs(["suite", "--only", "tls,nope"]), /--only "nope": expected one of echo, unary/);
     assert.throws(() => parseCliArgs(["suite", "--only", ","]), /comma-separated/);
     assert.throws(() => parseCliArgs(["get", "--only", "tls"]), /--only applies to the suite/);
     assert.throws(() => parseCliArgs(["suite", "--address", "127.0.0.1:1"]), /without tls/);
     assert.deepEqual(parseCliArgs(["suite", "--address", "127.0.0.1:1", "--only", "unary"]).only, ["unary"]);
+  });
+
+  it("runs memory-regression only against a reference build, and the Redis groups only on servers it starts", () => {
+    const withReference = parseCliArgs(["suite", "--reference-cli", "/tmp/ref/server/dist/cli.js"]);
+    assert.equal(withReference.referenceCli, "/tmp/ref/server/dist/cli.js");
+    assert.deepEqual(withReference.only.slice(-3), ["redis-backend", "redis-handoff", "memory-regression"]);
+    assert.deepEqual(parseCliArgs(["suite", "--only", "memory-regression,redis-backend", "--reference-cli", "ref.js"]).only, ["redis-backend", "memory-regression"]);
+    assert.throws(() => parseCliArgs(["suite", "--only", "memory-regression"]), /memory-regression group needs --reference-cli/);
+    assert.throws(() => parseCliArgs(["get", "--reference-cli", "ref.js"]), /--reference-cli applies to the suite/);
+    assert.throws(() => parseCliArgs(["suite", "--only", "redis-handoff", "--address", "127.0.0.1:1"]), /redis-handoff group starts its own servers/);
+    assert.throws(() => parseCliArgs(["suite", "--only", "tls,redis-backend", "--address", "127.0.0.1:1"]), /tls, redis-backend groups start their own servers/);
   });
 
   it("refuses unknown scenarios, options and out-of-range numbers", () => {

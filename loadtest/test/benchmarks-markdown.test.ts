@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { renderBenchmarksMarkdown } from "../src/benchmarks-markdown";
 import { evaluateTargets, RUN_IDS } from "../src/target-evaluation";
+import { memoryRegressionRunId } from "../src/memory-regression-runs";
+import { redisBackendRunId, redisHandoffRunId } from "../src/redis-backend-runs";
 import { tlsComparisonRunId } from "../src/tls-comparison-runs";
 import { sampleReport, sampleRun } from "./helpers/sample-runs";
 
@@ -59,6 +61,82 @@ describe("target evaluation", () => {
     assert.equal(standing(runs, "Resident p99.9").status, "met");
     assert.equal(standing(runs, "RSS beyond payload").status, "missed");
     assert.equal(standing(runs, "Longest GC pause").status, "missed");
+  });
+});
+
+describe("issue 14 targets", () => {
+  const redisPeer = (cpuUsPerOp: number) => ({ peer: { name: "redis-server", cpuUsPerOp, cpuCores: 0.5 } });
+
+  it("needs Stateward over Redis at ≥ 0.7 × the direct baseline's throughput on the same Redis, per workload", () => {
+    const runs = [
+      sampleRun(redisBackendRunId("get", "direct"), { throughput: 100_000 }, 100, 1_000, 6),
+      sampleRun(redisBackendRunId("get", "stateward"), { throughput: 70_000, ...redisPeer(3) }, 100, 1_000, 11),
+      sampleRun(redisBackendRunId("lock-set", "direct"), { throughput: 30_000 }),
+      sampleRun(redisBackendRunId("lock-set", "stateward"), { throughput: 20_000 }),
+    ];
+    const get = standing(runs, "Redis backend: Get throughput");
+    assert.equal(get.status, "met");
+    assert.equal(get.measured, "0.70× (70,000 vs 100,000 /s; CPU/op Stateward 11.0 + Redis 3.0 µs vs Redis 6.0 µs)");
+    assert.equal(standing(runs, "Redis backend: Lock+Set pair throughput").status, "missed");
+    assert.equal(standing(runs, "Redis backend: request throughput").status, "not measured");
+  });
+
+  it("needs the handoff across two nodes at p99 ≤ 5 ms and ≥ 100 × the polling way", () => {
+    const poll = sampleRun(redisHandoffRunId("poll"), { throughput: 4 }, 500_000, 510_000);
+    const fast = [sampleRun(redisHandoffRunId("wait"), { throughput: 400 }, 100, 5_000), poll];
+    assert.equal(standing(fast, "Redis handoff p99").status, "met");
+    assert.equal(standing(fast, "Redis handoff vs polling").status, "met");
+    const slow = [sampleRun(redisHandoffRunId("wait"), { throughput: 399 }, 100, 6_000), poll];
+    assert.equal(standing(slow, "Redis handoff p99").status, "missed");
+    const ratio = standing(slow, "Redis handoff vs polling");
+    assert.equal(ratio.status, "missed");
+    assert.equal(ratio.measured, "100× (399 vs 4.00 /s)");
+    // The single-node contention runs are not the handoff across nodes.
+    assert.equal(standing([sampleRun(RUN_IDS.contentionWait), sampleRun(RUN_IDS.contentionPoll)], "Redis handoff p99").status, "not measured");
+  });
+
+  it("needs the memory backend of this build within 5 % of the reference build's throughput", () => {
+    const reference = sampleRun(memoryRegressionRunId("get", "reference"), { throughput: 100_000 }, 100, 1_000, 10);
+    const within = standing([reference, sampleRun(memoryRegressionRunId("get", "current"), { throughput: 95_000 }, 100, 1_000, 10.5)], "Memory backend: Get vs reference");
+    assert.equal(within.status, "met");
+    assert.equal(within.measured, "0.950× (95,000 vs 100,000 /s; server CPU/op 1.050×)");
+    assert.equal(standing([reference, sampleRun(memoryRegressionRunId("get", "current"), { throughput: 94_900 })], "Memory backend: Get vs reference").status, "missed");
+    assert.equal(standing([reference], "Memory backend: Lock+Set pair vs reference").status, "not measured");
+  });
+});
+
+describe("BENCHMARKS.md, issue 14 sections", () => {
+  it("puts Stateward over Redis beside the direct baseline with both processes' CPU, the handoff beside polling, this build beside the reference", () => {
+    const markdown = renderBenchmarksMarkdown(
+      sampleReport([
+        sampleRun(redisBackendRunId("get", "direct"), { throughput: 100_000, command: "npx stateward-loadtest suite --only redis-backend" }, 100, 1_000, 6),
+        sampleRun(redisBackendRunId("get", "stateward"), { throughput: 80_000, peer: { name: "redis-server", cpuUsPerOp: 3, cpuCores: 0.3 }, extra: { sliceRatioMin: 0.7, sliceRatioMedian: 0.8, sliceRatioMax: 0.9 } }, 200, 2_000, 9),
+        sampleRun(redisHandoffRunId("wait"), { throughput: 2_000, extra: { nodesCpuUsPerSection: 150, redisCpuUsPerSection: 40, generatorLoopDelayP99Ms: 1.5 } }, 100, 3_000),
+        sampleRun(redisHandoffRunId("poll"), { throughput: 5, measuredMs: 5_000 }, 500_000, 505_000),
+        sampleRun(memoryRegressionRunId("mixed", "reference"), { throughput: 10_000 }, 100, 1_000, 100),
+        sampleRun(memoryRegressionRunId("mixed", "current"), { throughput: 9_800 }, 100, 1_000, 102),
+      ]),
+      { suiteCommand: "stateward-loadtest suite", reportDir: ".bench/latest", reference: ".bench/reference/abc/server/dist/cli.js" },
+    );
+    assert.match(markdown, /## Stateward over Redis\n/);
+    assert.match(markdown, /\| Get \| 100,000 \| 80,000 \| 0\.80× \| 0\.70 – 0\.80 – 0\.90 \| 0\.55 \/ 0\.99 \| 1\.10 \/ 1\.98 \| 6\.0 \| 9\.0 \| 3\.0 \| 2\.00× \| 0 \/ 0 \|/);
+    assert.match(markdown, /\| Lock\+Set pair \| not measured \|/);
+    assert.match(markdown, /- Redis backend: Get throughput: .* Measured 0\.80× .*: \*\*met\*\*\./);
+    assert.match(markdown, /## Contended handoff across two nodes over Redis\n/);
+    assert.match(markdown, /\| Lock\(wait\) across nodes \| 2,000 \| 10\.0 s \| 1\.55 \| 2\.97 \| 3\.00 \| 150\.0 \| 40\.0 \|/);
+    assert.match(markdown, /\| 500 ms polling \| 5\.00 \| 5\.0 s \|/);
+    assert.match(markdown, /- Redis handoff vs polling: .* Measured 400× \(2000 vs 5\.00 \/s\): \*\*met\*\*\./);
+    assert.match(markdown, /## Memory backend against the reference build\n/);
+    assert.match(markdown, /this run: `\.bench\/reference\/abc\/server\/dist\/cli\.js`/);
+    assert.match(markdown, /\| request \| 10,000 \| 9,800 \| 0\.980× \| – \|.*\| 100\.0 \| 102\.0 \| 1\.020× \| 0 \/ 0 \|/);
+    assert.match(markdown, /\| Get \| not measured \|/);
+  });
+
+  it("says so when the groups did not run", () => {
+    const markdown = renderBenchmarksMarkdown(sampleReport([]), { suiteCommand: "stateward-loadtest suite", reportDir: ".bench/latest" });
+    assert.match(markdown, /## Contended handoff across two nodes over Redis\n\n[^\n]+\n\nNot measured in this run\./);
+    assert.match(markdown, /\| Get \| not measured \|/);
+    assert.match(markdown, /\| Memory backend: Get vs reference \|.*\*\*not measured\*\*/);
   });
 });
 

@@ -27,6 +27,18 @@ describe("mergeRunSlices", () => {
     assert.equal(merged.id, "resident-a");
   });
 
+  it("weights the peer's CPU per op by operations too, and keeps it only when every slice has it", () => {
+    const peer = (cpuUsPerOp: number, cpuCores: number) => ({ peer: { name: "redis-server", cpuUsPerOp, cpuCores } });
+    const a = sampleRun("redis-a", { completed: 1_000, measuredMs: 2_000, ...peer(10, 0.2) });
+    const b = sampleRun("redis-b", { completed: 3_000, measuredMs: 6_000, ...peer(30, 0.6) });
+    const merged = mergeRunSlices([a, b]);
+    assert.equal(merged.peer?.name, "redis-server");
+    assert.equal(merged.peer?.cpuUsPerOp, 25);
+    assert.equal(merged.peer?.cpuCores, 0.5);
+    const { peer: _dropped, ...without } = b;
+    assert.equal(mergeRunSlices([without, without]).peer, undefined);
+  });
+
   it("refuses nothing to merge", () => {
     assert.throws(() => mergeRunSlices([]), /no slices/);
   });

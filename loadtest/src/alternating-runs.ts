@@ -1,0 +1,76 @@
+/**
+ * Two servers measured on the same workload in alternating slices, A-B-B-A-A-B…, so that whatever
+ * else the shared machine does, and any drift over the pair, falls on both alike; each side's
+ * slices are merged into one run. Used by the issue-14 comparisons (Stateward over Redis against
+ * the direct Redis baseline, this build's memory backend against a reference build).
+ */
+import type { CliOptions } from "./args";
+import { durationFlag, reproduceCommand } from "./command-line";
+import type { RunResult } from "./report-model";
+import type { LoadTarget, RunContext } from "./run-context";
+import { mergeRunSlices } from "./run-merge";
+import { runSessionScenario, type SessionScenario } from "./session-scenario";
+import { LATER_SLICE_WARMUP_MS } from "./tls-comparison-runs";
+
+/** Slices per side (even, for the A-B-B-A order), as the TLS comparison. */
+export const ALTERNATING_SLICES = 6;
+
+/** One side of a comparison: what it is and the server it loads. */
+export interface AlternatingSide {
+  /** `stateward` (over the context's transport) or the `redis` baseline. */
+  readonly kind: "stateward" | "redis";
+  readonly target: LoadTarget;
+  /** What it is, as the other side's note names it ("alternating with the reference build"). */
+  readonly label: string;
+}
+
+/**
+ * Runs `scenario` on both sides in {@link ALTERNATING_SLICES} slices each that add up to
+ * --duration (each at least 500 ms): the whole --warmup before a side's first slice, at most
+ * {@link LATER_SLICE_WARMUP_MS} before the others. Returns the two merged runs, in the order of
+ * `sides`; the first's extra holds the spread of the per-slice throughput ratios (first ÷ second):
+ * `sliceRatioMin`, `sliceRatioMedian`, `sliceRatioMax`.
+ */
+export async function runAlternating(
+  context: RunContext,
+  scenario: SessionScenario,
+  sides: readonly [AlternatingSide, AlternatingSide],
+): Promise<[RunResult, RunResult]> {
+  const totalMs = Math.max(context.options.durationMs, 500 * ALTERNATING_SLICES);
+  const sliceMs = (slice: number): number =>
+    Math.round(((slice + 1) * totalMs) / ALTERNATING_SLICES) - Math.round((slice * totalMs) / ALTERNATING_SLICES);
+  const laterWarmup = context.withOptions({ warmupMs: Math.min(context.options.warmupMs, LATER_SLICE_WARMUP_MS) });
+  const slices: [RunResult[], RunResult[]] = [[], []];
+  for (let slice = 0; slice < ALTERNATING_SLICES; slice++) {
+    const order = slice % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const);
+    for (const index of order) {
+      const side = sides[index];
+      slices[index].push(await runSessionScenario(slice === 0 ? context : laterWarmup, scenario, side.kind, side.target, "node", sliceMs(slice)));
+    }
+  }
+  const first = mergeRunSlices(slices[0], `${sides[1].label} (A-B-B-A)`);
+  // The spread of the per-slice ratios shows how much of the merged ratio is noise of the machine.
+  const ratios = slices[0].map((run, index) => run.throughput / Math.max(1e-9, slices[1][index]?.throughput ?? 0)).sort((a, b) => a - b);
+  const middle = ratios.length / 2;
+  const median = ratios.length % 2 === 1 ? (ratios[Math.floor(middle)] ?? 0) : ((ratios[middle - 1] ?? 0) + (ratios[middle] ?? 0)) / 2;
+  return [
+    { ...first, extra: { ...first.extra, sliceRatioMin: ratios[0] ?? 0, sliceRatioMedian: median, sliceRatioMax: ratios[ratios.length - 1] ?? 0 } },
+    mergeRunSlices(slices[1], `${sides[0].label} (A-B-B-A)`),
+  ];
+}
+
+/**
+ * The command that reproduces a suite group's runs: the group alone with the load shape of this
+ * invocation (its runs need servers the tool starts together, so no single-scenario command does).
+ */
+export function suiteGroupCommand(group: string, options: CliOptions, extra: Readonly<Record<string, string | number | undefined>> = {}): string {
+  return reproduceCommand("suite", {
+    only: group,
+    duration: durationFlag(options.durationMs),
+    warmup: durationFlag(options.warmupMs),
+    "in-flight": options.inFlight,
+    channels: options.channels,
+    workers: options.workers,
+    ...extra,
+  });
+}
