@@ -96,10 +96,11 @@ export async function runContention(options: ContentionOptions, clock: Clock): P
         intervals.latency(granted - start, (granted - lastReleaseSent) * 1000);
       }
       if (options.workMs > 0) await clock.sleep(options.workMs);
-      const releaseSent = clock.now();
+      // Before the Set goes out: over several nodes the next holder's grant may arrive before
+      // this Set's own answer does, and its handoff counts from here.
+      lastReleaseSent = clock.now();
       try {
         await client.set(options.sessionId, Buffer.alloc(0), lock.token);
-        lastReleaseSent = releaseSent;
         criticalSections++;
         intervals.complete(clock.now() - start);
       } catch (error) {
