@@ -273,9 +273,12 @@ export class RedisConnection {
   private failure(error: unknown, what: string): unknown {
     if (error instanceof StoreError) return error;
     const message = error instanceof Error ? error.message : "";
-    if (UNREACHABLE.has(errorName(error)) || TRANSIENT.test(message) || /^(NOAUTH|WRONGPASS|NOPERM)\b/.test(message)) {
+    // A command in flight when the socket drops fails with Node's own error (ECONNRESET, EPIPE...).
+    const system = error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === "string";
+    if (system || UNREACHABLE.has(errorName(error)) || TRANSIENT.test(message) || /^(NOAUTH|WRONGPASS|NOPERM)\b/.test(message)) {
       this.lost(error, what);
-      return backendUnavailable(UNREACHABLE.has(errorName(error)) ? "it cannot be reached or did not answer in time" : message.split(" ")[0] ?? "error");
+      const auth = /^(NOAUTH|WRONGPASS|NOPERM)\b/.exec(message);
+      return backendUnavailable(auth !== null ? `${auth[1] ?? "auth"} (check the Redis user, password and ACL)` : TRANSIENT.test(message) ? (message.split(" ")[0] ?? "busy") : "it cannot be reached or did not answer in time");
     }
     return error;
   }
