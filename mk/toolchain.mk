@@ -28,7 +28,7 @@ NODE_STAMP := $(NODE_DIR)/.stamp-$(NODE_VERSION)
 export PATH := $(NODE_DIR)/bin:$(PATH)
 endif
 
-.PHONY: node toolchain-check check-go check-python check-openssl
+.PHONY: node toolchain-check check-go check-python check-openssl check-redis
 
 node: $(NODE_STAMP) ## Install Node.js $(NODE_VERSION) into .tools/node if the machine's is older than $(NODE_MIN)
 	@echo "node $$(node --version) at $$(command -v node)"
@@ -69,4 +69,14 @@ check-openssl:
 	@command -v openssl >/dev/null || { echo "installing openssl (the TLS tests make their certificates with it)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends openssl; }
 
-toolchain-check: check-go check-python check-openssl ## Check the toolchains `make test` needs besides Node.js (Go, Python, openssl), one clear message each
+# The Redis backend's tests start their own redis-server processes (and a Redis Cluster joined with
+# redis-cli) on free loopback ports (server/test/helpers/redis-server.ts): Debian's packages when a
+# fresh machine lacks either command.
+check-redis:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
+	[ -z "$$missing" ] || { echo "installing$$missing (the Redis backend's tests start their own Redis)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends redis-server redis-tools; }
+
+toolchain-check: check-go check-python check-openssl check-redis ## Check the toolchains `make test` needs besides Node.js (Go, Python, openssl, redis-server), one clear message each

@@ -50,9 +50,9 @@ function usage(): string {
       section = doc.section;
       lines.push(`${OPTION_SECTIONS[section]}:`);
     }
-    lines.push(`  ${doc.flag}${doc.placeholder === "" ? "" : ` ${doc.placeholder}`}`);
+    lines.push(doc.flag === "" ? `  ${doc.env} (environment variable only)` : `  ${doc.flag}${doc.placeholder === "" ? "" : ` ${doc.placeholder}`}`);
     lines.push(`      ${doc.description}`);
-    lines.push(`      env ${doc.env}, default ${doc.default}`);
+    lines.push(doc.flag === "" ? `      default ${doc.default}` : `      env ${doc.env}, default ${doc.default}`);
   }
   lines.push(
     "",

@@ -10,6 +10,8 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "./config-error";
 import { readConfigFile, tomlTypeOf, type ConfigFile, type ReadTextFile } from "./config-file";
 import { DEFAULT_MEMORY_OPTIONS, type MemoryOptions } from "./store/memory/memory-options";
+import { DEFAULT_REDIS_OPTIONS, type RedisOptions } from "./store/redis/redis-options";
+import { redactRedisUrl, redisUrlPasswords, redisUrlProblem } from "./store/redis/redis-url";
 import { DEFAULT_SESSION_LIMITS, type SessionLimits } from "./store/session-limits";
 
 /** Log levels accepted by `--log-level` (pino's levels plus `silent`). */
@@ -110,17 +112,22 @@ export interface ServerConfig {
   readonly watchMaxBacklog: number;
   /**
    * Where sessions live (`--backend`, `STATEWARD_BACKEND`). Default `memory`, the embedded store;
-   * the only backend so far.
+   * `redis` keeps them in Redis (see {@link redis}).
    */
   readonly backend: BackendName;
   /** The contract's limits and defaults, the same for every backend (one flag and variable per field). */
   readonly limits: SessionLimits;
   /** Options of the memory backend (one flag and variable per field). */
   readonly memory: MemoryOptions;
+  /**
+   * Options of the Redis backend (one flag and variable per field, except the password: variable
+   * only). Resolved and checked whatever the backend, used only with `--backend redis`.
+   */
+  readonly redis: RedisOptions;
 }
 
 /** The backends `--backend` accepts. */
-export const BACKENDS = ["memory"] as const;
+export const BACKENDS = ["memory", "redis"] as const;
 
 /** One of {@link BACKENDS}. */
 export type BackendName = (typeof BACKENDS)[number];
@@ -131,6 +138,7 @@ export const OPTION_SECTIONS = {
   security: "Security (TLS and credentials)",
   limits: "Session limits (every backend)",
   memory: "Memory backend (--backend memory)",
+  redis: "Redis backend (--backend redis)",
 } as const;
 
 /** A key of {@link OPTION_SECTIONS}. */
@@ -140,9 +148,9 @@ export type OptionSection = keyof typeof OPTION_SECTIONS;
 export interface OptionDoc {
   /** The group the option belongs to. */
   readonly section: OptionSection;
-  /** The command-line flag, e.g. `--port`. */
+  /** The command-line flag, e.g. `--port`; empty for an option only its environment variable sets. */
   readonly flag: string;
-  /** Placeholder of the flag's value in usage text (e.g. `<port>`); empty for boolean flags. */
+  /** Placeholder of the flag's value in usage text (e.g. `<port>`); empty for boolean flags (and without a flag). */
   readonly placeholder: string;
   /** The environment variable, e.g. `STATEWARD_PORT`. */
   readonly env: string;
@@ -157,7 +165,10 @@ class RuleViolation extends Error {}
 
 /** How one option is read, parsed, checked and documented. */
 interface OptionSpec<T> {
-  /** Flag name without the leading dashes; the variable is STATEWARD_ + its upper snake case. */
+  /**
+   * Flag name without the leading dashes; the variable is STATEWARD_ + its upper snake case. With
+   * {@link envOnly} only the variable's name comes from it.
+   */
   readonly flag: string;
   /** Placeholder in usage text; absent for boolean flags. */
   readonly placeholder?: string;
@@ -179,6 +190,13 @@ interface OptionSpec<T> {
   readonly fileAcceptsString?: boolean;
   /** The option cannot be set in the configuration file (the file's own path). */
   readonly notInFile?: boolean;
+  /**
+   * Only the environment variable sets it: no flag and no file key (a password, which a flag would
+   * show in the process list and a file would spread). Documented without a flag.
+   */
+  readonly envOnly?: boolean;
+  /** How messages show a raw value that is not a secret but may hold one (a URL's password); default as given. */
+  readonly shown?: (raw: string) => string;
   /** Turns the raw text into a value or throws a {@link RuleViolation} stating the rule. */
   readonly parse: (raw: string) => T;
 }
@@ -252,6 +270,45 @@ function hashKey(raw: string): string {
   return raw;
 }
 
+function redisUrl(raw: string): string {
+  const problem = redisUrlProblem(raw);
+  if (problem !== undefined) throw new RuleViolation(problem);
+  return raw.trim();
+}
+
+/** `host:port` seeds, comma-separated; empty (or only commas and blanks) for none. */
+function redisClusterSeeds(raw: string): readonly string[] {
+  const seeds = raw
+    .split(",")
+    .map((seed) => seed.trim())
+    .filter((seed) => seed !== "");
+  for (const seed of seeds) {
+    const match = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]+):([0-9]{1,5})$/.exec(seed);
+    const port = match === null ? Number.NaN : Number(match[2]);
+    const hostPart = match?.[1] ?? "";
+    const hostOk = hostPart.startsWith("[") ? net.isIPv6(hostPart.slice(1, -1)) : net.isIPv4(hostPart) || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(hostPart);
+    if (!hostOk || !(port >= 1 && port <= 65535)) {
+      throw new RuleViolation(
+        `must be a comma-separated list of host:port (each port 1 to 65535, an IPv6 address in brackets, e.g. 10.0.0.1:7000,10.0.0.2:7000), or empty for none; ${JSON.stringify(seed)} is not`,
+      );
+    }
+  }
+  return Object.freeze(seeds);
+}
+
+function redisPrefix(raw: string): string {
+  // Braces would change which part of a key Redis Cluster hashes (its hash tag).
+  if (!/^[\x21-\x7e]{1,64}$/.test(raw) || /[{}]/.test(raw)) {
+    throw new RuleViolation("must be 1 to 64 visible ASCII characters, without spaces, { or }");
+  }
+  return raw;
+}
+
+/** Any text, empty for none (a password). */
+function anyText(raw: string): string {
+  return raw;
+}
+
 function filePath(raw: string): string {
   if (raw === "") throw new RuleViolation("must be the path of a file");
   return raw;
@@ -298,7 +355,7 @@ type Specs<T> = { readonly [K in keyof T]: OptionSpec<T[K]> };
 /** The transport-security and credential options (their own section). */
 type SecurityOnly = Pick<ServerConfig, "tlsCert" | "tlsKey" | "tlsClientCa" | "authFile" | "insecureRemote">;
 
-type ServerOnly = Omit<ServerConfig, "limits" | "memory" | keyof SecurityOnly>;
+type ServerOnly = Omit<ServerConfig, "limits" | "memory" | "redis" | keyof SecurityOnly>;
 
 /** The server's own options (everything but the store's). */
 const SERVER_SPECS: Specs<ServerOnly> = {
@@ -316,7 +373,7 @@ const SERVER_SPECS: Specs<ServerOnly> = {
     flag: "backend",
     placeholder: "<name>",
     default: "memory",
-    description: `Where sessions live: ${BACKENDS.join(", ")} (the embedded in-memory store; its options are listed under its own heading).`,
+    description: `Where sessions live: ${BACKENDS.join(", ")} (memory: the embedded in-memory store; redis: a Redis or Valkey server or Redis Cluster shared by any number of Stateward nodes; each backend's options are listed under its own heading).`,
     parse: backendName,
   },
   host: {
@@ -558,6 +615,77 @@ const MEMORY_SPECS: Specs<MemoryOptions> = {
   },
 };
 
+/** The Redis backend's options, one per {@link RedisOptions} field. */
+const REDIS_SPECS: Specs<RedisOptions> = {
+  url: {
+    flag: "redis-url",
+    placeholder: "<url>",
+    default: DEFAULT_REDIS_OPTIONS.url,
+    description:
+      "The Redis (or Valkey) server: redis://[user:password@]host[:port][/db], or rediss:// for TLS; db 0 to 15. A Redis 6 ACL user works. With --redis-cluster only its scheme, user and password count (for every node). A password here shows in the process list: prefer STATEWARD_REDIS_PASSWORD.",
+    shown: redactRedisUrl,
+    parse: redisUrl,
+  },
+  cluster: {
+    flag: "redis-cluster",
+    placeholder: "<host:port,...>",
+    default: DEFAULT_REDIS_OPTIONS.cluster,
+    defaultText: "(none)",
+    description:
+      "Seed nodes of a Redis Cluster, comma-separated host:port (any reachable subset of the masters; ports 1 to 65535); they take --redis-url's scheme, user and password. Empty: a single Redis at --redis-url.",
+    parse: redisClusterSeeds,
+  },
+  prefix: {
+    flag: "redis-prefix",
+    placeholder: "<prefix>",
+    default: DEFAULT_REDIS_OPTIONS.prefix,
+    description:
+      "Prefix of every key and channel Stateward writes, so that several deployments (or other data) share one Redis: 1 to 64 visible ASCII characters, without spaces, { or } (braces would change the keys' hash tags).",
+    parse: redisPrefix,
+  },
+  password: {
+    flag: "redis-password",
+    default: DEFAULT_REDIS_OPTIONS.password,
+    defaultText: "(empty: none)",
+    description:
+      "Password for Redis AUTH when --redis-url has none (with the URL's user, if any, else the default user). Only this variable sets it, never a flag or the configuration file: a flag would show in the process list.",
+    secret: true,
+    envOnly: true,
+    parse: anyText,
+  },
+  waitReplicas: {
+    flag: "redis-wait-replicas",
+    placeholder: "<n>",
+    default: DEFAULT_REDIS_OPTIONS.waitReplicas,
+    description:
+      "After each write, wait until this many replicas have acknowledged it (Redis WAIT), 0 to 16, so that a failover loses no acknowledged write or lock; a write they do not confirm within --redis-wait-timeout-ms fails with UNAVAILABLE. 0: do not wait (Redis's asynchronous replication).",
+    parse: integer(0, 16),
+  },
+  waitTimeoutMs: {
+    flag: "redis-wait-timeout-ms",
+    placeholder: "<ms>",
+    default: DEFAULT_REDIS_OPTIONS.waitTimeoutMs,
+    description: "How long WAIT may take when --redis-wait-replicas is above 0, in ms (1 to 60000).",
+    parse: integer(1, 60_000),
+  },
+  recheckMs: {
+    flag: "redis-recheck-ms",
+    placeholder: "<ms>",
+    default: DEFAULT_REDIS_OPTIONS.recheckMs,
+    description:
+      "How often a node re-checks its waiting calls against Redis, in ms (10 to 60000): the most delay a lost wake-up message can cost (Redis pub/sub is at-most-once); wake-ups themselves are pushed.",
+    parse: integer(10, 60_000),
+  },
+  commandTimeoutMs: {
+    flag: "redis-command-timeout-ms",
+    placeholder: "<ms>",
+    default: DEFAULT_REDIS_OPTIONS.commandTimeoutMs,
+    description:
+      "How long a call waits for Redis before it fails with UNAVAILABLE (BACKEND_UNAVAILABLE) when Redis does not answer, in ms (50 to 60000); a call also fails within its own deadline.",
+    parse: integer(50, 60_000),
+  },
+};
+
 function envName(flag: string): string {
   return `STATEWARD_${flag.toUpperCase().replace(/-/g, "_")}`;
 }
@@ -566,8 +694,8 @@ function docsOf<T>(section: OptionSection, specs: Specs<T>): OptionDoc[] {
   return Object.values<OptionSpec<unknown>>(specs).map((spec) =>
     Object.freeze({
       section,
-      flag: `--${spec.flag}`,
-      placeholder: spec.placeholder ?? "",
+      flag: spec.envOnly === true ? "" : `--${spec.flag}`,
+      placeholder: spec.envOnly === true ? "" : (spec.placeholder ?? ""),
       env: envName(spec.flag),
       default: spec.defaultText ?? String(spec.default),
       description: spec.description,
@@ -581,13 +709,17 @@ export const OPTION_DOCS: readonly OptionDoc[] = Object.freeze([
   ...docsOf("security", SECURITY_SPECS),
   ...docsOf("limits", LIMIT_SPECS),
   ...docsOf("memory", MEMORY_SPECS),
+  ...docsOf("redis", REDIS_SPECS),
 ]);
 
 /** An option whose value is a secret, by every name it goes by. */
 export interface SecretOption {
   /** The property of the resolved configuration (as it would appear in a logged object). */
   readonly key: string;
-  /** The command-line flag, e.g. `--session-hash-key`. */
+  /**
+   * The command-line flag, e.g. `--session-hash-key` (for an option only its variable sets, the
+   * flag it would have, `--redis-password`: a command line that has it anyway is redacted too).
+   */
   readonly flag: string;
   /** The environment variable, e.g. `STATEWARD_SESSION_HASH_KEY`. */
   readonly env: string;
@@ -609,19 +741,22 @@ export const SECRET_OPTIONS: readonly SecretOption[] = Object.freeze([
   ...secretOptionsOf(SECURITY_SPECS),
   ...secretOptionsOf(LIMIT_SPECS),
   ...secretOptionsOf(MEMORY_SPECS),
+  ...secretOptionsOf(REDIS_SPECS),
 ]);
 
 function secretValuesOf<T>(specs: Specs<T>, values: T): string[] {
   return (Object.keys(specs) as (keyof T)[]).filter((key) => specs[key].secret === true).map((key) => String(values[key]));
 }
 
-/** The values of the secret options in `config` that are set (non-empty), for redaction. */
+/** The values of the secret options in `config` that are set (non-empty), and the Redis URL's password, for redaction. */
 export function secretValues(config: ServerConfig): readonly string[] {
   return [
     ...secretValuesOf(SERVER_SPECS, config),
     ...secretValuesOf(SECURITY_SPECS, config),
     ...secretValuesOf(LIMIT_SPECS, config.limits),
     ...secretValuesOf(MEMORY_SPECS, config.memory),
+    ...secretValuesOf(REDIS_SPECS, config.redis),
+    ...redisUrlPasswords(config.redis.url),
   ].filter((value) => value !== "");
 }
 
@@ -643,19 +778,20 @@ interface FileValues {
 }
 
 function readOption<T>(spec: OptionSpec<T>, flags: FlagValues, env: Env, file?: FileValues): T {
-  const flagValue = flags[spec.flag];
+  const flagValue = spec.envOnly === true ? undefined : flags[spec.flag];
   if (typeof flagValue === "boolean") return flagValue as T; // only boolean specs declare boolean flags
   const envVar = envName(spec.flag);
   const envValue = env[envVar];
   const fileValue = file?.values.get(spec.flag);
   // An empty variable counts as unset, as shells and container runtimes often export them empty.
+  const show = spec.shown ?? ((raw: string) => raw);
   const [raw, source, shown] =
     flagValue !== undefined
-      ? [flagValue, `--${spec.flag}`, JSON.stringify(flagValue)]
+      ? [flagValue, `--${spec.flag}`, JSON.stringify(show(flagValue))]
       : envValue !== undefined && envValue !== ""
-        ? [envValue, envVar, JSON.stringify(envValue)]
+        ? [envValue, envVar, JSON.stringify(show(envValue))]
         : fileValue !== undefined && file !== undefined
-          ? [fileValue.text, file.sourceOf(spec.flag), fileValue.shown]
+          ? [fileValue.text, file.sourceOf(spec.flag), spec.shown === undefined ? fileValue.shown : JSON.stringify(show(fileValue.text))]
           : [];
   if (raw === undefined) return spec.default;
   try {
@@ -663,7 +799,8 @@ function readOption<T>(spec: OptionSpec<T>, flags: FlagValues, env: Env, file?: 
   } catch (error) {
     if (!(error instanceof RuleViolation)) throw error;
     const value = spec.secret === true ? "(secret, not shown)" : shown;
-    throw new ConfigError(`Invalid value ${value} from ${source} (flag --${spec.flag}, environment variable ${envVar}): ${error.message}.`);
+    const names = spec.envOnly === true ? `environment variable ${envVar}, which alone sets it` : `flag --${spec.flag}, environment variable ${envVar}`;
+    throw new ConfigError(`Invalid value ${value} from ${source} (${names}): ${error.message}.`);
   }
 }
 
@@ -680,6 +817,7 @@ function specsByFlag(): ReadonlyMap<string, OptionSpec<unknown>> {
     ...Object.values(SECURITY_SPECS),
     ...Object.values(LIMIT_SPECS),
     ...Object.values(MEMORY_SPECS),
+    ...Object.values(REDIS_SPECS),
   ] as OptionSpec<unknown>[];
   return new Map(all.map((spec) => [spec.flag, spec]));
 }
@@ -761,6 +899,11 @@ function fileValues(file: ConfigFile): FileValues {
         `Unknown key ${JSON.stringify(key)} in ${where}${hint}: the keys are the flags of "stateward serve --help" without the dashes.`,
       );
     }
+    if (spec.envOnly === true) {
+      throw new ConfigError(
+        `Key ${JSON.stringify(key)} in ${where} is not allowed: only the environment variable ${envName(spec.flag)} sets it (a secret kept out of files and the process list).`,
+      );
+    }
     if (spec.notInFile === true) {
       throw new ConfigError(`Key ${JSON.stringify(key)} in ${where} is not allowed: --${spec.flag} names the file itself; pass it as a flag or as ${envName(spec.flag)}.`);
     }
@@ -773,6 +916,20 @@ function fileValues(file: ConfigFile): FileValues {
     values.set(key, text);
   }
   return { sourceOf: (flag) => `key ${JSON.stringify(flag)} in ${where}`, values };
+}
+
+/**
+ * A flag for an option only its variable sets (`--redis-password`) gets its own message, which
+ * names the variable; never the value, which parseArgs would otherwise call a stray argument.
+ */
+function checkNoEnvOnlyFlag(argv: readonly string[]): void {
+  for (const spec of specsByFlag().values()) {
+    if (spec.envOnly !== true) continue;
+    const flag = `--${spec.flag}`;
+    if (argv.some((arg) => arg === flag || arg.startsWith(`${flag}=`))) {
+      throw new ConfigError(`${flag} is not a flag: only the environment variable ${envName(spec.flag)} sets it (a flag would show the secret in the process list).`);
+    }
+  }
 }
 
 function both(spec: OptionSpec<unknown>): string {
@@ -839,8 +996,10 @@ function checkSecurity(server: ServerOnly, security: SecurityOnly): void {
 export function resolveConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, readFile?: ReadTextFile): ServerConfig {
   const options: Record<string, { type: "string" | "boolean" }> = {};
   for (const spec of specsByFlag().values()) {
+    if (spec.envOnly === true) continue;
     options[spec.flag] = { type: typeof spec.default === "boolean" ? "boolean" : "string" };
   }
+  checkNoEnvOnlyFlag(argv);
   let flags: FlagValues;
   try {
     // allowNegative lets `--no-allow-remote` override STATEWARD_ALLOW_REMOTE=true.
@@ -856,6 +1015,7 @@ export function resolveConfig(argv: readonly string[], env: Readonly<Record<stri
   const security = readAll(SECURITY_SPECS, flags, env, file);
   const limits = readAll(LIMIT_SPECS, flags, env, file);
   const memory = readAll(MEMORY_SPECS, flags, env, file);
+  const redis = readAll(REDIS_SPECS, flags, env, file);
 
   requireAtMost(limits, LIMIT_SPECS, "defaultTtlSeconds", "maxTtlSeconds");
   requireAtMost(limits, LIMIT_SPECS, "defaultLockLeaseMs", "maxLockLeaseMs");
@@ -885,5 +1045,5 @@ export function resolveConfig(argv: readonly string[], env: Readonly<Record<stri
 
   checkSecurity(server, security);
 
-  return Object.freeze({ ...server, ...security, limits: Object.freeze(limits), memory: Object.freeze(memory) });
+  return Object.freeze({ ...server, ...security, limits: Object.freeze(limits), memory: Object.freeze(memory), redis: Object.freeze(redis) });
 }

@@ -27,6 +27,7 @@ import { createLogger, type Logger } from "./logger";
 import { ensurePortFree, isAddressInUse, PortInUseError } from "./port-in-use";
 import { systemClock, type Clock } from "./store/clock";
 import { MemoryBackend } from "./store/memory/memory-backend";
+import { RedisBackend } from "./store/redis/redis-backend";
 import type { BackendEvents, SessionBackend } from "./store/session-backend";
 import { SessionStore } from "./store/session-store";
 import { CallMetrics } from "./telemetry/call-metrics";
@@ -54,6 +55,9 @@ export function createBackend(context: BackendContext): SessionBackend {
   switch (config.backend) {
     case "memory":
       return new MemoryBackend(config.memory, config.limits, clock, events);
+    case "redis":
+      // The system clock means Redis's own time (one clock for every node); another clock (tests) is sent with each script.
+      return new RedisBackend(config.redis, config.limits, clock === systemClock ? undefined : clock, events);
   }
 }
 
@@ -224,10 +228,17 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
       return watchHub.size > 0 ? watchHub.publish : undefined;
     },
     ...(serverMetrics === undefined ? {} : { onExpirySlice: (ms: number) => serverMetrics.expirySlice.record(ms / 1000) }),
+    onAvailability: (available) => {
+      if (available) logger.info({ backend: config.backend }, "the session backend is reachable again: serving");
+      else logger.error({ backend: config.backend }, "the session backend is unreachable: calls fail with UNAVAILABLE, health reports NOT_SERVING");
+      serving.setBackendAvailable(available);
+    },
+    onBackendError: (error, what) => logger.warn({ err: error, backend: config.backend }, `session backend error: ${what}`),
   };
   let backend: SessionBackend;
   try {
     backend = (deps.backend ?? createBackend)({ config, clock, events });
+    await backend.open?.();
   } catch (error) {
     security.close();
     serverMetrics?.close();

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
-import { BACKENDS, ConfigError, OPTION_DOCS, OPTION_SECTIONS, isLoopbackHost, resolveConfig } from "../src/config";
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { BACKENDS, ConfigError, OPTION_DOCS, OPTION_SECTIONS, SECRET_OPTIONS, isLoopbackHost, resolveConfig, secretValues } from "../src/config";
 import { DEFAULT_MEMORY_OPTIONS } from "../src/store/memory/memory-options";
+import { DEFAULT_REDIS_OPTIONS } from "../src/store/redis/redis-options";
 import { DEFAULT_SESSION_LIMITS } from "../src/store/session-limits";
 
 function configError(argv: string[], env: Record<string, string> = {}): ConfigError {
@@ -38,6 +41,7 @@ describe("resolveConfig", () => {
       backend: "memory",
       limits: DEFAULT_SESSION_LIMITS,
       memory: DEFAULT_MEMORY_OPTIONS,
+      redis: DEFAULT_REDIS_OPTIONS,
     });
   });
 
@@ -46,6 +50,8 @@ describe("resolveConfig", () => {
     assert.ok(Object.isFrozen(config));
     assert.ok(Object.isFrozen(config.limits));
     assert.ok(Object.isFrozen(config.memory));
+    assert.ok(Object.isFrozen(config.redis));
+    assert.ok(Object.isFrozen(resolveConfig(["--redis-cluster", "127.0.0.1:7000"], {}).redis.cluster));
   });
 
   it("lets a flag win over its variable, and the variable over the default", () => {
@@ -132,19 +138,21 @@ describe("resolveConfig", () => {
     assert.match(configError(["--log-level", "verbose"]).message, /--log-level.*one of fatal, error/);
   });
 
-  it("accepts --backend memory (the default) and refuses another backend, naming the flag, the variable and the valid values", () => {
-    assert.deepEqual([...BACKENDS], ["memory"]);
+  it("accepts --backend memory (the default) or redis and refuses another backend, naming the flag, the variable and the valid values", () => {
+    assert.deepEqual([...BACKENDS], ["memory", "redis"]);
     assert.equal(resolveConfig(["--backend", "memory"], {}).backend, "memory");
     assert.equal(resolveConfig([], { STATEWARD_BACKEND: "memory" }).backend, "memory");
+    assert.equal(resolveConfig(["--backend", "redis"], {}).backend, "redis");
+    assert.equal(resolveConfig([], { STATEWARD_BACKEND: "REDIS" }).backend, "redis");
     for (const [argv, env] of [
-      [["--backend", "redis"], {}],
-      [[], { STATEWARD_BACKEND: "redis" }],
+      [["--backend", "postgres"], {}],
+      [[], { STATEWARD_BACKEND: "postgres" }],
     ] as const) {
       const message = configError([...argv], env).message;
       assert.match(message, /--backend/);
       assert.match(message, /STATEWARD_BACKEND/);
-      assert.match(message, /one of memory\b/);
-      assert.match(message, /redis/);
+      assert.match(message, /one of memory, redis\b/);
+      assert.match(message, /postgres/);
     }
     assert.ok(configError(["--backend", ""]) instanceof ConfigError);
   });
@@ -250,6 +258,194 @@ describe("resolveConfig: TLS, auth file and the remote-access rule", () => {
   });
 });
 
+describe("resolveConfig: the Redis backend's options", () => {
+  const PASSWORD = "hunter2-Secret";
+
+  it("reads each option from its flag, its variable and the file, the flag winning, with DEFAULT_REDIS_OPTIONS as defaults", () => {
+    const argv = [
+      "--redis-url", "rediss://app@redis.example:6380/3",
+      "--redis-cluster", "10.0.0.1:7000, [::1]:7001,redis-b.example:7002",
+      "--redis-prefix", "team-a:",
+      "--redis-wait-replicas", "2",
+      "--redis-wait-timeout-ms", "500",
+      "--redis-recheck-ms", "250",
+      "--redis-command-timeout-ms", "750",
+    ];
+    assert.deepEqual(resolveConfig(argv, { STATEWARD_REDIS_PASSWORD: PASSWORD }).redis, {
+      url: "rediss://app@redis.example:6380/3",
+      cluster: ["10.0.0.1:7000", "[::1]:7001", "redis-b.example:7002"],
+      prefix: "team-a:",
+      password: PASSWORD,
+      waitReplicas: 2,
+      waitTimeoutMs: 500,
+      recheckMs: 250,
+      commandTimeoutMs: 750,
+    });
+    const env = {
+      STATEWARD_REDIS_URL: "redis://127.0.0.1:7777",
+      STATEWARD_REDIS_CLUSTER: "127.0.0.1:7000",
+      STATEWARD_REDIS_PREFIX: "env:",
+      STATEWARD_REDIS_WAIT_REPLICAS: "1",
+      STATEWARD_REDIS_WAIT_TIMEOUT_MS: "60000",
+      STATEWARD_REDIS_RECHECK_MS: "10",
+      STATEWARD_REDIS_COMMAND_TIMEOUT_MS: "50",
+    };
+    assert.deepEqual(resolveConfig([], env).redis, {
+      url: "redis://127.0.0.1:7777",
+      cluster: ["127.0.0.1:7000"],
+      prefix: "env:",
+      password: "",
+      waitReplicas: 1,
+      waitTimeoutMs: 60_000,
+      recheckMs: 10,
+      commandTimeoutMs: 50,
+    });
+    assert.equal(resolveConfig(["--redis-prefix", "flag:"], env).redis.prefix, "flag:");
+    const file = ['redis-url = "redis://file-host:6000/1"', 'redis-cluster = ""', 'redis-prefix = "file:"', "redis-recheck-ms = 20"].join("\n");
+    const fromFile = resolveConfig(["--config", "s.toml"], { STATEWARD_REDIS_RECHECK_MS: "30" }, () => file).redis;
+    assert.deepEqual(
+      { url: fromFile.url, cluster: fromFile.cluster, prefix: fromFile.prefix, recheckMs: fromFile.recheckMs },
+      { url: "redis://file-host:6000/1", cluster: [], prefix: "file:", recheckMs: 30 },
+    );
+    assert.deepEqual(resolveConfig([], {}).redis, DEFAULT_REDIS_OPTIONS);
+    const docs = new Map(OPTION_DOCS.map((doc) => [doc.env, doc.default]));
+    assert.equal(docs.get("STATEWARD_REDIS_URL"), DEFAULT_REDIS_OPTIONS.url);
+    assert.equal(docs.get("STATEWARD_REDIS_PREFIX"), DEFAULT_REDIS_OPTIONS.prefix);
+    assert.equal(docs.get("STATEWARD_REDIS_RECHECK_MS"), String(DEFAULT_REDIS_OPTIONS.recheckMs));
+    assert.equal(docs.get("STATEWARD_REDIS_COMMAND_TIMEOUT_MS"), String(DEFAULT_REDIS_OPTIONS.commandTimeoutMs));
+  });
+
+  it("accepts redis:// and rediss:// URLs with a host, and refuses others naming --redis-url and the rule", () => {
+    for (const url of ["redis://localhost", "redis://127.0.0.1:6379", "rediss://user:pw@redis.example:6380/15", "redis://[::1]:6379/0", "redis://h/", "REDIS://h"]) {
+      assert.equal(resolveConfig(["--redis-url", url], {}).redis.url, url, url);
+    }
+    for (const [url, rule] of [
+      ["http://127.0.0.1:6379", /must start with redis:\/\/ or rediss:\/\//],
+      ["127.0.0.1:6379", /must start with redis:\/\/ or rediss:\/\//],
+      ["redis://", /must be a URL|must name a host/],
+      ["redis:///0", /must name a host/],
+      ["redis://h:0", /port from 1 to 65535/],
+      ["redis://h:65536", /must be a URL/],
+      ["redis://h/16", /database number from 0 to 15/],
+      ["redis://h/db", /database number from 0 to 15/],
+      ["redis://h/0?timeout=1", /query or fragment/],
+      ["not a url", /must start with redis:\/\/ or rediss:\/\//],
+      ["redis://h:port", /must be a URL/],
+    ] as const) {
+      const message = configError(["--redis-url", url]).message;
+      assert.match(message, /--redis-url/, url);
+      assert.match(message, /STATEWARD_REDIS_URL/, url);
+      assert.match(message, rule, url);
+    }
+  });
+
+  it("never repeats the URL's password in an error, and counts it among the secret values", () => {
+    for (const url of [`redis://app:${PASSWORD}@h/99`, `http://app:${PASSWORD}@h`, `redis://app:${PASSWORD}@`, `app:${PASSWORD}@h:6379`]) {
+      for (const message of [configError(["--redis-url", url]).message, configError([], { STATEWARD_REDIS_URL: url }).message]) {
+        assert.ok(!message.includes(PASSWORD), message);
+        assert.match(message, /\*\*\*@/, message);
+      }
+      const file = `redis-url = ${JSON.stringify(url)}`;
+      assert.throws(
+        () => resolveConfig(["--config", "s.toml"], {}, () => file),
+        (error: Error) => error instanceof ConfigError && !error.message.includes(PASSWORD) && /redis-url/.test(error.message),
+      );
+    }
+    const encoded = resolveConfig(["--redis-url", `redis://app:${encodeURIComponent("p@ss w")}@h`], {});
+    assert.deepEqual([...secretValues(encoded)].sort(), ["p%40ss%20w", "p@ss w"]);
+    const both = resolveConfig(["--redis-url", "redis://app:urlpw@h"], { STATEWARD_REDIS_PASSWORD: PASSWORD });
+    assert.deepEqual([...secretValues(both)].sort(), [PASSWORD, "urlpw"].sort());
+  });
+
+  it("reads --redis-cluster as host:port seeds (empty: none) and refuses a bad seed, naming the flag and the rule", () => {
+    assert.deepEqual(resolveConfig(["--redis-cluster", ""], {}).redis.cluster, []);
+    assert.deepEqual(resolveConfig(["--redis-cluster", " , "], {}).redis.cluster, []);
+    assert.deepEqual(resolveConfig(["--redis-cluster", "a:1,b.example:65535"], {}).redis.cluster, ["a:1", "b.example:65535"]);
+    for (const seeds of ["127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "h:port", "::1:7000", "[zz]:7000", "h:7000,h", "bad host:7000"]) {
+      const message = configError(["--redis-cluster", seeds]).message;
+      assert.match(message, /--redis-cluster/, seeds);
+      assert.match(message, /STATEWARD_REDIS_CLUSTER/, seeds);
+      assert.match(message, /comma-separated list of host:port \(each port 1 to 65535/, seeds);
+    }
+  });
+
+  it("takes a --redis-prefix of 1 to 64 visible ASCII characters without braces", () => {
+    assert.equal(resolveConfig(["--redis-prefix", "x"], {}).redis.prefix, "x");
+    assert.equal(resolveConfig(["--redis-prefix", "p".repeat(64)], {}).redis.prefix, "p".repeat(64));
+    for (const prefix of ["", "p".repeat(65), "a b:", "{tag}:", "a}", "é:", "tab\t"]) {
+      const message = configError(["--redis-prefix", prefix]).message;
+      assert.match(message, /--redis-prefix.*STATEWARD_REDIS_PREFIX.*1 to 64 visible ASCII characters, without spaces, \{ or \}/, JSON.stringify(prefix));
+    }
+  });
+
+  it("checks the ranges of the numeric Redis options at both ends", () => {
+    for (const [flag, min, max] of [
+      ["--redis-wait-replicas", 0, 16],
+      ["--redis-wait-timeout-ms", 1, 60_000],
+      ["--redis-recheck-ms", 10, 60_000],
+      ["--redis-command-timeout-ms", 50, 60_000],
+    ] as const) {
+      assert.doesNotThrow(() => resolveConfig([flag, String(min)], {}), flag);
+      assert.doesNotThrow(() => resolveConfig([flag, String(max)], {}), flag);
+      for (const value of [String(max + 1), "-1", "1.5", "x", ...(min > 0 ? [String(min - 1)] : [])]) {
+        assert.match(configError([`${flag}=${value}`]).message, new RegExp(`${flag}.*must be an integer from ${min} to ${max}`), `${flag} ${value}`);
+      }
+    }
+  });
+
+  it("reads the password from STATEWARD_REDIS_PASSWORD only: no flag, no file key, and the value in no message", () => {
+    assert.equal(resolveConfig([], { STATEWARD_REDIS_PASSWORD: PASSWORD }).redis.password, PASSWORD);
+    assert.equal(resolveConfig([], { STATEWARD_REDIS_PASSWORD: "" }).redis.password, "");
+    for (const argv of [["--redis-password", PASSWORD], [`--redis-password=${PASSWORD}`]]) {
+      const message = configError(argv).message;
+      assert.match(message, /--redis-password is not a flag: only the environment variable STATEWARD_REDIS_PASSWORD sets it/);
+      assert.ok(!message.includes(PASSWORD), message);
+    }
+    for (const file of [`redis-password = ${JSON.stringify(PASSWORD)}`, "redis-password = 12345678"]) {
+      assert.throws(
+        () => resolveConfig(["--config", "s.toml"], {}, () => file),
+        (error: Error) =>
+          error instanceof ConfigError &&
+          /Key "redis-password" .* is not allowed: only the environment variable STATEWARD_REDIS_PASSWORD sets it/.test(error.message) &&
+          !error.message.includes(PASSWORD) &&
+          !error.message.includes("12345678"),
+      );
+    }
+    const doc = OPTION_DOCS.find((option) => option.env === "STATEWARD_REDIS_PASSWORD");
+    assert.deepEqual(doc && { flag: doc.flag, placeholder: doc.placeholder, section: doc.section }, { flag: "", placeholder: "", section: "redis" });
+    assert.ok(SECRET_OPTIONS.some((option) => option.key === "password" && option.env === "STATEWARD_REDIS_PASSWORD"));
+    assert.deepEqual(secretValues(resolveConfig([], { STATEWARD_REDIS_PASSWORD: PASSWORD })), [PASSWORD]);
+  });
+
+  it("stateward --help lists the password as variable-only, shows no password, and serve's errors show none either", async function () {
+    this.timeout(30_000);
+    const cli = (args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> =>
+      new Promise((resolve) => {
+        execFile(
+          process.execPath,
+          ["--require", "tsx/cjs", path.resolve(__dirname, "../src/cli.ts"), ...args],
+          { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 20_000 },
+          (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code), out: stdout + stderr }),
+        );
+      });
+    const help = await cli(["serve", "--help"], { STATEWARD_REDIS_PASSWORD: PASSWORD, STATEWARD_REDIS_URL: `redis://u:${PASSWORD}@h` });
+    assert.equal(help.code, 0);
+    assert.match(help.out, /Redis backend \(--backend redis\):\n {2}--redis-url <url>\n/);
+    assert.match(help.out, /\n {2}STATEWARD_REDIS_PASSWORD \(environment variable only\)\n .*\n {6}default \(empty: none\)\n/);
+    assert.ok(!help.out.includes(PASSWORD));
+    for (const [args, env] of [
+      [["serve", "--redis-password", PASSWORD], {}],
+      [["serve", "--redis-url", `redis://u:${PASSWORD}@h/42`], {}],
+      [["serve", "--redis-url", `redis://u:${PASSWORD}@h`, "--redis-prefix", "{x}"], { STATEWARD_REDIS_PASSWORD: PASSWORD }],
+    ] as const) {
+      const result = await cli([...args], env);
+      assert.equal(result.code, 2, result.out);
+      assert.match(result.out, /--redis-/);
+      assert.ok(!result.out.includes(PASSWORD), result.out);
+    }
+  });
+});
+
 describe("isLoopbackHost", () => {
   it("recognises only loopback addresses", () => {
     for (const host of ["127.0.0.1", "127.255.255.254", "::1", "LOCALHOST", "::ffff:127.0.0.1"]) assert.ok(isLoopbackHost(host), host);
@@ -294,9 +490,18 @@ describe("OPTION_DOCS", () => {
       "--max-memory",
       "--expiry-interval-ms",
       "--expiry-slice-budget-ms",
+      "--redis-url",
+      "--redis-cluster",
+      "--redis-prefix",
+      "", // STATEWARD_REDIS_PASSWORD: the variable only
+      "--redis-wait-replicas",
+      "--redis-wait-timeout-ms",
+      "--redis-recheck-ms",
+      "--redis-command-timeout-ms",
     ]);
     for (const doc of OPTION_DOCS) {
-      assert.equal(doc.env, `STATEWARD_${doc.flag.slice(2).toUpperCase().replace(/-/g, "_")}`);
+      const name = doc.flag === "" ? "redis-password" : doc.flag.slice(2);
+      assert.equal(doc.env, `STATEWARD_${name.toUpperCase().replace(/-/g, "_")}`);
       assert.ok(doc.default.length > 0, doc.flag);
       assert.ok(doc.description.length > 10, doc.flag);
     }
@@ -314,11 +519,11 @@ describe("OPTION_DOCS", () => {
     assert.equal(byFlag.get("--backend"), config.backend);
   });
 
-  it("groups the options in sections server, security, limits, memory, in that order, each section's options together", () => {
-    assert.deepEqual(Object.keys(OPTION_SECTIONS), ["server", "security", "limits", "memory"]);
+  it("groups the options in sections server, security, limits, memory, redis, in that order, each section's options together", () => {
+    assert.deepEqual(Object.keys(OPTION_SECTIONS), ["server", "security", "limits", "memory", "redis"]);
     const sections = OPTION_DOCS.map((doc) => doc.section);
     const order = sections.filter((section, i) => i === 0 || sections[i - 1] !== section);
-    assert.deepEqual(order, ["server", "security", "limits", "memory"], "each section once, in order");
+    assert.deepEqual(order, ["server", "security", "limits", "memory", "redis"], "each section once, in order");
     const bySection = (section: string): string[] => OPTION_DOCS.filter((doc) => doc.section === section).map((doc) => doc.flag);
     assert.ok(bySection("server").includes("--backend") && bySection("server").includes("--port"));
     assert.deepEqual(bySection("limits"), [

@@ -129,6 +129,8 @@ describeEachBackend("limits (rule 13)", () => {
 
 // --max-memory and --max-apps are options of the memory backend: these assert through the API only,
 // so they run on every backend built on it (the memory backend, and the same behind a deferral).
+// On Redis its own maxmemory is the budget (server/test/redis/redis-memory.test.ts), and apps cost
+// nothing there, so there is no app limit.
 describeEachBackend("limits: the memory backend's budget and app registry (rule 13)", () => {
   describe("--max-memory 65536", () => {
     const t = useFakeServer(["--max-memory", "65536", "--max-item-bytes", "16384"]);
@@ -174,7 +176,7 @@ describeEachBackend("limits: the memory backend's budget and app registry (rule 
       assert.equal((await t().call.get({ app: "c" })).outcome, Outcome.OUTCOME_NOT_FOUND);
     });
   });
-});
+}, ["memory", "deferred"]);
 
 // Memory internals: the bytes the memory backend charges (stats()) and its active expiry sweep.
 describeEachTransport("limits: the memory budget (rule 13) (memory backend)", () => {

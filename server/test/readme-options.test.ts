@@ -11,8 +11,17 @@ function optionsBlock(): string[] {
   return block.split("\n");
 }
 
+/** The first cell of an option that only its environment variable sets (its doc has no flag). */
+const VARIABLE_ONLY = "(environment variable only)";
+
 function rowOf(doc: OptionDoc): string {
-  return `| \`${doc.flag}${doc.placeholder === "" ? "" : ` ${doc.placeholder}`}\` | \`${doc.env}\` | \`${doc.default}\` | ${doc.description.replace(/\|/g, "\\|")} |`;
+  const flag = doc.flag === "" ? VARIABLE_ONLY : `\`${doc.flag}${doc.placeholder === "" ? "" : ` ${doc.placeholder}`}\``;
+  return `| ${flag} | \`${doc.env}\` | \`${doc.default}\` | ${doc.description.replace(/\|/g, "\\|")} |`;
+}
+
+/** A row of an option: its first cell is a flag or {@link VARIABLE_ONLY}. */
+function isOptionRow(line: string): boolean {
+  return line.startsWith("| `--") || line.startsWith(`| ${VARIABLE_ONLY} |`);
 }
 
 /** A section heading line: `**<title>**` alone on its line. */
@@ -21,7 +30,7 @@ const HEADING = /^\*\*(.+)\*\*$/;
 /** The README's configuration tables must list every option exactly as the code defines it. */
 describe("README configuration table", () => {
   it("has one row per option, with its flag, variable, default and description", () => {
-    const rows = optionsBlock().filter((line) => line.startsWith("| `--"));
+    const rows = optionsBlock().filter(isOptionRow);
     assert.deepEqual(rows, OPTION_DOCS.map(rowOf));
   });
 
@@ -38,10 +47,10 @@ describe("README configuration table", () => {
     for (const line of lines) {
       const heading = HEADING.exec(line);
       if (heading !== null) section = heading[1];
-      else if (line.startsWith("| `--")) under.set(line, section);
+      else if (isOptionRow(line)) under.set(line, section);
     }
     for (const doc of OPTION_DOCS) {
-      assert.equal(under.get(rowOf(doc)), OPTION_SECTIONS[doc.section], `${doc.flag} sits under "${OPTION_SECTIONS[doc.section]}"`);
+      assert.equal(under.get(rowOf(doc)), OPTION_SECTIONS[doc.section], `${doc.flag || doc.env} sits under "${OPTION_SECTIONS[doc.section]}"`);
     }
   });
 });

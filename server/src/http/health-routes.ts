@@ -44,7 +44,8 @@ export function healthRoutes(state: ServingState): HttpRoutes {
     } else if (state.ready) {
       reply(response, 200, "ready");
     } else {
-      reply(response, 503, `not ready: ${state.phase === "starting" ? "starting" : "shutting down"}`);
+      const why = state.phase === "starting" ? "starting" : state.phase === "stopping" ? "shutting down" : "the session backend is unavailable";
+      reply(response, 503, `not ready: ${why}`);
     }
     return true;
   };

@@ -164,6 +164,13 @@ export interface BackendEvents {
   readonly onSessionEnd?: (app: string, sessionId: string, reason: SessionEndReason, at: number) => void;
   /** One active-expiry slice ran, taking `durationMs` of real time (for the slice-time metric). */
   readonly onExpirySlice?: (durationMs: number) => void;
+  /**
+   * A remote backend (Redis) became unreachable (false) or reachable again (true); called on
+   * changes only. The server reports NOT_SERVING meanwhile. An embedded backend never calls it.
+   */
+  readonly onAvailability?: (available: boolean) => void;
+  /** A remote backend's connection failed (`what` says which); for the log. Never carries session ids or data. */
+  readonly onBackendError?: (error: unknown, what: string) => void;
 }
 
 /**
@@ -173,6 +180,11 @@ export interface BackendEvents {
 export interface SessionBackend {
   /** The backend's name as in `--backend` (e.g. `memory`), for logs and metrics. */
   readonly name: string;
+  /**
+   * Connects a remote backend (Redis); the server awaits it before it serves, and fails to start
+   * if it rejects. An embedded backend has nothing to open.
+   */
+  open?(): Promise<void>;
   /** Reads a session without locking it (ASP.NET GetItem). */
   get(input: BackendGetInput, completion: Completion<GetResult>): Cancellation | undefined;
   /** Takes a session's exclusive lock (ASP.NET GetItemExclusive), creating it if asked. */

@@ -33,7 +33,9 @@ import type { Clock } from "../../src/store/clock";
 import { FakeClock } from "../../src/store/fake-clock";
 import { MemoryBackend } from "../../src/store/memory/memory-backend";
 import type { BackendCounts, SessionBackend } from "../../src/store/session-backend";
+import { RedisBackend } from "../../src/store/redis/redis-backend";
 import { DeferredBackend } from "./deferred-backend";
+import { sharedRedis } from "./redis-server";
 
 export { Outcome };
 export type { GetResponse, LockResponse, SetResponse, ReleaseResponse, ExpireResponse, RemoveResponse };
@@ -208,20 +210,30 @@ export const TRANSPORTS: readonly Transport[] = ["unary", "pipeline"];
 let registeringTransport: Transport = "unary";
 
 /**
- * The backends the conformance suite runs over: the memory backend as it is, and the same behind
- * {@link DeferredBackend}, which answers every operation on a later tick (an asynchronous backend).
+ * The backends the conformance suite runs over: the memory backend as it is, the same behind
+ * {@link DeferredBackend}, which answers every operation on a later tick (an asynchronous backend),
+ * and the Redis backend on a Redis of this test process (its own key prefix per server).
  */
-export type BackendKind = "memory" | "deferred";
+export type BackendKind = "memory" | "deferred" | "redis";
 
 /** Every backend the conformance suite runs over. */
-export const BACKEND_KINDS: readonly BackendKind[] = ["memory", "deferred"];
+export const BACKEND_KINDS: readonly BackendKind[] = ["memory", "deferred", "redis"];
 
 /** The backend of the suite being registered (read by useServer/useFakeServer at registration). */
 let registeringBackend: BackendKind = "memory";
 
+/** Tells the Redis-backed test servers apart on the one shared Redis. */
+let redisServers = 0;
+
 /** The server dependency that builds a backend of `kind`. */
-function backendFactory(kind: BackendKind): ServerDependencies["backend"] {
-  return kind === "memory" ? undefined : (context: BackendContext) => new DeferredBackend(createBackend(context));
+async function backendFactory(kind: BackendKind): Promise<ServerDependencies["backend"]> {
+  if (kind === "memory") return undefined;
+  if (kind === "deferred") return (context: BackendContext) => new DeferredBackend(createBackend(context));
+  const redis = await sharedRedis();
+  const prefix = `test-${process.pid}-${++redisServers}:`;
+  // A fake clock's time goes with every script; the system clock means Redis's own time, as deployed.
+  return (context: BackendContext) =>
+    new RedisBackend({ url: redis.url, prefix, recheckMs: 200 }, context.config.limits, context.clock === systemClock ? undefined : context.clock, context.events);
 }
 
 /**
@@ -230,8 +242,13 @@ function backendFactory(kind: BackendKind): ServerDependencies["backend"] {
  * API and {@link TestServer.counts}; a test that needs the fake clock's exact instants or memory
  * internals belongs in a {@link describeEachTransport} suite, which runs on the memory backend.
  */
-export function describeEachBackend(title: string, body: (this: Mocha.Suite) => void): void {
-  for (const backend of BACKEND_KINDS) {
+export function describeEachBackend(
+  title: string,
+  body: (this: Mocha.Suite) => void,
+  /** Only these backends (for rules of one backend's own options, e.g. the memory budget). */
+  only: readonly BackendKind[] = BACKEND_KINDS,
+): void {
+  for (const backend of only) {
     for (const transport of TRANSPORTS) {
       describe(`${title} [${backend}, ${transport}]`, function () {
         const previous = [registeringBackend, registeringTransport] as const;
@@ -347,7 +364,7 @@ export async function startTestServer(
   const transport = opts.transport ?? "unary";
   const backendKind = opts.backend ?? "memory";
   const config = resolveConfig(["--host", "127.0.0.1", "--port", "0", "--log-level", "silent", ...flags], {});
-  const backend = backendFactory(backendKind);
+  const backend = await backendFactory(backendKind);
   const server = await startServer(config, {
     clock,
     ...(opts.logger ? { logger: opts.logger } : {}),

@@ -1,6 +1,7 @@
 import type { LockResult } from "../operations";
 import type { BackendEvents, Completion } from "../session-backend";
-import { StoreError } from "../store-error";
+import type { StoreError } from "../store-error";
+import { tooManyWaiters } from "../waiter-limit";
 import type { MemoryCounters } from "./memory-stats";
 import type { SessionChanges } from "./session-changes";
 import { NOT_FOUND, type SessionResults } from "./session-results";
@@ -36,12 +37,7 @@ export class WaitQueues {
   queueFull(shard: SessionShard, slot: number): StoreError | undefined {
     const queue = shard.queues.get(slot);
     if (queue === undefined || queue.length < this.maxWaiters) return undefined;
-    return new StoreError(
-      "resource-exhausted",
-      "TOO_MANY_WAITERS",
-      `the session already has ${queue.length} waiting calls (--max-waiters ${this.maxWaiters})`,
-      { limit: String(this.maxWaiters) },
-    );
+    return tooManyWaiters(queue.length, this.maxWaiters);
   }
 
   /**
