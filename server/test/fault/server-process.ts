@@ -20,6 +20,8 @@ export interface ServerProcess {
   rss(): number;
   /** Stops it (SIGTERM, then SIGKILL after 3 s). */
   stop(): Promise<void>;
+  /** Sends `signal` (default SIGKILL: a crash, nothing cleaned up); resolves once it has exited. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /**
@@ -66,12 +68,21 @@ export async function startServerProcess(flags: readonly string[], env: NodeJS.P
     pid,
     rss: () => rssOf(pid),
     stop: () => stopProcess(child),
+    kill: (signal = "SIGKILL") => killProcess(child, signal),
   };
 }
 
 /** VmRSS of a process, in bytes. */
 export function rssOf(pid: number): number {
   return parseStatusMemory(readFileSync(`/proc/${pid}/status`, "utf8")).vmRssBytes;
+}
+
+/** Sends `signal` and resolves once the process has exited (at once if it has). */
+export function killProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill(signal);
+  return exited;
 }
 
 /** SIGTERM, then SIGKILL after 3 s; resolves once the process has exited (at once if it has). */

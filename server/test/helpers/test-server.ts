@@ -184,7 +184,8 @@ export function callsFor(client: SessionStateClient): Calls {
   return callsOf(startersFor(client));
 }
 
-function callsOf(s: Starters): Calls {
+/** Promisified calls over `s`: each call's response. */
+export function callsOf(s: Starters): Calls {
   return {
     get: (p, o) => s.get(p, o).response,
     lock: (p, o) => s.lock(p, o).response,
