@@ -28,8 +28,9 @@
  * Waking: when a lock is released (Set, Release, Remove, lease end), the script serves the queue:
  * the readers ahead of the first writer are answered with the data, and the first writer is granted
  * the lock; each answer is PUBLISHed to the channel of the waiter's node, `<prefix>wake:<node>`,
- * as `r <waiter> <version> <ttl>\n<data>`, `w <waiter> <lockId> <version> <ttl> <lease>\n<data>` or
- * `g <waiter>` (the session is gone). A removal or an expiry the scripts see publishes
+ * as `r <waiter>,<waiter>... <version> <ttl>\n<data>` (the readers of one node in one message, so
+ * the data goes once), `w <waiter> <lockId> <version> <ttl> <lease>\n<data>` or `g <waiter>` (the
+ * session is gone). A removal or an expiry the scripts see publishes
  * `removed <key>` or `expired <key>` on `<prefix>events`.
  *
  * Replies are arrays whose first element is a code: 1 ok, 0 not found, 2 locked, 3 queued, 4 queue
@@ -137,6 +138,9 @@ end
 -- After an unlock: readers ahead of the first writer get the data, the first writer the lock.
 local function serve()
   local data = nil
+  -- Readers are answered in one message per node: the data goes once, whatever their number.
+  local readers = {}
+  local nodes = {}
   while s.qn > 0 and s.lid == 0 and s.qh < s.qt do
     local field = 'q' .. string.format('%.0f', s.qh)
     local entry = redis.call('HGET', S, field)
@@ -150,13 +154,18 @@ local function serve()
         touch()
         if data == nil then data = redis.call('HGET', S, 'd') or '' end
         if kind == 'r' then
-          wake(node, 'r ' .. w .. ' ' .. string.format('%.0f', s.v) .. ' ' .. s.ttl .. '\n' .. data)
+          if readers[node] == nil then readers[node] = {} nodes[#nodes + 1] = node end
+          local list = readers[node]
+          list[#list + 1] = w
         else
           local id = grant(lease, node .. '|' .. w)
           wake(node, 'w ' .. w .. ' ' .. string.format('%.0f', id) .. ' ' .. string.format('%.0f', s.v) .. ' ' .. s.ttl .. ' ' .. lease .. '\n' .. data)
         end
       end
     end
+  end
+  for _, node in ipairs(nodes) do
+    wake(node, 'r ' .. table.concat(readers[node], ',') .. ' ' .. string.format('%.0f', s.v) .. ' ' .. s.ttl .. '\n' .. data)
   end
   if s.qn == 0 then put('qh', 0) put('qt', 0) end
 end
@@ -354,19 +363,33 @@ return done({1})
  * Reply: as Get or Lock (an answer), or {3, n, ...} still queued, or {5} withdrawn.
  */
 const WAITER = String.raw`
-settle()
 local mode = ARGV[7]
 local w = ARGV[5]
 local kind = ARGV[6]
 local lease = tonumber(ARGV[8])
-if s == nil then return done({0}) end
 local me = NODE .. '|' .. w
+-- The waiter's entry: at its number, or (a withdrawal whose number is not known) anywhere.
 local field = 'q' .. ARGV[4]
-local entry = redis.call('HGET', S, field)
-local mine = false
-if entry then
+local function isMine(entry)
+  if not entry then return false end
   local _, node, ew = parse(entry)
-  mine = node == NODE and ew == w
+  return node == NODE and ew == w
+end
+local queued = isMine(redis.call('HGET', S, field))
+if not queued and mode == 'withdraw' then
+  local head = tonumber(redis.call('HGET', S, 'qh')) or 0
+  local tail = tonumber(redis.call('HGET', S, 'qt')) or 0
+  for n = head, tail - 1 do
+    local f = 'q' .. string.format('%.0f', n)
+    if isMine(redis.call('HGET', S, f)) then field = f queued = true break end
+  end
+end
+settle()
+if s == nil then return done({0}) end
+local mine = queued and isMine(redis.call('HGET', S, field))
+-- A reader this very script served (its lease ended just now): its answer is the data as served.
+if queued and not mine and kind == 'r' and mode ~= 'withdraw' then
+  return done({1, s.v, s.ttl, redis.call('HGET', S, 'd') or ''})
 end
 if mine then
   if mode == 'poll' then

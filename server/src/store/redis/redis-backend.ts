@@ -257,7 +257,8 @@ export class RedisBackend implements SessionBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.waiters.close(shuttingDown());
+    // Withdrawals before the connection goes (each bounded by the command timeout).
+    await this.waiters.close(shuttingDown());
     await this.connection.close();
   }
 
@@ -286,6 +287,9 @@ export class RedisBackend implements SessionBackend {
           try {
             await this.connection.waitForReplicas(key, this.options.waitReplicas, this.options.waitTimeoutMs);
           } catch (error) {
+            // A lock the caller is not told about would be held by nobody: give it back.
+            const granted = result as Partial<LockResult>;
+            if (script === SCRIPTS.lock && granted.outcome === "ok" && granted.lockId !== undefined) void this.giveBack(key, granted.lockId);
             completion.reject(error);
             return;
           }
@@ -306,6 +310,15 @@ export class RedisBackend implements SessionBackend {
         this.waiters.settle(waiter, reply);
       },
     ).catch((error: unknown) => this.waiters.fail(waiter, error));
+  }
+
+  /** Releases `lockId` (best effort: if Redis is away too, the lock ends with its lease). */
+  private async giveBack(key: string, lockId: number): Promise<void> {
+    try {
+      await this.connection.run(SCRIPTS.release, key, [...this.head(), idArg(lockId)]);
+    } catch {
+      // The lease ends it.
+    }
   }
 
   private checkWaiter(waiter: RedisWaiter, mode: WaiterMode): Promise<ScriptReply> {

@@ -35,6 +35,8 @@ export class RedisWaiter implements Cancellation {
   timer: TimerHandle | undefined;
   /** Clock time at which its last script was sent: the time its reply's durations count from. */
   sentAt = 0;
+  /** A check of it is on its way to Redis (one at a time: two could queue it twice). */
+  checking = false;
 
   constructor(
     readonly waiters: RedisWaiters,
@@ -100,6 +102,7 @@ export class RedisWaiters {
     if (waiter.state === "answered") return;
     if (waiter.state === "withdrawn") {
       // Withdrawn while its first script was in flight: undo what that script did.
+      if (code === REPLY.QUEUED) waiter.queueNumber = num(reply, 1);
       if (code === REPLY.QUEUED || (code === REPLY.OK && waiter.kind === "w")) void this.undo(waiter);
       this.forget(waiter);
       return;
@@ -127,14 +130,20 @@ export class RedisWaiters {
   wake(message: Buffer): void {
     const header = message.indexOf(10);
     const head = (header < 0 ? message : message.subarray(0, header)).toString("latin1").split(" ");
-    const waiter = this.byId.get(head[1] ?? "");
+    const body = header < 0 ? Buffer.alloc(0) : message.subarray(header + 1);
+    if (head[0] === "r") {
+      // Every reader of this node that one release served: each gets its own copy of the data.
+      for (const id of (head[1] ?? "").split(",")) {
+        const reader = this.live(id);
+        if (reader !== undefined) this.answer(reader, { outcome: "ok", version: Number(head[2]), ttlSeconds: Number(head[3]), data: Buffer.from(body) });
+      }
+      return;
+    }
+    const waiter = this.live(head[1] ?? "");
     // An unknown waiter was withdrawn; its withdrawal released any lock granted to it.
-    if (waiter === undefined || waiter.state === "answered" || waiter.state === "withdrawn") return;
-    const data = header < 0 ? Buffer.alloc(0) : Buffer.from(message.subarray(header + 1));
+    if (waiter === undefined) return;
+    const data = Buffer.from(body);
     switch (head[0]) {
-      case "r":
-        this.answer(waiter, { outcome: "ok", version: Number(head[2]), ttlSeconds: Number(head[3]), data });
-        return;
       case "w":
         this.grantOrAnswer(waiter, {
           outcome: "ok",
@@ -152,19 +161,28 @@ export class RedisWaiters {
     }
   }
 
+  /** The waiter `id` if it still waits for an answer. */
+  private live(id: string): RedisWaiter | undefined {
+    const waiter = this.byId.get(id);
+    return waiter === undefined || waiter.state === "answered" || waiter.state === "withdrawn" ? undefined : waiter;
+  }
+
   /** Checks every queued waiter against Redis now (after a reconnect: wake-ups may have been lost). */
   recheckAll(): void {
     for (const waiter of this.byId.values()) if (waiter.state === "queued") this.check(waiter);
   }
 
-  /** Fails a waiter whose script failed (Redis unreachable): it has left whatever queue it joined. */
+  /**
+   * Fails a waiter whose script failed (Redis unreachable, a WAIT not confirmed). The script may
+   * have run all the same, so its queue entry, or a lock granted to it, is undone as far as Redis
+   * lets us (if not, the entry ends with its wait, a grant with its lease).
+   */
   fail(waiter: RedisWaiter, error: unknown): void {
     if (waiter.state === "answered") return;
-    if (waiter.state === "withdrawn") {
-      this.forget(waiter);
-      return;
-    }
+    const withdrawn = waiter.state === "withdrawn";
     this.finish(waiter, "answered");
+    void this.undo(waiter);
+    if (withdrawn) return;
     try {
       waiter.completion.reject(error);
     } catch (thrown) {
@@ -172,10 +190,27 @@ export class RedisWaiters {
     }
   }
 
-  /** Refuses every waiter with `error` (the backend closes). */
-  close(error: StoreError): void {
-    for (const waiter of [...this.byId.values()]) this.fail(waiter, error);
+  /**
+   * Refuses every waiter with `error` (the backend closes), and takes their entries (and any lock
+   * granted to them) out of Redis, so that other nodes do not hand a lock to a node that is gone.
+   * Resolves when those withdrawals are done.
+   */
+  async close(error: StoreError): Promise<void> {
+    const undone: Promise<void>[] = [];
+    for (const waiter of [...this.byId.values()]) {
+      if (waiter.state === "answered") continue;
+      const withdrawn = waiter.state === "withdrawn";
+      this.finish(waiter, "answered");
+      undone.push(this.undo(waiter));
+      if (withdrawn) continue;
+      try {
+        waiter.completion.reject(error);
+      } catch (thrown) {
+        this.events.onCallbackError?.(thrown);
+      }
+    }
     this.byId.clear();
+    await Promise.all(undone);
   }
 
   /** Cancellation.cancel: the caller is gone. The queue entry (or a lock granted meanwhile) is undone in Redis. */
@@ -253,11 +288,16 @@ export class RedisWaiters {
 
   private check(waiter: RedisWaiter): void {
     const driver = this.driver;
-    if (driver === undefined || waiter.state !== "queued") return;
+    if (driver === undefined || waiter.state !== "queued" || waiter.checking) return;
     const mode: WaiterMode = this.clock.now() >= waiter.deadline ? "timeout" : "poll";
+    waiter.checking = true;
     driver.check(waiter, mode).then(
-      (reply) => this.settle(waiter, reply),
+      (reply) => {
+        waiter.checking = false;
+        this.settle(waiter, reply);
+      },
       (error: unknown) => {
+        waiter.checking = false;
         // Redis away: a waiter whose time is up fails; the others try again at the next re-check.
         if (mode === "timeout") this.fail(waiter, error);
         else if (waiter.state === "queued") this.arm(waiter, this.recheckMs);
@@ -268,9 +308,8 @@ export class RedisWaiters {
   private async undo(waiter: RedisWaiter): Promise<void> {
     try {
       await this.driver?.check(waiter, "withdraw");
-    } catch (error) {
+    } catch {
       // Redis away: the entry ends with its deadline, a grant with its lease.
-      this.events.onCallbackError?.(error);
     }
   }
 
