@@ -112,6 +112,7 @@ export class RedisBackend implements SessionBackend {
   async open(): Promise<void> {
     try {
       await this.connection.connect([this.wakeChannel, this.eventsChannel], [this.expiredChannel]);
+      await this.connection.loadScripts(Object.values(SCRIPTS));
       await this.connection.enableExpiryEvents();
     } catch (error) {
       await this.connection.close();

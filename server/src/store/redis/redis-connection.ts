@@ -123,6 +123,16 @@ export class RedisConnection {
     await this.subscribe(channels, keyEvents);
   }
 
+  /**
+   * Loads `scripts` into Redis (every master of a cluster), so that the first calls find them: a
+   * call that meets NOSCRIPT goes out again, behind calls sent after it.
+   */
+  async loadScripts(scripts: readonly LuaScript[]): Promise<void> {
+    for (const client of await this.masters()) {
+      for (const script of scripts) await client.sendCommand(["SCRIPT", "LOAD", script.source]);
+    }
+  }
+
   /** Runs `script` on the session `key` with `args`; rejects with a StoreError when Redis cannot answer. */
   async run(script: LuaScript, key: string, args: readonly string[] | readonly (string | Buffer)[]): Promise<ScriptReply> {
     const started = Date.now();
@@ -170,8 +180,7 @@ export class RedisConnection {
 
   /** SCANs the keys matching `pattern` on every master, calling `visit` with each batch. */
   async scan(pattern: string, visit: (keys: readonly string[]) => Promise<void>): Promise<void> {
-    const clients = this.client !== undefined ? [this.client] : await Promise.all((this.cluster as NonNullable<typeof this.cluster>).masters.map((m) => (this.cluster as NonNullable<typeof this.cluster>).nodeClient(m)));
-    for (const client of clients) {
+    for (const client of await this.masters()) {
       let cursor = "0";
       do {
         const [next, keys] = await client.sendCommand<[string, string[]]>(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"]);
@@ -198,7 +207,7 @@ export class RedisConnection {
    * Redis performs itself.
    */
   async enableExpiryEvents(): Promise<boolean> {
-    const clients = this.client !== undefined ? [this.client] : await Promise.all((this.cluster as NonNullable<typeof this.cluster>).masters.map((m) => (this.cluster as NonNullable<typeof this.cluster>).nodeClient(m)));
+    const clients = await this.masters();
     try {
       for (const client of clients) {
         const reply = await client.sendCommand<string[]>(["CONFIG", "GET", "notify-keyspace-events"]);
@@ -213,6 +222,13 @@ export class RedisConnection {
       this.events.onError(error, "enabling keyspace notifications (CONFIG SET notify-keyspace-events Ex)");
       return false;
     }
+  }
+
+  /** A client of the single Redis, or one per master of the cluster. */
+  private async masters(): Promise<ReturnType<typeof createClient>[]> {
+    if (this.client !== undefined) return [this.client];
+    const cluster = this.cluster as NonNullable<typeof this.cluster>;
+    return Promise.all(cluster.masters.map((master) => cluster.nodeClient(master))) as Promise<ReturnType<typeof createClient>[]>;
   }
 
   /** Closes every connection. */
