@@ -71,6 +71,8 @@ export class RedisConnection {
   private readonly cluster: ReturnType<typeof createCluster> | undefined;
   private subscriber: ReturnType<typeof createClient> | undefined;
   private available = true;
+  /** What the connection last failed with (an error code, never a password), for the start's message. */
+  private lastCause = "";
   private probe: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -102,7 +104,22 @@ export class RedisConnection {
       });
       this.cluster.on("error", (error: unknown) => this.lost(error, "cluster"));
     } else {
-      this.client = createClient({ url: options.url, ...common, socket });
+      // Every part of the URL given explicitly, so that the variable's password goes with the
+      // URL's user (node-redis would otherwise drop one or the other).
+      const url = new URL(options.url);
+      const database = url.pathname.replace(/^\//, "");
+      this.client = createClient({
+        ...common,
+        ...(url.username === "" ? {} : { username: decodeURIComponent(url.username) }),
+        ...(url.password === "" ? {} : { password: decodeURIComponent(url.password) }),
+        ...(database === "" ? {} : { database: Number(database) }),
+        socket: {
+          ...socket,
+          host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+          port: url.port === "" ? 6379 : Number(url.port),
+          ...(url.protocol === "rediss:" ? { tls: true as const, servername: url.hostname } : {}),
+        },
+      });
       this.client.on("error", (error: unknown) => this.lost(error, "connection"));
       this.client.on("ready", () => this.setAvailable(true));
     }
@@ -119,7 +136,7 @@ export class RedisConnection {
    */
   async connect(channels: readonly string[], keyEvents: readonly string[]): Promise<void> {
     const connected: Promise<unknown> = this.client !== undefined ? this.client.connect() : (this.cluster as NonNullable<typeof this.cluster>).connect();
-    await withTimeout(connected, this.options.commandTimeoutMs * 2, "connecting to Redis");
+    await withTimeout(connected, this.options.commandTimeoutMs * 2, "connecting to Redis", () => this.lastCause);
     await this.subscribe(channels, keyEvents);
   }
 
@@ -282,6 +299,7 @@ export class RedisConnection {
   /** Redis was lost: callers get UNAVAILABLE until it answers again (a probe checks it). */
   private lost(error: unknown, what: string): void {
     if (this.closed) return;
+    this.lastCause = causeOf(error);
     if (this.available) this.events.onError(error, `Redis ${what}`);
     this.setAvailable(false);
   }
@@ -327,13 +345,26 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/** A failure's code for a message: `WRONGPASS`, `ECONNREFUSED`... (Redis's messages never carry the password). */
+function causeOf(error: unknown): string {
+  if (!(error instanceof Error)) return "";
+  const code = (error as NodeJS.ErrnoException).code;
+  if (typeof code === "string") return code;
+  const word = /^[A-Z][A-Z_]+\b/.exec(error.message);
+  if (word === null) return errorName(error);
+  return word[0] === "WRONGPASS" || word[0] === "NOAUTH" ? `${word[0]}: Redis refused the user or password` : word[0];
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string, cause: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(backendUnavailable(`${what} took longer than ${ms} ms`)), ms);
+        timer = setTimeout(() => {
+          const last = cause();
+          reject(backendUnavailable(`${what} took longer than ${ms} ms${last === "" ? "" : ` (last error: ${last})`}`));
+        }, ms);
       }),
     ]);
   } finally {
