@@ -6,6 +6,7 @@
 import * as assert from "node:assert/strict";
 
 import { Outcome, type Calls } from "../helpers/test-server";
+import type { StatewardNode } from "./stateward-nodes";
 
 /** One critical section: the counter a client read under its lock, and that lock's id. */
 export interface Grant {
@@ -53,4 +54,28 @@ export function assertSerialised(grants: readonly Grant[], total: number): void 
     const previous = byRead[i - 1];
     if (previous !== undefined) assert.ok(grant.lockId > previous.lockId, `lock ids increase: ${previous.lockId} then ${grant.lockId}`);
   }
+}
+
+/**
+ * The shared scenario: `clients` clients spread over `nodes` (unary and Pipeline alternating by
+ * `unaryEvery`: the first half of each group of that many calls unary), each making `each` locked increments of one counter; every node then reads
+ * the exact total, and the grants were serialised.
+ */
+export async function incrementsOverNodes(nodes: readonly StatewardNode[], clients: number, each: number, unaryEvery = 2): Promise<void> {
+  const [first] = nodes;
+  assert.ok(first);
+  await first.call.set({ sessionId: "counter", data: "0" });
+  const calls = Array.from({ length: clients }, (_, i) => {
+    const node = nodes[i % nodes.length];
+    assert.ok(node);
+    return i % unaryEvery < unaryEvery / 2 ? node.newCalls() : node.newPipelineCalls();
+  });
+  const grants: Grant[] = (await Promise.all(calls.map((c) => lockedIncrements(c, "counter", each)))).flat();
+  const total = clients * each;
+  for (const node of nodes) {
+    const read = await node.call.get({ sessionId: "counter" });
+    assert.equal(read.outcome, Outcome.OUTCOME_OK);
+    assert.equal(counterOf(read.data), total, `${node.name} reads ${total}`);
+  }
+  assertSerialised(grants, total);
 }

@@ -7,7 +7,7 @@ import * as assert from "node:assert/strict";
 
 import { startRedis, type RedisProcess } from "../helpers/redis-server";
 import { Outcome, expectStatus, grpc, withTimeout, type LockResponse, type Pending } from "../helpers/test-server";
-import { assertSerialised, counterOf, lockedIncrements, type Grant } from "./locked-increments";
+import { incrementsOverNodes } from "./locked-increments";
 import { uniquePrefix, useNodes, waitForWaitersOn, type StatewardNode } from "./stateward-nodes";
 
 /** How long a woken waiter may take after the release that woke it (it should be a few ms). */
@@ -192,23 +192,8 @@ describe("Redis backend: several nodes over one Redis", function () {
 
   it("32 clients spread over 3 nodes, 100 locked increments each, end exactly at 3,200 with increasing lock ids", async function () {
     this.timeout(90_000);
-    const all = await nodes(3);
-    const [a] = all;
-    assert.ok(a);
-    await a.call.set({ sessionId: "counter", data: "0" });
-    const clients = Array.from({ length: 32 }, (_, i) => {
-      const node = all[i % all.length];
-      assert.ok(node);
-      // Half the clients call unary, half through a Pipeline stream of their own.
-      return i % 2 === 0 ? node.newCalls() : node.newPipelineCalls();
-    });
-    const grants: Grant[] = (await Promise.all(clients.map((calls) => lockedIncrements(calls, "counter", 100)))).flat();
-    for (const node of all) {
-      const read = await node.call.get({ sessionId: "counter" });
-      assert.equal(read.outcome, Outcome.OUTCOME_OK);
-      assert.equal(counterOf(read.data), 3200, `${node.name} reads 3,200`);
-    }
-    assertSerialised(grants, 3200);
+    // Half the clients call unary, half through a Pipeline stream of their own.
+    await incrementsOverNodes(await nodes(3), 32, 100, 2);
   });
 
   it("a node killed (SIGKILL) while holding locks: their leases end, waiters on the other nodes proceed, and its stale writes through another node are ABORTED", async () => {

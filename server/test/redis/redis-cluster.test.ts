@@ -7,7 +7,7 @@ import * as assert from "node:assert/strict";
 
 import { startRedisCluster, type RedisCluster } from "../helpers/redis-server";
 import { Outcome } from "../helpers/test-server";
-import { assertSerialised, counterOf, lockedIncrements, type Grant } from "./locked-increments";
+import { assertSerialised, counterOf, incrementsOverNodes, lockedIncrements, type Grant } from "./locked-increments";
 import { sessionHashTag, uniquePrefix, useNodes, type StatewardNode } from "./stateward-nodes";
 
 describe("Redis backend: a three-master Redis Cluster", function () {
@@ -30,18 +30,7 @@ describe("Redis backend: a three-master Redis Cluster", function () {
   }
 
   it("32 clients over 2 nodes, 100 locked increments each, end exactly at 3,200 with increasing lock ids", async () => {
-    const all = await nodes(2);
-    const [a] = all;
-    assert.ok(a);
-    await a.call.set({ sessionId: "counter", data: "0" });
-    const clients = Array.from({ length: 32 }, (_, i) => {
-      const node = all[i % all.length];
-      assert.ok(node);
-      return i % 4 < 2 ? node.newCalls() : node.newPipelineCalls();
-    });
-    const grants: Grant[] = (await Promise.all(clients.map((calls) => lockedIncrements(calls, "counter", 100)))).flat();
-    for (const node of all) assert.equal(counterOf((await node.call.get({ sessionId: "counter" })).data), 3200, `${node.name} reads 3,200`);
-    assertSerialised(grants, 3200);
+    await incrementsOverNodes(await nodes(2), 32, 100, 4);
   });
 
   it("a session in use while its slot moves to another master, then to the third: no call fails, the count is exact", async () => {
