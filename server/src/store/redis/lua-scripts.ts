@@ -30,7 +30,8 @@
  * the lock; each answer is PUBLISHed to the channel of the waiter's node, `<prefix>wake:<node>`,
  * as `r <waiter>,<waiter>... <version> <ttl>\n<data>` (the readers of one node in one message, so
  * the data goes once), `w <waiter> <lockId> <version> <ttl> <lease>\n<data>` or `g <waiter>` (the
- * session is gone). A removal or an expiry the scripts see publishes
+ * session is gone), or `t <waiter>` (its wait was over when its turn came: its node answers it as a
+ * wait that ended). A removal or an expiry the scripts see publishes
  * `removed <key>` or `expired <key>` on `<prefix>events`.
  *
  * Replies are arrays whose first element is a code: 1 ok, 0 not found, 2 locked, 3 queued, 4 queue
@@ -149,8 +150,11 @@ local function serve()
       redis.call('HDEL', S, field)
       put('qn', s.qn - 1)
       local kind, node, w, deadline, lease = parse(entry)
-      -- A waiter whose wait is over (its node times it out itself, or is gone) is skipped.
-      if deadline >= nowMs then
+      -- A waiter whose wait is over is skipped; its node (if it is still there) is told, and
+      -- answers it as a wait that ended now.
+      if deadline < nowMs then
+        wake(node, 't ' .. w)
+      else
         touch()
         if data == nil then data = redis.call('HGET', S, 'd') or '' end
         if kind == 'r' then

@@ -158,6 +158,10 @@ export class RedisWaiters {
       case "g":
         this.answer(waiter, NOT_FOUND);
         return;
+      case "t":
+        // Its turn came after its wait was over: asked again now, it is answered as a wait that ended.
+        this.check(waiter);
+        return;
     }
   }
 
