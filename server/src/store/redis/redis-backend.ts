@@ -94,7 +94,6 @@ export class RedisBackend implements SessionBackend {
     const prefix = this.options.prefix;
     this.wakeChannel = `${prefix}wake:${this.node}`;
     this.eventsChannel = `${prefix}events`;
-    this.expiredChannel = `__keyevent@${databaseOf(this.options)}__:expired`;
     this.waiters = new RedisWaiters(this.clock, this.options.recheckMs, this.maxWaiters, events);
     this.waiters.attach({ check: (waiter, mode) => this.checkWaiter(waiter, mode) });
     this.connection = new RedisConnection(this.options, {
@@ -106,6 +105,7 @@ export class RedisBackend implements SessionBackend {
       onResubscribed: () => this.waiters.recheckAll(),
       onError: (error, what) => events.onBackendError?.(error, what),
     });
+    this.expiredChannel = `__keyevent@${this.connection.database}__:expired`;
   }
 
   /** Connects to Redis and subscribes; rejects (naming no password) if Redis cannot be reached. */
@@ -275,7 +275,7 @@ export class RedisBackend implements SessionBackend {
 
   /** Runs a script that answers at once; `read` turns its reply into the answer (or throws a refusal). */
   private run<R>(script: LuaScript, key: string, args: readonly (string | Buffer)[], completion: Completion<R>, read: (reply: ScriptReply) => R, writes = false): void {
-    this.connection.run(script, key, [...this.head(), ...args]).then(
+    this.connection.run(script, key, this.head(), args).then(
       async (reply) => {
         let result: R;
         try {
@@ -304,7 +304,7 @@ export class RedisBackend implements SessionBackend {
   /** The first script of a call that may wait: its answer, or its place in the queue. */
   private start(waiter: RedisWaiter, script: LuaScript, args: readonly string[]): void {
     waiter.sentAt = this.clock.now();
-    this.connection.run(script, waiter.key, [...this.head(), ...args]).then(
+    this.connection.run(script, waiter.key, this.head(), args).then(
       async (reply) => {
         if (waiter.kind === "w" && num(reply, 0) === REPLY.OK) this.lockGrants++;
         if (this.options.waitReplicas > 0 && waiter.kind === "w") await this.connection.waitForReplicas(waiter.key, this.options.waitReplicas, this.options.waitTimeoutMs);
@@ -316,7 +316,7 @@ export class RedisBackend implements SessionBackend {
   /** Releases `lockId` (best effort: if Redis is away too, the lock ends with its lease). */
   private async giveBack(key: string, lockId: number): Promise<void> {
     try {
-      await this.connection.run(SCRIPTS.release, key, [...this.head(), idArg(lockId)]);
+      await this.connection.run(SCRIPTS.release, key, this.head(), [idArg(lockId)]);
     } catch {
       // The lease ends it.
     }
@@ -325,8 +325,7 @@ export class RedisBackend implements SessionBackend {
   private checkWaiter(waiter: RedisWaiter, mode: WaiterMode): Promise<ScriptReply> {
     waiter.sentAt = this.clock.now();
     const left = Math.max(0, Math.floor(waiter.deadline - waiter.sentAt));
-    return this.connection.run(SCRIPTS.waiter, waiter.key, [
-      ...this.head(),
+    return this.connection.run(SCRIPTS.waiter, waiter.key, this.head(), [
       String(waiter.queueNumber),
       waiter.id,
       waiter.kind,
@@ -382,13 +381,6 @@ export class RedisBackend implements SessionBackend {
 /** A lock id or version as a script argument (above 2^53, `Infinity`: larger than any, matching none). */
 function idArg(value: number): string {
   return Number.isFinite(value) ? String(value) : "1e300";
-}
-
-/** The database number of a `redis://host/3` URL (0 by default, and always in a cluster). */
-function databaseOf(options: RedisOptions): number {
-  if (options.cluster.length > 0) return 0;
-  const path = new URL(options.url).pathname.replace(/^\//, "");
-  return path === "" ? 0 : Number(path);
 }
 
 /** `text` with the glob characters of SCAN MATCH escaped. */

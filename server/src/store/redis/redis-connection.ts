@@ -69,6 +69,8 @@ function errorName(error: unknown): string {
 export class RedisConnection {
   private readonly client: ReturnType<typeof createClient> | undefined;
   private readonly cluster: ReturnType<typeof createCluster> | undefined;
+  /** The database of a `redis://host/3` URL (0 by default, and always in a cluster). */
+  readonly database: number;
   private subscriber: ReturnType<typeof createClient> | undefined;
   private available = true;
   /** What the connection last failed with (an error code, never a password), for the start's message. */
@@ -85,39 +87,34 @@ export class RedisConnection {
       // Reconnect fast: calls fail while Redis is away and must work again soon after it is back.
       reconnectStrategy: (retries: number): number => Math.min(20 * 2 ** retries, 500),
     };
-    // STATEWARD_REDIS_PASSWORD serves a URL without a password (with the URL's user, or the default user).
-    const urlPassword = new URL(options.url).password;
+    // Every part of the URL is given to node-redis explicitly, so that STATEWARD_REDIS_PASSWORD
+    // (for a URL without a password) goes with the URL's user; node-redis would drop one or the other.
+    const url = new URL(options.url);
+    const password = url.password !== "" ? decodeURIComponent(url.password) : options.password;
     const common = {
       disableOfflineQueue: true,
-      ...(options.password === "" || urlPassword !== "" ? {} : { password: options.password }),
+      ...(url.username === "" ? {} : { username: decodeURIComponent(url.username) }),
+      ...(password === "" ? {} : { password }),
     };
+    const tls = url.protocol === "rediss:";
     if (options.cluster.length > 0) {
-      const url = new URL(options.url);
+      this.database = 0;
       this.cluster = createCluster({
         rootNodes: options.cluster.map((node) => ({ url: `${url.protocol}//${node}` })),
-        defaults: {
-          ...common,
-          ...(url.username === "" ? {} : { username: decodeURIComponent(url.username) }),
-          ...(url.password === "" ? {} : { password: decodeURIComponent(url.password) }),
-          socket: { ...socket, ...(url.protocol === "rediss:" ? { tls: true as const } : {}) },
-        },
+        defaults: { ...common, socket: { ...socket, ...(tls ? { tls: true as const } : {}) } },
       });
       this.cluster.on("error", (error: unknown) => this.lost(error, "cluster"));
     } else {
-      // Every part of the URL given explicitly, so that the variable's password goes with the
-      // URL's user (node-redis would otherwise drop one or the other).
-      const url = new URL(options.url);
       const database = url.pathname.replace(/^\//, "");
+      this.database = database === "" ? 0 : Number(database);
       this.client = createClient({
         ...common,
-        ...(url.username === "" ? {} : { username: decodeURIComponent(url.username) }),
-        ...(url.password === "" ? {} : { password: decodeURIComponent(url.password) }),
-        ...(database === "" ? {} : { database: Number(database) }),
+        database: this.database,
         socket: {
           ...socket,
           host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
           port: url.port === "" ? 6379 : Number(url.port),
-          ...(url.protocol === "rediss:" ? { tls: true as const, servername: url.hostname } : {}),
+          ...(tls ? { tls: true as const, servername: url.hostname } : {}),
         },
       });
       this.client.on("error", (error: unknown) => this.lost(error, "connection"));
@@ -150,20 +147,23 @@ export class RedisConnection {
     }
   }
 
-  /** Runs `script` on the session `key` with `args`; rejects with a StoreError when Redis cannot answer. */
-  async run(script: LuaScript, key: string, args: readonly string[] | readonly (string | Buffer)[]): Promise<ScriptReply> {
+  /**
+   * Runs `script` on the session `key` with the arguments `head` then `args` (kept apart so that
+   * the command array is built once); rejects with a StoreError when Redis cannot answer.
+   */
+  async run(script: LuaScript, key: string, head: readonly string[], args: readonly (string | Buffer)[]): Promise<ScriptReply> {
     const started = Date.now();
-    let evalSha = true;
+    const command: (string | Buffer)[] = ["EVALSHA", script.sha1, "1", key, ...head, ...args];
     for (let attempt = 0; ; attempt++) {
       try {
-        const command = evalSha ? ["EVALSHA", script.sha1, "1", key, ...args] : ["EVAL", script.source, "1", key, ...args];
         const reply = await this.send<ScriptReply>(key, command);
         this.setAvailable(true);
         return reply;
       } catch (error) {
         const message = error instanceof Error ? error.message : "";
-        if (message.startsWith("NOSCRIPT") && evalSha) {
-          evalSha = false;
+        if (message.startsWith("NOSCRIPT") && command[0] === "EVALSHA") {
+          command[0] = "EVAL";
+          command[1] = script.source;
           continue;
         }
         if (message.startsWith("OOM")) throw memoryFull();
