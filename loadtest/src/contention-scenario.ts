@@ -6,7 +6,7 @@ import os from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { systemClock } from "./clock";
 import { durationFlag, reproduceCommand } from "./command-line";
-import { runContention, type ContentionResult } from "./contention";
+import { runContention, suiteContentionOptions, type ContentionResult } from "./contention";
 import { gcTimeline } from "./gc-timeline";
 import { GrpcUnarySessionOps } from "./grpc-unary-session-ops";
 import { intervalMsOf, summarizeIntervals } from "./interval-timeline";
@@ -104,18 +104,7 @@ export async function runContentionScenario(context: RunContext, target: LoadTar
     let result: ContentionResult;
     try {
       result = await runContention(
-        {
-          mode,
-          clients,
-          sessionId: `contended-${mode}-${Date.now()}`,
-          durationMs: options.durationMs,
-          pollMs: options.pollMs,
-          waitMs: 10_000,
-          workMs: options.workMs,
-          leaseMs: options.leaseMs,
-          graceMs: 20_000,
-          intervalMs: intervalMsOf(options),
-        },
+        suiteContentionOptions(mode, clients, `contended-${mode}-${Date.now()}`, options.durationMs, options, intervalMsOf(options)),
         systemClock,
       );
     } finally {

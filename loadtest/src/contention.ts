@@ -38,6 +38,21 @@ export interface ContentionOptions {
   readonly intervalMs: number;
 }
 
+/**
+ * The options of a suite contention run (the contention group and the Redis handoff): each Lock
+ * waits up to 10 s, and a round is given up 20 s after the run's end.
+ */
+export function suiteContentionOptions(
+  mode: ContentionOptions["mode"],
+  clients: readonly SessionOps[],
+  sessionId: string,
+  durationMs: number,
+  options: Pick<ContentionOptions, "pollMs" | "workMs" | "leaseMs">,
+  intervalMs: number,
+): ContentionOptions {
+  return { mode, clients, sessionId, durationMs, pollMs: options.pollMs, waitMs: 10_000, workMs: options.workMs, leaseMs: options.leaseMs, graceMs: 20_000, intervalMs };
+}
+
 /** What a contention run measured. */
 export interface ContentionResult {
   /** Release-to-next-grant latency, µs. */

@@ -12,7 +12,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { suiteGroupCommand } from "./alternating-runs";
 import { systemClock } from "./clock";
 import { contentionRunResult } from "./contention-scenario";
-import { runContention, type ContentionResult } from "./contention";
+import { runContention, suiteContentionOptions, type ContentionResult } from "./contention";
 import { gcTimeline } from "./gc-timeline";
 import { intervalMsOf } from "./interval-timeline";
 import type { LiveCounters } from "./load-driver";
@@ -54,18 +54,7 @@ async function measureMode(context: RunContext, mode: "wait" | "poll", nodes: re
   let result: ContentionResult;
   try {
     result = await runContention(
-      {
-        mode,
-        clients,
-        sessionId: `handoff-${mode}-${Date.now()}`,
-        durationMs,
-        pollMs: options.pollMs,
-        waitMs: 10_000,
-        workMs: options.workMs,
-        leaseMs: options.leaseMs,
-        graceMs: 20_000,
-        intervalMs: intervalMsOf(modeContext.options),
-      },
+      suiteContentionOptions(mode, clients, `handoff-${mode}-${Date.now()}`, durationMs, options, intervalMsOf(modeContext.options)),
       systemClock,
     );
   } finally {

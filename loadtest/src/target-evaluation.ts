@@ -56,6 +56,11 @@ function numberExtra(run: RunResult | undefined, name: string): number | undefin
   return typeof value === "number" ? value : undefined;
 }
 
+/** `run`'s throughput over `baseline`'s, when both were measured. */
+function throughputRatio(run: RunResult | undefined, baseline: RunResult | undefined): number | undefined {
+  return run !== undefined && baseline !== undefined && baseline.throughput > 0 ? run.throughput / baseline.throughput : undefined;
+}
+
 function cpuRatio(run: RunResult | undefined, baseline: RunResult | undefined): number | undefined {
   if (run?.server === undefined || baseline?.server === undefined || baseline.server.cpuUsPerOp <= 0) return undefined;
   return run.server.cpuUsPerOp / baseline.server.cpuUsPerOp;
@@ -112,7 +117,7 @@ export function evaluateTargets(runs: readonly RunResult[]): TargetStanding[] {
     bound(
       "Critical sections vs polling",
       "≥ 20 × the critical sections per second of the 500 ms polling way",
-      wait !== undefined && poll !== undefined && poll.throughput > 0 ? wait.throughput / poll.throughput : undefined,
+      throughputRatio(wait, poll),
       20,
       (ratio) => `${formatRatio(ratio)} (${wait?.throughput.toFixed(0)} vs ${poll?.throughput.toFixed(1)} /s)`,
       true,
@@ -190,7 +195,7 @@ export function evaluateTargets(runs: readonly RunResult[]): TargetStanding[] {
     bound(
       "TLS: pipelined Get throughput",
       `pipelined Get over TLS with a token ≥ ${TLS_PIPELINE_GET_MIN_RATIO} × its plaintext throughput (issue 13; same run, alternating)`,
-      tlsGet !== undefined && plainGet !== undefined && plainGet.throughput > 0 ? tlsGet.throughput / plainGet.throughput : undefined,
+      throughputRatio(tlsGet, plainGet),
       TLS_PIPELINE_GET_MIN_RATIO,
       (ratio) => `${formatRatio(ratio)} (${Math.round(tlsGet?.throughput ?? 0).toLocaleString("en-US")} vs ${Math.round(plainGet?.throughput ?? 0).toLocaleString("en-US")} Get/s)`,
       true,
@@ -217,7 +222,7 @@ function issue14Targets(get: (id: string) => RunResult | undefined): TargetStand
       bound(
         `Redis backend: ${unit} throughput`,
         `Stateward over Redis (one node, pipelined) ≥ ${REDIS_BACKEND_MIN_RATIO} × the direct Redis + Lua baseline on the same Redis (issue 14)`,
-        stateward !== undefined && direct !== undefined && direct.throughput > 0 ? stateward.throughput / direct.throughput : undefined,
+        throughputRatio(stateward, direct),
         REDIS_BACKEND_MIN_RATIO,
         (ratio) =>
           `${formatRatio(ratio)} (${Math.round(stateward?.throughput ?? 0).toLocaleString("en-US")} vs ${Math.round(direct?.throughput ?? 0).toLocaleString("en-US")} /s; CPU/op Stateward ${stateward?.server?.cpuUsPerOp.toFixed(1) ?? "–"} + Redis ${stateward?.peer?.cpuUsPerOp.toFixed(1) ?? "–"} µs vs Redis ${direct?.server?.cpuUsPerOp.toFixed(1) ?? "–"} µs)`,
@@ -240,7 +245,7 @@ function issue14Targets(get: (id: string) => RunResult | undefined): TargetStand
     bound(
       "Redis handoff vs polling",
       `≥ ${REDIS_HANDOFF_MIN_POLLING_RATIO} × the critical sections per second of the 500 ms polling way, same nodes (issue 14)`,
-      wait !== undefined && poll !== undefined && poll.throughput > 0 ? wait.throughput / poll.throughput : undefined,
+      throughputRatio(wait, poll),
       REDIS_HANDOFF_MIN_POLLING_RATIO,
       (ratio) => `${formatRatio(ratio, 0)} (${wait?.throughput.toFixed(0)} vs ${poll?.throughput.toFixed(2)} /s)`,
       true,
@@ -254,7 +259,7 @@ function issue14Targets(get: (id: string) => RunResult | undefined): TargetStand
       bound(
         `Memory backend: ${unit} vs reference`,
         `pipelined ${unit} throughput of this build's memory backend ≥ ${MEMORY_REGRESSION_MIN_RATIO} × the reference build's (issue 14: within 5 %; same run, alternating)`,
-        current !== undefined && reference !== undefined && reference.throughput > 0 ? current.throughput / reference.throughput : undefined,
+        throughputRatio(current, reference),
         MEMORY_REGRESSION_MIN_RATIO,
         (ratio) =>
           `${formatRatio(ratio, 3)} (${Math.round(current?.throughput ?? 0).toLocaleString("en-US")} vs ${Math.round(reference?.throughput ?? 0).toLocaleString("en-US")} /s; server CPU/op ${formatRatio(cpuRatio(current, reference), 3)})`,
