@@ -132,6 +132,12 @@ const (
 	// after a backoff (the server reconnects by itself). Metadata: `backend` (its name).
 	// buf:lint:ignore ENUM_VALUE_PREFIX
 	ErrorReason_BACKEND_UNAVAILABLE ErrorReason = 23
+	// UNAVAILABLE: the change could not be written to the server's append-only log (--data-dir): the
+	// disk is full or failed. Nothing changed, in memory or on disk; reads go on. Retry after a
+	// backoff: writes succeed again once the disk recovers. Metadata: `cause` (the system error code,
+	// e.g. ENOSPC).
+	// buf:lint:ignore ENUM_VALUE_PREFIX
+	ErrorReason_PERSISTENCE_FAILED ErrorReason = 24
 )
 
 // Enum value maps for ErrorReason.
@@ -161,6 +167,7 @@ var (
 		21: "APP_NOT_ALLOWED",
 		22: "READ_ONLY_PRINCIPAL",
 		23: "BACKEND_UNAVAILABLE",
+		24: "PERSISTENCE_FAILED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -187,6 +194,7 @@ var (
 		"APP_NOT_ALLOWED":          21,
 		"READ_ONLY_PRINCIPAL":      22,
 		"BACKEND_UNAVAILABLE":      23,
+		"PERSISTENCE_FAILED":       24,
 	}
 )
 
@@ -221,7 +229,7 @@ var File_stateward_v1_errors_proto protoreflect.FileDescriptor
 
 const file_stateward_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x19stateward/v1/errors.proto\x12\fstateward.v1*\xa0\x04\n" +
+	"\x19stateward/v1/errors.proto\x12\fstateward.v1*\xb8\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rINVALID_FIELD\x10\x01\x12\x12\n" +
@@ -247,7 +255,8 @@ const file_stateward_v1_errors_proto_rawDesc = "" +
 	"\x12UNKNOWN_CREDENTIAL\x10\x14\x12\x13\n" +
 	"\x0fAPP_NOT_ALLOWED\x10\x15\x12\x17\n" +
 	"\x13READ_ONLY_PRINCIPAL\x10\x16\x12\x17\n" +
-	"\x13BACKEND_UNAVAILABLE\x10\x17BBZ@github.com/stateward/stateward/client/go/statewardv1;statewardv1b\x06proto3"
+	"\x13BACKEND_UNAVAILABLE\x10\x17\x12\x16\n" +
+	"\x12PERSISTENCE_FAILED\x10\x18BBZ@github.com/stateward/stateward/client/go/statewardv1;statewardv1b\x06proto3"
 
 var (
 	file_stateward_v1_errors_proto_rawDescOnce sync.Once

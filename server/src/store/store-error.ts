@@ -11,7 +11,7 @@ export type StoreErrorKind =
   | "resource-exhausted"
   /** A lock could no longer reach its caller before the caller's deadline. Nothing changed. */
   | "deadline-exceeded"
-  /** The store is shutting down, or its backend (Redis) cannot be reached. */
+  /** The store is shutting down, its backend (Redis) cannot be reached, or its log cannot be written. */
   | "unavailable";
 
 /**
@@ -32,7 +32,8 @@ export type StoreErrorReason =
   | "TOO_MANY_APPS"
   | "DEADLINE_TOO_CLOSE"
   | "SHUTTING_DOWN"
-  | "BACKEND_UNAVAILABLE";
+  | "BACKEND_UNAVAILABLE"
+  | "PERSISTENCE_FAILED";
 
 /** No metadata (shared, frozen). */
 const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});

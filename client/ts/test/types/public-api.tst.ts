@@ -189,7 +189,8 @@ describe("errors", () => {
       | "UNKNOWN_CREDENTIAL"
       | "APP_NOT_ALLOWED"
       | "READ_ONLY_PRINCIPAL"
-      | "BACKEND_UNAVAILABLE";
+      | "BACKEND_UNAVAILABLE"
+      | "PERSISTENCE_FAILED";
     expect<ServerReason>().type.toBe<Listed>();
     // ts-proto adds UNRECOGNIZED (-1) to every enum; it is no reason a server sends.
     expect<ServerReason>().type.toBe<Exclude<keyof typeof ErrorReason, "ERROR_REASON_UNSPECIFIED" | "UNRECOGNIZED">>();

@@ -165,6 +165,14 @@ export enum ErrorReason {
    * buf:lint:ignore ENUM_VALUE_PREFIX
    */
   BACKEND_UNAVAILABLE = 23,
+  /**
+   * PERSISTENCE_FAILED - UNAVAILABLE: the change could not be written to the server's append-only log (--data-dir): the
+   * disk is full or failed. Nothing changed, in memory or on disk; reads go on. Retry after a
+   * backoff: writes succeed again once the disk recovers. Metadata: `cause` (the system error code,
+   * e.g. ENOSPC).
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   */
+  PERSISTENCE_FAILED = 24,
   UNRECOGNIZED = -1,
 }
 
@@ -242,6 +250,9 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 23:
     case "BACKEND_UNAVAILABLE":
       return ErrorReason.BACKEND_UNAVAILABLE;
+    case 24:
+    case "PERSISTENCE_FAILED":
+      return ErrorReason.PERSISTENCE_FAILED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -299,6 +310,8 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "READ_ONLY_PRINCIPAL";
     case ErrorReason.BACKEND_UNAVAILABLE:
       return "BACKEND_UNAVAILABLE";
+    case ErrorReason.PERSISTENCE_FAILED:
+      return "PERSISTENCE_FAILED";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

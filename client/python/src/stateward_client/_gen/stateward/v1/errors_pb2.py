@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19stateward/v1/errors.proto\x12\x0cstateward.v1*\xa0\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x11\n\rINVALID_FIELD\x10\x01\x12\x12\n\x0eITEM_TOO_LARGE\x10\x02\x12\x13\n\x0fLOCKED_BY_OTHER\x10\x03\x12\x11\n\rSTALE_LOCK_ID\x10\x04\x12\x11\n\rLEASE_EXPIRED\x10\x05\x12\x10\n\x0cSESSION_GONE\x10\x06\x12\x14\n\x10VERSION_MISMATCH\x10\x07\x12\x11\n\rMEMORY_BUDGET\x10\x08\x12\x14\n\x10TOO_MANY_WAITERS\x10\t\x12\x11\n\rTOO_MANY_APPS\x10\n\x12\x13\n\x0f\x42\x41TCH_TOO_LARGE\x10\x0b\x12\x16\n\x12TOO_MANY_IN_FLIGHT\x10\x0c\x12\x1a\n\x16\x44UPLICATE_OPERATION_ID\x10\r\x12\x16\n\x12\x44\x45\x41\x44LINE_TOO_CLOSE\x10\x0e\x12\x17\n\x13OPERATION_CANCELLED\x10\x0f\x12\x13\n\x0f\x43LIENT_TOO_SLOW\x10\x10\x12\x14\n\x10WATCHER_TOO_SLOW\x10\x11\x12\x11\n\rSHUTTING_DOWN\x10\x12\x12\x16\n\x12MISSING_CREDENTIAL\x10\x13\x12\x16\n\x12UNKNOWN_CREDENTIAL\x10\x14\x12\x13\n\x0f\x41PP_NOT_ALLOWED\x10\x15\x12\x17\n\x13READ_ONLY_PRINCIPAL\x10\x16\x12\x17\n\x13\x42\x41\x43KEND_UNAVAILABLE\x10\x17\x42\x42Z@github.com/stateward/stateward/client/go/statewardv1;statewardv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19stateward/v1/errors.proto\x12\x0cstateward.v1*\xb8\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x11\n\rINVALID_FIELD\x10\x01\x12\x12\n\x0eITEM_TOO_LARGE\x10\x02\x12\x13\n\x0fLOCKED_BY_OTHER\x10\x03\x12\x11\n\rSTALE_LOCK_ID\x10\x04\x12\x11\n\rLEASE_EXPIRED\x10\x05\x12\x10\n\x0cSESSION_GONE\x10\x06\x12\x14\n\x10VERSION_MISMATCH\x10\x07\x12\x11\n\rMEMORY_BUDGET\x10\x08\x12\x14\n\x10TOO_MANY_WAITERS\x10\t\x12\x11\n\rTOO_MANY_APPS\x10\n\x12\x13\n\x0f\x42\x41TCH_TOO_LARGE\x10\x0b\x12\x16\n\x12TOO_MANY_IN_FLIGHT\x10\x0c\x12\x1a\n\x16\x44UPLICATE_OPERATION_ID\x10\r\x12\x16\n\x12\x44\x45\x41\x44LINE_TOO_CLOSE\x10\x0e\x12\x17\n\x13OPERATION_CANCELLED\x10\x0f\x12\x13\n\x0f\x43LIENT_TOO_SLOW\x10\x10\x12\x14\n\x10WATCHER_TOO_SLOW\x10\x11\x12\x11\n\rSHUTTING_DOWN\x10\x12\x12\x16\n\x12MISSING_CREDENTIAL\x10\x13\x12\x16\n\x12UNKNOWN_CREDENTIAL\x10\x14\x12\x13\n\x0f\x41PP_NOT_ALLOWED\x10\x15\x12\x17\n\x13READ_ONLY_PRINCIPAL\x10\x16\x12\x17\n\x13\x42\x41\x43KEND_UNAVAILABLE\x10\x17\x12\x16\n\x12PERSISTENCE_FAILED\x10\x18\x42\x42Z@github.com/stateward/stateward/client/go/statewardv1;statewardv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,5 +33,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z@github.com/stateward/stateward/client/go/statewardv1;statewardv1'
   _globals['_ERRORREASON']._serialized_start=44
-  _globals['_ERRORREASON']._serialized_end=588
+  _globals['_ERRORREASON']._serialized_end=612
 # @@protoc_insertion_point(module_scope)

@@ -30,6 +30,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     APP_NOT_ALLOWED: _ClassVar[ErrorReason]
     READ_ONLY_PRINCIPAL: _ClassVar[ErrorReason]
     BACKEND_UNAVAILABLE: _ClassVar[ErrorReason]
+    PERSISTENCE_FAILED: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_FIELD: ErrorReason
 ITEM_TOO_LARGE: ErrorReason
@@ -54,3 +55,4 @@ UNKNOWN_CREDENTIAL: ErrorReason
 APP_NOT_ALLOWED: ErrorReason
 READ_ONLY_PRINCIPAL: ErrorReason
 BACKEND_UNAVAILABLE: ErrorReason
+PERSISTENCE_FAILED: ErrorReason
