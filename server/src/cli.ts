@@ -10,14 +10,16 @@
  * OpenTelemetry (only when OTEL_* variables ask for it), then loads the server modules, so that the
  * SDK and any instrumentation it registers are in place before grpc-js is loaded.
  */
+import fs from "node:fs";
 import { createRequire } from "node:module";
-import { format } from "node:util";
+import { format, parseArgs } from "node:util";
 import { configFileExposure } from "./config-file-exposure";
 import { ConfigError, OPTION_DOCS, OPTION_SECTIONS, resolveConfig, secretValues, type OptionSection, type ServerConfig } from "./config";
 import { createLogger, type Logger } from "./logger";
 import type { ProcessTelemetry } from "./telemetry/telemetry-sdk";
 import { telemetryPlan } from "./telemetry/telemetry-plan";
 import { mintToken, TOKEN_USAGE, TokenUsageError } from "./security/token-command";
+import { repairDataDir } from "./store/durable/repair";
 import { statewardVersion } from "./version";
 
 /**
@@ -36,6 +38,8 @@ function usage(): string {
     "  stateward serve [options]   serve the stateward.v1.SessionState gRPC API",
     "  stateward token create --name NAME [--app APP]... [--access read-only|read-write]",
     "                              mint a bearer token and print its auth file entry",
+    "  stateward repair --data-dir DIR",
+    "                              keep the valid records of a damaged data directory (stop the server first)",
     "  stateward --help            show this help (also: stateward serve --help)",
     "  stateward --version         print the version (also: -V, stateward serve --version)",
     "",
@@ -165,6 +169,55 @@ function token(args: readonly string[]): void {
   }
 }
 
+const REPAIR_USAGE = [
+  "Usage: stateward repair --data-dir DIR",
+  "",
+  "Repairs a data directory the server refuses to start on (it names the damaged file and offset),",
+  "as redis-check-aof --fix does: the first damaged file is cut at its first bad record, and every",
+  "log after it is deleted; what was before the damage is kept. Stop the server first: the",
+  "directory is locked while one runs on it.",
+  "",
+].join("\n");
+
+/** `stateward repair --data-dir DIR`. */
+async function repair(args: readonly string[]): Promise<void> {
+  if (args.some(isHelp)) {
+    process.stdout.write(REPAIR_USAGE);
+    return;
+  }
+  let dir: string | undefined;
+  try {
+    const parsed = parseArgs({ args: [...args], options: { "data-dir": { type: "string" } }, strict: true, allowPositionals: false });
+    dir = parsed.values["data-dir"];
+  } catch (error) {
+    process.stderr.write(`stateward repair: ${error instanceof Error ? error.message : String(error)}\n\n${REPAIR_USAGE}`);
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
+  if (dir === undefined || dir === "") {
+    process.stderr.write(`stateward repair: --data-dir is required\n\n${REPAIR_USAGE}`);
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
+  if (!fs.existsSync(dir)) {
+    process.stderr.write(`stateward repair: the data directory ${dir} does not exist\n`);
+    process.exitCode = EXIT_FAILURE;
+    return;
+  }
+  try {
+    const report = await repairDataDir(dir);
+    if (report.actions.length === 0) {
+      process.stdout.write(`stateward repair: ${report.dir} has no damage; nothing changed\n`);
+      return;
+    }
+    for (const action of report.actions) process.stdout.write(`${action.file}: ${action.what}\n`);
+    process.stdout.write(`stateward repair: ${report.dir} repaired; the server will start on it\n`);
+  } catch (error) {
+    process.stderr.write(`stateward repair: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = EXIT_FAILURE;
+  }
+}
+
 async function main(args: readonly string[]): Promise<void> {
   const [command, ...rest] = args;
   if (isHelp(command)) {
@@ -177,6 +230,10 @@ async function main(args: readonly string[]): Promise<void> {
   }
   if (command === "token") {
     token(rest);
+    return;
+  }
+  if (command === "repair") {
+    await repair(rest);
     return;
   }
   if (command !== "serve") {

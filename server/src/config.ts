@@ -9,6 +9,8 @@ import net from "node:net";
 import { parseArgs } from "node:util";
 import { ConfigError } from "./config-error";
 import { readConfigFile, tomlTypeOf, type ConfigFile, type ReadTextFile } from "./config-file";
+import { FSYNC_POLICIES, type FsyncPolicy } from "./store/durable/log-writer";
+import { DEFAULT_PERSISTENCE_OPTIONS, type PersistenceOptions } from "./store/durable/persistence-options";
 import { DEFAULT_MEMORY_OPTIONS, type MemoryOptions } from "./store/memory/memory-options";
 import { DEFAULT_REDIS_OPTIONS, type RedisOptions } from "./store/redis/redis-options";
 import { redactRedisUrl, redisUrlPasswords, redisUrlProblem } from "./store/redis/redis-url";
@@ -119,6 +121,8 @@ export interface ServerConfig {
   readonly limits: SessionLimits;
   /** Options of the memory backend (one flag and variable per field). */
   readonly memory: MemoryOptions;
+  /** The memory backend's append-only log and snapshots (`--data-dir`; one flag and variable per field). */
+  readonly persistence: PersistenceOptions;
   /**
    * Options of the Redis backend (one flag and variable per field, except the password: variable
    * only). Resolved and checked whatever the backend, used only with `--backend redis`.
@@ -138,6 +142,7 @@ export const OPTION_SECTIONS = {
   security: "Security (TLS and credentials)",
   limits: "Session limits (every backend)",
   memory: "Memory backend (--backend memory)",
+  persistence: "Durability of the memory backend (--data-dir)",
   redis: "Redis backend (--backend redis)",
 } as const;
 
@@ -257,6 +262,22 @@ function logLevel(raw: string): LogLevel {
   return level;
 }
 
+function fsyncPolicy(raw: string): FsyncPolicy {
+  const text = raw.trim().toLowerCase();
+  const policy = FSYNC_POLICIES.find((candidate) => candidate === text);
+  if (policy === undefined) throw new RuleViolation(`must be one of ${FSYNC_POLICIES.join(", ")}`);
+  return policy;
+}
+
+function ratio(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    const text = raw.trim();
+    const value = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : Number.NaN;
+    if (!(value >= min && value <= max)) throw new RuleViolation(`must be a number from ${min} to ${max} (e.g. 1.5)`);
+    return value;
+  };
+}
+
 function backendName(raw: string): BackendName {
   const text = raw.trim().toLowerCase();
   const name = BACKENDS.find((candidate) => candidate === text);
@@ -355,7 +376,7 @@ type Specs<T> = { readonly [K in keyof T]: OptionSpec<T[K]> };
 /** The transport-security and credential options (their own section). */
 type SecurityOnly = Pick<ServerConfig, "tlsCert" | "tlsKey" | "tlsClientCa" | "authFile" | "insecureRemote">;
 
-type ServerOnly = Omit<ServerConfig, "limits" | "memory" | "redis" | keyof SecurityOnly>;
+type ServerOnly = Omit<ServerConfig, "limits" | "memory" | "persistence" | "redis" | keyof SecurityOnly>;
 
 /** The server's own options (everything but the store's). */
 const SERVER_SPECS: Specs<ServerOnly> = {
@@ -615,6 +636,44 @@ const MEMORY_SPECS: Specs<MemoryOptions> = {
   },
 };
 
+/** The append-only log's options, one per {@link PersistenceOptions} field. */
+const PERSISTENCE_SPECS: Specs<PersistenceOptions> = {
+  dataDir: {
+    flag: "data-dir",
+    placeholder: "<dir>",
+    default: DEFAULT_PERSISTENCE_OPTIONS.dataDir,
+    defaultText: "(none: memory only)",
+    description:
+      "Keep the memory backend's sessions across restarts and crashes: an append-only log of every change plus snapshots in this directory (created if missing, locked: one server per directory). Empty: memory only. Not with --backend redis.",
+    parse: filePath,
+  },
+  fsync: {
+    flag: "fsync",
+    placeholder: "<policy>",
+    default: DEFAULT_PERSISTENCE_OPTIONS.fsync,
+    description: `When the log is fdatasynced, as Redis's appendfsync: ${FSYNC_POLICIES.join(", ")}. always: a change is answered once it is on disk (the changes that arrive during a sync share the next one); everysec: answered once the OS has it (survives a kill -9), synced every second; no: the OS decides.`,
+    parse: fsyncPolicy,
+  },
+  snapshotLogRatio: {
+    flag: "snapshot-log-ratio",
+    placeholder: "<ratio>",
+    default: DEFAULT_PERSISTENCE_OPTIONS.snapshotLogRatio,
+    fileAcceptsString: true,
+    description:
+      "A snapshot (which lets the log before it be deleted) starts in the background when the log since the last one exceeds this multiple of the live data (0.1 to 100) and --snapshot-min-log-bytes.",
+    parse: ratio(0.1, 100),
+  },
+  snapshotMinLogBytes: {
+    flag: "snapshot-min-log-bytes",
+    placeholder: "<bytes>",
+    default: DEFAULT_PERSISTENCE_OPTIONS.snapshotMinLogBytes,
+    defaultText: "64MiB",
+    fileAcceptsString: true,
+    description: "No snapshot before the log since the last one reaches this size (bytes, 4KiB to 1TiB, suffixes KiB/MiB/GiB allowed).",
+    parse: byteSize(4096, 1024 ** 4),
+  },
+};
+
 /** The Redis backend's options, one per {@link RedisOptions} field. */
 const REDIS_SPECS: Specs<RedisOptions> = {
   url: {
@@ -709,6 +768,7 @@ export const OPTION_DOCS: readonly OptionDoc[] = Object.freeze([
   ...docsOf("security", SECURITY_SPECS),
   ...docsOf("limits", LIMIT_SPECS),
   ...docsOf("memory", MEMORY_SPECS),
+  ...docsOf("persistence", PERSISTENCE_SPECS),
   ...docsOf("redis", REDIS_SPECS),
 ]);
 
@@ -741,6 +801,7 @@ export const SECRET_OPTIONS: readonly SecretOption[] = Object.freeze([
   ...secretOptionsOf(SECURITY_SPECS),
   ...secretOptionsOf(LIMIT_SPECS),
   ...secretOptionsOf(MEMORY_SPECS),
+  ...secretOptionsOf(PERSISTENCE_SPECS),
   ...secretOptionsOf(REDIS_SPECS),
 ]);
 
@@ -755,6 +816,7 @@ export function secretValues(config: ServerConfig): readonly string[] {
     ...secretValuesOf(SECURITY_SPECS, config),
     ...secretValuesOf(LIMIT_SPECS, config.limits),
     ...secretValuesOf(MEMORY_SPECS, config.memory),
+    ...secretValuesOf(PERSISTENCE_SPECS, config.persistence),
     ...secretValuesOf(REDIS_SPECS, config.redis),
     ...redisUrlPasswords(config.redis.url),
   ].filter((value) => value !== "");
@@ -817,6 +879,7 @@ function specsByFlag(): ReadonlyMap<string, OptionSpec<unknown>> {
     ...Object.values(SECURITY_SPECS),
     ...Object.values(LIMIT_SPECS),
     ...Object.values(MEMORY_SPECS),
+    ...Object.values(PERSISTENCE_SPECS),
     ...Object.values(REDIS_SPECS),
   ] as OptionSpec<unknown>[];
   return new Map(all.map((spec) => [spec.flag, spec]));
@@ -1015,7 +1078,13 @@ export function resolveConfig(argv: readonly string[], env: Readonly<Record<stri
   const security = readAll(SECURITY_SPECS, flags, env, file);
   const limits = readAll(LIMIT_SPECS, flags, env, file);
   const memory = readAll(MEMORY_SPECS, flags, env, file);
+  const persistence = readAll(PERSISTENCE_SPECS, flags, env, file);
   const redis = readAll(REDIS_SPECS, flags, env, file);
+  if (server.backend === "redis" && persistence.dataDir !== "") {
+    throw new ConfigError(
+      `${both(PERSISTENCE_SPECS.dataDir)} is set with --backend redis: the data directory is the memory backend's; Redis keeps its own (appendonly, save).`,
+    );
+  }
 
   requireAtMost(limits, LIMIT_SPECS, "defaultTtlSeconds", "maxTtlSeconds");
   requireAtMost(limits, LIMIT_SPECS, "defaultLockLeaseMs", "maxLockLeaseMs");
@@ -1045,5 +1114,5 @@ export function resolveConfig(argv: readonly string[], env: Readonly<Record<stri
 
   checkSecurity(server, security);
 
-  return Object.freeze({ ...server, ...security, limits: Object.freeze(limits), memory: Object.freeze(memory), redis: Object.freeze(redis) });
+  return Object.freeze({ ...server, ...security, limits: Object.freeze(limits), memory: Object.freeze(memory), persistence: Object.freeze(persistence), redis: Object.freeze(redis) });
 }

@@ -26,6 +26,7 @@ import { WatchHub } from "./grpc/watch-service";
 import { createLogger, type Logger } from "./logger";
 import { ensurePortFree, isAddressInUse, PortInUseError } from "./port-in-use";
 import { systemClock, type Clock } from "./store/clock";
+import { Persistence, type PersistenceEvents } from "./store/durable/persistence";
 import { MemoryBackend } from "./store/memory/memory-backend";
 import { RedisBackend } from "./store/redis/redis-backend";
 import { redactRedisUrl } from "./store/redis/redis-url";
@@ -48,14 +49,18 @@ export interface BackendContext {
   readonly clock: Clock;
   /** Where the backend reports session ends, expiry slices and failing callbacks. */
   readonly events: BackendEvents;
+  /** Where the memory backend's persistence (`--data-dir`) reports; none: it is not reported. */
+  readonly persistenceEvents?: PersistenceEvents;
 }
 
 /** The backend `config.backend` names. */
 export function createBackend(context: BackendContext): SessionBackend {
   const { config, clock, events } = context;
   switch (config.backend) {
-    case "memory":
-      return new MemoryBackend(config.memory, config.limits, clock, events);
+    case "memory": {
+      const journal = config.persistence.dataDir === "" ? undefined : new Persistence(config.persistence, context.persistenceEvents);
+      return new MemoryBackend(config.memory, config.limits, clock, events, journal);
+    }
     case "redis":
       // The system clock means Redis's own time (one clock for every node); another clock (tests) is sent with each script.
       return new RedisBackend(config.redis, config.limits, clock === systemClock ? undefined : clock, events);
@@ -238,7 +243,21 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   };
   let backend: SessionBackend;
   try {
-    backend = (deps.backend ?? createBackend)({ config, clock, events });
+    const persistenceEvents: PersistenceEvents = {
+      onWritable: (writable, cause) => {
+        if (writable) logger.info({ dataDir: config.persistence.dataDir }, "the append-only log can be written again: serving");
+        else logger.error({ dataDir: config.persistence.dataDir, cause }, "the append-only log cannot be written: writes fail with UNAVAILABLE (PERSISTENCE_FAILED), health reports NOT_SERVING");
+        serving.setBackendAvailable(writable);
+      },
+      onNotice: (level, message, details, error) => logger[level]({ ...details, ...(error === undefined ? {} : { err: error }) }, message),
+      ...(serverMetrics === undefined
+        ? {}
+        : {
+            onSync: (seconds: number) => serverMetrics.fsync.record(seconds),
+            onSnapshot: (seconds: number) => serverMetrics.snapshot.record(seconds),
+          }),
+    };
+    backend = (deps.backend ?? createBackend)({ config, clock, events, persistenceEvents });
     await backend.open?.();
   } catch (error) {
     security.close();

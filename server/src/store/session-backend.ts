@@ -17,6 +17,7 @@ import type {
   SessionKey,
   SetResult,
 } from "./operations";
+import type { JournalStats } from "./memory/session-journal";
 
 /**
  * How a backend answers one operation. Exactly one of `resolve`, `reject` and `dropped` is called,
@@ -147,6 +148,8 @@ export interface BackendStats extends BackendCounts {
   readonly expirySlices: number;
   /** Longest active-expiry slice so far, in ms. */
   readonly longestExpirySliceMs: number;
+  /** The memory backend's append-only log (`--data-dir`); absent without one. */
+  readonly journal?: JournalStats;
 }
 
 /** Why a session ended, as reported to {@link BackendEvents.onSessionEnd}. */

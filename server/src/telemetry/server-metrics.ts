@@ -24,6 +24,12 @@ import {
   METRIC_AUTH_FAILURES,
   METRIC_EXPIRED,
   METRIC_EXPIRY_SLICE,
+  METRIC_FSYNC,
+  METRIC_LAST_SNAPSHOT,
+  METRIC_LOG_BYTES,
+  METRIC_LOG_WRITABLE,
+  METRIC_REPLAY,
+  METRIC_SNAPSHOT,
   METRIC_LEASE_EXPIRIES,
   METRIC_LOCK_GRANTS,
   METRIC_LOCKS_HELD,
@@ -47,6 +53,11 @@ export const INSTRUMENTATION_SCOPE = "@stateward/server";
 /** Expiry slices are budgeted in milliseconds (--expiry-slice-budget-ms). */
 const SLICE_BUCKETS_SECONDS = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 
+/** fdatasync takes from tens of microseconds (tmpfs) to seconds (a saturated disk). */
+const FSYNC_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** Snapshots take from milliseconds to minutes (1 GiB of sessions). */
+const SNAPSHOT_BUCKETS_SECONDS = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
 /** Where the observed instruments read their values. */
 export interface MetricSources {
   /** The store's counters and gauges. */
@@ -63,6 +74,10 @@ export class ServerMetrics {
   readonly rejections: Counter;
   /** `stateward.expiry.slice.duration` (s). */
   readonly expirySlice: Histogram;
+  /** `stateward.persistence.fsync.duration` (s). */
+  readonly fsync: Histogram;
+  /** `stateward.persistence.snapshot.duration` (s). */
+  readonly snapshot: Histogram;
   /** `stateward.watch.events`. */
   readonly watchEvents: Counter;
   /** `stateward.watch.dropped`. */
@@ -94,6 +109,16 @@ export class ServerMetrics {
       description: "Real time taken by each active-expiry slice (bounded by --expiry-slice-budget-ms).",
       unit: "s",
       advice: { explicitBucketBoundaries: SLICE_BUCKETS_SECONDS },
+    });
+    this.fsync = meter.createHistogram(METRIC_FSYNC, {
+      description: "Time taken by each fdatasync of the append-only log (--data-dir; --fsync always and everysec).",
+      unit: "s",
+      advice: { explicitBucketBoundaries: FSYNC_BUCKETS_SECONDS },
+    });
+    this.snapshot = meter.createHistogram(METRIC_SNAPSHOT, {
+      description: "Time taken by each background snapshot of the memory backend (--data-dir), start to the old log's deletion.",
+      unit: "s",
+      advice: { explicitBucketBoundaries: SNAPSHOT_BUCKETS_SECONDS },
     });
     this.watchEvents = meter.createCounter(METRIC_WATCH_EVENTS, {
       description: "Session-end events sent to Watch streams, by kind.",
@@ -135,6 +160,27 @@ export class ServerMetrics {
       unit: "{session}",
     });
     const watchers = meter.createObservableGauge(METRIC_WATCHERS, { description: "Connected Watch streams.", unit: "{watcher}" });
+    const logBytes = meter.createObservableGauge(METRIC_LOG_BYTES, { description: "Bytes of the append-only log since the last snapshot (--data-dir).", unit: "By" });
+    const lastSnapshot = meter.createObservableGauge(METRIC_LAST_SNAPSHOT, {
+      description: "Unix time the last snapshot finished (--data-dir); 0: none since start.",
+      unit: "s",
+    });
+    const replay = meter.createObservableGauge(METRIC_REPLAY, { description: "How long the replay of the data directory took at start (--data-dir).", unit: "s" });
+    const writable = meter.createObservableGauge(METRIC_LOG_WRITABLE, {
+      description: "1 while changes can be written to the append-only log (--data-dir), 0 while writes fail with PERSISTENCE_FAILED.",
+      unit: "1",
+    });
+    meter.addBatchObservableCallback(
+      (observer) => {
+        const journal = sources.storeStats().journal;
+        if (journal === undefined) return;
+        observer.observe(logBytes, journal.logBytes);
+        observer.observe(lastSnapshot, journal.lastSnapshotAt);
+        observer.observe(replay, journal.replaySeconds);
+        observer.observe(writable, journal.writable ? 1 : 0);
+      },
+      [logBytes, lastSnapshot, replay, writable],
+    );
     meter.addBatchObservableCallback(
       (observer) => {
         const stats = sources.storeStats();

@@ -189,6 +189,18 @@ export const METRIC_MEMORY_UTILIZATION = "stateward.memory.utilization";
 export const METRIC_SLAB_BYTES = "stateward.memory.slab";
 /** Histogram, s: real time taken by each active-expiry slice. */
 export const METRIC_EXPIRY_SLICE = "stateward.expiry.slice.duration";
+/** Histogram (s): fdatasync calls on the append-only log (`--data-dir`). */
+export const METRIC_FSYNC = "stateward.persistence.fsync.duration";
+/** Histogram (s): background snapshots, start to the old log's deletion. */
+export const METRIC_SNAPSHOT = "stateward.persistence.snapshot.duration";
+/** Gauge (By): the log files since the last snapshot. */
+export const METRIC_LOG_BYTES = "stateward.persistence.log.size";
+/** Gauge (s): Unix time the last snapshot finished (0: none since start). */
+export const METRIC_LAST_SNAPSHOT = "stateward.persistence.snapshot.last_success";
+/** Gauge (s): how long the replay at start took. */
+export const METRIC_REPLAY = "stateward.persistence.replay.duration";
+/** Gauge: 1 while changes can be written to the log, 0 while writes fail with PERSISTENCE_FAILED. */
+export const METRIC_LOG_WRITABLE = "stateward.persistence.writable";
 /** Gauge: connected Watch streams. */
 export const METRIC_WATCHERS = "stateward.watchers";
 /** Counter: session-end events sent to watchers, by `stateward.event.kind`. */

@@ -22,6 +22,11 @@ export class LockIds {
     return this.nextId;
   }
 
+  /** Replay: `id` was issued before the restart, so every id from now on is above it. */
+  passed(id: number): void {
+    if (id >= this.nextId) this.nextId = id + 1;
+  }
+
   /** Issues a new id. */
   issue(): number {
     return this.nextId++;

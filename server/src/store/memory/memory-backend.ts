@@ -32,7 +32,9 @@ import { LockIds } from "./lock-ids";
 import { MemoryBudget, sessionBytes } from "./memory-budget";
 import { DEFAULT_MEMORY_OPTIONS, type MemoryOptions } from "./memory-options";
 import { MemoryCounters, memoryStats, type MemoryStats } from "./memory-stats";
+import { MemoryJournalTarget } from "./journal-target";
 import { SessionChanges } from "./session-changes";
+import type { DurableJournal } from "./session-journal";
 import { SessionEnds } from "./session-ends";
 import { NOT_FOUND, SessionResults } from "./session-results";
 import { keyHash, type SessionShard } from "./session-shard";
@@ -83,6 +85,9 @@ export class MemoryBackend implements SessionBackend {
   private readonly waits: WaitQueues;
   private readonly ends: SessionEnds;
   private readonly cycle: ExpiryCycle;
+  private readonly journal: DurableJournal | undefined;
+  private readonly journalTarget: MemoryJournalTarget | undefined;
+  private readonly events: BackendEvents;
   private closed = false;
 
   /**
@@ -91,12 +96,15 @@ export class MemoryBackend implements SessionBackend {
    *   (the largest item); omitted ones take DEFAULT_SESSION_LIMITS.
    * @param clock - the time source (inject a fake one in tests).
    * @param events - where it reports session ends, expiry slices and throwing completions.
+   * @param journal - where changes are written before they are made (`--data-dir`); {@link open}
+   *   replays it. None: memory only.
    */
   constructor(
     options: Partial<MemoryOptions> = {},
     limits: Partial<Pick<SessionLimits, "maxWaiters" | "maxItemBytes">> = {},
     clock: Clock = systemClock,
     events: BackendEvents = {},
+    journal?: DurableJournal,
   ) {
     const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
     const resolved: MemoryOptions = Object.freeze({ ...DEFAULT_MEMORY_OPTIONS, ...given });
@@ -107,13 +115,23 @@ export class MemoryBackend implements SessionBackend {
     this.budget = new MemoryBudget(resolved.maxMemoryBytes);
     this.apps = new AppRegistry(resolved.maxApps);
     this.timer = new StoreTimer(clock, resolved.expiryIntervalMs, (now) => this.cycle.runDue(now));
-    this.changes = new SessionChanges(this.shards, this.budget, this.apps, new LockIds(clock), this.counters, this.timer);
+    this.events = events;
+    const lockIds = new LockIds(clock);
+    this.journal = journal;
+    this.changes = new SessionChanges(this.shards, this.budget, this.apps, lockIds, this.counters, this.timer, journal);
     this.results = new SessionResults(this.shards.payloads);
     const maxWaiters = limits.maxWaiters ?? DEFAULT_SESSION_LIMITS.maxWaiters;
-    this.waits = new WaitQueues(this.changes, this.results, this.counters, this.timer, maxWaiters, events);
+    this.waits = new WaitQueues(this.changes, this.results, this.counters, this.timer, maxWaiters, events, journal);
     this.ends = new SessionEnds(this.changes, this.waits, this.apps, this.counters, this.timer, events);
     this.cycle = new ExpiryCycle(this.shards, this.ends, this.waits, this.counters, this.timer, resolved, events);
     this.admission = new WriteAdmission(this.apps, this.budget, this.cycle);
+    this.journalTarget =
+      journal === undefined ? undefined : new MemoryJournalTarget(this.shards, this.apps, this.changes, this.ends, lockIds, this.budget, clock);
+  }
+
+  /** Replays the journal (`--data-dir`), if there is one, before the backend serves. */
+  async open(): Promise<void> {
+    if (this.journal !== undefined && this.journalTarget !== undefined) await this.journal.open(this.journalTarget);
   }
 
   get(input: BackendGetInput, completion: Completion<GetResult>): Cancellation | undefined {
@@ -143,6 +161,7 @@ export class MemoryBackend implements SessionBackend {
   lock(input: BackendLockInput, completion: Completion<LockResult>): Cancellation | undefined {
     if (this.closed) return refuse(completion);
     let result: LockResult;
+    const written = this.journal?.written ?? 0;
     try {
       const now = this.clock.now();
       const hash = keyHash(input.app, input.sessionId);
@@ -154,16 +173,17 @@ export class MemoryBackend implements SessionBackend {
         const table = shard.table;
         const locked = table.lockId[slot] !== 0;
         if (locked && input.waitMs > 0) return this.queue(shard, slot, now, input.waitMs, { kind: "write", completion, leaseMs: input.leaseMs });
-        this.changes.touch(shard, slot, now);
-        result = locked
-          ? this.results.locked(table, slot, now)
-          : this.results.lockOk(table, slot, this.changes.grantLock(shard, slot, input.leaseMs, now), input.leaseMs);
+        if (locked) {
+          this.changes.touch(shard, slot, now);
+          result = this.results.locked(table, slot, now);
+        } else {
+          result = this.results.lockOk(table, slot, this.changes.grantLock(shard, slot, input.leaseMs, now), input.leaseMs);
+        }
       }
     } catch (error) {
       return fail(completion, error);
     }
-    completion.resolve(result);
-    return undefined;
+    return this.answer(completion, result, written);
   }
 
   set(input: BackendSetInput, completion: Completion<SetResult>): undefined {
@@ -190,12 +210,33 @@ export class MemoryBackend implements SessionBackend {
   private answerNow<I, R>(input: I, completion: Completion<R>, run: (this: MemoryBackend, input: I) => R): undefined {
     if (this.closed) return refuse(completion);
     let result: R;
+    const written = this.journal?.written ?? 0;
     try {
       result = run.call(this, input);
     } catch (error) {
       return fail(completion, error);
     }
-    completion.resolve(result);
+    return this.answer(completion, result, written);
+  }
+
+  /**
+   * Answers a change: at once, or under fsync `always` once what it journaled (if anything: the
+   * journal's `written` moved past `written`) is synced, with the sync's failure if it failed.
+   */
+  private answer<R>(completion: Completion<R>, result: R, written: number): undefined {
+    const journal = this.journal;
+    if (journal === undefined || !journal.syncsBeforeAnswer || journal.written === written) {
+      completion.resolve(result);
+      return undefined;
+    }
+    journal.whenDurable((error) => {
+      try {
+        if (error === undefined) completion.resolve(result);
+        else completion.reject(error);
+      } catch (thrown) {
+        this.events.onCallbackError?.(thrown);
+      }
+    });
     return undefined;
   }
 
@@ -205,7 +246,8 @@ export class MemoryBackend implements SessionBackend {
 
   /** Current counters and gauges (memory-backend diagnostics beyond {@link counts}). */
   stats(): MemoryStats {
-    return memoryStats(this.counters, this.shards, this.budget);
+    const stats = memoryStats(this.counters, this.shards, this.budget);
+    return this.journal === undefined ? stats : { ...stats, journal: this.journal.stats() };
   }
 
   /**
@@ -216,13 +258,13 @@ export class MemoryBackend implements SessionBackend {
     this.timer.runNow();
   }
 
+  /** Stops the backend; with a journal, syncs the log and lets the data directory go. */
   close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.timer.stop();
-      this.waits.close(this.shards.shards, shuttingDown());
-    }
-    return Promise.resolve();
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    this.timer.stop();
+    this.waits.close(this.shards.shards, shuttingDown());
+    return this.journal?.close() ?? Promise.resolve();
   }
 
   // ---- the parts of the operations (refusals thrown, answered at the boundary) -----------------
@@ -239,8 +281,8 @@ export class MemoryBackend implements SessionBackend {
   private createLocked(shard: SessionShard, input: BackendLockInput, hash: number, now: number): LockResult {
     const refused = this.admission.newSession(input.app, sessionBytes(input.sessionId.length), now);
     if (refused !== undefined) throw refused;
-    const slot = this.changes.create(shard, input.app, input.sessionId, hash, input.ttlSeconds, EMPTY, now);
-    return this.results.created(this.changes.grantLock(shard, slot, input.leaseMs, now), input.ttlSeconds, input.leaseMs);
+    const slot = this.changes.create(shard, input.app, input.sessionId, hash, input.ttlSeconds, EMPTY, now, input.leaseMs);
+    return this.results.created(shard.table.lockId[slot] as number, input.ttlSeconds, input.leaseMs);
   }
 
   private write(input: BackendSetInput): SetResult {
@@ -268,10 +310,9 @@ export class MemoryBackend implements SessionBackend {
       versionConflict(input.expectedVersion, table.version[slot] as number) ??
       this.admission.moreBytes(chunkBytes - payloads.chunkBytesOf(table.payload[slot] as number), now);
     if (refused !== undefined) throw refused;
-    const version = this.changes.write(shard, slot, input.data, now);
-    if (input.ttlSeconds !== 0) this.changes.setTtl(shard, slot, input.ttlSeconds, now);
-    this.changes.touch(shard, slot, now);
-    if (input.lockId !== 0 && !input.keepLock) this.ends.releaseLock(shard, slot, now);
+    const release = input.lockId !== 0 && !input.keepLock;
+    const version = this.changes.write(shard, slot, input.data, input.ttlSeconds, release, now);
+    if (release) this.ends.afterRelease(shard, slot, now);
     return { version, written: true };
   }
 
@@ -282,8 +323,10 @@ export class MemoryBackend implements SessionBackend {
     const slot = this.find(shard, input.app, input.sessionId, hash, now);
     if (slot < 0) return NOT_RELEASED;
     // Every call that finds the session restarts its window, a release that changes nothing too.
-    this.changes.touch(shard, slot, now);
-    if (input.lockId === 0 || shard.table.lockId[slot] !== input.lockId) return NOT_RELEASED;
+    if (input.lockId === 0 || shard.table.lockId[slot] !== input.lockId) {
+      this.changes.touch(shard, slot, now);
+      return NOT_RELEASED;
+    }
     this.ends.releaseLock(shard, slot, now);
     return RELEASED;
   }
@@ -294,8 +337,7 @@ export class MemoryBackend implements SessionBackend {
     const shard = this.shards.of(hash);
     const slot = this.find(shard, input.app, input.sessionId, hash, now);
     if (slot < 0) return EXPIRE_NOT_FOUND;
-    if (input.ttlSeconds !== 0) this.changes.setTtl(shard, slot, input.ttlSeconds, now);
-    this.changes.touch(shard, slot, now);
+    this.changes.prolong(shard, slot, input.ttlSeconds, now);
     return { found: true, ttlSeconds: shard.table.ttlSeconds[slot] as number };
   }
 

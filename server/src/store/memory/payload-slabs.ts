@@ -1,3 +1,6 @@
+/** The view of an empty payload (shared). */
+const EMPTY_VIEW = new Uint8Array(0);
+
 /**
  * Session payloads (and session ids) live in slab pages, never in one Buffer per session: a Buffer
  * object per session costs about 600 B of overhead and makes full GCs slow at a million sessions,
@@ -230,6 +233,14 @@ export class PayloadSlabs {
     const copy = Buffer.allocUnsafe(length);
     page.buffer.copy(copy, 0, start, start + length);
     return copy;
+  }
+
+  /** The first `length` bytes of a chunk, not copied: valid until the chunk is written, freed or moved. */
+  view(handle: number, length: number): Uint8Array {
+    if (handle === NO_CHUNK || length === 0) return EMPTY_VIEW;
+    const page = this.pageOf(handle);
+    const start = (handle & CHUNK_MASK) * page.sizeClass.chunkBytes;
+    return page.buffer.subarray(start, start + length);
   }
 
   /** Returns a chunk to its page (an empty page is released at once). */

@@ -45,10 +45,10 @@ export class SessionEnds {
     return false;
   }
 
-  /** The holder released its lock: the queue is served. */
+  /** The holder released its lock (Release), restarting the window: the queue is served. */
   releaseLock(shard: SessionShard, slot: number, now: number): void {
-    this.changes.releaseLock(shard, slot);
-    this.afterUnlock(shard, slot, now);
+    this.changes.releaseLock(shard, slot, now);
+    this.afterRelease(shard, slot, now);
   }
 
   /**
@@ -62,12 +62,16 @@ export class SessionEnds {
       this.endSession(shard, slot, "expired", now);
       return false;
     }
-    this.afterUnlock(shard, slot, now);
+    this.afterRelease(shard, slot, now);
     return true;
   }
 
-  /** Deletes a session: waiters are answered NOT_FOUND, the lock and payload go with it, Watch is told. */
+  /**
+   * Deletes a session: waiters are answered NOT_FOUND, the lock and payload go with it, Watch is
+   * told. A removal is journaled first (and if that throws, nothing of it happens).
+   */
   endSession(shard: SessionShard, slot: number, reason: SessionEndReason, now: number): void {
+    if (reason === "removed") this.changes.journalRemoval(shard, slot);
     const table = shard.table;
     const queue = this.waits.detach(shard, slot);
     const onSessionEnd = this.events.onSessionEnd;
@@ -87,10 +91,11 @@ export class SessionEnds {
   }
 
   /**
-   * A session whose expiry came due while it was locked was re-filed at its lease end: file it
-   * again at its real deadline, or it would stay resident (and charged) until then. Then the queue.
+   * After a lock ended (released by its holder, by a Set, or at its lease end). A session whose
+   * expiry came due while it was locked was re-filed at its lease end: file it again at its real
+   * deadline, or it would stay resident (and charged) until then. Then the queue is served.
    */
-  private afterUnlock(shard: SessionShard, slot: number, now: number): void {
+  afterRelease(shard: SessionShard, slot: number, now: number): void {
     this.timer.arm(shard.fileIfEarlier(slot, shard.table.expiresAt[slot] as number));
     this.waits.serve(shard, slot, now);
   }

@@ -24,6 +24,8 @@ export class SessionTable {
 
   /** Epoch ms at which the session expires unless touched (a locked session lives to its lease end). */
   expiresAt = new Float64Array(0);
+  /** The deadline last journaled (`--data-dir`), so that touches are journaled only now and then. */
+  loggedExpiresAt = new Float64Array(0);
   /** The sliding window, in seconds. */
   ttlSeconds = new Uint32Array(0);
   /** Version: 1 on creation, +1 per write. */
@@ -179,6 +181,7 @@ export class SessionTable {
   private grow(capacity: number): void {
     const old = this.capacity;
     this.expiresAt = growFloat64(this.expiresAt, capacity);
+    this.loggedExpiresAt = growFloat64(this.loggedExpiresAt, capacity);
     this.ttlSeconds = growUint32(this.ttlSeconds, capacity);
     this.version = growFloat64(this.version, capacity);
     this.lockId = growFloat64(this.lockId, capacity);

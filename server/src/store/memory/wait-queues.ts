@@ -4,6 +4,7 @@ import type { StoreError } from "../store-error";
 import { tooManyWaiters } from "../waiter-limit";
 import type { MemoryCounters } from "./memory-stats";
 import type { SessionChanges } from "./session-changes";
+import type { SessionJournal } from "./session-journal";
 import { NOT_FOUND, type SessionResults } from "./session-results";
 import type { SessionShard } from "./session-shard";
 import type { StoreTimer } from "./store-timer";
@@ -23,6 +24,7 @@ export class WaitQueues {
    * @param timer - armed for wait deadlines.
    * @param maxWaiters - waiters per session (`--max-waiters`).
    * @param events - where a throwing completion is reported.
+   * @param journal - under fsync `always`, a granted lock is answered once its record is synced.
    */
   constructor(
     private readonly changes: SessionChanges,
@@ -31,6 +33,7 @@ export class WaitQueues {
     private readonly timer: StoreTimer,
     private readonly maxWaiters: number,
     private readonly events: BackendEvents,
+    private readonly journal: SessionJournal | undefined,
   ) {}
 
   /** The refusal TOO_MANY_WAITERS if the session's queue is full. */
@@ -82,10 +85,7 @@ export class WaitQueues {
         this.resolve(request.completion, this.results.read(table, slot));
         continue;
       }
-      if (!this.canGrant(request.completion)) continue;
-      this.changes.touch(shard, slot, now);
-      const lockId = this.changes.grantLock(shard, slot, request.leaseMs, now);
-      this.resolve(request.completion, this.results.lockOk(table, slot, lockId, request.leaseMs));
+      if (this.canGrant(request.completion)) this.grant(shard, slot, request.completion, request.leaseMs, now);
     }
     if (queue.length === 0) shard.queues.delete(slot);
   }
@@ -142,9 +142,30 @@ export class WaitQueues {
     } else if (request.kind === "read") {
       this.resolve(request.completion, this.results.read(table, slot));
     } else if (this.canGrant(request.completion)) {
-      const lockId = this.changes.grantLock(shard, slot, request.leaseMs, now);
-      this.resolve(request.completion, this.results.lockOk(table, slot, lockId, request.leaseMs));
+      this.grant(shard, slot, request.completion, request.leaseMs, now);
     }
+  }
+
+  /**
+   * Grants the lock to a waiting writer. A grant the journal cannot write is refused to that waiter
+   * (PERSISTENCE_FAILED) and the session stays unlocked for the next one; under fsync `always` the
+   * answer waits for the grant's sync.
+   */
+  private grant(shard: SessionShard, slot: number, completion: Completion<LockResult>, leaseMs: number, now: number): void {
+    let lockId: number;
+    try {
+      lockId = this.changes.grantLock(shard, slot, leaseMs, now);
+    } catch (error) {
+      this.reject(completion, error);
+      return;
+    }
+    const result = this.results.lockOk(shard.table, slot, lockId, leaseMs);
+    const journal = this.journal;
+    if (journal === undefined || !journal.syncsBeforeAnswer) {
+      this.resolve(completion, result);
+      return;
+    }
+    journal.whenDurable((error) => (error === undefined ? this.resolve(completion, result) : this.reject(completion, error)));
   }
 
   /** Waiter.cancel: the caller is gone; leave the queue at once, answer nothing. */
@@ -199,7 +220,7 @@ export class WaitQueues {
     }
   }
 
-  private reject(completion: Completion<unknown>, error: StoreError): void {
+  private reject(completion: Completion<unknown>, error: unknown): void {
     try {
       completion.reject(error);
     } catch (thrown) {

@@ -1,0 +1,434 @@
+import fs from "node:fs";
+import type { DurableJournal, JournalStats, JournalTarget, SessionRow } from "../memory/session-journal";
+import { StoreError } from "../store-error";
+import { DataDirLock, FILE_HEADER_BYTES, LOG_MAGIC, fileHeader, listDataFiles, logFileName, snapshotFileName, syncDir } from "./data-dir";
+import { LogWriteError, LogWriter, errorCode } from "./log-writer";
+import { RECORD_LOCK_IDS, RECORD_META, RECORD_STATE, RecordEncoder } from "./log-records";
+import { DEFAULT_PERSISTENCE_OPTIONS, type PersistenceOptions } from "./persistence-options";
+import { replayDataDir } from "./replay";
+import { writeSnapshot, type SnapshotResult } from "./snapshot-writer";
+
+/** What persistence reports (the server routes it to the log, the metrics and health). */
+export interface PersistenceEvents {
+  /** Changes can (true) or cannot (false) be written; called on changes only. `cause`: the error code. */
+  readonly onWritable?: (writable: boolean, cause: string) => void;
+  /** An fdatasync of the log took `seconds` and made `records` records durable. */
+  readonly onSync?: (seconds: number, records: number) => void;
+  /** A snapshot finished. */
+  readonly onSnapshot?: (seconds: number, result: SnapshotResult) => void;
+  /** Something worth a line in the log (a torn record cut off, a snapshot that failed). Never carries session ids or data. */
+  readonly onNotice?: (level: "info" | "warn" | "error", message: string, details: Readonly<Record<string, unknown>>, error?: unknown) => void;
+}
+
+/** How often a log that cannot be written is tried again, in ms. */
+const RETRY_MS = 1000;
+/** How long after a failed snapshot the next one may start, in ms. */
+const SNAPSHOT_RETRY_MS = 10_000;
+
+/** The refusal of a change the log could not take. */
+function persistenceFailed(code: string): StoreError {
+  return new StoreError(
+    "unavailable",
+    "PERSISTENCE_FAILED",
+    `the change could not be written to the server's append-only log (${code}): nothing changed; reads go on; retry once the disk recovers`,
+    { cause: code },
+  );
+}
+
+/**
+ * The memory backend's journal on disk (`--data-dir`): an append-only log of every change, written
+ * before the change is made, fdatasynced by the `--fsync` policy, compacted into snapshots in the
+ * background, and replayed at start. Redis's AOF, with its policies, for the embedded store.
+ *
+ * When the log cannot be written (disk full, I/O error), the change is refused with
+ * PERSISTENCE_FAILED and not made, and {@link PersistenceEvents.onWritable} says so (health turns
+ * NOT_SERVING); the log is tried again every second and with every write, and writes work again
+ * as soon as one goes through. A log that could not be put back to its last whole record, or whose
+ * sync failed (its last records may be lost on a crash), is not appended to again: a snapshot into
+ * a fresh generation makes the disk match memory first.
+ */
+export class Persistence implements DurableJournal {
+  /** The resolved options. */
+  readonly options: PersistenceOptions;
+  readonly syncsBeforeAnswer: boolean;
+  private bytesWritten = 0;
+  private readonly encoder = new RecordEncoder();
+  private readonly touches = new RecordEncoder();
+  private pendingTouches = 0;
+  private touchFlushScheduled = false;
+  private lock: DataDirLock | undefined;
+  private target: JournalTarget | undefined;
+  private writer: LogWriter | undefined;
+  private generation = 0;
+  private olderLogBytes = 0;
+  private snapshotBytes = 0;
+  private lastSnapshotAt = 0;
+  private replaySeconds = 0;
+  private syncs = 0;
+  private syncedRecords = 0;
+  private writable = true;
+  /** The log must not be appended to until a snapshot has rewritten the state. */
+  private broken = false;
+  private lastCause = "";
+  private snapshotting: Promise<void> | undefined;
+  private nextSnapshotAt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  /**
+   * @param options - the options; omitted fields take {@link DEFAULT_PERSISTENCE_OPTIONS}.
+   * @param events - what it reports.
+   */
+  constructor(
+    options: Partial<PersistenceOptions>,
+    private readonly events: PersistenceEvents = {},
+  ) {
+    this.options = Object.freeze({ ...DEFAULT_PERSISTENCE_OPTIONS, ...options });
+    if (this.options.dataDir === "") throw new RangeError("persistence needs a data directory");
+    this.syncsBeforeAnswer = this.options.fsync === "always";
+  }
+
+  get written(): number {
+    return this.bytesWritten;
+  }
+
+  async open(target: JournalTarget): Promise<void> {
+    const dir = this.options.dataDir;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const lock = await DataDirLock.acquire(dir);
+    try {
+      const started = process.hrtime.bigint();
+      const files = listDataFiles(lock.dir);
+      // A snapshot that was being written when the server stopped is incomplete; files older than
+      // the newest snapshot are left over from a crash before their deletion.
+      for (const name of [...files.partial, ...files.obsolete]) fs.rmSync(lock.file(name), { force: true });
+      const replay = replayDataDir(lock.dir, files, target);
+      this.replaySeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (replay.cutTail !== undefined) {
+        this.events.onNotice?.("warn", "the last record of the log was cut short by a crash and is cut off (that change was never answered)", {
+          file: replay.cutTail.file,
+          offset: replay.cutTail.offset,
+          bytes: replay.cutTail.bytes,
+          why: replay.cutTail.why,
+        });
+      }
+      this.snapshotBytes = replay.snapshotBytes;
+      this.olderLogBytes = replay.olderLogBytes;
+      this.lock = lock;
+      this.target = target;
+      if (replay.lastGeneration === 0 || replay.lastLogBytes === 0) {
+        this.generation = Math.max(replay.lastGeneration, files.snapshotGeneration, 1);
+        this.writer = this.createLog(this.generation);
+      } else {
+        this.generation = replay.lastGeneration;
+        this.writer = this.openLog(this.generation, replay.lastLogBytes);
+      }
+      this.events.onNotice?.("info", "replayed the data directory", {
+        dataDir: lock.dir,
+        records: replay.records,
+        replaySeconds: this.replaySeconds,
+        fsync: this.options.fsync,
+      });
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  state(app: string, sessionId: string, row: SessionRow, data: Uint8Array): void {
+    this.encoder.row(RECORD_STATE, app, sessionId, row, data);
+    this.commit();
+  }
+
+  meta(app: string, sessionId: string, row: SessionRow): void {
+    this.encoder.row(RECORD_META, app, sessionId, row);
+    this.commit();
+  }
+
+  remove(app: string, sessionId: string): void {
+    this.encoder.remove(app, sessionId);
+    this.commit();
+  }
+
+  touch(app: string, sessionId: string, expiresAt: number): void {
+    if (!this.writable || this.writer === undefined) return;
+    this.touches.touch(app, sessionId, expiresAt);
+    this.pendingTouches++;
+    if (this.touchFlushScheduled) return;
+    // Touches go with the next change, or at the end of this turn.
+    this.touchFlushScheduled = true;
+    setImmediate(() => {
+      this.touchFlushScheduled = false;
+      this.flushTouches();
+    });
+  }
+
+  whenDurable(done: (error?: unknown) => void): void {
+    const writer = this.writer;
+    if (writer === undefined) {
+      done();
+      return;
+    }
+    writer.whenDurable((error) => {
+      if (error === undefined) {
+        done();
+        return;
+      }
+      done(persistenceFailed(error.code));
+    });
+  }
+
+  stats(): JournalStats {
+    return {
+      logBytes: this.olderLogBytes + (this.writer?.size ?? 0),
+      snapshotBytes: this.snapshotBytes,
+      lastSnapshotAt: this.lastSnapshotAt,
+      replaySeconds: this.replaySeconds,
+      writable: this.writable,
+      syncs: this.syncs,
+      syncedRecords: this.syncedRecords,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.retryTimer !== undefined) clearInterval(this.retryTimer);
+    await this.snapshotting;
+    this.flushTouches();
+    try {
+      await this.writer?.close();
+    } catch (error) {
+      this.events.onNotice?.("error", "the log could not be synced at shutdown", { cause: errorCode(error) }, error);
+    } finally {
+      this.writer = undefined;
+      await this.lock?.release();
+      this.lock = undefined;
+    }
+  }
+
+  /** Starts a snapshot now (for tests and tools); resolves when it is done (or failed, which is logged). */
+  snapshotNow(): Promise<void> {
+    return this.snapshotting ?? this.startSnapshot();
+  }
+
+  // ---- writing ----------------------------------------------------------------------------------
+
+  /** Appends the encoded record (after any pending touches), or throws PERSISTENCE_FAILED. */
+  private commit(): void {
+    const writer = this.writer;
+    if (writer === undefined || this.broken || this.closing) {
+      this.encoder.clear();
+      throw persistenceFailed(this.closing ? "ESHUTDOWN" : this.lastCause || "EIO");
+    }
+    const size = this.encoder.size;
+    const parts = this.pendingTouches > 0 ? [...this.touches.parts(), ...this.encoder.parts()] : this.encoder.parts();
+    const records = this.pendingTouches + 1;
+    try {
+      writer.append(parts, records);
+    } catch (error) {
+      this.dropTouches();
+      throw this.writeFailed(error);
+    } finally {
+      this.encoder.clear();
+    }
+    this.dropTouches();
+    this.bytesWritten += size;
+    if (!this.writable) this.setWritable(true, "");
+    this.maybeSnapshot();
+  }
+
+  private flushTouches(): void {
+    if (this.pendingTouches === 0) return;
+    const writer = this.writer;
+    if (writer !== undefined && !this.broken && this.writable) {
+      try {
+        writer.append(this.touches.parts(), this.pendingTouches);
+      } catch (error) {
+        this.writeFailed(error);
+      }
+    }
+    this.dropTouches();
+  }
+
+  private dropTouches(): void {
+    this.touches.clear();
+    this.pendingTouches = 0;
+  }
+
+  /** A write failed: the state turns unwritable, and the refusal to answer with. */
+  private writeFailed(error: unknown): StoreError {
+    const code = error instanceof LogWriteError ? error.code : errorCode(error);
+    if (error instanceof LogWriteError && !error.recoverable) this.broken = true;
+    this.lastCause = code;
+    if (this.writable) {
+      this.events.onNotice?.("error", "a change could not be written to the log: writes fail with PERSISTENCE_FAILED until it can", { cause: code }, error);
+      this.setWritable(false, code);
+    }
+    return persistenceFailed(code);
+  }
+
+  private setWritable(writable: boolean, cause: string): void {
+    this.writable = writable;
+    if (writable) {
+      if (this.retryTimer !== undefined) clearInterval(this.retryTimer);
+      this.retryTimer = undefined;
+    } else if (this.retryTimer === undefined) {
+      this.retryTimer = setInterval(() => this.retry(), RETRY_MS);
+      this.retryTimer.unref();
+    }
+    this.events.onWritable?.(writable, cause);
+  }
+
+  /** Tries the log again: a small record, or (a broken log) a snapshot into a fresh generation. */
+  private retry(): void {
+    if (this.closing || this.snapshotting !== undefined) return;
+    if (this.broken) {
+      void this.startSnapshot();
+      return;
+    }
+    const writer = this.writer;
+    if (writer === undefined || this.target === undefined) return;
+    this.encoder.mark(RECORD_LOCK_IDS, this.target.nextLockId);
+    try {
+      writer.append(this.encoder.parts(), 1);
+      this.events.onNotice?.("info", "the log can be written again: writes are accepted", {});
+      this.setWritable(true, "");
+    } catch (error) {
+      this.lastCause = error instanceof LogWriteError ? error.code : errorCode(error);
+      if (error instanceof LogWriteError && !error.recoverable) this.broken = true;
+    } finally {
+      this.encoder.clear();
+    }
+  }
+
+  private syncFailed(error: LogWriteError): void {
+    // After a failed fdatasync the kernel may have dropped the dirty pages: the file cannot be trusted.
+    this.broken = true;
+    this.lastCause = error.code;
+    if (this.writable) {
+      this.events.onNotice?.("error", "the log could not be synced: writes fail with PERSISTENCE_FAILED until a snapshot has rewritten it", { cause: error.code }, error);
+      this.setWritable(false, error.code);
+    }
+  }
+
+  private createLog(generation: number): LogWriter {
+    const lock = this.requireLock();
+    const file = lock.file(logFileName(generation));
+    const fd = fs.openSync(file, "w", 0o600);
+    try {
+      const header = fileHeader(LOG_MAGIC, generation);
+      fs.writeSync(fd, header, 0, header.length, 0);
+      fs.fdatasyncSync(fd);
+      syncDir(lock.dir);
+    } catch (error) {
+      fs.closeSync(fd);
+      fs.rmSync(file, { force: true });
+      throw error;
+    }
+    return this.writerOf(fd, file, FILE_HEADER_BYTES);
+  }
+
+  private openLog(generation: number, size: number): LogWriter {
+    const lock = this.requireLock();
+    const file = lock.file(logFileName(generation));
+    return this.writerOf(fs.openSync(file, "r+"), file, size);
+  }
+
+  private writerOf(fd: number, file: string, size: number): LogWriter {
+    return new LogWriter(fd, file, size, this.options.fsync, {
+      onSync: (seconds, records) => {
+        this.syncs++;
+        this.syncedRecords += records;
+        this.events.onSync?.(seconds, records);
+      },
+      onSyncError: (error) => this.syncFailed(error),
+    });
+  }
+
+  private requireLock(): DataDirLock {
+    if (this.lock === undefined) throw new Error("persistence is not open");
+    return this.lock;
+  }
+
+  // ---- snapshots --------------------------------------------------------------------------------
+
+  private maybeSnapshot(): void {
+    if (this.snapshotting !== undefined || this.target === undefined) return;
+    const logBytes = this.olderLogBytes + (this.writer?.size ?? 0);
+    const threshold = Math.max(this.options.snapshotMinLogBytes, this.options.snapshotLogRatio * this.target.liveBytes);
+    if (logBytes < threshold || Date.now() < this.nextSnapshotAt) return;
+    // Not now: the change being written may still wait for this log's sync (fsync always).
+    this.snapshotting = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.runSnapshot());
+  }
+
+  private startSnapshot(): Promise<void> {
+    if (this.snapshotting === undefined) this.snapshotting = this.runSnapshot();
+    return this.snapshotting;
+  }
+
+  /**
+   * Rotates to a new generation's log (every change from now on goes there), writes the snapshot of
+   * that generation beside it, and once the snapshot is in place deletes the older files.
+   */
+  private async runSnapshot(): Promise<void> {
+    const target = this.target;
+    const lock = this.lock;
+    if (target === undefined || lock === undefined || this.closing) {
+      this.snapshotting = undefined;
+      return;
+    }
+    const started = process.hrtime.bigint();
+    const generation = this.generation + 1;
+    const temporary = lock.file(`${snapshotFileName(generation)}.tmp`);
+    let rotated = false;
+    try {
+      this.flushTouches();
+      const fresh = this.createLog(generation);
+      const old = this.writer;
+      this.writer = fresh;
+      this.generation = generation;
+      this.olderLogBytes += old?.size ?? 0;
+      rotated = true;
+      const closedOld = old?.close().catch((error: unknown) => {
+        this.events.onNotice?.("warn", "the previous log could not be synced when it was rotated out", { cause: errorCode(error) }, error);
+      });
+      if (this.broken) {
+        // The fresh log can be written; the snapshot below rewrites what the broken one may have lost.
+        this.broken = false;
+      }
+      const result = await writeSnapshot(target, temporary, generation, () => this.closing);
+      fs.renameSync(temporary, lock.file(snapshotFileName(generation)));
+      syncDir(lock.dir);
+      await closedOld;
+      const files = listDataFiles(lock.dir);
+      for (const name of files.obsolete) fs.rmSync(lock.file(name), { force: true });
+      syncDir(lock.dir);
+      this.olderLogBytes = 0;
+      this.snapshotBytes = result.bytes;
+      this.lastSnapshotAt = Date.now() / 1000;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.events.onSnapshot?.(seconds, result);
+      this.events.onNotice?.("info", "snapshot written; older log files deleted", {
+        generation,
+        sessions: result.sessions,
+        bytes: result.bytes,
+        seconds,
+        longestSliceMs: Math.round(result.longestSliceMs * 100) / 100,
+      });
+      if (!this.writable) {
+        this.events.onNotice?.("info", "the log can be written again: writes are accepted", {});
+        this.setWritable(true, "");
+      }
+    } catch (error) {
+      fs.rmSync(temporary, { force: true });
+      this.nextSnapshotAt = Date.now() + SNAPSHOT_RETRY_MS;
+      if (!this.closing) {
+        this.events.onNotice?.("error", rotated ? "the snapshot failed; the log goes on and a snapshot is tried again later" : "could not start a snapshot", { cause: errorCode(error) }, error);
+      }
+      if (!rotated && this.broken) this.lastCause = errorCode(error);
+    } finally {
+      this.snapshotting = undefined;
+    }
+  }
+}
