@@ -298,7 +298,8 @@ export interface Connection {
   close(): void;
 }
 
-function connectWith(transport: Transport, address: string): Connection {
+/** Opens a connection of `transport` to `address` (any server, also one in a child process). */
+export function connectWith(transport: Transport, address: string): Connection {
   if (transport === "unary") {
     const client = newChannelClient(address);
     const start = startersFor(client);
