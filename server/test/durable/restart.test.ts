@@ -69,4 +69,20 @@ describe("durability: restart (--data-dir)", () => {
     assert.equal((await b.call.get(getReq({ sessionId: "long" }))).outcome, Outcome.OUTCOME_OK);
     assert.equal((await b.counts()).sessions, 1);
   });
+
+  it("lock ids after a restart exceed every id before it even when the clock went back (the log's watermark, not the clock, fences)", async () => {
+    const a = await start([], new FakeClock(1_800_000_000_000));
+    let last = 0n;
+    for (let i = 0; i < 5; i++) {
+      const locked = await a.call.lock(lockReq({ sessionId: `k${i}`, create: true, leaseMs: 60_000 }));
+      await a.call.release(releaseReq({ sessionId: `k${i}`, lockId: locked.lockId }));
+      last = BigInt(locked.lockId);
+    }
+    await a.close();
+    servers.length = 0;
+    // A clock an hour behind would seed lower ids than those already issued.
+    const b = await start([], new FakeClock(1_800_000_000_000 - 3_600_000));
+    const next = await b.call.lock(lockReq({ sessionId: "k0", leaseMs: 1000 }));
+    assert.ok(BigInt(next.lockId) > last, `lock id ${next.lockId} after the restart must exceed ${last}`);
+  });
 });
