@@ -81,7 +81,8 @@ export function scanDataFile(path: string, magic: Buffer, generation: number, on
         fill(result.need);
         continue;
       }
-      const tornTail = (result.bytes !== undefined && offset + result.bytes === size) || zerosFrom(fd, offset, size);
+      // Torn: nothing but zeros after the bad record (a crashed machine's unwritten pages), or from it on.
+      const tornTail = (result.bytes !== undefined && zerosFrom(fd, offset + result.bytes, size)) || zerosFrom(fd, offset, size);
       return { size, records, damage: { offset, why: result.why, tornTail } };
     }
     return { size, records };

@@ -83,6 +83,11 @@ export class LogWriter {
     }
   }
 
+  /** Whether records were appended since the last finished sync. */
+  get unsynced(): boolean {
+    return this.end > this.synced;
+  }
+
   /** Bytes in the file (all of them whole records). */
   get size(): number {
     return this.end;

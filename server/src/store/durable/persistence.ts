@@ -25,6 +25,19 @@ const RETRY_MS = 1000;
 /** How long after a failed snapshot the next one may start, in ms. */
 const SNAPSHOT_RETRY_MS = 10_000;
 
+/**
+ * The answer to a change that was made but whose record's sync failed, when the server shuts down
+ * before a snapshot could rewrite the log: it may or may not survive a crash.
+ */
+function persistenceUncertain(code: string): StoreError {
+  return new StoreError(
+    "unavailable",
+    "PERSISTENCE_FAILED",
+    `the change was made, but its log record could not be synced (${code}) and the server shut down before the log was rewritten: it may be lost on a crash`,
+    { cause: code },
+  );
+}
+
 /** The refusal of a change the log could not take. */
 function persistenceFailed(code: string): StoreError {
   return new StoreError(
@@ -67,8 +80,19 @@ export class Persistence implements DurableJournal {
   private syncs = 0;
   private syncedRecords = 0;
   private writable = true;
-  /** The log must not be appended to until a snapshot has rewritten the state. */
+  /** The current log must not be appended to (a failed ftruncate or sync): a snapshot starts a fresh one. */
   private broken = false;
+  /**
+   * The disk may lack something already acknowledged (a sync failed): a snapshot must rewrite the
+   * state, and is tried every second until one succeeds.
+   */
+  private needsSnapshot = false;
+  /** Sync failures so far: a snapshot clears {@link needsSnapshot} only if none came while it ran. */
+  private syncFailures = 0;
+  /** Answers of changes whose sync failed: they are answered once a snapshot holds them. */
+  private awaitingRewrite: ((error?: unknown) => void)[] = [];
+  /** A snapshot failure was logged since the last success (so the retries do not fill the log). */
+  private snapshotFailureLogged = false;
   private lastCause = "";
   private snapshotting: Promise<void> | undefined;
   private nextSnapshotAt = 0;
@@ -130,6 +154,8 @@ export class Persistence implements DurableJournal {
         fsync: this.options.fsync,
       });
     } catch (error) {
+      this.lock = undefined;
+      this.target = undefined;
       await lock.release();
       throw error;
     }
@@ -174,7 +200,10 @@ export class Persistence implements DurableJournal {
         done();
         return;
       }
-      done(persistenceFailed(error.code));
+      // The change is made (in memory, and maybe on disk): not a refusal. The snapshot that
+      // rewrites the log holds it; the answer waits for that.
+      if (this.closing) done(persistenceUncertain(error.code));
+      else this.awaitingRewrite.push(done);
     });
   }
 
@@ -196,6 +225,7 @@ export class Persistence implements DurableJournal {
     if (this.retryTimer !== undefined) clearInterval(this.retryTimer);
     await this.snapshotting;
     this.flushTouches();
+    for (const done of this.awaitingRewrite.splice(0)) done(persistenceUncertain(this.lastCause || "EIO"));
     try {
       await this.writer?.close();
     } catch (error) {
@@ -269,21 +299,29 @@ export class Persistence implements DurableJournal {
   }
 
   private setWritable(writable: boolean, cause: string): void {
-    this.writable = writable;
-    if (writable) {
-      if (this.retryTimer !== undefined) clearInterval(this.retryTimer);
+    if (this.writable !== writable) {
+      this.writable = writable;
+      this.events.onWritable?.(writable, cause);
+    }
+    this.updateRetry();
+  }
+
+  /** The retry timer runs while the log cannot be written or a snapshot must rewrite it. */
+  private updateRetry(): void {
+    const needed = !this.closing && (!this.writable || this.needsSnapshot);
+    if (!needed && this.retryTimer !== undefined) {
+      clearInterval(this.retryTimer);
       this.retryTimer = undefined;
-    } else if (this.retryTimer === undefined) {
+    } else if (needed && this.retryTimer === undefined) {
       this.retryTimer = setInterval(() => this.retry(), RETRY_MS);
       this.retryTimer.unref();
     }
-    this.events.onWritable?.(writable, cause);
   }
 
-  /** Tries the log again: a small record, or (a broken log) a snapshot into a fresh generation. */
+  /** Tries the log again: a small record, or (a broken log, a lost sync) a snapshot into a fresh generation. */
   private retry(): void {
     if (this.closing || this.snapshotting !== undefined) return;
-    if (this.broken) {
+    if (this.broken || this.needsSnapshot) {
       void this.startSnapshot();
       return;
     }
@@ -302,14 +340,27 @@ export class Persistence implements DurableJournal {
     }
   }
 
-  private syncFailed(error: LogWriteError): void {
-    // After a failed fdatasync the kernel may have dropped the dirty pages: the file cannot be trusted.
-    this.broken = true;
+  /**
+   * A sync of `writer` failed. The kernel may have dropped the dirty pages, so the file cannot be
+   * trusted: the current log is not appended to again, and a snapshot must rewrite the state (at
+   * once). A rotated-out log's failure needs the snapshot only.
+   */
+  private syncFailed(writer: LogWriter, error: LogWriteError): void {
     this.lastCause = error.code;
-    if (this.writable) {
-      this.events.onNotice?.("error", "the log could not be synced: writes fail with PERSISTENCE_FAILED until a snapshot has rewritten it", { cause: error.code }, error);
+    this.needsSnapshot = true;
+    this.syncFailures++;
+    if (this.closing) return;
+    this.events.onNotice?.("error", "the log could not be synced: a snapshot rewrites the state", { cause: error.code, current: writer === this.writer }, error);
+    if (writer === this.writer) {
+      this.broken = true;
       this.setWritable(false, error.code);
+    } else {
+      this.updateRetry();
     }
+    // After this turn: the writer hands the failed answers over (to awaitingRewrite) after this call.
+    setImmediate(() => {
+      if (this.snapshotting === undefined && !this.closing) void this.startSnapshot();
+    });
   }
 
   private createLog(generation: number): LogWriter {
@@ -336,14 +387,15 @@ export class Persistence implements DurableJournal {
   }
 
   private writerOf(fd: number, file: string, size: number): LogWriter {
-    return new LogWriter(fd, file, size, this.options.fsync, {
+    const writer: LogWriter = new LogWriter(fd, file, size, this.options.fsync, {
       onSync: (seconds, records) => {
         this.syncs++;
         this.syncedRecords += records;
         this.events.onSync?.(seconds, records);
       },
-      onSyncError: (error) => this.syncFailed(error),
+      onSyncError: (error) => this.syncFailed(writer, error),
     });
+    return writer;
   }
 
   private requireLock(): DataDirLock {
@@ -382,20 +434,28 @@ export class Persistence implements DurableJournal {
     const generation = this.generation + 1;
     const temporary = lock.file(`${snapshotFileName(generation)}.tmp`);
     let rotated = false;
+    let closedOld: Promise<void> | undefined;
+    // Once this snapshot is in place, the changes made so far are on disk: the answers waiting for
+    // that go out, and unless another sync failed meanwhile nothing needs rewriting any more.
+    const failures = this.syncFailures;
+    const answered = this.awaitingRewrite.splice(0);
     try {
       this.flushTouches();
-      const fresh = this.createLog(generation);
       const old = this.writer;
+      // The old log is synced before the next one exists, so that a crash cannot leave an older
+      // log torn behind a newer one (replay accepts a torn tail in the newest log only).
+      if (old !== undefined && !this.broken) await syncFully(old);
+      const fresh = this.createLog(generation);
       this.writer = fresh;
       this.generation = generation;
       this.olderLogBytes += old?.size ?? 0;
       rotated = true;
-      const closedOld = old?.close().catch((error: unknown) => {
-        this.events.onNotice?.("warn", "the previous log could not be synced when it was rotated out", { cause: errorCode(error) }, error);
-      });
+      // Handled now: a failed sync of it is reported through its writer (syncFailed) already.
+      closedOld = old?.close().catch(() => undefined);
       if (this.broken) {
         // The fresh log can be written; the snapshot below rewrites what the broken one may have lost.
         this.broken = false;
+        this.setWritable(true, "");
       }
       const result = await writeSnapshot(target, temporary, generation, () => this.closing);
       fs.renameSync(temporary, lock.file(snapshotFileName(generation)));
@@ -416,19 +476,38 @@ export class Persistence implements DurableJournal {
         seconds,
         longestSliceMs: Math.round(result.longestSliceMs * 100) / 100,
       });
-      if (!this.writable) {
+      this.snapshotFailureLogged = false;
+      if (this.syncFailures === failures) this.needsSnapshot = false;
+      for (const done of answered) done();
+      if (!this.writable && !this.broken) {
         this.events.onNotice?.("info", "the log can be written again: writes are accepted", {});
         this.setWritable(true, "");
       }
+      this.updateRetry();
     } catch (error) {
       fs.rmSync(temporary, { force: true });
       this.nextSnapshotAt = Date.now() + SNAPSHOT_RETRY_MS;
-      if (!this.closing) {
-        this.events.onNotice?.("error", rotated ? "the snapshot failed; the log goes on and a snapshot is tried again later" : "could not start a snapshot", { cause: errorCode(error) }, error);
-      }
+      // Still unanswered: the next snapshot answers them (or the shutdown does).
+      this.awaitingRewrite.unshift(...answered);
       if (!rotated && this.broken) this.lastCause = errorCode(error);
+      if (!this.closing && !this.snapshotFailureLogged) {
+        this.snapshotFailureLogged = true;
+        this.events.onNotice?.(
+          "error",
+          rotated ? "the snapshot failed; the log goes on and a snapshot is tried again" : "could not start a snapshot; it is tried again",
+          { cause: errorCode(error) },
+          error,
+        );
+      }
+      await closedOld;
+      this.updateRetry();
     } finally {
       this.snapshotting = undefined;
     }
   }
+}
+
+/** Syncs a log until nothing written to it is unsynced (writes may arrive while a sync runs). */
+async function syncFully(writer: LogWriter): Promise<void> {
+  for (let round = 0; round < 8 && writer.unsynced; round++) await writer.flush();
 }

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { DataDirLock, LOG_MAGIC, listDataFiles, logFileName, snapshotFileName } from "./data-dir";
+import { DataDirLock, FILE_HEADER_BYTES, LOG_MAGIC, SNAPSHOT_MAGIC, fileHeader, listDataFiles, logFileName, snapshotFileName } from "./data-dir";
 import { scanDataFile } from "./log-reader";
 import { RECORD_SNAPSHOT_END, RECORD_STATE, RecordEncoder } from "./log-records";
 import { scanSnapshot } from "./replay";
@@ -22,8 +22,10 @@ export interface RepairReport {
 
 /**
  * Repairs a data directory as redis-check-aof --fix does: keeps the valid prefix of the history.
- * The first damaged file is cut at its first bad record (a snapshot cut so is closed with a new end
- * record); every log after it is deleted, since it continues a history whose middle is lost.
+ * A damaged log is cut at its first bad record, and every log after it is deleted, since it
+ * continues a history whose middle is lost. A damaged snapshot is cut at its first bad record and
+ * closed with a new end record (a damaged header is written anew); the logs after it are kept, as
+ * their records are whole session states that hold whatever changed after the snapshot began.
  * Takes the directory's lock, so it refuses to run beside a server on it.
  */
 export async function repairDataDir(dir: string): Promise<RepairReport> {
@@ -39,7 +41,7 @@ export async function repairDataDir(dir: string): Promise<RepairReport> {
     if (files.snapshotGeneration > 0) {
       const name = snapshotFileName(files.snapshotGeneration);
       let states = 0;
-      let keep = 16;
+      let keep = FILE_HEADER_BYTES;
       // Only the whole state records before any damage come here.
       const scan = scanSnapshot(lock.file(name), files.snapshotGeneration, (record, _offset, end) => {
         if (record.type === RECORD_STATE) states++;
@@ -47,6 +49,15 @@ export async function repairDataDir(dir: string): Promise<RepairReport> {
       });
       if (scan.damage !== undefined) {
         fs.truncateSync(lock.file(name), keep);
+        if (scan.damage.offset < FILE_HEADER_BYTES) {
+          const header = fileHeader(SNAPSHOT_MAGIC, files.snapshotGeneration);
+          const fd = fs.openSync(lock.file(name), "r+");
+          try {
+            fs.writeSync(fd, header, 0, header.length, 0);
+          } finally {
+            fs.closeSync(fd);
+          }
+        }
         const encoder = new RecordEncoder();
         encoder.mark(RECORD_SNAPSHOT_END, states);
         fs.appendFileSync(lock.file(name), encoder.parts()[0] as Uint8Array);
@@ -67,7 +78,7 @@ export async function repairDataDir(dir: string): Promise<RepairReport> {
       const scan = scanDataFile(file, LOG_MAGIC, generation, () => undefined);
       if (scan.damage === undefined) continue;
       damaged = true;
-      if (scan.damage.offset < 16) {
+      if (scan.damage.offset < FILE_HEADER_BYTES) {
         fs.rmSync(file, { force: true });
         actions.push({ file: name, what: `deleted: its header is damaged (${scan.damage.why})` });
         continue;

@@ -198,6 +198,8 @@ export class SessionChanges {
    */
   restore(shard: SessionShard, hash: number, session: RestoredSession, now: number): void {
     const { app, sessionId, row, data } = session;
+    // Whether or not the record still applies, its ids were issued.
+    this.lockIds.passed(Math.max(row.lockId, row.lastReleasedLockId, row.lastLeaseExpiredLockId, row.firstLockId - 1));
     const table = shard.table;
     const appIndex = this.apps.indexOf(app);
     let slot = appIndex < 0 ? -1 : table.find(appIndex, sessionId, hash);
@@ -227,7 +229,6 @@ export class SessionChanges {
       this.timer.arm(row.leaseEnd);
     }
     if (data !== undefined) this.storePayload(shard, slot, data, now);
-    this.lockIds.passed(Math.max(row.lockId, row.lastReleasedLockId, row.lastLeaseExpiredLockId, row.firstLockId - 1));
   }
 
   /** Replay: a journaled touch of a session that exists. Not journaled. */
