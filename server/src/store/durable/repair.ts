@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { DataDirLock, LOG_MAGIC, listDataFiles, logFileName, snapshotFileName } from "./data-dir";
+import { DataDirLock, FILE_HEADER_BYTES, LOG_MAGIC, SNAPSHOT_MAGIC, fileHeader, listDataFiles, logFileName, snapshotFileName } from "./data-dir";
 import { scanDataFile } from "./log-reader";
 import { RECORD_SNAPSHOT_END, RECORD_STATE, RecordEncoder } from "./log-records";
 import { scanSnapshot } from "./replay";
@@ -22,8 +22,11 @@ export interface RepairReport {
 
 /**
  * Repairs a data directory as redis-check-aof --fix does: keeps the valid prefix of the history.
- * The first damaged file is cut at its first bad record (a snapshot cut so is closed with a new end
- * record); every log after it is deleted, since it continues a history whose middle is lost.
+ * A damaged log is cut at its first bad record and every log after it is deleted, since it
+ * continues a history whose middle is lost. A damaged snapshot is cut so too and closed with a new
+ * end record, and the logs after it are kept: they hold every change made since the snapshot
+ * began, as absolute records, so every session written since comes back exactly; the sessions of
+ * the snapshot's lost part that were not written since are gone.
  * Takes the directory's lock, so it refuses to run beside a server on it.
  */
 export async function repairDataDir(dir: string): Promise<RepairReport> {
@@ -39,14 +42,17 @@ export async function repairDataDir(dir: string): Promise<RepairReport> {
     if (files.snapshotGeneration > 0) {
       const name = snapshotFileName(files.snapshotGeneration);
       let states = 0;
-      let keep = 16;
+      let keep = FILE_HEADER_BYTES;
       // Only the whole state records before any damage come here.
       const scan = scanSnapshot(lock.file(name), files.snapshotGeneration, (record, _offset, end) => {
         if (record.type === RECORD_STATE) states++;
         keep = end;
       });
       if (scan.damage !== undefined) {
-        fs.truncateSync(lock.file(name), keep);
+        // A damaged header is written anew (cutting after it would leave it bad: the server would
+        // refuse the "repaired" snapshot again); otherwise the whole records before the damage stay.
+        if (scan.damage.offset < FILE_HEADER_BYTES) fs.writeFileSync(lock.file(name), fileHeader(SNAPSHOT_MAGIC, files.snapshotGeneration));
+        else fs.truncateSync(lock.file(name), keep);
         const encoder = new RecordEncoder();
         encoder.mark(RECORD_SNAPSHOT_END, states);
         fs.appendFileSync(lock.file(name), encoder.parts()[0] as Uint8Array);
