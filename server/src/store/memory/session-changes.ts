@@ -201,8 +201,14 @@ export class SessionChanges {
     const table = shard.table;
     const appIndex = this.apps.indexOf(app);
     let slot = appIndex < 0 ? -1 : table.find(appIndex, sessionId, hash);
+    const issued = Math.max(row.lockId, row.lastReleasedLockId, row.lastLeaseExpiredLockId, row.firstLockId - 1);
     if (slot < 0) {
-      if (data === undefined) return;
+      if (data === undefined) {
+        // A meta record of a session that is not there (its state was in a snapshot part that
+        // `stateward repair` cut off): its lock ids were issued all the same, and stay fenced off.
+        this.lockIds.passed(issued);
+        return;
+      }
       slot = table.allocate(this.apps.acquire(app), sessionId, hash);
       table.lockId[slot] = 0;
       table.payload[slot] = NO_CHUNK;
@@ -227,7 +233,7 @@ export class SessionChanges {
       this.timer.arm(row.leaseEnd);
     }
     if (data !== undefined) this.storePayload(shard, slot, data, now);
-    this.lockIds.passed(Math.max(row.lockId, row.lastReleasedLockId, row.lastLeaseExpiredLockId, row.firstLockId - 1));
+    this.lockIds.passed(issued);
   }
 
   /** Replay: a journaled touch of a session that exists. Not journaled. */
