@@ -317,6 +317,9 @@ describe("durability: torn and damaged data files (--data-dir)", function () {
     let snapshotFrames: Frame[];
     /** Sessions with a state record in a log after the snapshot. */
     let loggedAfter: Set<string>;
+    /** The session locked after the snapshot, and its lock id. */
+    let lockedAfter: string;
+    let lockIdAfter: bigint;
     const sessions = Array.from({ length: 60 }, (_, i) => `snap-${String(i).padStart(2, "0")}`);
 
     before(async () => {
@@ -331,6 +334,15 @@ describe("durability: torn and damaged data files (--data-dir)", function () {
       await stop(server);
       snapshotName = onlyFile(source, /^snapshot-\d{16}\.swsnap$/);
       snapshotFrames = frames(fs.readFileSync(path.join(source, snapshotName)));
+      // The snapshot's last session is locked after it (a meta record in the log, and no snapshot
+      // more): damage before that session's record loses it, but not its lock id.
+      lockedAfter = (snapshotFrames.filter((frame) => frame.type === 1).at(-1) as Frame).sessionId;
+      const again = await start(source, ["--snapshot-min-log-bytes", "1GiB"]);
+      const locked = await again.server.call.lock({ sessionId: lockedAfter, leaseMs: 600_000 });
+      assert.equal(locked.outcome, Outcome.OUTCOME_OK);
+      lockIdAfter = locked.lockId;
+      await stop(again.server);
+      assert.equal(onlyFile(source, /^snapshot-\d{16}\.swsnap$/), snapshotName);
       const generation = Number(/\d{16}/.exec(snapshotName)?.[0]);
       loggedAfter = new Set();
       for (const name of fs.readdirSync(source)) {
@@ -358,6 +370,9 @@ describe("durability: torn and damaged data files (--data-dir)", function () {
         }
       }
       assert.equal((await server.counts()).sessions, expected.size);
+      // Lock ids stay fenced: the next one exceeds every one issued before, the lost session's too.
+      const fresh = await server.call.lock({ sessionId: "fresh-after-repair", create: true, leaseMs: 1000 });
+      assert.ok(fresh.lockId > lockIdAfter, `the lock id after the repair (${fresh.lockId}) exceeds ${lockIdAfter}`);
       await stop(server);
     };
 
@@ -367,16 +382,36 @@ describe("durability: torn and damaged data files (--data-dir)", function () {
       const dir = copyOf(source);
       const file = path.join(dir, snapshotName);
       flipByte(file, damaged.start + 12 + 6);
+      // An older snapshot left by a crash before its deletion: a refused start must not delete it.
+      const generation = Number(/\d{16}/.exec(snapshotName)?.[0]);
+      const older = path.join(dir, `snapshot-${String(generation - 1).padStart(16, "0")}.swsnap`);
+      fs.writeFileSync(older, "an older snapshot");
       const error = await refusal(dir);
       assert.equal(error.file, file);
       assert.equal(error.offset, damaged.start);
       assert.ok(error.message.includes(`stateward repair --data-dir ${dir}`), error.message);
+      assert.ok(error.message.includes("the log after it is kept"), error.message);
+      assert.ok(fs.existsSync(older), "a refused start deletes nothing");
 
       const repaired = await runBuiltCli(["repair", "--data-dir", dir]);
       assert.equal(repaired.code, 0, `repair: ${repaired.stdout}${repaired.stderr}`);
       const before = snapshotFrames.filter((frame) => frame.end <= damaged.start);
       assert.match(repaired.stdout, new RegExp(`${snapshotName}: damaged at offset ${damaged.start} .*; ${before.filter((f) => f.type === 1).length} sessions kept`));
       await assertKept(dir, before);
+      assert.ok(!fs.existsSync(older), "a start that read the newest snapshot whole deletes the older one");
+    });
+
+    it("refuses a snapshot whose header is damaged; stateward repair makes it an empty snapshot and keeps the log after it", async () => {
+      const dir = copyOf(source);
+      const file = path.join(dir, snapshotName);
+      flipByte(file, 2);
+      const error = await refusal(dir);
+      assert.equal(error.file, file);
+      assert.equal(error.offset, 0);
+      const repaired = await runBuiltCli(["repair", "--data-dir", dir]);
+      assert.equal(repaired.code, 0, `repair: ${repaired.stdout}${repaired.stderr}`);
+      assert.match(repaired.stdout, new RegExp(`${snapshotName}: damaged at offset 0 .*; 0 sessions kept`));
+      await assertKept(dir, []);
     });
 
     it("refuses a snapshot cut short (a snapshot is synced before it is renamed: never torn); stateward repair keeps the sessions before the cut", async () => {
