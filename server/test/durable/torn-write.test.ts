@@ -251,10 +251,31 @@ describe("durability: torn and damaged data files (--data-dir)", function () {
       flipByte(path.join(dir, logName), last.start + 12 + Math.floor((last.end - last.start - 12) / 2));
       const { server, log } = await start(dir);
       assert.deepEqual(await readState(server), prefixState(last.start).state);
-      const warnings = cutWarnings(log).concat(log.lines.filter((line) => line.level === 40 && String(line.msg).includes("cut off")));
-      assert.ok(warnings.length > 0, `a warning about the cut-off record: ${log.text()}`);
+      const warnings = cutWarnings(log);
+      assert.equal(warnings.length, 1, `a warning about the cut-off record: ${log.text()}`);
       assert.equal(warnings[0]?.offset, last.start);
       assert.equal(fs.statSync(path.join(dir, logName)).size, last.start, "the torn record is cut off the file");
+    });
+
+    it("cuts off zeros after the last record (the unwritten tail a machine crash leaves), and refuses zeros followed by records", async () => {
+      const dir = copyOf(source);
+      const file = path.join(dir, logName);
+      fs.appendFileSync(file, Buffer.alloc(8192));
+      const { server, log } = await start(dir);
+      assert.deepEqual(await readState(server), prefixState(logBytes.length).state);
+      const warnings = cutWarnings(log);
+      assert.equal(warnings.length, 1, log.text());
+      assert.equal(warnings[0]?.offset, logBytes.length);
+      assert.equal(warnings[0]?.bytes, 8192);
+      await stop(server);
+      assert.equal(fs.statSync(file).size, logBytes.length);
+
+      const middle = frames(logBytes)[10] as Frame;
+      const zeroed = copyOf(source);
+      const bytes = Buffer.from(logBytes);
+      bytes.fill(0, middle.start, middle.end);
+      fs.writeFileSync(path.join(zeroed, logName), bytes);
+      assert.equal((await refusal(zeroed)).offset, middle.start);
     });
 
     for (const [where, at] of [
@@ -307,6 +328,42 @@ describe("durability: torn and damaged data files (--data-dir)", function () {
           error.message.includes(`stateward repair --data-dir ${dir}`),
       );
     });
+  });
+
+  it("a log larger than the reader's 4 MiB chunk, with a record larger than it, recovers exactly the valid prefix wherever it is cut", async () => {
+    const source = fs.realpathSync(tempDir());
+    const flags = ["--max-item-bytes", "6MiB"];
+    const { server } = await start(source, flags);
+    // Each session is written once: the state as of a cut is the sessions whose record ends before it.
+    const sizes = [300_000, 300_000, 5 * 1024 * 1024, ...Array.from({ length: 12 }, (_, i) => 200_000 + i * 1000)];
+    const data = sizes.map((size, i) => Buffer.alloc(size, `big-${i}:`));
+    for (const [i, bytes] of data.entries()) await server.call.set({ sessionId: `big-${i}`, data: bytes });
+    await stop(server);
+    const logName = onlyFile(source, /^log-\d{16}\.swlog$/);
+    const all = frames(fs.readFileSync(path.join(source, logName)));
+    assert.equal(all.length, sizes.length);
+    const chunkEnd = HEADER + 4 * 1024 * 1024;
+    const crossing = all.find((frame) => frame.start < chunkEnd && frame.end > chunkEnd) as Frame;
+    assert.ok(crossing !== undefined && crossing.end - crossing.start > 4 * 1024 * 1024, "the large record spans the first chunk's end");
+    const random = prng(7);
+    const last = all.at(-1) as Frame;
+    const cuts = new Set([crossing.start, crossing.start + 12, chunkEnd, crossing.end - 1, crossing.end, crossing.end + 5, last.start + 1, last.end]);
+    while (cuts.size < 16) cuts.add(HEADER + Math.floor(random() * (last.end - HEADER)));
+    for (const cut of [...cuts].sort((a, b) => a - b)) {
+      const dir = copyOf(source);
+      fs.truncateSync(path.join(dir, logName), cut);
+      const { server: recovered, log } = await start(dir, flags);
+      const whole = all.filter((frame) => frame.end <= cut).length;
+      for (const [i, bytes] of data.entries()) {
+        const got = await recovered.call.get(getReq({ sessionId: `big-${i}` }));
+        if (i < whole) assert.ok(got.outcome === Outcome.OUTCOME_OK && Buffer.from(got.data).equals(bytes), `cut at ${cut}: big-${i} is kept whole`);
+        else assert.equal(got.outcome, Outcome.OUTCOME_NOT_FOUND, `cut at ${cut}: big-${i} was cut off`);
+      }
+      const boundary = whole === 0 ? HEADER : (all[whole - 1] as Frame).end;
+      assert.equal(cutWarnings(log).length, cut === boundary ? 0 : 1, `cut at ${cut}: a warning only for a record cut in two`);
+      await stop(recovered);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   describe("a snapshot", () => {
