@@ -79,6 +79,17 @@ describe("durability: the data directory is locked (--data-dir)", function () {
     assert.match(repaired.stdout, /has no damage; nothing changed/);
   });
 
+  it("stateward repair without --data-dir is a usage error (exit 2), and on a directory that does not exist fails (exit 1) without creating it", async () => {
+    const usage = await runBuiltCli(["repair"]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--data-dir is required[\s\S]*Usage: stateward repair --data-dir DIR/);
+    const missing = path.join(dir, "missing");
+    const failed = await runBuiltCli(["repair", "--data-dir", missing]);
+    assert.equal(failed.code, 1);
+    assert.ok(failed.stderr.includes(`the data directory ${missing} does not exist`), failed.stderr);
+    assert.ok(!fs.existsSync(missing));
+  });
+
   it("a server killed with SIGKILL leaves no stale lock: the next one starts on the directory at once, with the data", async () => {
     const killed = await serve();
     await callsOn(killed).set(setReq({ sessionId: "before-kill", data: "kept" }));

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { FakeClock } from "../../src/store/fake-clock";
+import { LOG_MAGIC, fileHeader } from "../../src/store/durable/data-dir";
 import { DataDamageError } from "../../src/store/durable/replay";
 import { runBuiltCli } from "../helpers/cli-process";
 import { capturedLogger } from "../helpers/secure-server";
@@ -276,6 +277,57 @@ describe("durability: torn and damaged data files (--data-dir)", function () {
       bytes.fill(0, middle.start, middle.end);
       fs.writeFileSync(path.join(zeroed, logName), bytes);
       assert.equal((await refusal(zeroed)).offset, middle.start);
+    });
+
+    describe("split into two logs (a crash while a snapshot was written: the log it rotated out and the new one)", () => {
+      /** A copy of the history with its records from `split` on in the next generation's log. */
+      const twoLogs = (split: Frame): { dir: string; first: string; second: string } => {
+        const dir = copyOf(source);
+        const generation = Number(/\d{16}/.exec(logName)?.[0]);
+        const first = path.join(dir, logName);
+        const second = path.join(dir, `log-${String(generation + 1).padStart(16, "0")}.swlog`);
+        fs.writeFileSync(first, logBytes.subarray(0, split.start));
+        fs.writeFileSync(second, Buffer.concat([fileHeader(LOG_MAGIC, generation + 1), logBytes.subarray(split.start)]));
+        return { dir, first, second };
+      };
+      const split = (): Frame => frames(logBytes)[Math.floor(frames(logBytes).length / 2)] as Frame;
+
+      it("replays both in order, and cuts off a torn tail of the newer one", async () => {
+        const whole = twoLogs(split());
+        const { server, log } = await start(whole.dir);
+        assert.deepEqual(await readState(server), prefixState(logBytes.length).state);
+        assert.equal(cutWarnings(log).length, 0);
+        await stop(server);
+
+        const torn = twoLogs(split());
+        const cut = fs.statSync(torn.second).size - 3;
+        fs.truncateSync(torn.second, cut);
+        const recovered = await start(torn.dir);
+        const last = frames(logBytes).at(-1) as Frame;
+        assert.deepEqual(await readState(recovered.server), prefixState(last.start).state);
+        assert.equal(cutWarnings(recovered.log).length, 1);
+      });
+
+      it("refuses a torn tail of the older one (records follow it in the newer log); repair keeps the older log's whole records and deletes the newer", async () => {
+        const at = split();
+        const { dir, first, second } = twoLogs(at);
+        const previous = frames(logBytes.subarray(0, at.start)).at(-1) as Frame;
+        fs.truncateSync(first, at.start - 2);
+        const error = await refusal(dir);
+        assert.equal(error.file, first);
+        assert.equal(error.offset, previous.start);
+        const repaired = await runBuiltCli(["repair", "--data-dir", dir]);
+        assert.equal(repaired.code, 0, `repair: ${repaired.stdout}${repaired.stderr}`);
+        assert.match(repaired.stdout, new RegExp(`${path.basename(second)}: deleted: it follows a damaged log`));
+        assert.ok(!fs.existsSync(second));
+        const { server } = await start(dir);
+        assert.deepEqual(await readState(server), prefixState(previous.start).state);
+        // The next changes go on in a log after the kept one, and survive a restart.
+        await server.call.set({ sessionId: "after-repair", data: "x" });
+        await stop(server);
+        const again = await start(dir);
+        assert.equal((await again.server.call.get(getReq({ sessionId: "after-repair" }))).outcome, Outcome.OUTCOME_OK);
+      });
     });
 
     for (const [where, at] of [
