@@ -174,8 +174,8 @@ const REPAIR_USAGE = [
   "",
   "Repairs a data directory the server refuses to start on (it names the damaged file and offset),",
   "as redis-check-aof --fix does: the first damaged file is cut at its first bad record, and every",
-  "log after it is deleted; what was before the damage is kept. Stop the server first: the",
-  "directory is locked while one runs on it.",
+  "log after a damaged log is deleted (the log after a damaged snapshot is kept); what was before",
+  "the damage is kept. Stop the server first: the directory is locked while one runs on it.",
   "",
 ].join("\n");
 

@@ -645,7 +645,8 @@ const PERSISTENCE_SPECS: Specs<PersistenceOptions> = {
     defaultText: "(none: memory only)",
     description:
       "Keep the memory backend's sessions across restarts and crashes: an append-only log of every change plus snapshots in this directory (created if missing, locked: one server per directory). Empty: memory only. Not with --backend redis.",
-    parse: filePath,
+    // Empty is a value here (memory only, as documented), so that a configuration file can show the default.
+    parse: optionalFilePath,
   },
   fsync: {
     flag: "fsync",

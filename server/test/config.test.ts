@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { BACKENDS, ConfigError, OPTION_DOCS, OPTION_SECTIONS, SECRET_OPTIONS, isLoopbackHost, resolveConfig, secretValues } from "../src/config";
+import { DEFAULT_PERSISTENCE_OPTIONS } from "../src/store/durable/persistence-options";
 import { DEFAULT_MEMORY_OPTIONS } from "../src/store/memory/memory-options";
 import { DEFAULT_REDIS_OPTIONS } from "../src/store/redis/redis-options";
 import { DEFAULT_SESSION_LIMITS } from "../src/store/session-limits";
@@ -41,6 +42,7 @@ describe("resolveConfig", () => {
       backend: "memory",
       limits: DEFAULT_SESSION_LIMITS,
       memory: DEFAULT_MEMORY_OPTIONS,
+      persistence: DEFAULT_PERSISTENCE_OPTIONS,
       redis: DEFAULT_REDIS_OPTIONS,
     });
   });
@@ -50,6 +52,7 @@ describe("resolveConfig", () => {
     assert.ok(Object.isFrozen(config));
     assert.ok(Object.isFrozen(config.limits));
     assert.ok(Object.isFrozen(config.memory));
+    assert.ok(Object.isFrozen(config.persistence));
     assert.ok(Object.isFrozen(config.redis));
     assert.ok(Object.isFrozen(resolveConfig(["--redis-cluster", "127.0.0.1:7000"], {}).redis.cluster));
   });
@@ -187,6 +190,79 @@ describe("resolveConfig", () => {
   it("rejects a host with a port or other junk", () => {
     assert.match(configError(["--host", "127.0.0.1:80"]).message, /--host.*STATEWARD_HOST/);
     assert.ok(configError(["--host", ""]) instanceof ConfigError);
+  });
+});
+
+describe("resolveConfig: durability of the memory backend (--data-dir)", () => {
+  it("is off by default (memory only), with fsync everysec, a log ratio of 1 and a 64MiB minimum, as documented", () => {
+    const { persistence } = resolveConfig([], {});
+    assert.deepEqual({ ...persistence }, { dataDir: "", fsync: "everysec", snapshotLogRatio: 1, snapshotMinLogBytes: 64 * 1024 ** 2 });
+    const byFlag = new Map(OPTION_DOCS.map((doc) => [doc.flag, doc.default]));
+    assert.equal(byFlag.get("--fsync"), "everysec");
+    assert.equal(byFlag.get("--snapshot-log-ratio"), "1");
+    assert.equal(byFlag.get("--snapshot-min-log-bytes"), "64MiB");
+    assert.match(byFlag.get("--data-dir") ?? "", /memory only/);
+  });
+
+  it("reads every option from its flag, its variable and the configuration file, the flag winning", () => {
+    assert.deepEqual(
+      { ...resolveConfig(["--data-dir", "/var/lib/stateward", "--fsync", "always", "--snapshot-log-ratio", "2.5", "--snapshot-min-log-bytes", "8MiB"], {}).persistence },
+      { dataDir: "/var/lib/stateward", fsync: "always", snapshotLogRatio: 2.5, snapshotMinLogBytes: 8 * 1024 ** 2 },
+    );
+    const env = { STATEWARD_DATA_DIR: "data", STATEWARD_FSYNC: "NO", STATEWARD_SNAPSHOT_LOG_RATIO: "0.1", STATEWARD_SNAPSHOT_MIN_LOG_BYTES: "4096" };
+    assert.deepEqual({ ...resolveConfig([], env).persistence }, { dataDir: "data", fsync: "no", snapshotLogRatio: 0.1, snapshotMinLogBytes: 4096 });
+    assert.equal(resolveConfig(["--data-dir", "flag-dir"], env).persistence.dataDir, "flag-dir");
+    assert.equal(resolveConfig(["--fsync", "always"], env).persistence.fsync, "always");
+    const file = 'data-dir = "/srv/sessions"\nfsync = "always"\nsnapshot-log-ratio = 3\nsnapshot-min-log-bytes = "1GiB"\n';
+    assert.deepEqual(
+      { ...resolveConfig(["--config", "s.toml"], {}, () => file).persistence },
+      { dataDir: "/srv/sessions", fsync: "always", snapshotLogRatio: 3, snapshotMinLogBytes: 1024 ** 3 },
+    );
+    // Empty is memory only, in a file too (where the example shows the default).
+    assert.equal(resolveConfig(["--config", "s.toml"], {}, () => 'data-dir = ""').persistence.dataDir, "");
+    assert.equal(resolveConfig([], { STATEWARD_DATA_DIR: "" }).persistence.dataDir, "");
+  });
+
+  it("refuses an unknown --fsync policy, naming the flag, the variable and the allowed values", () => {
+    for (const [argv, env, source] of [
+      [["--fsync", "sometimes"], {}, '"sometimes" from --fsync'],
+      [[], { STATEWARD_FSYNC: "sometimes" }, '"sometimes" from STATEWARD_FSYNC'],
+      [["--fsync", "everysecond"], {}, '"everysecond" from --fsync'],
+    ] as const) {
+      const message = configError([...argv], env).message;
+      assert.ok(message.includes(source), message);
+      assert.match(message, /--fsync/);
+      assert.match(message, /STATEWARD_FSYNC/);
+      assert.match(message, /one of always, everysec, no\b/);
+    }
+  });
+
+  it("refuses a --snapshot-log-ratio outside 0.1 to 100 or not a plain number, and a --snapshot-min-log-bytes below 4KiB", () => {
+    assert.equal(resolveConfig(["--snapshot-log-ratio", "0.1"], {}).persistence.snapshotLogRatio, 0.1);
+    assert.equal(resolveConfig(["--snapshot-log-ratio", "100"], {}).persistence.snapshotLogRatio, 100);
+    for (const value of ["0.09", "0", "100.5", "101", "-1", "abc", "1e2", ""]) {
+      const message = configError([`--snapshot-log-ratio=${value}`]).message;
+      assert.match(message, /--snapshot-log-ratio.*STATEWARD_SNAPSHOT_LOG_RATIO.*from 0\.1 to 100/, `${JSON.stringify(value)}: ${message}`);
+    }
+    assert.match(configError([], { STATEWARD_SNAPSHOT_LOG_RATIO: "500" }).message, /"500" from STATEWARD_SNAPSHOT_LOG_RATIO/);
+    assert.equal(resolveConfig(["--snapshot-min-log-bytes", "4KiB"], {}).persistence.snapshotMinLogBytes, 4096);
+    assert.match(configError(["--snapshot-min-log-bytes", "4095"]).message, /--snapshot-min-log-bytes.*STATEWARD_SNAPSHOT_MIN_LOG_BYTES.*from 4096/);
+    assert.match(configError(["--snapshot-min-log-bytes", "2TiB"]).message, /--snapshot-min-log-bytes/);
+  });
+
+  it("refuses --data-dir with --backend redis, whichever way either is set", () => {
+    for (const [argv, env] of [
+      [["--data-dir", "/d", "--backend", "redis"], {}],
+      [["--backend", "redis"], { STATEWARD_DATA_DIR: "/d" }],
+      [["--data-dir", "/d"], { STATEWARD_BACKEND: "redis" }],
+    ] as const) {
+      const message = configError([...argv], env).message;
+      assert.match(message, /--data-dir \(STATEWARD_DATA_DIR\) is set with --backend redis/);
+      assert.match(message, /Redis keeps its own/);
+    }
+    // The other persistence options are harmless there (they only matter with a data directory).
+    assert.equal(resolveConfig(["--backend", "redis", "--fsync", "always"], {}).backend, "redis");
+    assert.equal(resolveConfig(["--backend", "memory", "--data-dir", "/d"], {}).persistence.dataDir, "/d");
   });
 });
 
@@ -490,6 +566,10 @@ describe("OPTION_DOCS", () => {
       "--max-memory",
       "--expiry-interval-ms",
       "--expiry-slice-budget-ms",
+      "--data-dir",
+      "--fsync",
+      "--snapshot-log-ratio",
+      "--snapshot-min-log-bytes",
       "--redis-url",
       "--redis-cluster",
       "--redis-prefix",
@@ -519,11 +599,11 @@ describe("OPTION_DOCS", () => {
     assert.equal(byFlag.get("--backend"), config.backend);
   });
 
-  it("groups the options in sections server, security, limits, memory, redis, in that order, each section's options together", () => {
-    assert.deepEqual(Object.keys(OPTION_SECTIONS), ["server", "security", "limits", "memory", "redis"]);
+  it("groups the options in sections server, security, limits, memory, persistence, redis, in that order, each section's options together", () => {
+    assert.deepEqual(Object.keys(OPTION_SECTIONS), ["server", "security", "limits", "memory", "persistence", "redis"]);
     const sections = OPTION_DOCS.map((doc) => doc.section);
     const order = sections.filter((section, i) => i === 0 || sections[i - 1] !== section);
-    assert.deepEqual(order, ["server", "security", "limits", "memory", "redis"], "each section once, in order");
+    assert.deepEqual(order, ["server", "security", "limits", "memory", "persistence", "redis"], "each section once, in order");
     const bySection = (section: string): string[] => OPTION_DOCS.filter((doc) => doc.section === section).map((doc) => doc.flag);
     assert.ok(bySection("server").includes("--backend") && bySection("server").includes("--port"));
     assert.deepEqual(bySection("limits"), [
@@ -536,6 +616,7 @@ describe("OPTION_DOCS", () => {
       "--max-item-bytes",
     ]);
     assert.deepEqual(bySection("memory"), ["--shards", "--max-apps", "--max-memory", "--expiry-interval-ms", "--expiry-slice-budget-ms"]);
+    assert.deepEqual(bySection("persistence"), ["--data-dir", "--fsync", "--snapshot-log-ratio", "--snapshot-min-log-bytes"]);
     for (const title of Object.values(OPTION_SECTIONS)) assert.ok(title.length > 0);
   });
 });

@@ -123,10 +123,12 @@ export class Persistence implements DurableJournal {
     try {
       const started = process.hrtime.bigint();
       const files = listDataFiles(lock.dir);
-      // A snapshot that was being written when the server stopped is incomplete; files older than
-      // the newest snapshot are left over from a crash before their deletion.
-      for (const name of [...files.partial, ...files.obsolete]) fs.rmSync(lock.file(name), { force: true });
+      // A snapshot that was being written when the server stopped is incomplete.
+      for (const name of files.partial) fs.rmSync(lock.file(name), { force: true });
       const replay = replayDataDir(lock.dir, files, target);
+      // Files older than the newest snapshot are left over from a crash before their deletion; only
+      // once that snapshot has been read whole (a refused start deletes nothing).
+      for (const name of files.obsolete) fs.rmSync(lock.file(name), { force: true });
       this.replaySeconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (replay.cutTail !== undefined) {
         this.events.onNotice?.("warn", "the last record of the log was cut short by a crash and is cut off (that change was never answered)", {

@@ -22,10 +22,11 @@ export interface RepairReport {
 
 /**
  * Repairs a data directory as redis-check-aof --fix does: keeps the valid prefix of the history.
- * A damaged log is cut at its first bad record, and every log after it is deleted, since it
- * continues a history whose middle is lost. A damaged snapshot is cut at its first bad record and
- * closed with a new end record (a damaged header is written anew); the logs after it are kept, as
- * their records are whole session states that hold whatever changed after the snapshot began.
+ * A damaged log is cut at its first bad record and every log after it is deleted, since it
+ * continues a history whose middle is lost. A damaged snapshot is cut so too and closed with a new
+ * end record, and the logs after it are kept: they hold every change made since the snapshot
+ * began, as absolute records, so every session written since comes back exactly; the sessions of
+ * the snapshot's lost part that were not written since are gone.
  * Takes the directory's lock, so it refuses to run beside a server on it.
  */
 export async function repairDataDir(dir: string): Promise<RepairReport> {
@@ -48,16 +49,10 @@ export async function repairDataDir(dir: string): Promise<RepairReport> {
         keep = end;
       });
       if (scan.damage !== undefined) {
-        fs.truncateSync(lock.file(name), keep);
-        if (scan.damage.offset < FILE_HEADER_BYTES) {
-          const header = fileHeader(SNAPSHOT_MAGIC, files.snapshotGeneration);
-          const fd = fs.openSync(lock.file(name), "r+");
-          try {
-            fs.writeSync(fd, header, 0, header.length, 0);
-          } finally {
-            fs.closeSync(fd);
-          }
-        }
+        // A damaged header is written anew (cutting after it would leave it bad: the server would
+        // refuse the "repaired" snapshot again); otherwise the whole records before the damage stay.
+        if (scan.damage.offset < FILE_HEADER_BYTES) fs.writeFileSync(lock.file(name), fileHeader(SNAPSHOT_MAGIC, files.snapshotGeneration));
+        else fs.truncateSync(lock.file(name), keep);
         const encoder = new RecordEncoder();
         encoder.mark(RECORD_SNAPSHOT_END, states);
         fs.appendFileSync(lock.file(name), encoder.parts()[0] as Uint8Array);
@@ -78,7 +73,7 @@ export async function repairDataDir(dir: string): Promise<RepairReport> {
       const scan = scanDataFile(file, LOG_MAGIC, generation, () => undefined);
       if (scan.damage === undefined) continue;
       damaged = true;
-      if (scan.damage.offset < FILE_HEADER_BYTES) {
+      if (scan.damage.offset < 16) {
         fs.rmSync(file, { force: true });
         actions.push({ file: name, what: `deleted: its header is damaged (${scan.damage.why})` });
         continue;

@@ -27,7 +27,7 @@ export class DataDamageError extends Error {
   ) {
     super(
       `the data file ${file} is damaged at offset ${offset} (${why}), where a crash cannot have left it, so the server does not start on it. ` +
-        `Run "stateward repair --data-dir ${dir}" to keep every valid record before the damage (the rest of that file and any later log are dropped), then start again.`,
+        `Run "stateward repair --data-dir ${dir}" to keep every valid record before the damage (${file.endsWith(".swsnap") ? "the rest of the snapshot is dropped; the log after it is kept" : "the rest of that log and any later log are dropped"}), then start again.`,
     );
   }
 }

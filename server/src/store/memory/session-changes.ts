@@ -204,6 +204,8 @@ export class SessionChanges {
     const appIndex = this.apps.indexOf(app);
     let slot = appIndex < 0 ? -1 : table.find(appIndex, sessionId, hash);
     if (slot < 0) {
+      // A meta record of a session that is not there (it ended, or its state was in a snapshot part
+      // that `stateward repair` cut off): its lock ids were passed above all the same.
       if (data === undefined) return;
       slot = table.allocate(this.apps.acquire(app), sessionId, hash);
       table.lockId[slot] = 0;
