@@ -7,11 +7,12 @@
  * can never fire. (`promtool check rules` and `promtool test rules` run in `make test-alert-rules`.)
  */
 import * as assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ATTR_ERROR_TYPE } from "../src/telemetry/telemetry-names";
-import { SAMPLE_TRAFFIC_SERVER_FLAGS, driveSampleTraffic } from "../tools/metrics-sample-traffic";
+import { SNAPSHOT_SERIES, driveSampleTraffic, sampleTrafficServerFlags } from "../tools/metrics-sample-traffic";
 import { httpGet } from "./helpers/http-get";
 import { labelValuesSelector, promqlUse } from "./helpers/promql-names";
 import { freePort, startObservedServer, type ObservedServer } from "./helpers/telemetry-test-kit";
@@ -92,15 +93,21 @@ interface Rules {
 describe("observability assets: dashboard, alert rules and the README's metric list match a real scrape", function () {
   let s: ObservedServer | undefined;
   let scrape: Scrape;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "stateward-assets-"));
   before(async () => {
     const port = await freePort();
-    s = await startObservedServer(["--metrics-port", String(port), ...SAMPLE_TRAFFIC_SERVER_FLAGS], { tracing: false, metrics: false });
+    s = await startObservedServer(["--metrics-port", String(port), ...sampleTrafficServerFlags(path.join(dataDir, "data"))], { tracing: false, metrics: false });
     await driveSampleTraffic(s.server.address);
-    // The expiry-slice histogram (an SDK histogram) has its series from the first slice (every 100 ms).
-    await waitFor(async () => (scrape = scrapeOf((await httpGet(port, "/metrics")).body)).has("stateward_expiry_slice_duration_seconds_bucket"), "an expiry slice");
+    // The expiry-slice histogram (an SDK histogram) has its series from the first slice (every 100 ms),
+    // the snapshot histogram once the snapshot the traffic started has finished.
+    await waitFor(async () => {
+      scrape = scrapeOf((await httpGet(port, "/metrics")).body);
+      return scrape.has("stateward_expiry_slice_duration_seconds_bucket") && scrape.has(SNAPSHOT_SERIES);
+    }, "an expiry slice and a snapshot");
   });
   after(async () => {
     await s?.close();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it("finds the metrics and labels of an expression (the checker itself)", () => {

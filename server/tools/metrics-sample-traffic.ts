@@ -2,11 +2,11 @@
  * A little of every kind of traffic, so that a scrape afterwards has series of every metric family
  * with their usual labels: hits and misses, writes and refused writes, a queued Get that gets the
  * lock and one that times out, a refusal by --max-waiters, an invalid request, pipelined
- * operations, a Watch stream with a removal event. Used by `make test-metrics-lint` (through
+ * operations, a Watch stream with a removal event, log syncs and a snapshot. Used by `make test-metrics-lint` (through
  * scrape-metrics.ts) and by server/test/observability-assets.test.ts.
  *
- * The server must run with `--max-waiters 1` for the rejection to happen (the other steps work
- * with any configuration).
+ * The server must run with {@link sampleTrafficServerFlags} for the rejection and the persistence
+ * series to happen (the other steps work with any configuration).
  */
 import { Metadata, credentials, type ServiceError } from "@grpc/grpc-js";
 import {
@@ -21,8 +21,17 @@ import {
   watchSessionEvents,
 } from "../../client/ts/src";
 
-/** Flags the traffic expects of the server. */
-export const SAMPLE_TRAFFIC_SERVER_FLAGS: readonly string[] = Object.freeze(["--max-waiters", "1"]);
+/**
+ * Flags the traffic expects of the server: --max-waiters 1 for a refusal, and a data directory
+ * (`dataDir`, an empty directory the caller removes) with small snapshot thresholds, so that the
+ * persistence metrics have series too (syncs under --fsync always, a snapshot after the large write).
+ */
+export function sampleTrafficServerFlags(dataDir: string): string[] {
+  return ["--max-waiters", "1", "--data-dir", dataDir, "--fsync", "always", "--snapshot-min-log-bytes", "4KiB", "--snapshot-log-ratio", "0.1"];
+}
+
+/** A metric family that only a finished snapshot has: a scrape is complete once it is there. */
+export const SNAPSHOT_SERIES = "stateward_persistence_snapshot_duration_seconds_bucket";
 
 const APP = "metrics-sample";
 
@@ -89,6 +98,9 @@ export async function driveSampleTraffic(address: string): Promise<void> {
     await pipeline.get(GetRequest.fromPartial({ app: APP, sessionId: "p" }));
     await pipeline.lock(LockRequest.fromPartial({ app: APP, sessionId: "p" })).then((lock) => pipeline.release({ app: APP, sessionId: "p", lockId: lock.lockId }));
     await pipeline.remove(RemoveRequest.fromPartial({ app: APP, sessionId: "p" }));
+
+    // A write larger than --snapshot-min-log-bytes: the log passes it, and a snapshot starts.
+    await call(client, client.set, SetRequest.fromPartial({ app: APP, sessionId: "large", data: Buffer.alloc(16 * 1024, 2) }));
   } finally {
     watching.abort();
     pipeline.close();

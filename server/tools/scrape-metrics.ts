@@ -7,10 +7,12 @@
  *   npx tsx server/tools/scrape-metrics.ts > scrape.txt
  */
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
-import { SAMPLE_TRAFFIC_SERVER_FLAGS, driveSampleTraffic } from "./metrics-sample-traffic";
+import { SNAPSHOT_SERIES, driveSampleTraffic, sampleTrafficServerFlags } from "./metrics-sample-traffic";
 
 const CLI = path.resolve(__dirname, "../bin/stateward");
 const START_TIMEOUT_MS = 20_000;
@@ -38,7 +40,8 @@ function get(port: number, urlPath: string): Promise<{ status: number; type: str
 
 async function main(): Promise<void> {
   const metricsPort = await freePort();
-  const child = spawn(CLI, ["serve", "--port", "0", "--metrics-port", String(metricsPort), ...SAMPLE_TRAFFIC_SERVER_FLAGS], {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "stateward-scrape-"));
+  const child = spawn(CLI, ["serve", "--port", "0", "--metrics-port", String(metricsPort), ...sampleTrafficServerFlags(path.join(dataDir, "data"))], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
@@ -57,12 +60,20 @@ async function main(): Promise<void> {
       void exited.then((code) => reject(new Error(`the server exited (${String(code)}) before listening: ${stderr}`)));
     });
     await driveSampleTraffic(`127.0.0.1:${port}`);
-    const scrape = await get(metricsPort, "/metrics");
+    // The snapshot the traffic started runs in the background: scrape until its series is there.
+    const until = Date.now() + START_TIMEOUT_MS;
+    let scrape = await get(metricsPort, "/metrics");
+    while (scrape.status === 200 && !scrape.body.includes(SNAPSHOT_SERIES) && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      scrape = await get(metricsPort, "/metrics");
+    }
     if (scrape.status !== 200) throw new Error(`GET /metrics answered ${scrape.status}: ${scrape.body}`);
+    if (!scrape.body.includes(SNAPSHOT_SERIES)) throw new Error(`no snapshot within ${START_TIMEOUT_MS} ms (${SNAPSHOT_SERIES} is missing)`);
     process.stdout.write(scrape.body);
   } finally {
     child.kill("SIGTERM");
     await exited;
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -168,7 +168,8 @@ export class ServerMetrics {
     const replay = meter.createObservableGauge(METRIC_REPLAY, { description: "How long the replay of the data directory took at start (--data-dir).", unit: "s" });
     const writable = meter.createObservableGauge(METRIC_LOG_WRITABLE, {
       description: "1 while changes can be written to the append-only log (--data-dir), 0 while writes fail with PERSISTENCE_FAILED.",
-      unit: "1",
+      // Not "1": the Prometheus exporter would name a dimensionless gauge ..._ratio, and this is a state.
+      unit: "{state}",
     });
     meter.addBatchObservableCallback(
       (observer) => {

@@ -417,7 +417,9 @@ export class Persistence implements DurableJournal {
   }
 
   private startSnapshot(): Promise<void> {
-    if (this.snapshotting === undefined) this.snapshotting = this.runSnapshot();
+    // Started after this turn: runSnapshot clears `snapshotting` when it ends, which must come after
+    // the assignment here (an early return would otherwise leave a settled promise behind for good).
+    this.snapshotting ??= Promise.resolve().then(() => this.runSnapshot());
     return this.snapshotting;
   }
 
