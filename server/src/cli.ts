@@ -204,6 +204,11 @@ async function repair(args: readonly string[]): Promise<void> {
     process.exitCode = EXIT_FAILURE;
     return;
   }
+  if (!fs.statSync(dir).isDirectory()) {
+    process.stderr.write(`stateward repair: ${dir} is not a directory\n`);
+    process.exitCode = EXIT_FAILURE;
+    return;
+  }
   try {
     const report = await repairDataDir(dir);
     if (report.actions.length === 0) {

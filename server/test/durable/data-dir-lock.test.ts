@@ -66,6 +66,13 @@ describe("durability: the data directory is locked (--data-dir)", function () {
     assert.equal((await calls.set(setReq({ sessionId: "still" }))).version, 1n);
   });
 
+  it("a --data-dir that is a file refuses to start, saying so", async () => {
+    const file = path.join(dir, "a-file");
+    fs.writeFileSync(file, "");
+    await assert.rejects(startTestServer(["--data-dir", file]), { message: `--data-dir ${file} is not a directory` });
+    assert.equal(fs.readFileSync(file, "utf8"), "", "the file is left as it was");
+  });
+
   it("stateward repair refuses while a server runs on the directory, and runs once it has stopped", async () => {
     const running = await serve();
     const refused = await runBuiltCli(["repair", "--data-dir", dir]);
@@ -79,7 +86,7 @@ describe("durability: the data directory is locked (--data-dir)", function () {
     assert.match(repaired.stdout, /has no damage; nothing changed/);
   });
 
-  it("stateward repair without --data-dir is a usage error (exit 2), and on a directory that does not exist fails (exit 1) without creating it", async () => {
+  it("stateward repair without --data-dir is a usage error (exit 2), and on a directory that does not exist (or a file) fails (exit 1) without creating it", async () => {
     const usage = await runBuiltCli(["repair"]);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /--data-dir is required[\s\S]*Usage: stateward repair --data-dir DIR/);
@@ -88,6 +95,11 @@ describe("durability: the data directory is locked (--data-dir)", function () {
     assert.equal(failed.code, 1);
     assert.ok(failed.stderr.includes(`the data directory ${missing} does not exist`), failed.stderr);
     assert.ok(!fs.existsSync(missing));
+    const file = path.join(dir, "a-file");
+    fs.writeFileSync(file, "");
+    const notDir = await runBuiltCli(["repair", "--data-dir", file]);
+    assert.equal(notDir.code, 1);
+    assert.ok(notDir.stderr.includes(`${file} is not a directory`), notDir.stderr);
   });
 
   it("a server killed with SIGKILL leaves no stale lock: the next one starts on the directory at once, with the data", async () => {

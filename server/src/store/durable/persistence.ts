@@ -118,6 +118,7 @@ export class Persistence implements DurableJournal {
 
   async open(target: JournalTarget): Promise<void> {
     const dir = this.options.dataDir;
+    if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new Error(`--data-dir ${dir} is not a directory`);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const lock = await DataDirLock.acquire(dir);
     try {
