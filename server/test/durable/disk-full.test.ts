@@ -5,7 +5,8 @@
  * log's retry every second, or by the next write) and health says SERVING; after a restart every
  * acknowledged change is there, with its version, and no refused one. A snapshot that cannot be
  * written for lack of space (at its start, or half way) leaves the log going on, and the next one
- * after space is freed replaces the older files.
+ * after space is freed replaces the older files. A record written only in part is cut back off,
+ * and a server started on a full disk serves reads.
  *
  * Mounting needs root (or CAP_SYS_ADMIN): without it the tests are skipped, saying why. A tmpfs
  * hands out whole pages, so the log is first padded (by a write of the right size) to end on a
@@ -309,5 +310,59 @@ describe("durability: a full disk (--data-dir on a small tmpfs)", function () {
     await stop(t);
     const { t: restarted } = await start();
     await verify(restarted, model, [], "after a restart");
+  });
+
+  it("a record the disk has room for only in part is cut back off: refused, the log as it was, no torn record at the next start", async () => {
+    const { t, health } = await start();
+    const model = new Map<string, Known>();
+    const first = await t.call.set({ sessionId: "kept", data: "before" });
+    model.set("kept", { data: "before", version: first.version });
+    await alignLog(t.call, model);
+    const log = newestLog(dataDir);
+    const size = fs.statSync(log).size;
+    // One page free: the first page of a three-page record is written, the rest finds no space.
+    const filler = fillDisk(mountPoint, page);
+    await expectStatus(t.call.set({ sessionId: "kept", data: "x".repeat(3 * page) }), grpc.status.UNAVAILABLE, REFUSED);
+    assert.equal(fs.statSync(log).size, size, "the part written is cut back off");
+    assert.equal(await health.check(), "NOT_SERVING");
+    // The page is free again: a record that fits goes through, and writes are accepted again.
+    const small = await t.call.set({ sessionId: "kept", data: "fits in the page" });
+    model.set("kept", { data: "fits in the page", version: small.version });
+    assert.equal(small.version, 2n);
+    assert.equal(await health.check(), "SERVING");
+    await verify(t, model, [], "after the partial write");
+    await stop(t);
+    fs.rmSync(filler);
+
+    const { t: restarted, lines } = await start();
+    await verify(restarted, model, [], "after a restart");
+    assert.deepEqual(
+      lines.filter((line) => /cut short|cut off/.test(String(line.msg))).map((line) => line.msg),
+      [],
+      "no torn record was found",
+    );
+  });
+
+  it("a server started on a full disk serves reads and refuses writes until space is freed", async () => {
+    const { t } = await start();
+    const model = new Map<string, Known>();
+    for (let i = 0; i < 4; i++) {
+      const written = await t.call.set({ sessionId: `s${i}`, data: `data ${i}` });
+      model.set(`s${i}`, { data: `data ${i}`, version: written.version });
+    }
+    await alignLog(t.call, model);
+    const filler = fillDisk(mountPoint);
+    await stop(t);
+
+    const { t: restarted, health } = await start();
+    await verify(restarted, model, [], "started on a full disk");
+    await expectStatus(restarted.call.set({ sessionId: "s0", data: "refused" }), grpc.status.UNAVAILABLE, REFUSED);
+    await expectStatus(restarted.call.lock({ sessionId: "s1", leaseMs: LEASE_MS }), grpc.status.UNAVAILABLE, REFUSED);
+    assert.equal(await health.check(), "NOT_SERVING");
+    await verify(restarted, model, [], "after the refusals");
+    fs.rmSync(filler);
+    await waitFor(async () => (await health.check()) === "SERVING", "SERVING once space is freed", 3000);
+    const written = await restarted.call.set({ sessionId: "s0", data: "accepted" });
+    assert.equal(written.version, 2n);
   });
 });
