@@ -365,4 +365,59 @@ describe("durability: a full disk (--data-dir on a small tmpfs)", function () {
     const written = await restarted.call.set({ sessionId: "s0", data: "accepted" });
     assert.equal(written.version, 2n);
   });
+
+  it("writes during a snapshot that fills the disk: any that find no space are refused and not made, the rest are kept; writes recover once the snapshot gives up", async () => {
+    const { t, health } = await start();
+    const persistence = persistenceOf(t);
+    const model = new Map<string, Known>();
+    const workers = 8;
+    // About 650 KiB of live data, written by the workers below, each on its own sessions.
+    await Promise.all(
+      Array.from({ length: workers }, async (_, w) => {
+        for (let i = w; i < 600; i += workers) {
+          const data = `${i}:`.padEnd(1024, "d");
+          const written = await t.call.set({ sessionId: `live-${i}`, data });
+          model.set(`live-${i}`, { data, version: written.version });
+        }
+      }),
+    );
+    await alignLog(t.call, model);
+    // Room for the log below (small writes), not for a snapshot.
+    const filler = fillDisk(mountPoint, 384 * 1024);
+    let refusals = 0;
+    let accepted = 0;
+    let stopWrites = false;
+    const writers = Array.from({ length: workers }, async (_, w) => {
+      for (let n = 0; !stopWrites; n++) {
+        const sessionId = `live-${w + workers * (n % 20)}`;
+        const data = `${w}/${n}:`.padEnd(200, "w");
+        try {
+          const written = await t.call.set({ sessionId, data });
+          model.set(sessionId, { data, version: written.version });
+          accepted++;
+        } catch (error) {
+          await expectStatus(Promise.reject(error), grpc.status.UNAVAILABLE, REFUSED);
+          refusals++;
+        }
+      }
+    });
+    try {
+      await waitFor(() => accepted > 50, "writes going on", 3000);
+      await withTimeout(persistence.snapshotNow(), 5000, "the snapshot");
+      assert.equal(dataFiles(dataDir).filter((name) => name.startsWith("snapshot-")).length, 0, "the snapshot did not fit");
+      // Once the partial snapshot is deleted, writes go through again (the retry, or the next write).
+      await waitFor(async () => (await health.check()) === "SERVING", "SERVING after the failed snapshot", 3000);
+      const before = accepted;
+      await waitFor(() => accepted > before + 20, `writes accepted again (${accepted} accepted, ${refusals} refused)`, 3000);
+    } finally {
+      stopWrites = true;
+      await Promise.all(writers);
+    }
+    console.log(`      during the snapshot that filled the disk: ${accepted} writes accepted, ${refusals} refused`);
+    await verify(t, model, [], "after the failed snapshot");
+    fs.rmSync(filler);
+    await stop(t);
+    const { t: restarted } = await start();
+    await verify(restarted, model, [], "after a restart");
+  });
 });
