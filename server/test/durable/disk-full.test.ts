@@ -98,16 +98,34 @@ describe("durability: a full disk (--data-dir on a small tmpfs)", function () {
   const servers: TestServer[] = [];
   const checkers: HealthChecker[] = [];
 
+  /** Why tmpfs cannot be mounted here (the tests are skipped), found once. */
+  let cannotMount: string | undefined;
+  const mount = (where: string): void => {
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_SIZE},mode=0700`, "tmpfs", where], { stdio: "pipe", timeout: 5000 });
+  };
+  before(() => {
+    const probe = fs.mkdtempSync(path.join(os.tmpdir(), "stateward-disk-full-"));
+    try {
+      mount(probe);
+      execFileSync("umount", [probe], { stdio: "pipe", timeout: 5000 });
+    } catch (error) {
+      const stderr = String((error as { stderr?: unknown }).stderr ?? "").replace(/\s+/g, " ").trim();
+      cannotMount = stderr === "" ? String(error) : stderr;
+      console.log(`      skipped: a ${TMPFS_SIZE} tmpfs to fill cannot be mounted here (${cannotMount}); these tests need mount(8) and root or CAP_SYS_ADMIN, as in CI`);
+    } finally {
+      fs.rmdirSync(probe);
+    }
+  });
+
   beforeEach(function () {
+    if (cannotMount !== undefined) this.skip();
     mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), "stateward-disk-full-"));
     try {
-      execFileSync("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_SIZE},mode=0700`, "tmpfs", mountPoint], { stdio: "pipe", timeout: 5000 });
+      mount(mountPoint);
     } catch (error) {
       fs.rmdirSync(mountPoint);
       mountPoint = "";
-      const why = String((error as { stderr?: unknown }).stderr ?? error).trim() || String(error);
-      console.log(`      skipped: mounting a ${TMPFS_SIZE} tmpfs to fill is not permitted here (${why}); it needs root or CAP_SYS_ADMIN, as in CI`);
-      this.skip();
+      throw error;
     }
     const stats = fs.statfsSync(mountPoint);
     assert.equal(stats.type, TMPFS_MAGIC, `${mountPoint} is a tmpfs`);
