@@ -153,6 +153,24 @@ export class LogWriter {
     });
   }
 
+  /**
+   * Syncs everything appended so far before it returns: an fdatasync on this thread, so nothing
+   * can be appended while it runs (a rotation, once {@link flush} could not catch up with appends).
+   * @throws {LogWriteError} the sync failed (reported to `onSyncError` too).
+   */
+  syncNow(): void {
+    if (this.synced >= this.end) return;
+    const target = this.end;
+    const records = this.records;
+    const started = process.hrtime.bigint();
+    try {
+      fs.fdatasyncSync(this.fd);
+    } catch (error) {
+      throw this.failSync(error);
+    }
+    this.markSynced(target, records, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
   /** Syncs and closes the file. Appends after this throw. */
   async close(): Promise<void> {
     if (this.interval !== undefined) clearInterval(this.interval);
@@ -173,22 +191,35 @@ export class LogWriter {
       this.syncing = false;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (error !== null) {
-        const failure = new LogWriteError(`could not sync ${this.path}: ${errorCode(error)}`, errorCode(error), false, { cause: error });
-        const waiters = this.waiters;
-        this.waiters = [];
-        this.events.onSyncError?.(failure);
-        for (const waiter of waiters) waiter.done(failure);
+        this.failSync(error);
         return;
       }
-      this.synced = Math.max(this.synced, target);
-      this.events.onSync?.(seconds, records - this.recordsSynced);
-      this.recordsSynced = records;
-      const due = this.waiters.filter((waiter) => waiter.offset <= target);
-      this.waiters = this.waiters.filter((waiter) => waiter.offset > target);
-      for (const waiter of due) waiter.done();
+      this.markSynced(target, records, seconds);
       // The writes that came while this sync ran share the next one.
       if (this.waiters.length > 0) this.startSync();
     });
+  }
+
+  /** A sync up to `target` (`records` appended by then) finished: its waiters are answered. */
+  private markSynced(target: number, records: number, seconds: number): void {
+    this.synced = Math.max(this.synced, target);
+    // A sync that started before a later one finished (syncNow beside one in the pool) made nothing more durable.
+    this.events.onSync?.(seconds, Math.max(0, records - this.recordsSynced));
+    this.recordsSynced = Math.max(this.recordsSynced, records);
+    const synced = this.synced;
+    const due = this.waiters.filter((waiter) => waiter.offset <= synced);
+    this.waiters = this.waiters.filter((waiter) => waiter.offset > synced);
+    for (const waiter of due) waiter.done();
+  }
+
+  /** A sync failed: every waiter gets the failure, which is reported and returned. */
+  private failSync(error: unknown): LogWriteError {
+    const failure = new LogWriteError(`could not sync ${this.path}: ${errorCode(error)}`, errorCode(error), false, { cause: error });
+    const waiters = this.waiters;
+    this.waiters = [];
+    this.events.onSyncError?.(failure);
+    for (const waiter of waiters) waiter.done(failure);
+    return failure;
   }
 }
 

@@ -448,8 +448,13 @@ export class Persistence implements DurableJournal {
       this.flushTouches();
       const old = this.writer;
       // The old log is synced before the next one exists, so that a crash cannot leave an older
-      // log torn behind a newer one (replay accepts a torn tail in the newest log only).
-      if (old !== undefined && !this.broken) await syncFully(old);
+      // log torn behind a newer one (replay accepts a torn tail in the newest log only): in the
+      // pool while appends go on, then what came during the last of those syncs on this thread,
+      // with nothing appended in between (under load on a slow disk the pool never catches up).
+      if (old !== undefined && !this.broken) {
+        await syncFully(old);
+        if (!this.broken) old.syncNow();
+      }
       const fresh = this.createLog(generation);
       this.writer = fresh;
       this.generation = generation;
