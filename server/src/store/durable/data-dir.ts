@@ -155,3 +155,13 @@ export function syncDir(dir: string): void {
     fs.closeSync(fd);
   }
 }
+
+/** {@link syncDir} in the thread pool: for the steps of a snapshot, which must not block requests. */
+export async function syncDirInBackground(dir: string): Promise<void> {
+  const handle = await fs.promises.open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
