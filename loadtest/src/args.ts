@@ -7,7 +7,7 @@ import { parsePayloadSpec, type PayloadSpec } from "./payloads";
 import { SECURITY_MODES, TRANSPORTS, type SecurityMode, type TransportName } from "./target-spec";
 
 /** Scenarios of the CLI. `suite` is the standard set that `make bench` runs. */
-export const SCENARIOS = ["get", "lock-set", "mixed", "contention", "resident", "echo", "suite"] as const;
+export const SCENARIOS = ["get", "set", "lock-set", "mixed", "contention", "resident", "echo", "suite"] as const;
 
 /** One of {@link SCENARIOS}. */
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -30,7 +30,7 @@ export type SuiteGroup = (typeof SUITE_GROUPS)[number];
 /** Everything the command line sets. */
 export interface CliOptions {
   readonly scenario: ScenarioName;
-  /** `stateward` or the `redis` baseline (get, lock-set, mixed). */
+  /** `stateward` or the `redis` baseline (get, set, lock-set, mixed). */
   readonly target: "stateward" | "redis";
   /** Servers to load; empty: the tool starts its own. */
   readonly addresses: readonly string[];
@@ -237,13 +237,13 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   }
   if (generator === "h2load" && mode === "open") throw new UsageError("--generator h2load runs closed loop only");
   const target = choice(values.target, "target", ["stateward", "redis"] as const, "stateward");
-  if (target === "redis" && !["get", "lock-set", "mixed"].includes(scenario)) {
-    throw new UsageError("--target redis applies to get, lock-set and mixed");
+  if (target === "redis" && !["get", "set", "lock-set", "mixed"].includes(scenario)) {
+    throw new UsageError("--target redis applies to get, set, lock-set and mixed");
   }
   const security = choice(values.security, "security", SECURITY_MODES, "plaintext");
   if (security === "tls-token") {
-    if (!["get", "lock-set", "mixed"].includes(scenario) || target !== "stateward") {
-      throw new UsageError("--security tls-token applies to get, lock-set and mixed against Stateward (the suite compares both itself)");
+    if (!["get", "set", "lock-set", "mixed"].includes(scenario) || target !== "stateward") {
+      throw new UsageError("--security tls-token applies to get, set, lock-set and mixed against Stateward (the suite compares both itself)");
     }
     if (generator === "h2load") throw new UsageError("--security tls-token needs the Node generator (h2load sends neither the CA nor the token)");
     if ((values.address ?? []).length > 0) {
@@ -310,6 +310,7 @@ export function usageText(): string {
 
 Scenarios:
   get          Get of a session from a pool (read-only requests)
+  set          unlocked Set of a session from a pool (the write path without the lock)
   lock-set     Lock then Set-with-release (the write path of one ASP.NET request)
   mixed        80 % Get, 20 % Lock + think time + Set; payloads 1-16 KiB; pool of 100 k sessions
   contention   N clients take turns on one session: Lock(wait) vs the ASP.NET 500 ms polling way
@@ -322,7 +323,7 @@ Scenarios:
                stateward-loadtest soak --help)
 
 Target:
-  --target stateward|redis      what get/lock-set/mixed load (default stateward; redis: Lua protocol via ioredis)
+  --target stateward|redis      what get/set/lock-set/mixed load (default stateward; redis: Lua protocol via ioredis)
   --address HOST:PORT           load a running server (repeatable or comma-separated; loopback only);
                                 default: the tool starts its own on a free loopback port
   --server-pid PID              with --address: the server's pid, for its CPU time and RSS
@@ -333,7 +334,7 @@ Target:
   --server-node-arg="FLAGS"     Node/V8 flags of a server it starts, before the script (repeatable; use =),
                                 e.g. --server-node-arg=--initial-old-space-size=256
   --security plaintext|tls-token
-                                get/lock-set/mixed: tls-token starts the server with TLS and an auth file
+                                get/set/lock-set/mixed: tls-token starts the server with TLS and an auth file
                                 (throw-away certificates from tools/test-certs, a token from "token
                                 create"); its clients trust the CA and send the token as call
                                 credentials                                 default plaintext

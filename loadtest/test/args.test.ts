@@ -88,6 +88,11 @@ describe("parseCliArgs", () => {
     assert.throws(() => parseCliArgs(["suite", "--only", "tls,redis-backend", "--address", "127.0.0.1:1"]), /tls, redis-backend groups start their own servers/);
   });
 
+  it("has an unlocked set scenario beside get and lock-set", () => {
+    assert.equal(parseCliArgs(["set", "--transport", "pipeline"]).scenario, "set");
+    assert.equal(parseCliArgs(["set", "--target", "redis"]).target, "redis");
+  });
+
   it("refuses unknown scenarios, options and out-of-range numbers", () => {
     assert.throws(() => parseCliArgs([]), /missing scenario/);
     assert.throws(() => parseCliArgs(["fly"]), /scenario/);
