@@ -3,6 +3,7 @@
  * usage text. Pure: no I/O, so every rule is unit-tested.
  */
 import { parseArgs } from "node:util";
+import { DURABILITY_DEFAULT_SESSIONS } from "./durability-runs";
 import { parsePayloadSpec, type PayloadSpec } from "./payloads";
 import { SECURITY_MODES, TRANSPORTS, type SecurityMode, type TransportName } from "./target-spec";
 
@@ -17,12 +18,14 @@ export type ScenarioName = (typeof SCENARIOS)[number];
  * its own servers, so any subset measures the same runs as the whole suite). `redis-backend`,
  * `redis-handoff` and `memory-regression` are issue 14's: Stateward over Redis against the direct
  * Redis baseline, the contended handoff across two nodes over one Redis, and the memory backend of
- * this build against a reference build (`--reference-cli`).
+ * this build against a reference build (`--reference-cli`). `durability` is issue 15's: the memory
+ * backend with `--data-dir` (`--fsync everysec` and `always` against memory only, the restart time
+ * and the longest pause during a snapshot of `--durability-sessions` sessions).
  */
-export const SUITE_GROUPS = ["echo", "unary", "pipeline", "redis", "resident", "tls", "redis-backend", "redis-handoff", "memory-regression"] as const;
+export const SUITE_GROUPS = ["echo", "unary", "pipeline", "redis", "resident", "tls", "redis-backend", "redis-handoff", "memory-regression", "durability"] as const;
 
 /** Groups that start their own servers (certificates, Redis, a reference build): never with --address. */
-const SELF_STARTING_GROUPS: readonly SuiteGroup[] = ["tls", "redis-backend", "redis-handoff", "memory-regression"];
+const SELF_STARTING_GROUPS: readonly SuiteGroup[] = ["tls", "redis-backend", "redis-handoff", "memory-regression", "durability"];
 
 /** One of {@link SUITE_GROUPS}. */
 export type SuiteGroup = (typeof SUITE_GROUPS)[number];
@@ -79,6 +82,8 @@ export interface CliOptions {
   readonly residentSessions: number;
   /** Resident: their payload. */
   readonly residentPayload: PayloadSpec;
+  /** Suite, durability: sessions of 1 KiB written before the restart and snapshotted after it. */
+  readonly durabilitySessions: number;
   /** Interval of the time line (throughput, latency p50/p99, GC pauses), ms; undefined: chosen from the duration. */
   readonly intervalMs?: number;
   /** Where report.json and report.html go. */
@@ -206,6 +211,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         "work-ms": { type: "string" },
         "resident-sessions": { type: "string" },
         "resident-payload": { type: "string" },
+        "durability-sessions": { type: "string" },
         "interval-ms": { type: "string" },
         out: { type: "string", short: "o" },
         progress: { type: "boolean" },
@@ -291,6 +297,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     workMs: integer(values["work-ms"], "work-ms", 0, 60_000) ?? 0,
     residentSessions: integer(values["resident-sessions"], "resident-sessions", 1, 100_000_000) ?? 1_000_000,
     residentPayload: payload(values["resident-payload"], "resident-payload") ?? { minBytes: 1024, maxBytes: 1024 },
+    durabilitySessions: integer(values["durability-sessions"], "durability-sessions", 1_000, 100_000_000) ?? DURABILITY_DEFAULT_SESSIONS,
     ...(values["interval-ms"] === undefined ? {} : { intervalMs: integer(values["interval-ms"], "interval-ms", 10, 60_000) }),
     outDir: values.out ?? ".bench/latest",
     ...(values.progress === true ? { progress: true } : values["no-progress"] === true ? { progress: false } : {}),
@@ -318,7 +325,7 @@ Scenarios:
   echo         the echo baseline: a bare grpc-js unary Echo(bytes) server (the transport's limit)
   suite        the standard set of make bench, with the baselines; writes --markdown
                (--only GROUP,... runs some of its groups: echo, unary, pipeline, redis, resident, tls,
-               redis-backend, redis-handoff, memory-regression)
+               redis-backend, redis-handoff, memory-regression, durability)
   soak         long mixed load with RSS-growth and leftover-lock verdicts (make soak; own options:
                stateward-loadtest soak --help)
 
@@ -362,6 +369,8 @@ Load:
   --work-ms N                   contention: work inside the critical section default 0
   --resident-sessions N         resident: sessions loaded                    default 1000000
   --resident-payload SIZE       resident: their payload                      default 1KiB
+  --durability-sessions N       suite, durability: sessions of 1 KiB written, restarted and
+                                snapshotted (restart time, replay RSS, snapshot pause)  default 1000000
 
 Output:
   -o, --out DIR                 report.json and report.html go there         default .bench/latest

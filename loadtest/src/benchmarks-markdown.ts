@@ -4,6 +4,7 @@
  * stands (with the reason where it misses).
  */
 import { memoryRegressionSection, redisBackendSection, redisHandoffSection } from "./backend-sections-markdown";
+import { durabilitySection } from "./durability-markdown";
 import { formatCount, formatErrors, formatLatencyMs, formatMiB, formatRatio } from "./report-format";
 import type { Report, RunResult } from "./report-model";
 import { evaluateTargets, RUN_IDS, type TargetStanding } from "./target-evaluation";
@@ -263,6 +264,8 @@ export function renderBenchmarksMarkdown(report: Report, context: MarkdownContex
     ...redisHandoffSection(byId, standings, MISS_REASONS),
     "",
     ...memoryRegressionSection(byId, standings, MISS_REASONS, context.reference),
+    "",
+    ...durabilitySection(report, standings, MISS_REASONS),
     "",
     "## Targets",
     "",
