@@ -52,7 +52,7 @@ export function durabilitySection(report: Report, standings: readonly TargetStan
   const lines = [
     DURABILITY_SECTION_HEADING,
     "",
-    `This run: \`${report.command}\` (\`make bench BENCH_ONLY=durability\` runs it alone; \`make bench\` with the rest of the suite), ${report.startedAt} → ${report.finishedAt}, on ${plural(m.cpus, "CPU")} (${m.cpuModel}), ${formatMiB(m.memoryBytes)}, Node ${m.nodeVersion}, kernel ${m.kernel}, load average ${m.loadAverageAtStart.toFixed(2)} when it started (the machine is shared: see "Machine"). Data directories in a fresh mkdtemp directory of the OS's temporary directory (the root file system here), removed afterwards.`,
+    `This run: \`${report.command}\` (\`make bench BENCH_ONLY=durability\` runs it alone; \`make bench\` with the rest of the suite), ${report.startedAt} → ${report.finishedAt}, on ${plural(m.cpus, "CPU")} (${m.cpuModel}), ${formatMiB(m.memoryBytes)}, Node ${m.nodeVersion}, kernel ${m.kernel}, load average ${m.loadAverageAtStart.toFixed(2)} when it started (the machine is shared with other work: read the ratios of the same run, not the absolute numbers). Data directories in a fresh mkdtemp directory of the OS's temporary directory (the root file system here), removed afterwards.`,
     "",
     "### Throughput with a data directory",
     "",
