@@ -287,9 +287,14 @@ async function startProbe(address: string): Promise<() => Promise<ProbeResult>> 
     });
     result.catch(reject);
   });
+  let stopped: Promise<ProbeResult> | undefined;
+  // Idempotent: the caller's finally stops a probe that an error left running.
   return () => {
-    worker.postMessage("stop");
-    return result;
+    if (stopped === undefined) {
+      worker.postMessage("stop");
+      stopped = result;
+    }
+    return stopped;
   };
 }
 
@@ -343,30 +348,36 @@ export async function runRestartAndSnapshot(context: RunContext, dataDir: string
   let sampler: NodeJS.Timeout | undefined;
   const snapshots: { at: number; record: Record<string, unknown> }[] = [];
   const metricsPort = await findFreePort();
-  const restarted = await context.stateward("plaintext", {
-    serverArgs: [...durabilityServerArgs("everysec", dataDir, metricsPort), ...SNAPSHOT_TRIGGER_ARGS],
-    startTimeoutMs: LONG_WAIT_MS,
-    onSpawn: (pid) => {
-      spawnedAt = performance.now();
-      sampler = setInterval(() => {
-        const memory = statusMemory(pid);
-        if (memory !== undefined) sampledPeakRss = Math.max(sampledPeakRss, memory.rss);
-      }, 20);
-    },
-    onLine: (line, stream) => {
-      if (stream !== "stderr") return;
-      const record = logRecord(line);
-      if (record?.msg === "stateward listening" && listeningAt === 0) listeningAt = performance.now();
-      if (record?.msg === "replayed the data directory") replayed = record;
-      if (record?.msg === "snapshot written; older log files deleted") snapshots.push({ at: performance.now(), record });
-    },
-  });
-  if (sampler !== undefined) clearInterval(sampler);
+  let restarted: LoadTarget;
+  try {
+    restarted = await context.stateward("plaintext", {
+      serverArgs: [...durabilityServerArgs("everysec", dataDir, metricsPort), ...SNAPSHOT_TRIGGER_ARGS],
+      startTimeoutMs: LONG_WAIT_MS,
+      onSpawn: (pid) => {
+        spawnedAt = performance.now();
+        sampler = setInterval(() => {
+          const memory = statusMemory(pid);
+          if (memory !== undefined) sampledPeakRss = Math.max(sampledPeakRss, memory.rss);
+        }, 20);
+      },
+      onLine: (line, stream) => {
+        if (stream !== "stderr") return;
+        const record = logRecord(line);
+        if (record?.msg === "stateward listening" && listeningAt === 0) listeningAt = performance.now();
+        if (record?.msg === "replayed the data directory") replayed = record;
+        if (record?.msg === "snapshot written; older log files deleted") snapshots.push({ at: performance.now(), record });
+      },
+    });
+  } finally {
+    // Also when it failed to start: the sampler must not keep the tool alive.
+    if (sampler !== undefined) clearInterval(sampler);
+  }
   const pid = restarted.observed?.pid;
   const atListening = pid === undefined ? undefined : statusMemory(pid);
   const peakRss = Math.max(sampledPeakRss, atListening?.hwm ?? 0);
   const restartSeconds = (listeningAt - spawnedAt) / 1000;
   const runs: RunResult[] = [];
+  let stopProbe: (() => Promise<ProbeResult>) | undefined;
   try {
     await sleep(SETTLE_MS);
     const steadyAfter = pid === undefined ? undefined : statusMemory(pid)?.rss;
@@ -413,7 +424,7 @@ export async function runRestartAndSnapshot(context: RunContext, dataDir: string
 
     // ---- snapshot pause -------------------------------------------------------------------------
     const address = restarted.addresses[0] ?? "";
-    const stopProbe = await startProbe(address);
+    stopProbe = await startProbe(address);
     const baselineFrom = Date.now();
     await sleep(BASELINE_MS);
     const baselineTo = Date.now();
@@ -534,6 +545,7 @@ export async function runRestartAndSnapshot(context: RunContext, dataDir: string
       }),
     );
   } finally {
+    await stopProbe?.().catch(() => undefined);
     await restarted.stop();
   }
   return runs;
