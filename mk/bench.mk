@@ -22,6 +22,9 @@ bench-tools: ## Install the benchmark peers from Debian if missing: redis-server
 
 # BENCH_ONLY=tls (or tls,pipeline, ...): only those groups of the suite (stateward-loadtest suite
 # --only); the summary then goes to $(BENCH_OUT)/BENCHMARKS.md, not over the whole run's BENCHMARKS.md.
+# BENCH_ONLY=durability (issue 15) fills, restarts and snapshots 1 M sessions of 1 KiB in a temporary
+# data directory (a few GiB of disk, removed afterwards); add --durability-sessions N to BENCH_ARGS
+# for a smaller run.
 BENCH_ONLY ?=
 
 # The memory-regression group (issue 14: the memory backend within 5 % of the commit before the
@@ -47,7 +50,7 @@ bench-reference: ## Build the reference server of BENCH_REF (default bdc8c93) in
 	( cd "$$dir.partial" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build ) && \
 	touch "$$dir.partial/.built" && mv "$$dir.partial" "$$dir"
 
-bench: build bench-tools $(if $(BENCH_NEEDS_REF),bench-reference) ## Run the standard benchmark set (about 17 min) and write BENCHMARKS.md (BENCH_ONLY=tls: some groups)
+bench: build bench-tools $(if $(BENCH_NEEDS_REF),bench-reference) ## Run the standard benchmark set (about 21 min) and write BENCHMARKS.md (BENCH_ONLY=tls: some groups)
 ifeq ($(strip $(BENCH_ONLY)),)
 	node loadtest/bin/stateward-loadtest.mjs suite $(BENCH_ARGS) --out $(BENCH_OUT) --progress $(BENCH_REF_ARGS) \
 	  --markdown BENCHMARKS.md --findings loadtest/bench-findings.md

@@ -60,6 +60,48 @@ export async function runAlternating(
 }
 
 /**
+ * As {@link runAlternating} with any number of sides (at least two): each slice runs them in order,
+ * the next in reverse (A-B-C-C-B-A-A-B-C…), so that every side has as many slices early and late.
+ * Returns the merged runs in the order of `sides`; every side but the first gets in its extra the
+ * spread of its per-slice throughput ratios to the first side (`sliceRatioMin`, `sliceRatioMedian`,
+ * `sliceRatioMax`: this side ÷ the first).
+ */
+export async function runAlternatingSides(context: RunContext, scenario: SessionScenario, sides: readonly AlternatingSide[]): Promise<RunResult[]> {
+  if (sides.length < 2) throw new Error("an alternating comparison needs two sides at least");
+  const totalMs = Math.max(context.options.durationMs, 500 * ALTERNATING_SLICES);
+  const sliceMs = (slice: number): number =>
+    Math.round(((slice + 1) * totalMs) / ALTERNATING_SLICES) - Math.round((slice * totalMs) / ALTERNATING_SLICES);
+  const laterWarmup = context.withOptions({ warmupMs: Math.min(context.options.warmupMs, LATER_SLICE_WARMUP_MS) });
+  const slices: RunResult[][] = sides.map(() => []);
+  const forward = sides.map((_, index) => index);
+  for (let slice = 0; slice < ALTERNATING_SLICES; slice++) {
+    for (const index of slice % 2 === 0 ? forward : [...forward].reverse()) {
+      const side = sides[index] as AlternatingSide;
+      (slices[index] as RunResult[]).push(await runSessionScenario(slice === 0 ? context : laterWarmup, scenario, side.kind, side.target, "node", sliceMs(slice)));
+    }
+  }
+  const others = (index: number): string =>
+    sides
+      .filter((_, other) => other !== index)
+      .map((side) => side.label)
+      .join(" and ");
+  const first = slices[0] as RunResult[];
+  return slices.map((sideSlices, index) => {
+    const merged = mergeRunSlices(sideSlices, `${others(index)} (${sides.map((_, letter) => String.fromCharCode(65 + letter)).join("-")}, then reversed)`);
+    if (index === 0) return merged;
+    const ratios = sideSlices.map((run, slice) => run.throughput / Math.max(1e-9, first[slice]?.throughput ?? 0)).sort((a, b) => a - b);
+    return { ...merged, extra: { ...merged.extra, ...ratioSpread(ratios) } };
+  });
+}
+
+/** Min, median and max of sorted ratios. */
+function ratioSpread(sorted: readonly number[]): { sliceRatioMin: number; sliceRatioMedian: number; sliceRatioMax: number } {
+  const middle = sorted.length / 2;
+  const median = sorted.length % 2 === 1 ? (sorted[Math.floor(middle)] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+  return { sliceRatioMin: sorted[0] ?? 0, sliceRatioMedian: median, sliceRatioMax: sorted[sorted.length - 1] ?? 0 };
+}
+
+/**
  * The command that reproduces a suite group's runs: the group alone with the load shape of this
  * invocation (its runs need servers the tool starts together, so no single-scenario command does).
  */

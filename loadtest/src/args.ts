@@ -3,11 +3,12 @@
  * usage text. Pure: no I/O, so every rule is unit-tested.
  */
 import { parseArgs } from "node:util";
+import { DURABILITY_DEFAULT_SESSIONS } from "./durability-runs";
 import { parsePayloadSpec, type PayloadSpec } from "./payloads";
 import { SECURITY_MODES, TRANSPORTS, type SecurityMode, type TransportName } from "./target-spec";
 
 /** Scenarios of the CLI. `suite` is the standard set that `make bench` runs. */
-export const SCENARIOS = ["get", "lock-set", "mixed", "contention", "resident", "echo", "suite"] as const;
+export const SCENARIOS = ["get", "set", "lock-set", "mixed", "contention", "resident", "echo", "suite"] as const;
 
 /** One of {@link SCENARIOS}. */
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -17,12 +18,14 @@ export type ScenarioName = (typeof SCENARIOS)[number];
  * its own servers, so any subset measures the same runs as the whole suite). `redis-backend`,
  * `redis-handoff` and `memory-regression` are issue 14's: Stateward over Redis against the direct
  * Redis baseline, the contended handoff across two nodes over one Redis, and the memory backend of
- * this build against a reference build (`--reference-cli`).
+ * this build against a reference build (`--reference-cli`). `durability` is issue 15's: the memory
+ * backend with `--data-dir` (`--fsync everysec` and `always` against memory only, the restart time
+ * and the longest pause during a snapshot of `--durability-sessions` sessions).
  */
-export const SUITE_GROUPS = ["echo", "unary", "pipeline", "redis", "resident", "tls", "redis-backend", "redis-handoff", "memory-regression"] as const;
+export const SUITE_GROUPS = ["echo", "unary", "pipeline", "redis", "resident", "tls", "redis-backend", "redis-handoff", "memory-regression", "durability"] as const;
 
 /** Groups that start their own servers (certificates, Redis, a reference build): never with --address. */
-const SELF_STARTING_GROUPS: readonly SuiteGroup[] = ["tls", "redis-backend", "redis-handoff", "memory-regression"];
+const SELF_STARTING_GROUPS: readonly SuiteGroup[] = ["tls", "redis-backend", "redis-handoff", "memory-regression", "durability"];
 
 /** One of {@link SUITE_GROUPS}. */
 export type SuiteGroup = (typeof SUITE_GROUPS)[number];
@@ -30,7 +33,7 @@ export type SuiteGroup = (typeof SUITE_GROUPS)[number];
 /** Everything the command line sets. */
 export interface CliOptions {
   readonly scenario: ScenarioName;
-  /** `stateward` or the `redis` baseline (get, lock-set, mixed). */
+  /** `stateward` or the `redis` baseline (get, set, lock-set, mixed). */
   readonly target: "stateward" | "redis";
   /** Servers to load; empty: the tool starts its own. */
   readonly addresses: readonly string[];
@@ -79,6 +82,8 @@ export interface CliOptions {
   readonly residentSessions: number;
   /** Resident: their payload. */
   readonly residentPayload: PayloadSpec;
+  /** Suite, durability: sessions of 1 KiB written before the restart and snapshotted after it. */
+  readonly durabilitySessions: number;
   /** Interval of the time line (throughput, latency p50/p99, GC pauses), ms; undefined: chosen from the duration. */
   readonly intervalMs?: number;
   /** Where report.json and report.html go. */
@@ -206,6 +211,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         "work-ms": { type: "string" },
         "resident-sessions": { type: "string" },
         "resident-payload": { type: "string" },
+        "durability-sessions": { type: "string" },
         "interval-ms": { type: "string" },
         out: { type: "string", short: "o" },
         progress: { type: "boolean" },
@@ -237,13 +243,13 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   }
   if (generator === "h2load" && mode === "open") throw new UsageError("--generator h2load runs closed loop only");
   const target = choice(values.target, "target", ["stateward", "redis"] as const, "stateward");
-  if (target === "redis" && !["get", "lock-set", "mixed"].includes(scenario)) {
-    throw new UsageError("--target redis applies to get, lock-set and mixed");
+  if (target === "redis" && !["get", "set", "lock-set", "mixed"].includes(scenario)) {
+    throw new UsageError("--target redis applies to get, set, lock-set and mixed");
   }
   const security = choice(values.security, "security", SECURITY_MODES, "plaintext");
   if (security === "tls-token") {
-    if (!["get", "lock-set", "mixed"].includes(scenario) || target !== "stateward") {
-      throw new UsageError("--security tls-token applies to get, lock-set and mixed against Stateward (the suite compares both itself)");
+    if (!["get", "set", "lock-set", "mixed"].includes(scenario) || target !== "stateward") {
+      throw new UsageError("--security tls-token applies to get, set, lock-set and mixed against Stateward (the suite compares both itself)");
     }
     if (generator === "h2load") throw new UsageError("--security tls-token needs the Node generator (h2load sends neither the CA nor the token)");
     if ((values.address ?? []).length > 0) {
@@ -291,6 +297,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     workMs: integer(values["work-ms"], "work-ms", 0, 60_000) ?? 0,
     residentSessions: integer(values["resident-sessions"], "resident-sessions", 1, 100_000_000) ?? 1_000_000,
     residentPayload: payload(values["resident-payload"], "resident-payload") ?? { minBytes: 1024, maxBytes: 1024 },
+    durabilitySessions: integer(values["durability-sessions"], "durability-sessions", 1_000, 100_000_000) ?? DURABILITY_DEFAULT_SESSIONS,
     ...(values["interval-ms"] === undefined ? {} : { intervalMs: integer(values["interval-ms"], "interval-ms", 10, 60_000) }),
     outDir: values.out ?? ".bench/latest",
     ...(values.progress === true ? { progress: true } : values["no-progress"] === true ? { progress: false } : {}),
@@ -310,6 +317,7 @@ export function usageText(): string {
 
 Scenarios:
   get          Get of a session from a pool (read-only requests)
+  set          unlocked Set of a session from a pool (the write path without the lock)
   lock-set     Lock then Set-with-release (the write path of one ASP.NET request)
   mixed        80 % Get, 20 % Lock + think time + Set; payloads 1-16 KiB; pool of 100 k sessions
   contention   N clients take turns on one session: Lock(wait) vs the ASP.NET 500 ms polling way
@@ -317,12 +325,12 @@ Scenarios:
   echo         the echo baseline: a bare grpc-js unary Echo(bytes) server (the transport's limit)
   suite        the standard set of make bench, with the baselines; writes --markdown
                (--only GROUP,... runs some of its groups: echo, unary, pipeline, redis, resident, tls,
-               redis-backend, redis-handoff, memory-regression)
+               redis-backend, redis-handoff, memory-regression, durability)
   soak         long mixed load with RSS-growth and leftover-lock verdicts (make soak; own options:
                stateward-loadtest soak --help)
 
 Target:
-  --target stateward|redis      what get/lock-set/mixed load (default stateward; redis: Lua protocol via ioredis)
+  --target stateward|redis      what get/set/lock-set/mixed load (default stateward; redis: Lua protocol via ioredis)
   --address HOST:PORT           load a running server (repeatable or comma-separated; loopback only);
                                 default: the tool starts its own on a free loopback port
   --server-pid PID              with --address: the server's pid, for its CPU time and RSS
@@ -333,7 +341,7 @@ Target:
   --server-node-arg="FLAGS"     Node/V8 flags of a server it starts, before the script (repeatable; use =),
                                 e.g. --server-node-arg=--initial-old-space-size=256
   --security plaintext|tls-token
-                                get/lock-set/mixed: tls-token starts the server with TLS and an auth file
+                                get/set/lock-set/mixed: tls-token starts the server with TLS and an auth file
                                 (throw-away certificates from tools/test-certs, a token from "token
                                 create"); its clients trust the CA and send the token as call
                                 credentials                                 default plaintext
@@ -361,6 +369,8 @@ Load:
   --work-ms N                   contention: work inside the critical section default 0
   --resident-sessions N         resident: sessions loaded                    default 1000000
   --resident-payload SIZE       resident: their payload                      default 1KiB
+  --durability-sessions N       suite, durability: sessions of 1 KiB written, restarted and
+                                snapshotted (restart time, replay RSS, snapshot pause)  default 1000000
 
 Output:
   -o, --out DIR                 report.json and report.html go there         default .bench/latest

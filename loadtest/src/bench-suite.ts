@@ -5,7 +5,8 @@
  * mixed (at the same concurrency as the pipelined runs), resident (mixed on an empty store, then
  * with 1 M sessions), Get and Lock+Set over TLS with a token against plaintext, and issue 14's:
  * Stateward over Redis against the direct baseline on the same Redis, the contended handoff across
- * two nodes over Redis, and the memory backend against a reference build. Each server is
+ * two nodes over Redis, and the memory backend against a reference build; issue 15's durability of
+ * the memory backend (--fsync everysec and always against memory only, restart, snapshot pause). Each server is
  * stopped before the next group starts; `--only` runs some groups (args.ts SUITE_GROUPS).
  */
 import type { RunResult } from "./report-model";
@@ -18,6 +19,7 @@ export const EQUAL_RATE_PER_SECOND = 2_000;
 import type { SuiteGroup } from "./args";
 import type { RunContext } from "./run-context";
 import { runContentionScenario } from "./contention-scenario";
+import { runDurabilityGroup } from "./durability-scenario";
 import { runEchoScenario } from "./echo-scenario";
 import { runMemoryRegressionGroup } from "./memory-regression-scenario";
 import { runRedisBackendGroup } from "./redis-backend-scenario";
@@ -98,5 +100,8 @@ export async function runSuite(context: RunContext, onRun: (run: RunResult) => v
   if (groups.has("redis-backend")) for (const run of await runRedisBackendGroup(context)) add(run);
   if (groups.has("redis-handoff")) for (const run of await runRedisHandoffGroup(context)) add(run);
   if (groups.has("memory-regression")) for (const run of await runMemoryRegressionGroup(context)) add(run);
+  // Issue 15: memory only against --fsync everysec and always, then the restart and snapshot of
+  // --durability-sessions sessions; its data directories live under one temporary directory.
+  if (groups.has("durability")) for (const run of await runDurabilityGroup(context)) add(run);
   return runs;
 }

@@ -53,6 +53,7 @@ async function runScenario(context: RunContext, onRun: (run: RunResult) => void)
       return runs;
     }
     case "get":
+    case "set":
     case "lock-set":
     case "mixed": {
       const target = options.target === "redis" ? await context.redis() : await context.stateward();

@@ -17,6 +17,8 @@ export interface ProcessSpec {
   readonly onLine?: (line: string, stream: "stdout" | "stderr") => void;
   /** Longest wait for readiness, ms. */
   readonly startTimeoutMs?: number;
+  /** Called once the child is spawned, before it is ready (e.g. to sample its memory while it starts). */
+  readonly onSpawn?: (pid: number) => void;
   /** Working directory. */
   readonly cwd?: string;
 }
@@ -49,6 +51,7 @@ export function startProcess(spec: ProcessSpec): Promise<ManagedProcess> {
     cwd: spec.cwd,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  if (child.pid !== undefined) spec.onSpawn?.(child.pid);
   const lines: string[] = [];
   let exited = child.exitCode !== null;
   let exit: ProcessExit | undefined;

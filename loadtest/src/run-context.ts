@@ -38,6 +38,12 @@ export interface StatewardLaunch {
   readonly cli?: string;
   /** Its backend process, observed beside it. */
   readonly peer?: ObservedPeer;
+  /** Longest wait for it to listen, ms (default 30 s). */
+  readonly startTimeoutMs?: number;
+  /** Called with its pid once spawned, before it listens (e.g. to sample its memory during a replay). */
+  readonly onSpawn?: (pid: number) => void;
+  /** Every line of its output (its JSON log is on stderr). */
+  readonly onLine?: (line: string, stream: "stdout" | "stderr") => void;
 }
 
 /** Shared state of an invocation. */
@@ -97,6 +103,9 @@ export class RunContext {
         serverArgs: [...DEFAULT_SERVER_ARGS, ...(material?.serverArgs ?? []), ...this.options.serverArgs, ...(launch?.serverArgs ?? [])],
         nodeArgs: this.options.serverNodeArgs,
         cli,
+        ...(launch?.startTimeoutMs === undefined ? {} : { startTimeoutMs: launch.startTimeoutMs }),
+        ...(launch?.onSpawn === undefined ? {} : { onSpawn: launch.onSpawn }),
+        ...(launch?.onLine === undefined ? {} : { onLine: launch.onLine }),
       });
     } catch (error) {
       material?.remove();

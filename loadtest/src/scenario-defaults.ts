@@ -11,9 +11,10 @@ export interface ScenarioDefaults {
 
 const KIB = 1024;
 
-/** get / lock-set: 1 KiB in a pool of 10 k; mixed: 1–16 KiB in a pool of 100 k; echo: 1 KiB. */
+/** get / set / lock-set: 1 KiB in a pool of 10 k; mixed: 1–16 KiB in a pool of 100 k; echo: 1 KiB. */
 export const SCENARIO_DEFAULTS = {
   get: { pool: 10_000, payload: { minBytes: KIB, maxBytes: KIB }, unit: "Get" },
+  set: { pool: 10_000, payload: { minBytes: KIB, maxBytes: KIB }, unit: "Set" },
   "lock-set": { pool: 10_000, payload: { minBytes: KIB, maxBytes: KIB }, unit: "Lock+Set pair" },
   mixed: { pool: 100_000, payload: { minBytes: KIB, maxBytes: 16 * KIB }, unit: "request" },
   echo: { pool: 0, payload: { minBytes: KIB, maxBytes: KIB }, unit: "Echo call" },

@@ -31,6 +31,12 @@ export interface StatewardProcessOptions {
   readonly serverArgs?: readonly string[];
   /** Node/V8 flags before the script, e.g. `--initial-old-space-size=256`. */
   readonly nodeArgs?: readonly string[];
+  /** Longest wait for "stateward listening", ms (default 30 s; a replay of a large data directory takes longer). */
+  readonly startTimeoutMs?: number;
+  /** Called with its pid as soon as it is spawned, before it is ready. */
+  readonly onSpawn?: (pid: number) => void;
+  /** Every line of its stdout and stderr (its JSON log is on stderr). */
+  readonly onLine?: (line: string, stream: "stdout" | "stderr") => void;
 }
 
 /** Starts `stateward serve` on a free loopback port, with V8's GC trace on. */
@@ -52,7 +58,10 @@ export async function startStateward(options: StatewardProcessOptions = {}): Pro
     },
     onLine: (line, stream) => {
       if (stream === "stdout") gc.line(line);
+      options.onLine?.(line, stream);
     },
+    ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+    ...(options.onSpawn === undefined ? {} : { onSpawn: options.onSpawn }),
   });
   return { address: `127.0.0.1:${process.readyValue}`, process, gc };
 }

@@ -21,7 +21,7 @@ import { plural } from "./plural";
 export const LOADTEST_APP = "loadtest";
 
 /** Session scenarios. */
-export type SessionScenario = "get" | "lock-set" | "mixed";
+export type SessionScenario = "get" | "set" | "lock-set" | "mixed";
 
 const TARGET_TITLES: Readonly<Record<string, string>> = { stateward: "Stateward", redis: "Redis + Lua (ioredis)", echo: "echo baseline" };
 

@@ -4,7 +4,7 @@ import type { PayloadSpec } from "./payloads";
 import type { TargetSpec } from "./target-spec";
 
 /** Workloads a thread can run. */
-export const WORKLOADS = ["get", "lock-set", "mixed", "echo", "preload"] as const;
+export const WORKLOADS = ["get", "set", "lock-set", "mixed", "echo", "preload"] as const;
 
 /** One of {@link WORKLOADS}. */
 export type WorkloadName = (typeof WORKLOADS)[number];

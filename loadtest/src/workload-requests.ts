@@ -45,6 +45,11 @@ export function buildRequest(spec: WorkSpec, channels: Channels, clock: Clock): 
   switch (spec.workload) {
     case "get":
       return async (index) => ({ outcome: await pick(ops, index).get(randomSession()) });
+    case "set":
+      // An unlocked write of a random session: the write path without the lock table.
+      return async (index) => {
+        await pick(ops, index).set(randomSession(), payloads.next());
+      };
     case "lock-set":
       return (index) => lockSet(pick(ops, index), randomSession());
     case "mixed":

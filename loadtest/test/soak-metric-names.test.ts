@@ -2,12 +2,17 @@
  * The soak reads the server's metrics by name; a renamed metric would not fail the soak, it would
  * only leave its figures empty (null gauges, "–" in the report). So every name it reads, and every
  * metric name the loadtest's sources and README mention, must be in a real scrape of a server
- * started the way the soak starts it. Needs the server built (`npx tsc -b`), as `make test` does.
+ * started the way the soak starts it, plus a data directory (`--fsync always`, and one write, so
+ * that the persistence metrics the durability group reads are there too). Label names mentioned
+ * count as served when a sample carries them. Needs the server built (`npx tsc -b`), as `make test`
+ * does.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { findFreePort } from "../src/free-port";
+import { GrpcUnarySessionOps } from "../src/grpc-unary-session-ops";
 import { metricValue, parsePrometheusText, type PrometheusSample } from "../src/prometheus-text";
 import { REPO_ROOT, startStateward, type StartedTarget } from "../src/server-processes";
 import { METRICS, scrapeMetrics, serverLoopDelay } from "../src/soak-sampler";
@@ -36,9 +41,9 @@ function mentionedNames(): Map<string, string[]> {
   return found;
 }
 
-/** The metric families of a scrape (from # TYPE) and every sample name. */
+/** The metric families of a scrape (from # TYPE), every sample name and every label name. */
 function scrapedNames(text: string, samples: readonly PrometheusSample[]): Set<string> {
-  const names = new Set(samples.map((sample) => sample.name));
+  const names = new Set(samples.flatMap((sample) => [sample.name, ...Object.keys(sample.labels)]));
   for (const line of text.split("\n")) {
     const family = /^# TYPE (\S+) /.exec(line)?.[1];
     if (family !== undefined) names.add(family);
@@ -51,16 +56,25 @@ describe("soak: the server metrics the loadtest reads exist in a real scrape", f
   let target: StartedTarget | undefined;
   let text = "";
   let samples: PrometheusSample[] = [];
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "stateward-metric-names-"));
 
   before(async () => {
     const metricsPort = await findFreePort();
-    target = await startStateward({ serverArgs: ["--metrics-port", String(metricsPort)] });
+    target = await startStateward({ serverArgs: ["--metrics-port", String(metricsPort), "--data-dir", dataDir, "--fsync", "always"] });
+    // One write: the fsync histogram has its first sample.
+    const client = new GrpcUnarySessionOps(target.address, "metric-names");
+    try {
+      await client.set("one", Buffer.from("x"));
+    } finally {
+      client.close();
+    }
     text = await scrapeMetrics(metricsPort, 5_000);
     samples = parsePrometheusText(text);
   });
 
   after(async () => {
     await target?.process.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it("has a value for every name in the soak's METRICS table", () => {
