@@ -89,6 +89,28 @@ describe("durability: the log writer", () => {
     }
   });
 
+  it("a failed sync is final: reported once, every waiter and later sync get it, no sync is tried again, close reports it", async () => {
+    // fdatasync of /dev/null fails (EINVAL) as a failing disk's would (EIO).
+    const failures: LogWriteError[] = [];
+    const syncs: number[] = [];
+    const writer = new LogWriter(fs.openSync("/dev/null", "w"), "/dev/null", 0, "always", {
+      onSync: (_seconds, records) => syncs.push(records),
+      onSyncError: (error) => failures.push(error),
+    });
+    writer.append(record("a"), 1);
+    const first = durable(writer);
+    const second = durable(writer);
+    await assert.rejects(first, (error: unknown) => error instanceof LogWriteError && error.code === "EINVAL" && !error.recoverable);
+    await assert.rejects(second, { code: "EINVAL" });
+    writer.append(record("b"), 1);
+    await assert.rejects(durable(writer), { code: "EINVAL" });
+    assert.throws(() => writer.syncNow(), { code: "EINVAL" });
+    await assert.rejects(writer.flush(), { code: "EINVAL" });
+    await assert.rejects(writer.close(), { code: "EINVAL" });
+    assert.equal(failures.length, 1, "reported once");
+    assert.deepEqual(syncs, []);
+  });
+
   it("a failed append throws with the system's code and leaves the file at its last whole record", () => {
     const file = path.join(dir, "read-only.swlog");
     fs.writeFileSync(file, "whole");

@@ -54,10 +54,15 @@ export class LogWriter {
   private syncing = false;
   private scheduled = false;
   private closed = false;
+  /**
+   * The first failed sync. The kernel may have dropped the unsynced pages, so the file cannot be
+   * made durable any more: no sync is tried again, and the failure is reported once.
+   */
+  private failure: LogWriteError | undefined;
   private records = 0;
   private recordsSynced = 0;
   private waiters: DurableWaiter[] = [];
-  private readonly interval: NodeJS.Timeout | undefined;
+  private interval: NodeJS.Timeout | undefined;
 
   /**
    * @param fd - the open file, positioned nowhere in particular (writes are positional).
@@ -130,6 +135,10 @@ export class LogWriter {
    * failure. Under `everysec` and `no` at once: the OS has the records already.
    */
   whenDurable(done: (error?: LogWriteError) => void): void {
+    if (this.failure !== undefined) {
+      done(this.failure);
+      return;
+    }
     if (this.policy !== "always" || this.synced >= this.end) {
       done();
       return;
@@ -140,12 +149,13 @@ export class LogWriter {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      if (!this.syncing) this.startSync();
+      if (!this.syncing && !this.closed) this.startSync();
     });
   }
 
   /** Syncs whatever is not synced yet (shutdown, rotation). */
   async flush(): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
     if (this.synced >= this.end && !this.syncing) return;
     await new Promise<void>((resolve, reject) => {
       this.waiters.push({ offset: this.end, done: (error) => (error === undefined ? resolve() : reject(error)) });
@@ -159,6 +169,7 @@ export class LogWriter {
    * @throws {LogWriteError} the sync failed (reported to `onSyncError` too).
    */
   syncNow(): void {
+    if (this.failure !== undefined) throw this.failure;
     if (this.synced >= this.end) return;
     const target = this.end;
     const records = this.records;
@@ -171,7 +182,7 @@ export class LogWriter {
     this.markSynced(target, records, Number(process.hrtime.bigint() - started) / 1e9);
   }
 
-  /** Syncs and closes the file. Appends after this throw. */
+  /** Syncs and closes the file (a log whose sync failed is closed with that failure). Appends after this throw. */
   async close(): Promise<void> {
     if (this.interval !== undefined) clearInterval(this.interval);
     try {
@@ -183,6 +194,7 @@ export class LogWriter {
   }
 
   private startSync(): void {
+    if (this.closed) return;
     this.syncing = true;
     const target = this.end;
     const records = this.records;
@@ -190,8 +202,9 @@ export class LogWriter {
     fs.fdatasync(this.fd, (error) => {
       this.syncing = false;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (error !== null) {
-        this.failSync(error);
+      if (error !== null || this.failure !== undefined) {
+        // A failure (of this sync, or of a syncNow while it ran) is final.
+        this.failSync(error ?? this.failure);
         return;
       }
       this.markSynced(target, records, seconds);
@@ -212,12 +225,18 @@ export class LogWriter {
     for (const waiter of due) waiter.done();
   }
 
-  /** A sync failed: every waiter gets the failure, which is reported and returned. */
+  /** A sync failed: every waiter gets the failure, which is reported (the first time only) and returned. */
   private failSync(error: unknown): LogWriteError {
-    const failure = new LogWriteError(`could not sync ${this.path}: ${errorCode(error)}`, errorCode(error), false, { cause: error });
+    const first = this.failure === undefined;
+    const failure = this.failure ?? new LogWriteError(`could not sync ${this.path}: ${errorCode(error)}`, errorCode(error), false, { cause: error });
+    this.failure = failure;
+    if (first && this.interval !== undefined) {
+      clearInterval(this.interval);
+      this.interval = undefined;
+    }
     const waiters = this.waiters;
     this.waiters = [];
-    this.events.onSyncError?.(failure);
+    if (first) this.events.onSyncError?.(failure);
     for (const waiter of waiters) waiter.done(failure);
     return failure;
   }

@@ -414,14 +414,27 @@ export class Persistence implements DurableJournal {
     const threshold = Math.max(this.options.snapshotMinLogBytes, this.options.snapshotLogRatio * this.target.liveBytes);
     if (logBytes < threshold || Date.now() < this.nextSnapshotAt) return;
     // Not now: the change being written may still wait for this log's sync (fsync always).
-    this.snapshotting = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.runSnapshot());
+    this.launchSnapshot(new Promise<void>((resolve) => setImmediate(resolve)));
   }
 
   private startSnapshot(): Promise<void> {
-    // Started after this turn: runSnapshot clears `snapshotting` when it ends, which must come after
-    // the assignment here (an early return would otherwise leave a settled promise behind for good).
-    this.snapshotting ??= Promise.resolve().then(() => this.runSnapshot());
-    return this.snapshotting;
+    return this.snapshotting ?? this.launchSnapshot(Promise.resolve());
+  }
+
+  /**
+   * Runs a snapshot once `after` settles: later than this turn, since runSnapshot clears
+   * `snapshotting` when it ends, which must come after the assignment here.
+   */
+  private launchSnapshot(after: Promise<void>): Promise<void> {
+    const run: Promise<void> = after
+      .then(() => this.runSnapshot())
+      .catch((error: unknown) => {
+        // runSnapshot handles its failures: this is a bug, which must not end the process.
+        if (this.snapshotting === run) this.snapshotting = undefined;
+        this.events.onNotice?.("error", "a snapshot failed unexpectedly", { cause: errorCode(error) }, error);
+      });
+    this.snapshotting = run;
+    return run;
   }
 
   /**
@@ -496,10 +509,10 @@ export class Persistence implements DurableJournal {
       }
       this.updateRetry();
     } catch (error) {
-      await fs.promises.rm(temporary, { force: true }).catch(() => undefined);
-      this.nextSnapshotAt = Date.now() + SNAPSHOT_RETRY_MS;
       // Still unanswered: the next snapshot answers them (or the shutdown does).
       this.awaitingRewrite.unshift(...answered);
+      this.nextSnapshotAt = Date.now() + SNAPSHOT_RETRY_MS;
+      await fs.promises.rm(temporary, { force: true }).catch(() => undefined);
       if (!rotated && this.broken) this.lastCause = errorCode(error);
       if (!this.closing && !this.snapshotFailureLogged) {
         this.snapshotFailureLogged = true;
