@@ -14,18 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { startServerProcess, type ServerProcess } from "../fault/server-process";
 import { connectWith, Outcome, sleep, type Connection, type Transport } from "../helpers/test-server";
-
-/** mulberry32: a small seeded generator, so that a failing run's choices can be repeated. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../helpers/seeded-random";
 
 /** A held lock as the model knows it. The lease ended somewhere in [earliest, latest] (ms since epoch). */
 interface HeldLock {

@@ -16,6 +16,7 @@ import { runBuiltCli } from "../helpers/cli-process";
 import { capturedLogger } from "../helpers/secure-server";
 import { Outcome, getReq, startTestServer, type TestServer } from "../helpers/test-server";
 import { startServerProcess } from "../fault/server-process";
+import { seededRandom } from "../helpers/seeded-random";
 
 /** The fake time of every server here: the history's deadlines and leases never pass. */
 const T0 = 1_800_000_000_000;
@@ -51,18 +52,6 @@ function frames(bytes: Buffer): Frame[] {
     at = end;
   }
   return out;
-}
-
-/** A seeded PRNG (mulberry32): the same cut points on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function readState(server: TestServer): Promise<State> {
@@ -152,7 +141,7 @@ describe("durability: torn and damaged data files (--data-dir)", function () {
       states.set(HEADER, empty);
 
       // Each change the history makes is one record: after each, the log's new end and the state.
-      const random = prng(15);
+      const random = seededRandom(15);
       const held = new Map<string, bigint>();
       let changes = 0;
       for (let step = 0; step < 80; step++) {
@@ -204,7 +193,7 @@ describe("durability: torn and damaged data files (--data-dir)", function () {
     };
 
     it("recovers exactly the valid prefix wherever the log is cut, and warns when a record (or the header) was cut in two", async () => {
-      const random = prng(42);
+      const random = seededRandom(42);
       const size = logBytes.length;
       const cuts = new Set<number>([0, 1, 8, 15, HEADER, HEADER + 1, HEADER + 11, HEADER + 12, size - 1]);
       // Exactly at record boundaries, a spread of them (the first, the last, and every seventh).
@@ -397,7 +386,7 @@ describe("durability: torn and damaged data files (--data-dir)", function () {
     const chunkEnd = HEADER + 4 * 1024 * 1024;
     const crossing = all.find((frame) => frame.start < chunkEnd && frame.end > chunkEnd) as Frame;
     assert.ok(crossing !== undefined && crossing.end - crossing.start > 4 * 1024 * 1024, "the large record spans the first chunk's end");
-    const random = prng(7);
+    const random = seededRandom(7);
     const last = all.at(-1) as Frame;
     const cuts = new Set([crossing.start, crossing.start + 12, chunkEnd, crossing.end - 1, crossing.end, crossing.end + 5, last.start + 1, last.end]);
     while (cuts.size < 16) cuts.add(HEADER + Math.floor(random() * (last.end - HEADER)));

@@ -9,8 +9,8 @@ import { RECORD_LOCK_IDS, RECORD_SNAPSHOT_END, RECORD_STATE, RecordEncoder } fro
 const SLICE_MS = 2;
 /** Sessions visited between looks at the slice's clock. */
 const SLICE_STEP = 64;
-/** Encoded bytes written at once (the memory a snapshot costs beyond the sessions). */
-const WRITE_BYTES = 1024 * 1024;
+/** Encoded bytes written at once (the memory a snapshot costs beyond the sessions); a slice encodes no more. */
+const WRITE_BYTES = 256 * 1024;
 
 /** What a finished snapshot wrote. */
 export interface SnapshotResult {
@@ -56,10 +56,9 @@ export async function writeSnapshot(target: JournalTarget, file: string, generat
       while (more && encoder.size < WRITE_BYTES && performance.now() - start < SLICE_MS);
       longestSliceMs = Math.max(longestSliceMs, performance.now() - start);
       if (encoder.size > 0) {
-        // Copied: the encoder's buffer is reused by the next slice while this write runs.
-        const bytes = Buffer.from(encoder.parts()[0] as Uint8Array);
+        // Not copied: the next slice encodes only once this write is done.
+        await write(encoder.parts()[0] as Uint8Array);
         encoder.clear();
-        await write(bytes);
       } else {
         await nextTurn();
       }
