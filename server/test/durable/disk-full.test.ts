@@ -330,6 +330,23 @@ describe("durability: a full disk (--data-dir on a small tmpfs)", function () {
     await verify(restarted, model, [], "after a restart");
   });
 
+  it("a full disk whose log's last page still has room: the retry's small record does not turn health SERVING while larger writes fail", async () => {
+    const { t, health } = await start();
+    await t.call.set({ sessionId: "a", data: "before" });
+    const log = newestLog(dataDir);
+    if (fs.statSync(log).size % page === 0) await t.call.set({ sessionId: "b", data: "off the page boundary" });
+    assert.notEqual(fs.statSync(log).size % page, 0, "the log's last page has room");
+    const filler = fillDisk(mountPoint);
+    await expectStatus(t.call.set({ sessionId: "a", data: "x".repeat(2 * page) }), grpc.status.UNAVAILABLE, REFUSED);
+    assert.equal(await health.check(), "NOT_SERVING");
+    // Two retries (one a second) meet a disk with no room to speak of: health stays NOT_SERVING.
+    await new Promise((resolve) => setTimeout(resolve, 2300));
+    assert.equal(await health.check(), "NOT_SERVING", "no flap back to SERVING on a full disk");
+    fs.rmSync(filler);
+    await waitFor(async () => (await health.check()) === "SERVING", "SERVING once space is freed", 3000);
+    assert.equal((await t.call.set({ sessionId: "a", data: "x".repeat(2 * page) })).version, 2n);
+  });
+
   it("a record the disk has room for only in part is cut back off: refused, the log as it was, no torn record at the next start", async () => {
     const { t, health } = await start();
     const model = new Map<string, Known>();

@@ -22,6 +22,8 @@ export interface PersistenceEvents {
 
 /** How often a log that cannot be written is tried again, in ms. */
 const RETRY_MS = 1000;
+/** Free space the retry wants to see before it calls the log writable again (a write may still succeed with less). */
+const RETRY_MIN_FREE_BYTES = 256 * 1024;
 /** How long after a failed snapshot the next one may start, in ms. */
 const SNAPSHOT_RETRY_MS = 10_000;
 
@@ -329,7 +331,11 @@ export class Persistence implements DurableJournal {
       return;
     }
     const writer = this.writer;
-    if (writer === undefined || this.target === undefined) return;
+    const lock = this.lock;
+    if (writer === undefined || this.target === undefined || lock === undefined) return;
+    // The small record below may still fit in the log's last block of a full disk: it says the
+    // log is writable only with some room besides (else health would flap while writes fail).
+    if (freeBytes(lock.dir) < RETRY_MIN_FREE_BYTES) return;
     this.encoder.mark(RECORD_LOCK_IDS, this.target.nextLockId);
     try {
       writer.append(this.encoder.parts(), 1);
@@ -534,4 +540,15 @@ export class Persistence implements DurableJournal {
 /** Syncs a log until nothing written to it is unsynced (writes may arrive while a sync runs). */
 async function syncFully(writer: LogWriter): Promise<void> {
   for (let round = 0; round < 8 && writer.unsynced; round++) await writer.flush();
+}
+
+/** Bytes this process may still use on the file system of `dir` (Infinity if it cannot be told). */
+function freeBytes(dir: string): number {
+  try {
+    const stats = fs.statfsSync(dir);
+    // root may also use the blocks the file system keeps back for it.
+    return (process.getuid?.() === 0 ? stats.bfree : stats.bavail) * stats.bsize;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
