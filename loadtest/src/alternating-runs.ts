@@ -2,7 +2,8 @@
  * Two servers measured on the same workload in alternating slices, A-B-B-A-A-B…, so that whatever
  * else the shared machine does, and any drift over the pair, falls on both alike; each side's
  * slices are merged into one run. Used by the issue-14 comparisons (Stateward over Redis against
- * the direct Redis baseline, this build's memory backend against a reference build).
+ * the direct Redis baseline, this build's memory backend against a reference build), and with
+ * more sides by the durability group (memory only, everysec, always).
  */
 import type { CliOptions } from "./args";
 import { durationFlag, reproduceCommand } from "./command-line";
@@ -36,26 +37,12 @@ export async function runAlternating(
   scenario: SessionScenario,
   sides: readonly [AlternatingSide, AlternatingSide],
 ): Promise<[RunResult, RunResult]> {
-  const totalMs = Math.max(context.options.durationMs, 500 * ALTERNATING_SLICES);
-  const sliceMs = (slice: number): number =>
-    Math.round(((slice + 1) * totalMs) / ALTERNATING_SLICES) - Math.round((slice * totalMs) / ALTERNATING_SLICES);
-  const laterWarmup = context.withOptions({ warmupMs: Math.min(context.options.warmupMs, LATER_SLICE_WARMUP_MS) });
-  const slices: [RunResult[], RunResult[]] = [[], []];
-  for (let slice = 0; slice < ALTERNATING_SLICES; slice++) {
-    const order = slice % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const);
-    for (const index of order) {
-      const side = sides[index];
-      slices[index].push(await runSessionScenario(slice === 0 ? context : laterWarmup, scenario, side.kind, side.target, "node", sliceMs(slice)));
-    }
-  }
-  const first = mergeRunSlices(slices[0], `${sides[1].label} (A-B-B-A)`);
+  const [ours, theirs] = (await runSlices(context, scenario, sides)) as [RunResult[], RunResult[]];
+  const first = mergeRunSlices(ours, `${sides[1].label} (A-B-B-A)`);
   // The spread of the per-slice ratios shows how much of the merged ratio is noise of the machine.
-  const ratios = slices[0].map((run, index) => run.throughput / Math.max(1e-9, slices[1][index]?.throughput ?? 0)).sort((a, b) => a - b);
-  const middle = ratios.length / 2;
-  const median = ratios.length % 2 === 1 ? (ratios[Math.floor(middle)] ?? 0) : ((ratios[middle - 1] ?? 0) + (ratios[middle] ?? 0)) / 2;
   return [
-    { ...first, extra: { ...first.extra, sliceRatioMin: ratios[0] ?? 0, sliceRatioMedian: median, sliceRatioMax: ratios[ratios.length - 1] ?? 0 } },
-    mergeRunSlices(slices[1], `${sides[0].label} (A-B-B-A)`),
+    { ...first, extra: { ...first.extra, ...ratioSpread(sliceRatios(ours, theirs)) } },
+    mergeRunSlices(theirs, `${sides[0].label} (A-B-B-A)`),
   ];
 }
 
@@ -68,6 +55,26 @@ export async function runAlternating(
  */
 export async function runAlternatingSides(context: RunContext, scenario: SessionScenario, sides: readonly AlternatingSide[]): Promise<RunResult[]> {
   if (sides.length < 2) throw new Error("an alternating comparison needs two sides at least");
+  const slices = await runSlices(context, scenario, sides);
+  const others = (index: number): string =>
+    sides
+      .filter((_, other) => other !== index)
+      .map((side) => side.label)
+      .join(" and ");
+  const first = slices[0] as RunResult[];
+  return slices.map((sideSlices, index) => {
+    const merged = mergeRunSlices(sideSlices, `${others(index)} (${sides.map((_, letter) => String.fromCharCode(65 + letter)).join("-")}, then reversed)`);
+    if (index === 0) return merged;
+    return { ...merged, extra: { ...merged.extra, ...ratioSpread(sliceRatios(sideSlices, first)) } };
+  });
+}
+
+/**
+ * The slices of an alternating comparison, per side: {@link ALTERNATING_SLICES} rounds that add up
+ * to --duration (each at least 500 ms), the sides in order, then in reverse; the whole --warmup
+ * before a side's first slice, at most {@link LATER_SLICE_WARMUP_MS} before the others.
+ */
+async function runSlices(context: RunContext, scenario: SessionScenario, sides: readonly AlternatingSide[]): Promise<RunResult[][]> {
   const totalMs = Math.max(context.options.durationMs, 500 * ALTERNATING_SLICES);
   const sliceMs = (slice: number): number =>
     Math.round(((slice + 1) * totalMs) / ALTERNATING_SLICES) - Math.round((slice * totalMs) / ALTERNATING_SLICES);
@@ -80,18 +87,12 @@ export async function runAlternatingSides(context: RunContext, scenario: Session
       (slices[index] as RunResult[]).push(await runSessionScenario(slice === 0 ? context : laterWarmup, scenario, side.kind, side.target, "node", sliceMs(slice)));
     }
   }
-  const others = (index: number): string =>
-    sides
-      .filter((_, other) => other !== index)
-      .map((side) => side.label)
-      .join(" and ");
-  const first = slices[0] as RunResult[];
-  return slices.map((sideSlices, index) => {
-    const merged = mergeRunSlices(sideSlices, `${others(index)} (${sides.map((_, letter) => String.fromCharCode(65 + letter)).join("-")}, then reversed)`);
-    if (index === 0) return merged;
-    const ratios = sideSlices.map((run, slice) => run.throughput / Math.max(1e-9, first[slice]?.throughput ?? 0)).sort((a, b) => a - b);
-    return { ...merged, extra: { ...merged.extra, ...ratioSpread(ratios) } };
-  });
+  return slices;
+}
+
+/** Per slice, the throughput of `runs` over that of `baseline`, sorted. */
+function sliceRatios(runs: readonly RunResult[], baseline: readonly RunResult[]): number[] {
+  return runs.map((run, slice) => run.throughput / Math.max(1e-9, baseline[slice]?.throughput ?? 0)).sort((a, b) => a - b);
 }
 
 /** Min, median and max of sorted ratios. */
