@@ -2,8 +2,8 @@
  * A little of every kind of traffic, so that a scrape afterwards has series of every metric family
  * with their usual labels: hits and misses, writes and refused writes, a queued Get that gets the
  * lock and one that times out, a refusal by --max-waiters, an invalid request, pipelined
- * operations, a Watch stream with a removal event, log syncs and a snapshot. Used by `make test-metrics-lint` (through
- * scrape-metrics.ts) and by server/test/observability-assets.test.ts.
+ * operations, a Watch stream with a removal event, log syncs and a snapshot. Used by
+ * `make test-metrics-lint` (through scrape-metrics.ts) and by server/test/observability-assets.test.ts.
  *
  * The server must run with {@link sampleTrafficServerFlags} for the rejection and the persistence
  * series to happen (the other steps work with any configuration).
