@@ -8,15 +8,11 @@ import { ALTERNATING_SLICES } from "./alternating-runs";
 import { MEMORY_REGRESSION_WORKLOADS, memoryRegressionRunId } from "./memory-regression-runs";
 import { plural } from "./plural";
 import { REDIS_BACKEND_PREFIX, REDIS_BACKEND_WORKLOADS, REDIS_HANDOFF_POLL_MAX_MS, redisBackendRunId, redisHandoffRunId } from "./redis-backend-runs";
-import { formatCount, formatErrors, formatLatencyMs, formatRatio } from "./report-format";
+import { formatCount, formatErrors, formatLatencyMs, formatRatio, formatSliceSpread, markdownRow } from "./report-format";
 import type { RunResult } from "./report-model";
 import { SCENARIO_DEFAULTS } from "./scenario-defaults";
 import { totalCpuUsPerOp, type TargetStanding } from "./target-evaluation";
 import { LATER_SLICE_WARMUP_MS } from "./tls-comparison-runs";
-
-function row(cells: readonly string[]): string {
-  return `| ${cells.join(" | ")} |`;
-}
 
 function cpu(value: number | undefined): string {
   return value === undefined ? "–" : value.toFixed(1);
@@ -24,12 +20,6 @@ function cpu(value: number | undefined): string {
 
 function ratioOf(value: number | undefined, base: number | undefined, digits = 2): string {
   return formatRatio(value !== undefined && base !== undefined && base > 0 ? value / base : undefined, digits);
-}
-
-/** `min – median – max` of the per-slice ratios of a run from runAlternating, or `–`. */
-function sliceSpread(run: RunResult): string {
-  const values = ["sliceRatioMin", "sliceRatioMedian", "sliceRatioMax"].map((name) => run.extra[name]);
-  return values.every((value) => typeof value === "number") ? values.map((value) => (value as number).toFixed(2)).join(" – ") : "–";
 }
 
 function settingsLine(run: RunResult | undefined): string {
@@ -57,24 +47,24 @@ export function redisBackendSection(runs: ReadonlyMap<string, RunResult>, standi
     "",
     settingsLine(runs.get(redisBackendRunId("get", "stateward"))),
     "",
-    row(["workload", "direct ops/s", "Stateward ops/s", "ratio", "slice ratios min – median – max", "direct p50 / p99 ms", "Stateward p50 / p99 ms", "Redis µs/op (direct)", "Stateward node µs/op", "Redis µs/op (behind Stateward)", "CPU/op Stateward + Redis ÷ direct Redis", "errors direct / Stateward"]),
-    row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
+    markdownRow(["workload", "direct ops/s", "Stateward ops/s", "ratio", "slice ratios min – median – max", "direct p50 / p99 ms", "Stateward p50 / p99 ms", "Redis µs/op (direct)", "Stateward node µs/op", "Redis µs/op (behind Stateward)", "CPU/op Stateward + Redis ÷ direct Redis", "errors direct / Stateward"]),
+    markdownRow(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
   ];
   for (const scenario of REDIS_BACKEND_WORKLOADS) {
     const unit = SCENARIO_DEFAULTS[scenario].unit;
     const direct = runs.get(redisBackendRunId(scenario, "direct"));
     const stateward = runs.get(redisBackendRunId(scenario, "stateward"));
     if (direct === undefined || stateward === undefined) {
-      lines.push(row([unit, "not measured", "", "", "", "", "", "", "", "", "", ""]));
+      lines.push(markdownRow([unit, "not measured", "", "", "", "", "", "", "", "", "", ""]));
       continue;
     }
     lines.push(
-      row([
+      markdownRow([
         unit,
         formatCount(direct.throughput),
         formatCount(stateward.throughput),
         ratioOf(stateward.throughput, direct.throughput),
-        sliceSpread(stateward),
+        formatSliceSpread(stateward),
         `${formatLatencyMs(direct.latency.p50)} / ${formatLatencyMs(direct.latency.p99)}`,
         `${formatLatencyMs(stateward.latency.p50)} / ${formatLatencyMs(stateward.latency.p99)}`,
         cpu(direct.server?.cpuUsPerOp),
@@ -107,12 +97,12 @@ export function redisHandoffSection(runs: ReadonlyMap<string, RunResult>, standi
   lines.push(
     `Reproduce: \`${wait.command}\`.`,
     "",
-    row(["way", "critical sections/s", "measured", "handoff p50 ms", "p99 ms", "max ms", "nodes µs/section (both)", "Redis µs/section", "LOCKED answers", "errors"]),
-    row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
+    markdownRow(["way", "critical sections/s", "measured", "handoff p50 ms", "p99 ms", "max ms", "nodes µs/section (both)", "Redis µs/section", "LOCKED answers", "errors"]),
+    markdownRow(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
   );
   for (const [name, run] of [["Lock(wait) across nodes", wait], ["500 ms polling", poll]] as const) {
     lines.push(
-      row([
+      markdownRow([
         name,
         run.throughput >= 100 ? formatCount(run.throughput) : run.throughput.toFixed(2),
         `${(run.measuredMs / 1000).toFixed(1)} s`,
@@ -146,24 +136,24 @@ export function memoryRegressionSection(runs: ReadonlyMap<string, RunResult>, st
     "",
     settingsLine(runs.get(memoryRegressionRunId("get", "current"))),
     "",
-    row(["workload", "reference ops/s", "this build ops/s", "ratio", "slice ratios min – median – max", "reference p50 / p99 ms", "this build p50 / p99 ms", "server µs/op reference", "server µs/op this build", "CPU/op ratio", "errors reference / this"]),
-    row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
+    markdownRow(["workload", "reference ops/s", "this build ops/s", "ratio", "slice ratios min – median – max", "reference p50 / p99 ms", "this build p50 / p99 ms", "server µs/op reference", "server µs/op this build", "CPU/op ratio", "errors reference / this"]),
+    markdownRow(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
   ];
   for (const scenario of MEMORY_REGRESSION_WORKLOADS) {
     const unit = SCENARIO_DEFAULTS[scenario].unit;
     const current = runs.get(memoryRegressionRunId(scenario, "current"));
     const base = runs.get(memoryRegressionRunId(scenario, "reference"));
     if (current === undefined || base === undefined) {
-      lines.push(row([unit, "not measured", "", "", "", "", "", "", "", "", ""]));
+      lines.push(markdownRow([unit, "not measured", "", "", "", "", "", "", "", "", ""]));
       continue;
     }
     lines.push(
-      row([
+      markdownRow([
         unit,
         formatCount(base.throughput),
         formatCount(current.throughput),
         ratioOf(current.throughput, base.throughput, 3),
-        sliceSpread(current),
+        formatSliceSpread(current),
         `${formatLatencyMs(base.latency.p50)} / ${formatLatencyMs(base.latency.p99)}`,
         `${formatLatencyMs(current.latency.p50)} / ${formatLatencyMs(current.latency.p99)}`,
         cpu(base.server?.cpuUsPerOp),

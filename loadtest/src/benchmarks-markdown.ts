@@ -5,7 +5,7 @@
  */
 import { memoryRegressionSection, redisBackendSection, redisHandoffSection } from "./backend-sections-markdown";
 import { durabilitySection } from "./durability-markdown";
-import { formatCount, formatErrors, formatLatencyMs, formatMiB, formatRatio } from "./report-format";
+import { formatCount, formatErrors, formatLatencyMs, formatMiB, formatRatio, markdownRow } from "./report-format";
 import type { Report, RunResult } from "./report-model";
 import { evaluateTargets, RUN_IDS, type TargetStanding } from "./target-evaluation";
 import { plural } from "./plural";
@@ -46,18 +46,14 @@ export const MISS_REASONS: Readonly<Record<string, string>> = {
     "the longest pauses are young-generation Scavenges during the loading phase, while the V8 heap stays far below 100 MB (payloads and keys live off the JS heap) and the mixed run on the loaded store pauses far less; V8 reports wall time, and the load average column shows the cores were oversubscribed. Pauses that long on a heap that small point at descheduling rather than GC work growing with resident sessions (finding 6); a quiet machine is needed to settle it.",
 };
 
-function row(cells: readonly string[]): string {
-  return `| ${cells.join(" | ")} |`;
-}
-
 function mainTable(runs: readonly RunResult[]): string[] {
   const lines = [
-    row(["run", "generator", "ops/s", "op", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "server µs/op", "server cores", "client µs/op", "server RSS", "load avg"]),
-    row(["---", "---", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---:", "---:", "---:"]),
+    markdownRow(["run", "generator", "ops/s", "op", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "server µs/op", "server cores", "client µs/op", "server RSS", "load avg"]),
+    markdownRow(["---", "---", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---:", "---:", "---:"]),
   ];
   for (const run of runs) {
     lines.push(
-      row([
+      markdownRow([
         run.title,
         run.transport === undefined ? run.generator : `${run.generator} (${run.transport})`,
         formatCount(run.throughput),
@@ -95,18 +91,18 @@ function ratioTable(runs: readonly RunResult[]): string[] {
     ["mixed vs Redis (Node, pipeline)", RUN_IDS.mixedPipeline, RUN_IDS.redisMixed],
   ];
   const lines = [
-    row(["comparison", "throughput ratio", "p99 ratio", "server CPU/op ratio", "Stateward ops/s", "baseline ops/s"]),
-    row(["---", "---:", "---:", "---:", "---:", "---:"]),
+    markdownRow(["comparison", "throughput ratio", "p99 ratio", "server CPU/op ratio", "Stateward ops/s", "baseline ops/s"]),
+    markdownRow(["---", "---:", "---:", "---:", "---:", "---:"]),
   ];
   for (const [label, runId, baselineId] of pairs) {
     const run = runId === undefined ? undefined : byId.get(runId);
     const baseline = baselineId === undefined ? undefined : byId.get(baselineId);
     if (run === undefined || baseline === undefined) {
-      lines.push(row([label, "not measured", "", "", "", ""]));
+      lines.push(markdownRow([label, "not measured", "", "", "", ""]));
       continue;
     }
     lines.push(
-      row([
+      markdownRow([
         label,
         formatRatio(baseline.throughput > 0 ? run.throughput / baseline.throughput : undefined),
         formatRatio(baseline.latency.p99 > 0 ? run.latency.p99 / baseline.latency.p99 : undefined),
@@ -120,8 +116,8 @@ function ratioTable(runs: readonly RunResult[]): string[] {
 }
 
 function targetTable(standings: readonly TargetStanding[]): string[] {
-  const lines = [row(["target", "issue 3 says", "measured", "status"]), row(["---", "---", "---", "---"])];
-  for (const standing of standings) lines.push(row([standing.name, standing.target, standing.measured, `**${standing.status}**`]));
+  const lines = [markdownRow(["target", "issue 3 says", "measured", "status"]), markdownRow(["---", "---", "---", "---"])];
+  for (const standing of standings) lines.push(markdownRow([standing.name, standing.target, standing.measured, `**${standing.status}**`]));
   const missed = standings.filter((standing) => standing.status === "missed");
   if (missed.length > 0) {
     lines.push("", "Why the missed targets miss:", "");
@@ -165,17 +161,17 @@ function tlsSection(runs: readonly RunResult[], standings: readonly TargetStandi
       ? "Not measured in this run."
       : `Same run, machine and command as above (\`make bench\`; each row alone: the \`--security\` commands under Commands): ${plural(settings.concurrency, "request")} in flight (${settings.inFlight} × ${plural(settings.channels, "channel")} × ${plural(settings.workers, "worker")}), ${settings.durationMs / 1000} s measured per run, ${settings.payload}, pool of ${settings.pool.toLocaleString("en-US")}.`,
     "",
-    row(["workload", "transport", "plaintext ops/s", "TLS + token ops/s", "ratio", "plaintext p50 ms", "plaintext p99 ms", "TLS p50 ms", "TLS p99 ms", "server µs/op plaintext", "server µs/op TLS", "CPU/op TLS ÷ plaintext (server + generator)", "errors plaintext / TLS"]),
-    row(["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
+    markdownRow(["workload", "transport", "plaintext ops/s", "TLS + token ops/s", "ratio", "plaintext p50 ms", "plaintext p99 ms", "TLS p50 ms", "TLS p99 ms", "server µs/op plaintext", "server µs/op TLS", "CPU/op TLS ÷ plaintext (server + generator)", "errors plaintext / TLS"]),
+    markdownRow(["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]),
   ];
   for (const { scenario, transport, plaintext, secure } of pairs) {
     const unit = SCENARIO_DEFAULTS[scenario].unit;
     if (plaintext === undefined || secure === undefined) {
-      lines.push(row([unit, transport, "not measured", "", "", "", "", "", "", "", "", "", ""]));
+      lines.push(markdownRow([unit, transport, "not measured", "", "", "", "", "", "", "", "", "", ""]));
       continue;
     }
     lines.push(
-      row([
+      markdownRow([
         unit,
         transport,
         formatCount(plaintext.throughput),

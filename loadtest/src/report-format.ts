@@ -1,4 +1,5 @@
 /** Number formatting shared by the HTML report and BENCHMARKS.md. */
+import type { RunResult } from "./report-model";
 
 /** Integer with thousands separators. */
 export function formatCount(value: number): string {
@@ -25,4 +26,21 @@ export function formatMiB(bytes: number): string {
 export function formatErrors(errors: Readonly<Record<string, number>>): string {
   const entries = Object.entries(errors).filter(([, count]) => count > 0);
   return entries.length === 0 ? "0" : entries.map(([code, count]) => `${code} ${formatCount(count)}`).join(", ");
+}
+
+/** One row of a Markdown table. */
+export function markdownRow(cells: readonly string[]): string {
+  return `| ${cells.join(" | ")} |`;
+}
+
+/** A numeric figure of a run's extra, or undefined (absent, or not a number). */
+export function extraNumber(run: RunResult | undefined, name: string): number | undefined {
+  const value = run?.extra[name];
+  return typeof value === "number" ? value : undefined;
+}
+
+/** `min – median – max` of the per-slice ratios of an alternating run (alternating-runs.ts), or `–`. */
+export function formatSliceSpread(run: RunResult | undefined): string {
+  const values = ["sliceRatioMin", "sliceRatioMedian", "sliceRatioMax"].map((name) => extraNumber(run, name));
+  return values.every((value) => value !== undefined) ? values.map((value) => (value as number).toFixed(2)).join(" – ") : "–";
 }

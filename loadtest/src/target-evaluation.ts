@@ -2,7 +2,7 @@
  * Where each issue-3 target stands, computed from the runs of one report (all measured in the same
  * run, on the same machine). A target whose runs are missing is "not measured", never "met".
  */
-import { formatLatencyMs, formatRatio } from "./report-format";
+import { extraNumber, formatLatencyMs, formatRatio } from "./report-format";
 import type { RunResult } from "./report-model";
 import { MEMORY_REGRESSION_MIN_RATIO, MEMORY_REGRESSION_WORKLOADS, memoryRegressionRunId } from "./memory-regression-runs";
 import {
@@ -62,11 +62,6 @@ export const RUN_IDS = {
   tlsComparePipelineGetPlaintext: tlsComparisonRunId("get", "pipeline", "plaintext"),
   tlsComparePipelineGetTls: tlsComparisonRunId("get", "pipeline", "tls-token"),
 } as const;
-
-function numberExtra(run: RunResult | undefined, name: string): number | undefined {
-  const value = run?.extra[name];
-  return typeof value === "number" ? value : undefined;
-}
 
 /** `run`'s throughput over `baseline`'s, when both were measured. */
 function throughputRatio(run: RunResult | undefined, baseline: RunResult | undefined): number | undefined {
@@ -147,12 +142,12 @@ export function evaluateTargets(runs: readonly RunResult[]): TargetStanding[] {
     ),
   );
   standings.push(
-    bound("RSS beyond payload", "≤ 256 B per resident session", numberExtra(loaded, "rssBeyondPayloadPerSessionBytes"), 256, (bytes) => `${bytes.toFixed(0)} B per session`),
+    bound("RSS beyond payload", "≤ 256 B per resident session", extraNumber(loaded, "rssBeyondPayloadPerSessionBytes"), 256, (bytes) => `${bytes.toFixed(0)} B per session`),
   );
-  const gcPauses = [loaded?.server?.gc?.maxPauseMs, numberExtra(loaded, "preloadMaxGcPauseMs")].filter((value): value is number => value !== undefined);
+  const gcPauses = [loaded?.server?.gc?.maxPauseMs, extraNumber(loaded, "preloadMaxGcPauseMs")].filter((value): value is number => value !== undefined);
   standings.push(
     bound("Longest GC pause", "longest GC pause ≤ 100 ms (1 M resident sessions)", gcPauses.length === 0 ? undefined : Math.max(...gcPauses), 100, (ms) =>
-      `${ms.toFixed(1)} ms (loading ${numberExtra(loaded, "preloadMaxGcPauseMs")?.toFixed(1) ?? "–"} ms, mixed run ${loaded?.server?.gc?.maxPauseMs.toFixed(1) ?? "–"} ms)`,
+      `${ms.toFixed(1)} ms (loading ${extraNumber(loaded, "preloadMaxGcPauseMs")?.toFixed(1) ?? "–"} ms, mixed run ${loaded?.server?.gc?.maxPauseMs.toFixed(1) ?? "–"} ms)`,
     ),
   );
   for (const [scenario, redisId, statewardId] of [
@@ -238,7 +233,7 @@ function issue15Targets(get: (id: string) => RunResult | undefined): TargetStand
       ["always", DURABILITY_ALWAYS_MIN_RATIO],
     ] as const) {
       const durable = get(durabilityRunId(scenario, mode));
-      const perSync = numberExtra(durable, "writesPerFsync");
+      const perSync = extraNumber(durable, "writesPerFsync");
       standings.push(
         bound(
           `Durability: ${unit} --fsync ${mode}`,
@@ -253,15 +248,15 @@ function issue15Targets(get: (id: string) => RunResult | undefined): TargetStand
     }
   }
   const restart = get(DURABILITY_RESTART_RUN_ID);
-  const sessions = numberExtra(restart, "sessions");
+  const sessions = extraNumber(restart, "sessions");
   standings.push(
     atSize(
       bound(
         "Durability: restart time",
         `from spawn to serving with 1 M sessions of 1 KiB ≤ ${DURABILITY_RESTART_MAX_SECONDS} s (issue 15)`,
-        numberExtra(restart, "restartSeconds"),
+        extraNumber(restart, "restartSeconds"),
         DURABILITY_RESTART_MAX_SECONDS,
-        (seconds) => `${seconds.toFixed(2)} s (replay ${numberExtra(restart, "replaySeconds")?.toFixed(2) ?? "–"} s)`,
+        (seconds) => `${seconds.toFixed(2)} s (replay ${extraNumber(restart, "replaySeconds")?.toFixed(2) ?? "–"} s)`,
       ),
       sessions,
     ),
@@ -271,10 +266,10 @@ function issue15Targets(get: (id: string) => RunResult | undefined): TargetStand
       bound(
         "Durability: replay peak RSS",
         `peak RSS during the replay ≤ ${DURABILITY_REPLAY_MAX_RSS_RATIO} × the steady RSS before the restart (issue 15)`,
-        numberExtra(restart, "replayRssRatio"),
+        extraNumber(restart, "replayRssRatio"),
         DURABILITY_REPLAY_MAX_RSS_RATIO,
         (ratio) =>
-          `${formatRatio(ratio)} (${formatMiBValue(numberExtra(restart, "peakReplayRssBytes"))} vs ${formatMiBValue(numberExtra(restart, "steadyRssBytes"))})`,
+          `${formatRatio(ratio)} (${formatMiBValue(extraNumber(restart, "peakReplayRssBytes"))} vs ${formatMiBValue(extraNumber(restart, "steadyRssBytes"))})`,
       ),
       sessions,
     ),
@@ -285,12 +280,12 @@ function issue15Targets(get: (id: string) => RunResult | undefined): TargetStand
       bound(
         "Durability: snapshot pause",
         `the longest pause of request handling during a snapshot of 1 M sessions ≤ ${DURABILITY_SNAPSHOT_MAX_PAUSE_MS} ms (issue 15; longest time without a probe answer, a Get every 1 ms)`,
-        numberExtra(snapshot, "longestProbeGapMs"),
+        extraNumber(snapshot, "longestProbeGapMs"),
         DURABILITY_SNAPSHOT_MAX_PAUSE_MS,
         (ms) =>
-          `${ms.toFixed(1)} ms (server's longest slice ${numberExtra(snapshot, "serverLongestSliceMs")?.toFixed(1) ?? "–"} ms, event-loop lag max ${numberExtra(snapshot, "serverEventLoopLagMaxMs")?.toFixed(1) ?? "–"} ms; quiet baseline ${numberExtra(snapshot, "baselineLongestProbeGapMs")?.toFixed(1) ?? "–"} ms)`,
+          `${ms.toFixed(1)} ms (server's longest slice ${extraNumber(snapshot, "serverLongestSliceMs")?.toFixed(1) ?? "–"} ms, event-loop lag max ${extraNumber(snapshot, "serverEventLoopLagMaxMs")?.toFixed(1) ?? "–"} ms; quiet baseline ${extraNumber(snapshot, "baselineLongestProbeGapMs")?.toFixed(1) ?? "–"} ms)`,
       ),
-      numberExtra(snapshot, "snapshotSessions"),
+      extraNumber(snapshot, "snapshotSessions"),
     ),
   );
   return standings;
