@@ -7,6 +7,9 @@
  *   `SessionStateClient`;
  * - the contract's constants (also importable alone, without grpc-js, as
  *   `@stateward/protocol/contract`);
+ * - hand-written codecs for the hot path (codec/): exact-size encoders of the responses that carry
+ *   session data and a PipelineRequest decoder that does not copy payloads, byte for byte the
+ *   generated code's output (a property test checks it);
  * - a codec for the `google.rpc.Status` that carries a refusal's `google.rpc.ErrorInfo` in the
  *   `grpc-status-details-bin` trailer.
  */
@@ -18,6 +21,8 @@ import type { ErrorReason } from "./gen/stateward/v1/errors";
 export * from "./gen/stateward/v1/session_state";
 export * from "./gen/stateward/v1/errors";
 export * from "./contract";
+export { decodePipelineRequest } from "./codec/pipeline-request-decoder";
+export { encodeGetResponse, encodeLockResponse, encodePipelineResponse } from "./codec/response-encoders";
 
 /**
  * The name of every reason a server may refuse with (`ErrorReason` without its zero value, and
