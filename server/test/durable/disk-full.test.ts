@@ -18,10 +18,10 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Persistence } from "../../src/store/durable/persistence";
 import { stateRecordBytes } from "../../src/store/durable/log-records";
 import { healthChecker, type HealthChecker } from "../redis/stateward-on-redis";
 import { capturedLogger } from "../helpers/secure-server";
+import { persistenceOf } from "../helpers/persistence-of";
 import { DEFAULT_APP, Outcome, expectStatus, grpc, startTestServer, waitFor, withTimeout, type Calls, type TestServer } from "../helpers/test-server";
 
 /** The tmpfs's size: small, so that a little filler fills it. */
@@ -38,13 +38,6 @@ interface Known {
   readonly version: bigint;
   /** Set while the session is locked (then a Get shows the lock, not the data). */
   readonly lockId?: bigint;
-}
-
-/** The memory backend's journal (a private field): the tests call for snapshots through it (`snapshotNow` is for tests and tools). */
-function persistenceOf(t: TestServer): Persistence {
-  const journal: unknown = Reflect.get(t.memory(), "journal");
-  assert.ok(journal instanceof Persistence, "the memory backend has a data directory");
-  return journal;
 }
 
 /** The data files of `dir` (logs, snapshots, partial snapshots). */

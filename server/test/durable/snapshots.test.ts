@@ -24,6 +24,7 @@ import type { LogWriter } from "../../src/store/durable/log-writer";
 import { Persistence } from "../../src/store/durable/persistence";
 import { FakeClock } from "../../src/store/fake-clock";
 import type { JournalTarget, SessionRow } from "../../src/store/memory/session-journal";
+import { journalTargetOf, persistenceOf } from "../helpers/persistence-of";
 import { DEFAULT_APP, Outcome, startTestServer, waitFor, withTimeout, type Connection, type TestServer } from "../helpers/test-server";
 
 const T0 = 1_800_000_000_000;
@@ -81,12 +82,7 @@ function snapshotsOf(lines: readonly Logged[]): { start: number; end: number; ge
 
 /** Private fields of the memory backend the tests read: its journal and the target its snapshots scan. */
 function internals(t: TestServer): { persistence: Persistence; target: JournalTarget } {
-  const memory = t.memory();
-  const persistence: unknown = Reflect.get(memory, "journal");
-  const target: unknown = Reflect.get(memory, "journalTarget");
-  assert.ok(persistence instanceof Persistence, "the memory backend has a data directory");
-  assert.ok(target !== undefined);
-  return { persistence, target: target as JournalTarget };
+  return { persistence: persistenceOf(t), target: journalTargetOf(t) };
 }
 
 /** A session's whole state: every column the log keeps, and its data. */
