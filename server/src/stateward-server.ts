@@ -11,6 +11,7 @@ import { MeterProvider, type IMetricReader, type MetricProducer } from "@opentel
 import type { ServerConfig } from "./config";
 import { AccessGuard } from "./grpc/access-guard";
 import { addHealthService } from "./grpc/health";
+import { raiseConnectionWindows, raiseStreamWindow } from "./grpc/http2-windows";
 import { receiveLimitBytes } from "./grpc/receive-limit";
 import { addReflectionService } from "./grpc/reflection";
 import { healthRoutes, startHealthEndpoint } from "./http/health-routes";
@@ -275,6 +276,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   });
   const maxReceiveBytes = receiveLimitBytes(sessionStore.limits.maxItemBytes);
   const server = new Server({ "grpc.max_receive_message_length": maxReceiveBytes });
+  const streamWindowRaised = raiseStreamWindow(server);
   const pipeline = createPipelineService(
     sessionStore,
     logger,
@@ -319,6 +321,9 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
       });
     }
     port = await bind(server, joinHostPort(config.host, config.port), credentials);
+    if (!(raiseConnectionWindows(server) && streamWindowRaised)) {
+      logger.warn("this grpc-js has no known way to raise the server's HTTP/2 windows: connections keep the 64 KiB default");
+    }
   } catch (error) {
     security.close();
     server.forceShutdown();
