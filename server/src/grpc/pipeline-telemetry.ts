@@ -6,7 +6,7 @@
 import { ROOT_CONTEXT, type TextMapGetter } from "@opentelemetry/api";
 import { status } from "@grpc/grpc-js";
 import type { PipelineOperation, PipelineResult } from "@stateward/protocol";
-import type { OperationResult, OperationTelemetry } from "../telemetry/operation-telemetry";
+import { UNOBSERVED_OPERATION, type OperationResult, type OperationTelemetry } from "../telemetry/operation-telemetry";
 import type { OperationMethod } from "../telemetry/telemetry-names";
 import { outcomeName } from "./session-state-service";
 import type { OperationFinisher, PipelineObserver } from "./pipeline-service";
@@ -69,6 +69,7 @@ export function pipelineTelemetryObserver(telemetry: OperationTelemetry): Pipeli
       const value = request.value;
       const bytes = request.$case === "set" ? request.value.data.length : 0;
       const active = telemetry.start(METHODS[request.$case], "pipeline", parent, value.app, value.sessionId, bytes);
+      if (active === UNOBSERVED_OPERATION) return NOT_OBSERVED;
       return (result, waited) => active.end(result === undefined ? CANCELLED : resultOf(result, waited));
     },
   };

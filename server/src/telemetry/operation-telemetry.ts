@@ -160,6 +160,8 @@ export class OperationTelemetry {
       if (!span.isRecording()) span = undefined;
       else if (this.hashKey !== "") span.setAttribute(ATTR_SESSION_HASH, sessionHash(this.hashKey, app, sessionId));
     }
+    // Nothing to record (not sampled, no metrics): one shared object, nothing allocated per operation.
+    if (span === undefined && this.metrics === undefined) return UNOBSERVED_OPERATION;
     return new Operation(this, method, transport, span, performance.now());
   }
 
@@ -176,19 +178,19 @@ export class OperationTelemetry {
   finish(method: OperationMethod, transport: Transport, span: Span | undefined, startedAt: number, result: OperationResult): void {
     const elapsedMs = performance.now() - startedAt;
     if (span !== undefined) {
-      span.setAttribute(ATTR_RPC_STATUS_CODE, statusNameOf(result.code));
-      span.setAttribute(ATTR_OUTCOME, result.outcome);
+      // One setAttributes call: the SDK checks the span's state and limits once, not per attribute.
+      const attributes: Attributes = { [ATTR_RPC_STATUS_CODE]: statusNameOf(result.code), [ATTR_OUTCOME]: result.outcome };
       // Only Get and Lock can wait for a lock or return data.
       if (method === "Get" || method === "Lock") {
-        span.setAttribute(ATTR_LOCK_WAIT_MS, result.waited ? elapsedMs : 0);
-        span.setAttribute(ATTR_PAYLOAD_SIZE, result.responseBytes);
+        attributes[ATTR_LOCK_WAIT_MS] = result.waited ? elapsedMs : 0;
+        attributes[ATTR_PAYLOAD_SIZE] = result.responseBytes;
       }
-      if (result.reason !== "") span.setAttribute(ATTR_REASON, result.reason);
-      if (method === "Set" || method === "Remove") span.setAttribute(ATTR_LEASE_EXPIRED, result.reason === "LEASE_EXPIRED");
-      if (isServerError(result.code)) {
-        span.setAttribute(ATTR_ERROR_TYPE, statusNameOf(result.code));
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      }
+      if (result.reason !== "") attributes[ATTR_REASON] = result.reason;
+      if (method === "Set" || method === "Remove") attributes[ATTR_LEASE_EXPIRED] = result.reason === "LEASE_EXPIRED";
+      const serverError = isServerError(result.code);
+      if (serverError) attributes[ATTR_ERROR_TYPE] = statusNameOf(result.code);
+      span.setAttributes(attributes);
+      if (serverError) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     }
     const metrics = this.metrics;
@@ -198,6 +200,13 @@ export class OperationTelemetry {
     }
   }
 }
+
+/**
+ * What {@link OperationTelemetry.start} returns for an operation with nothing to record (not
+ * sampled, and no metrics): its `end` does nothing. Transports compare against it to skip their own
+ * per-operation work too.
+ */
+export const UNOBSERVED_OPERATION: ActiveOperation = Object.freeze({ end: () => undefined });
 
 class Operation implements ActiveOperation {
   private ended = false;
