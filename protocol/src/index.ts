@@ -23,6 +23,7 @@ export * from "./gen/stateward/v1/errors";
 export * from "./contract";
 export { decodePipelineRequest } from "./codec/pipeline-request-decoder";
 export { encodeGetResponse, encodeLockResponse, encodePipelineResponse } from "./codec/response-encoders";
+export { DEFAULT_SCRATCH_BYTES, EncodeScratch } from "./codec/encode-scratch";
 
 /**
  * The name of every reason a server may refuse with (`ErrorReason` without its zero value, and

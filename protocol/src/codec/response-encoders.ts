@@ -16,6 +16,7 @@ import {
   type PipelineResult,
   type SetResponse,
 } from "../gen/stateward/v1/session_state";
+import type { EncodeScratch } from "./encode-scratch";
 import { delimitedSize, int32Size, utf8Size, varint64Size, varintSize, writeInt32, writeUtf8, writeVarint, writeVarint64 } from "./wire-primitives";
 
 /** Thrown by the size pass to hand the message to the generated encoder. */
@@ -111,26 +112,33 @@ function writeDataResponse(buffer: Buffer, start: number, message: DataResponse)
   return at;
 }
 
-function encodeDataResponse(message: DataResponse): Buffer {
-  const buffer = Buffer.allocUnsafe(dataResponseSize(message));
+function encodeDataResponse(message: DataResponse, scratch: EncodeScratch | undefined): Buffer {
+  const size = dataResponseSize(message);
+  const buffer = scratch === undefined ? Buffer.allocUnsafe(size) : scratch.take(size);
   writeDataResponse(buffer, 0, message);
   return buffer;
 }
 
-/** Encodes a GetResponse (the bytes of `GetResponse.encode(message).finish()`). */
-export function encodeGetResponse(message: GetResponse): Buffer {
+/**
+ * Encodes a GetResponse (the bytes of `GetResponse.encode(message).finish()`).
+ * @param scratch - encode into its reused memory (only where the caller copies the result at once).
+ */
+export function encodeGetResponse(message: GetResponse, scratch?: EncodeScratch): Buffer {
   try {
-    return encodeDataResponse(message);
+    return encodeDataResponse(message, scratch);
   } catch (error) {
     if (!(error instanceof Unencodable)) throw error;
     return Buffer.from(GetResponse.encode(message).finish());
   }
 }
 
-/** Encodes a LockResponse (the bytes of `LockResponse.encode(message).finish()`). */
-export function encodeLockResponse(message: LockResponse): Buffer {
+/**
+ * Encodes a LockResponse (the bytes of `LockResponse.encode(message).finish()`).
+ * @param scratch - encode into its reused memory (only where the caller copies the result at once).
+ */
+export function encodeLockResponse(message: LockResponse, scratch?: EncodeScratch): Buffer {
   try {
-    return encodeDataResponse(message);
+    return encodeDataResponse(message, scratch);
   } catch (error) {
     if (!(error instanceof Unencodable)) throw error;
     return Buffer.from(LockResponse.encode(message).finish());
@@ -239,7 +247,7 @@ function writeResultValue(buffer: Buffer, start: number, result: NonNullable<Pip
 /** Per result of the message being encoded: its PipelineResult size, and its inner message's. */
 let sizes = new Float64Array(512);
 
-function encodePipelineResponseFast(message: PipelineResponse): Buffer {
+function encodePipelineResponseFast(message: PipelineResponse, scratch: EncodeScratch | undefined): Buffer {
   const results = message.results;
   const count = results.length;
   if (sizes.length < count * 2) sizes = new Float64Array(count * 2);
@@ -257,7 +265,7 @@ function encodePipelineResponseFast(message: PipelineResponse): Buffer {
     sizes[2 * i + 1] = inner;
     total += delimitedSize(size);
   }
-  const buffer = Buffer.allocUnsafe(total);
+  const buffer = scratch === undefined ? Buffer.allocUnsafe(total) : scratch.take(total);
   let at = 0;
   for (let i = 0; i < count; i++) {
     const entry = results[i] as PipelineResult;
@@ -277,10 +285,13 @@ function encodePipelineResponseFast(message: PipelineResponse): Buffer {
   return buffer;
 }
 
-/** Encodes a PipelineResponse (the bytes of `PipelineResponse.encode(message).finish()`). */
-export function encodePipelineResponse(message: PipelineResponse): Buffer {
+/**
+ * Encodes a PipelineResponse (the bytes of `PipelineResponse.encode(message).finish()`).
+ * @param scratch - encode into its reused memory (only where the caller copies the result at once).
+ */
+export function encodePipelineResponse(message: PipelineResponse, scratch?: EncodeScratch): Buffer {
   try {
-    return encodePipelineResponseFast(message);
+    return encodePipelineResponseFast(message, scratch);
   } catch (error) {
     if (!(error instanceof Unencodable)) throw error;
     return Buffer.from(PipelineResponse.encode(message).finish());
