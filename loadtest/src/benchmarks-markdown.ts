@@ -5,6 +5,7 @@
  */
 import { memoryRegressionSection, redisBackendSection, redisHandoffSection } from "./backend-sections-markdown";
 import { durabilitySection } from "./durability-markdown";
+import { goCallerSection } from "./go-caller-markdown";
 import { formatCount, formatErrors, formatLatencyMs, formatMiB, formatRatio, markdownRow } from "./report-format";
 import type { Report, RunResult } from "./report-model";
 import { evaluateTargets, RUN_IDS, type TargetStanding } from "./target-evaluation";
@@ -272,6 +273,8 @@ export function renderBenchmarksMarkdown(report: Report, context: MarkdownContex
     ...memoryRegressionSection(byId, standings, MISS_REASONS, context.reference),
     "",
     ...durabilitySection(report, standings, MISS_REASONS),
+    "",
+    ...goCallerSection(report.runs, standings, MISS_REASONS),
     "",
     "## Targets",
     "",
