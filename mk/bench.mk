@@ -38,7 +38,18 @@ comma := ,
 BENCH_NEEDS_REF := $(if $(strip $(BENCH_ONLY)),$(filter memory-regression,$(subst $(comma), ,$(BENCH_ONLY))),yes)
 BENCH_REF_ARGS = $(if $(BENCH_NEEDS_REF),--reference-cli $(BENCH_REF_DIR)/server/dist/cli.js)
 
-.PHONY: bench-reference bench-memory-regression
+.PHONY: bench-reference bench-memory-regression bench-go-check
+
+# The go-caller group (issue 16) builds the load tester's Go driver (loadtest/go) with the `go` on
+# PATH: checked up front, so that a missing Go stops the bench at once with what to do, not after
+# the other groups. In loadtest/go the go command may switch to the toolchain its go.mod names.
+GO_DRIVER_MIN := $(shell sed -n 's/^go //p' loadtest/go/go.mod)
+BENCH_NEEDS_GO := $(if $(strip $(BENCH_ONLY)),$(filter go-caller,$(subst $(comma), ,$(BENCH_ONLY))),yes)
+
+bench-go-check:
+	@have=$$(cd loadtest/go && go env GOVERSION 2>/dev/null | sed 's/^go//'); \
+	if [ -z "$$have" ]; then echo "Go >= $(GO_DRIVER_MIN) is needed for the bench's go-caller group (it builds loadtest/go): go is not on PATH (https://go.dev/dl/ or your distribution's golang package), or leave the group out with BENCH_ONLY"; exit 1; fi; \
+	$(call version_at_least,$$have,$(GO_DRIVER_MIN)) || { echo "Go >= $(GO_DRIVER_MIN) is needed for the bench's go-caller group (go-redis v9.23 asks for it): found go $$have at $$(command -v go)"; exit 1; }
 
 bench-reference: ## Build the reference server of BENCH_REF (default bdc8c93) into .bench/reference/<sha>, once
 	@sha='$(BENCH_REF_SHA)'; [ -n "$$sha" ] || { echo "BENCH_REF=$(BENCH_REF) is not a commit of this repository"; exit 1; }; \
@@ -50,7 +61,7 @@ bench-reference: ## Build the reference server of BENCH_REF (default bdc8c93) in
 	( cd "$$dir.partial" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build ) && \
 	touch "$$dir.partial/.built" && mv "$$dir.partial" "$$dir"
 
-bench: build bench-tools $(if $(BENCH_NEEDS_REF),bench-reference) ## Run the standard benchmark set (about 21 min) and write BENCHMARKS.md (BENCH_ONLY=tls: some groups)
+bench: build bench-tools $(if $(BENCH_NEEDS_GO),bench-go-check) $(if $(BENCH_NEEDS_REF),bench-reference) ## Run the standard benchmark set (about 21 min) and write BENCHMARKS.md (BENCH_ONLY=tls: some groups)
 ifeq ($(strip $(BENCH_ONLY)),)
 	node loadtest/bin/stateward-loadtest.mjs suite $(BENCH_ARGS) --out $(BENCH_OUT) --progress $(BENCH_REF_ARGS) \
 	  --markdown BENCHMARKS.md --findings loadtest/bench-findings.md

@@ -72,10 +72,12 @@ test-python: build wheel-python | check-python ## Python: build the wheel, insta
 	$(PY_TEST_VENV)/bin/python -m pip install -q --disable-pip-version-check $(PY_DIR)/dist/*.whl pytest==$(PYTEST_VERSION)
 	cd $(PY_DIR) && STATEWARD_REQUIRE_INSTALLED=1 .venv-wheel/bin/python -m pytest -q -p no:cacheprovider tests
 
-test-go: build | check-go ## Go: gofmt, go vet, go test against a real server
+test-go: build | check-go ## Go: gofmt, go vet, go test against a real server; vet and unit tests of the load tester's Go driver
 	@cd $(GO_DIR) && out=$$(gofmt -l .) && { [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }; }
 	cd $(GO_DIR) && go vet ./... && go test -count=1 ./...
 	cd interop/go && go vet ./...
+	@cd loadtest/go && out=$$(gofmt -l .) && { [ -z "$$out" ] || { echo "gofmt needed in loadtest/go: $$out"; exit 1; }; }
+	cd loadtest/go && go vet ./... && go test -count=1 ./...
 
 test-interop: build test-python ## One scenario from Python, Go and TypeScript against one server
 	npx tsc -p interop/ts/tsconfig.json

@@ -6,7 +6,8 @@
  * with 1 M sessions), Get and Lock+Set over TLS with a token against plaintext, and issue 14's:
  * Stateward over Redis against the direct baseline on the same Redis, the contended handoff across
  * two nodes over Redis, and the memory backend against a reference build; issue 15's durability of
- * the memory backend (--fsync everysec and always against memory only, restart, snapshot pause). Each server is
+ * the memory backend (--fsync everysec and always against memory only, restart, snapshot pause); issue 16's
+ * Go caller (the Go SDK against go-redis GET and EVALSHA, from a Go program). Each server is
  * stopped before the next group starts; `--only` runs some groups (args.ts SUITE_GROUPS).
  */
 import type { RunResult } from "./report-model";
@@ -21,6 +22,7 @@ import type { RunContext } from "./run-context";
 import { runContentionScenario } from "./contention-scenario";
 import { runDurabilityGroup } from "./durability-scenario";
 import { runEchoScenario } from "./echo-scenario";
+import { runGoCallerGroup } from "./go-caller-scenario";
 import { runMemoryRegressionGroup } from "./memory-regression-scenario";
 import { runRedisBackendGroup } from "./redis-backend-scenario";
 import { runRedisHandoffGroup } from "./redis-handoff-scenario";
@@ -103,5 +105,7 @@ export async function runSuite(context: RunContext, onRun: (run: RunResult) => v
   // Issue 15: memory only against --fsync everysec and always, then the restart and snapshot of
   // --durability-sessions sessions; its data directories live under one temporary directory.
   if (groups.has("durability")) for (const run of await runDurabilityGroup(context)) add(run);
+  // Issue 16: the Go caller (loadtest/go, built here) against Stateward and go-redis, alternating.
+  if (groups.has("go-caller")) for (const run of await runGoCallerGroup(context)) add(run);
   return runs;
 }

@@ -5,6 +5,7 @@
  */
 import { memoryRegressionSection, redisBackendSection, redisHandoffSection } from "./backend-sections-markdown";
 import { durabilitySection } from "./durability-markdown";
+import { goCallerSection } from "./go-caller-markdown";
 import { formatCount, formatErrors, formatLatencyMs, formatMiB, formatRatio, markdownRow } from "./report-format";
 import type { Report, RunResult } from "./report-model";
 import { evaluateTargets, RUN_IDS, type TargetStanding } from "./target-evaluation";
@@ -42,6 +43,10 @@ export const MISS_REASONS: Readonly<Record<string, string>> = {
     "as for Set: two records per pair, each written and synced before its answer.",
   "Durability: snapshot pause":
     "the snapshot itself yields every 2 ms of scanning (the server's longestSliceMs is the longest scan slice, which GC and the other processes on the 2 cores lengthen), and the rename and the deletion of the older log run in the thread pool (before that fix, deleting a 1.1 GiB log on the event loop stalled it for 255–268 ms at the end of each snapshot); compare the longest gap with the quiet baseline before the snapshot and with the server's longest GC pause in the window: on this shared machine the noise floor of the probe is itself about the 20 ms target.",
+  "Go caller: Get vs go-redis EVALSHA":
+    "while the Go SDK of this tree calls unary only, every Get is its own HTTP/2 stream through grpc-js on the server, and the server's CPU per call (the server µs/op column: several times redis-server's per EVALSHA) decides the rate once the two cores are shared by the driver, the server and the machine's other work. The lever is the Go SDK's Pipeline transport (a writer goroutine batching queued operations into one message; issue 16's prototype reached 1.78× EVALSHA): once it is the SDK's default, loadtest/go/transport.go lists it first and it is the judged run.",
+  "Go caller: Get vs go-redis GET":
+    "as against EVALSHA, and plain GET is cheaper still for redis-server (no script, no EXPIRE): compare the server µs/op column.",
   "Longest GC pause":
     "the longest pauses are young-generation Scavenges during the loading phase, while the V8 heap stays far below 100 MB (payloads and keys live off the JS heap) and the mixed run on the loaded store pauses far less; V8 reports wall time, and the load average column shows the cores were oversubscribed. Pauses that long on a heap that small point at descheduling rather than GC work growing with resident sessions (finding 6); a quiet machine is needed to settle it.",
 };
@@ -272,6 +277,8 @@ export function renderBenchmarksMarkdown(report: Report, context: MarkdownContex
     ...memoryRegressionSection(byId, standings, MISS_REASONS, context.reference),
     "",
     ...durabilitySection(report, standings, MISS_REASONS),
+    "",
+    ...goCallerSection(report.runs, standings, MISS_REASONS),
     "",
     "## Targets",
     "",

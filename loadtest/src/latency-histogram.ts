@@ -69,6 +69,12 @@ export class LatencyHistogram {
     this.histogram.recordValue(Math.min(MAX_TRACKABLE_US, Math.max(1, rounded)));
   }
 
+  /** Records `count` latencies of `valueUs` (a bucket of another histogram, e.g. the Go driver's). */
+  recordCount(valueUs: number, count: number): void {
+    if (count <= 0) return;
+    this.histogram.recordValueWithCount(Math.min(MAX_TRACKABLE_US, Math.max(1, Math.round(valueUs))), count);
+  }
+
   /**
    * Records a latency measured by a closed-loop sender and adds the samples it would have taken
    * every `expectedIntervalUs` during a stall (HdrHistogram's coordinated-omission correction).

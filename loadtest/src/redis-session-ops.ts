@@ -8,6 +8,17 @@ type ScriptCall = (...args: (string | Buffer | number)[]) => Promise<unknown>;
 
 const OUTCOMES: Readonly<Record<number, SessionOutcome>> = { 1: "OK", 2: "NOT_FOUND", 3: "LOCKED" };
 
+/** The session TTL of the Redis baseline when none is given, s: ASP.NET's default 20 minutes. */
+export const REDIS_DEFAULT_TTL_SECONDS = 1200;
+
+/**
+ * The lock and data keys of a session: the hash tag keeps both in one slot, as a cluster-safe
+ * provider must. The Go caller gets them as templates (loadtest/go -redis-keys).
+ */
+export function redisSessionKeys(app: string, sessionId: string): [string, string] {
+  return [`${app}:{${sessionId}}:lock`, `${app}:{${sessionId}}:data`];
+}
+
 /** A Redis refusal of a write, shaped like the gRPC ABORTED the same write gets from Stateward. */
 class RedisWriteRefused extends Error {
   override readonly name = "ReplyError";
@@ -44,7 +55,7 @@ export class RedisSessionOps implements SessionOps {
     private readonly app: string,
     ttlSeconds = 0,
   ) {
-    this.ttl = ttlSeconds === 0 ? 1200 : ttlSeconds;
+    this.ttl = ttlSeconds === 0 ? REDIS_DEFAULT_TTL_SECONDS : ttlSeconds;
     // No auto-pipelining: ioredis still writes concurrent commands back to back on the connection,
     // which is how a Node consumer uses it by default.
     this.redis = new Redis({ host, port, lazyConnect: false, maxRetriesPerRequest: 1, enableAutoPipelining: false });
@@ -59,8 +70,7 @@ export class RedisSessionOps implements SessionOps {
   }
 
   private keys(sessionId: string): [string, string] {
-    // The hash tag keeps both keys of a session in one slot, as a cluster-safe provider must.
-    return [`${this.app}:{${sessionId}}:lock`, `${this.app}:{${sessionId}}:data`];
+    return redisSessionKeys(this.app, sessionId);
   }
 
   async get(sessionId: string): Promise<SessionOutcome> {

@@ -26,6 +26,16 @@ import {
   DURABILITY_WORKLOADS,
   durabilityRunId,
 } from "./durability-runs";
+import {
+  GO_CALLER_JUDGED_EXTRA,
+  GO_CALLER_MIN_EVALSHA_RATIO,
+  GO_CALLER_MIN_GET_RATIO,
+  GO_CALLER_REDIS_SIDES,
+  goCallerJudgedRun,
+  goCallerRatioExtras,
+  goCallerRedisRunId,
+  type GoCallerRedisSide,
+} from "./go-caller-runs";
 import { TLS_PIPELINE_GET_MIN_RATIO, tlsComparisonRunId } from "./tls-comparison-runs";
 
 /** The standing of one target. */
@@ -210,7 +220,37 @@ export function evaluateTargets(runs: readonly RunResult[]): TargetStanding[] {
   );
   standings.push(...issue14Targets(get));
   standings.push(...issue15Targets(get));
+  standings.push(...issue16GoCallerTargets(runs, get));
   return standings;
+}
+
+/** The name of the Go caller's target against `side`. */
+export function goCallerTargetName(side: GoCallerRedisSide): string {
+  return side === "redis-evalsha" ? "Go caller: Get vs go-redis EVALSHA" : "Go caller: Get vs go-redis GET";
+}
+
+/**
+ * Issue 16's Go caller targets: the Go SDK's Get (its default transport) over go-redis EVALSHA and
+ * plain GET, judged on the median of the per-round ratios of the alternating runs.
+ */
+function issue16GoCallerTargets(runs: readonly RunResult[], get: (id: string) => RunResult | undefined): TargetStanding[] {
+  const judged = goCallerJudgedRun(runs);
+  // In the issue's order: EVALSHA (the same protocol) first, then the floor of plain GET.
+  return [...GO_CALLER_REDIS_SIDES].reverse().map((side) => {
+    const limit = side === "redis-evalsha" ? GO_CALLER_MIN_EVALSHA_RATIO : GO_CALLER_MIN_GET_RATIO;
+    const peer = get(goCallerRedisRunId(side));
+    const names = goCallerRatioExtras(side);
+    const label = side === "redis-evalsha" ? "go-redis EVALSHA of the Lua Get script" : "go-redis plain GET";
+    return bound(
+      goCallerTargetName(side),
+      `Get from Go through the Go SDK (its default transport) ≥ ${limit} × ${label} (issue 16; median of the alternating rounds)`,
+      peer === undefined ? undefined : extraNumber(judged, names.median),
+      limit,
+      (ratio) =>
+        `${formatRatio(ratio)} median, rounds ${formatRatio(extraNumber(judged, names.min))} – ${formatRatio(extraNumber(judged, names.max))} (${String(judged?.extra[GO_CALLER_JUDGED_EXTRA] ?? "")}; merged ${Math.round(judged?.throughput ?? 0).toLocaleString("en-US")} vs ${Math.round(peer?.throughput ?? 0).toLocaleString("en-US")} Get/s, p99 ${formatLatencyMs(judged?.latency.p99 ?? 0)} vs ${formatLatencyMs(peer?.latency.p99 ?? 0)} ms)`,
+      true,
+    );
+  });
 }
 
 /**

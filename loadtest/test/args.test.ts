@@ -68,7 +68,7 @@ describe("parseCliArgs", () => {
   });
 
   it("runs the suite's groups of --only, in the suite's order", () => {
-    assert.deepEqual(parseCliArgs(["suite"]).only, ["echo", "unary", "pipeline", "redis", "resident", "tls", "redis-backend", "redis-handoff", "durability"]);
+    assert.deepEqual(parseCliArgs(["suite"]).only, ["echo", "unary", "pipeline", "redis", "resident", "tls", "redis-backend", "redis-handoff", "durability", "go-caller"]);
     assert.deepEqual(parseCliArgs(["suite", "--only", "tls,echo"]).only, ["echo", "tls"]);
     assert.throws(() => parseCliArgs(["suite", "--only", "tls,nope"]), /--only "nope": expected one of echo, unary/);
     assert.throws(() => parseCliArgs(["suite", "--only", ","]), /comma-separated/);
@@ -80,7 +80,7 @@ describe("parseCliArgs", () => {
   it("runs memory-regression only against a reference build, and the Redis groups only on servers it starts", () => {
     const withReference = parseCliArgs(["suite", "--reference-cli", "/tmp/ref/server/dist/cli.js"]);
     assert.equal(withReference.referenceCli, "/tmp/ref/server/dist/cli.js");
-    assert.deepEqual(withReference.only.slice(-3), ["redis-handoff", "memory-regression", "durability"]);
+    assert.deepEqual(withReference.only.slice(-4), ["redis-handoff", "memory-regression", "durability", "go-caller"]);
     assert.deepEqual(parseCliArgs(["suite", "--only", "memory-regression,redis-backend", "--reference-cli", "ref.js"]).only, ["redis-backend", "memory-regression"]);
     assert.throws(() => parseCliArgs(["suite", "--only", "memory-regression"]), /memory-regression group needs --reference-cli/);
     assert.throws(() => parseCliArgs(["get", "--reference-cli", "ref.js"]), /--reference-cli applies to the suite/);
@@ -93,6 +93,11 @@ describe("parseCliArgs", () => {
     assert.equal(parseCliArgs(["suite", "--only", "durability", "--durability-sessions", "50_000"]).durabilitySessions, 50_000);
     assert.throws(() => parseCliArgs(["suite", "--durability-sessions", "10"]), /--durability-sessions "10": expected an integer from 1000/);
     assert.throws(() => parseCliArgs(["suite", "--only", "durability", "--address", "127.0.0.1:1"]), /durability group starts its own servers/);
+  });
+
+  it("runs the go-caller group on servers it starts", () => {
+    assert.deepEqual(parseCliArgs(["suite", "--only", "go-caller,echo"]).only, ["echo", "go-caller"]);
+    assert.throws(() => parseCliArgs(["suite", "--only", "go-caller", "--address", "127.0.0.1:1"]), /go-caller group starts its own servers/);
   });
 
   it("has an unlocked set scenario beside get and lock-set", () => {

@@ -4,6 +4,10 @@ import { evaluateTargets, RUN_IDS } from "../src/target-evaluation";
 import { memoryRegressionRunId } from "../src/memory-regression-runs";
 import { redisBackendRunId, redisHandoffRunId } from "../src/redis-backend-runs";
 import { tlsComparisonRunId } from "../src/tls-comparison-runs";
+import { goCallerRedisRunId, goCallerStatewardRunId } from "../src/go-caller-runs";
+import { GO_CALLER_SECTION_HEADING } from "../src/go-caller-markdown";
+import { extractSection } from "../src/markdown-sections";
+import { formatCount, formatLatencyMs } from "../src/report-format";
 import { sampleReport, sampleRun } from "./helpers/sample-runs";
 
 function standing(runs: ReturnType<typeof sampleRun>[], name: string) {
@@ -190,5 +194,60 @@ describe("BENCHMARKS.md, TLS section", () => {
     const markdown = renderBenchmarksMarkdown(sampleReport([]), { suiteCommand: "stateward-loadtest suite", reportDir: ".bench/latest" });
     assert.match(markdown, /## Across the network: TLS and a token\n\n[^\n]+\n\nNot measured in this run\./);
     assert.match(markdown, /\| TLS: pipelined Get throughput \|.*\*\*not measured\*\*/);
+  });
+});
+
+describe("issue 16: the Go caller's targets and section", () => {
+  const judged = (evalshaMedian: number, getMedian: number) =>
+    sampleRun(goCallerStatewardRunId("unary"), {
+      throughput: 30_000,
+      generator: "go",
+      title: "Stateward · Go SDK (unary)",
+      command: "npx stateward-loadtest suite --only go-caller",
+      extra: {
+        judgedTransport: "unary",
+        goVersion: "go1.26.8",
+        gomaxprocs: 2,
+        ratioToRedisEvalshaMin: evalshaMedian - 0.1,
+        ratioToRedisEvalshaMedian: evalshaMedian,
+        ratioToRedisEvalshaMax: evalshaMedian + 0.1,
+        ratioToRedisGetMin: getMedian - 0.05,
+        ratioToRedisGetMedian: getMedian,
+        ratioToRedisGetMax: getMedian + 0.05,
+      },
+    }, 200, 3_000, 40);
+  const evalsha = sampleRun(goCallerRedisRunId("redis-evalsha"), { throughput: 25_000, generator: "go", title: "Redis + Lua EVALSHA · go-redis", extra: { redisPoolSize: 20 } }, 100, 1_000, 12);
+  const get = sampleRun(goCallerRedisRunId("redis-get"), { throughput: 40_000, generator: "go", title: "Redis plain GET · go-redis", extra: { redisPoolSize: 20 } }, 100, 800, 8);
+
+  it("judges the Go SDK's run on the median of its per-round ratios: ≥ 1.2 × EVALSHA, ≥ 1.0 × GET", () => {
+    const runs = [judged(1.2, 0.99), get, evalsha];
+    const vsEvalsha = standing(runs, "Go caller: Get vs go-redis EVALSHA");
+    assert.equal(vsEvalsha.status, "met");
+    assert.equal(vsEvalsha.measured, `1.20× median, rounds 1.10× – 1.30× (unary; merged 30,000 vs 25,000 Get/s, p99 ${formatLatencyMs(judged(1.2, 1).latency.p99)} vs ${formatLatencyMs(evalsha.latency.p99)} ms)`);
+    assert.equal(standing(runs, "Go caller: Get vs go-redis GET").status, "missed");
+    assert.equal(standing([judged(1.19, 1.0), get, evalsha], "Go caller: Get vs go-redis EVALSHA").status, "missed");
+    assert.equal(standing([judged(1.19, 1.0), get, evalsha], "Go caller: Get vs go-redis GET").status, "met");
+    // Without the peer's run, or without the judged run, nothing is judged.
+    assert.equal(standing([judged(2, 2), get], "Go caller: Get vs go-redis EVALSHA").status, "not measured");
+    assert.equal(standing([get, evalsha], "Go caller: Get vs go-redis GET").status, "not measured");
+  });
+
+  it("shows every side with its latencies and CPU, the judged run first, and the targets", () => {
+    const stateward = judged(0.8, 0.5);
+    const markdown = renderBenchmarksMarkdown(sampleReport([get, evalsha, stateward]), { suiteCommand: "stateward-loadtest suite", reportDir: ".bench/latest" });
+    const section = extractSection(markdown, GO_CALLER_SECTION_HEADING) ?? "";
+    const row = (run: typeof get, name: string) =>
+      `| ${name} | ${formatCount(run.throughput)} | ${formatLatencyMs(run.latency.p50)} | ${formatLatencyMs(run.latency.p99)} | ${formatLatencyMs(run.latency.p999)} | ${formatLatencyMs(run.latency.max)} | ${run.server?.cpuUsPerOp.toFixed(1)} | ${run.client?.cpuUsPerOp.toFixed(1)} | 0 |`;
+    const rows = section.split("\n").filter((line) => line.startsWith("| ") && !line.startsWith("| caller") && !line.startsWith("| ---"));
+    assert.deepEqual(rows, [row(stateward, `**${stateward.title}** (judged)`), row(get, get.title), row(evalsha, evalsha.title)]);
+    assert.match(section, /64 goroutines, 10 s measured per side, 1 KiB, pool of 10,000; go1\.26\.8, GOMAXPROCS 2, go-redis pool of 20 connections\. Reproduce: `npx stateward-loadtest suite --only go-caller`\./);
+    assert.match(section, /- Go caller: Get vs go-redis EVALSHA: .*≥ 1\.2 × go-redis EVALSHA.* Measured 0\.80× median, rounds 0\.70× – 0\.90× .*: \*\*missed\*\*\.\n  Why: /);
+    assert.match(section, /- Go caller: Get vs go-redis GET: .*≥ 1 × go-redis plain GET.* Measured 0\.50× median.*: \*\*missed\*\*\./);
+    assert.match(markdown, /\| Go caller: Get vs go-redis GET \|.*\*\*missed\*\*/);
+  });
+
+  it("says so when the group did not run", () => {
+    const section = extractSection(renderBenchmarksMarkdown(sampleReport([]), { suiteCommand: "s", reportDir: "." }), GO_CALLER_SECTION_HEADING) ?? "";
+    assert.match(section, /\n\nNot measured in this run\.\n\n- Go caller: Get vs go-redis EVALSHA: .*\*\*not measured\*\*/);
   });
 });
