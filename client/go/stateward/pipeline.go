@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"time"
 
@@ -28,6 +29,9 @@ const (
 	pipelineMaxBatchBytes      = 256 << 10
 	// pipelineOperationOverhead is a rough per-operation framing size, for the byte cap.
 	pipelineOperationOverhead = 64
+	// pipelineGatherYields bounds the yields of gather, so that a steady stream of callers cannot
+	// hold a message back.
+	pipelineGatherYields = 8
 )
 
 // abandonedLockGrace is how long after its own wait and deadline an abandoned Lock's result is
@@ -242,6 +246,7 @@ func (s *pipelineStream) write(stream statewardv1.SessionState_PipelineClient) {
 		case <-s.ctx.Done():
 			return
 		}
+		s.gather()
 		for {
 			s.mu.Lock()
 			if s.dead {
@@ -283,6 +288,27 @@ func (s *pipelineStream) write(stream statewardv1.SessionState_PipelineClient) {
 				return
 			}
 		}
+	}
+}
+
+// gather lets the goroutines that are ready to run queue their operations before a message is
+// cut: grpc-go's Send returns once the message is queued for the wire, so without this the writer
+// would cut one message per operation however loaded. Callers woken by one response message queue
+// their next operations within a few yields; an idle client has nobody else to run, so each yield
+// returns at once and the operation goes without delay.
+func (s *pipelineStream) gather() {
+	s.mu.Lock()
+	n := len(s.queue)
+	s.mu.Unlock()
+	for range pipelineGatherYields {
+		runtime.Gosched()
+		s.mu.Lock()
+		grown := len(s.queue)
+		s.mu.Unlock()
+		if grown == n || grown >= pipelineMaxBatchOperations {
+			return
+		}
+		n = grown
 	}
 }
 
@@ -428,10 +454,11 @@ func (c *Client) pipelineCall(ctx context.Context, e *pipelineEndpoint, idempote
 		build(op)
 		r, err := s.submit(ctx, op, bytes)
 		if err == nil {
-			if oe := r.GetError(); oe != nil {
-				return nil, operationError(oe)
+			oe := r.GetError()
+			if oe == nil {
+				return r, nil
 			}
-			return r, nil
+			err = operationError(oe)
 		}
 		var se *Error
 		if n >= attempts || !errors.As(err, &se) || se.Code != codes.Unavailable || c.closed.Load() {
