@@ -171,8 +171,12 @@ func (s *pipelineStream) submit(ctx context.Context, op *statewardv1.PipelineOpe
 	case r := <-p.done:
 		return r.result, r.err
 	case <-ctx.Done():
-		s.abandon(p)
-		// The result may have come meanwhile: it is dropped, as a late answer is.
+		if !s.abandon(p) {
+			// Answered (or failed) while ctx ended: the answer is there or on its way, and a Lock's
+			// grant must reach its caller rather than be lost with the lock held.
+			r := <-p.done
+			return r.result, r.err
+		}
 		return nil, wrapError(ctx.Err(), nil)
 	}
 }
@@ -184,13 +188,14 @@ func (s *pipelineStream) signal() {
 	}
 }
 
-// abandon takes an operation whose caller gave up off the books.
-func (s *pipelineStream) abandon(p *pendingOp) {
+// abandon takes an operation whose caller gave up off the books; false if it was answered or
+// failed meanwhile (its reply is then in, or on its way to, p.done).
+func (s *pipelineStream) abandon(p *pendingOp) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := p.op.Id
 	if s.pending[id] != p {
-		return // answered or failed meanwhile
+		return false
 	}
 	delete(s.pending, id)
 	if p.queued {
@@ -201,10 +206,7 @@ func (s *pipelineStream) abandon(p *pendingOp) {
 			}
 		}
 		p.queued = false
-		return
-	}
-	if s.dead {
-		return
+		return true
 	}
 	s.cancelIDs = append(s.cancelIDs, id)
 	if lock, ok := p.op.Request.(*statewardv1.PipelineOperation_Lock); ok {
@@ -223,6 +225,7 @@ func (s *pipelineStream) abandon(p *pendingOp) {
 		s.abandoned[id] = abandonedLock{app: lock.Lock.GetApp(), sessionID: lock.Lock.GetSessionId(), forgetAt: now.Add(bound + abandonedLockGrace)}
 	}
 	s.signal()
+	return true
 }
 
 // run opens the stream, then writes; the reader runs beside it.
