@@ -1,8 +1,12 @@
 package stateward_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -40,6 +44,7 @@ func BenchmarkGet64(b *testing.B) {
 			var next atomic.Int64
 			var failed atomic.Value
 			var wg sync.WaitGroup
+			clientCPU0, serverCPU0 := processCPU(b, 0), processCPU(b, shared.cmd.Process.Pid)
 			b.ResetTimer()
 			started := time.Now()
 			for g := range callers {
@@ -62,13 +67,37 @@ func BenchmarkGet64(b *testing.B) {
 			wg.Wait()
 			elapsed := time.Since(started)
 			b.StopTimer()
+			clientCPU, serverCPU := processCPU(b, 0)-clientCPU0, processCPU(b, shared.cmd.Process.Pid)-serverCPU0
 			if f := failed.Load(); f != nil {
 				b.Fatal(f)
 			}
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
+			b.ReportMetric(float64(clientCPU.Microseconds())/float64(b.N), "client-µs/op")
+			b.ReportMetric(float64(serverCPU.Microseconds())/float64(b.N), "server-µs/op")
 			if messages, operations := c.PipelineStats(); messages > messages0 {
 				b.ReportMetric(float64(operations-operations0)/float64(messages-messages0), "ops/msg")
 			}
 		})
 	}
+}
+
+// processCPU is the user+system CPU time of a process so far, from /proc/<pid>/stat (0: this one).
+func processCPU(b *testing.B, pid int) time.Duration {
+	path := "/proc/self/stat"
+	if pid != 0 {
+		path = fmt.Sprintf("/proc/%d/stat", pid)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name (which may hold spaces) in parentheses; utime and stime are the
+	// 14th and 15th fields, in clock ticks (100 per second on Linux).
+	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatal(err1, err2)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
