@@ -334,15 +334,15 @@ func invoke[Req, Resp comparable](ctx context.Context, c *Client, app, sessionID
 	if c.closed.Load() {
 		return zero, clientClosedError()
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout+wait)
-		defer cancel()
-	}
+	deadline, hasDeadline := ctx.Deadline()
 	index := c.partitioner.Index(app, sessionID)
 	callMD := mdFrom(ctx)
 	if c.pipelines != nil && len(callMD) == 0 {
-		r, err := c.pipelineCall(ctx, c.pipelines[index], m.idempotent, func(o *statewardv1.PipelineOperation) { m.wrap(o, req) }, m.bytes(req))
+		// The default deadline is kept by the stream's deadline wheel: no context timer per call.
+		if !hasDeadline {
+			deadline = time.Now().Add(c.timeout + wait)
+		}
+		r, err := c.pipelineCall(ctx, deadline, !hasDeadline, c.pipelines[index], m.idempotent, func(o *statewardv1.PipelineOperation) { m.wrap(o, req) }, m.bytes(req))
 		if err != nil {
 			return zero, err
 		}
@@ -351,6 +351,11 @@ func invoke[Req, Resp comparable](ctx context.Context, c *Client, app, sessionID
 			return zero, kindMismatch(m.name, r)
 		}
 		return resp, nil
+	}
+	if !hasDeadline {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout+wait)
+		defer cancel()
 	}
 	if c.md != nil {
 		ctx = metadata.NewOutgoingContext(ctx, metadata.Join(c.md, callMD))

@@ -29,6 +29,9 @@ const (
 	pipelineMaxBatchBytes      = 256 << 10
 	// pipelineOperationOverhead is a rough per-operation framing size, for the byte cap.
 	pipelineOperationOverhead = 64
+	// pipelineSweepInterval is how often a stream's deadline wheel looks for operations whose
+	// client-side deadline passed (the server answers a waiting one before its timeout_ms anyway).
+	pipelineSweepInterval = 5 * time.Millisecond
 	// pipelineGatherYields bounds the yields of gather, so that a steady stream of callers cannot
 	// hold a message back.
 	pipelineGatherYields = 8
@@ -49,6 +52,9 @@ type pendingOp struct {
 	sent bool
 	// queued: still in the stream's queue (guarded by the stream's mutex).
 	queued bool
+	// deadline, when set, is kept by the stream's deadline wheel instead of a context timer (the
+	// client's default deadline, for a context without one).
+	deadline time.Time
 }
 
 type pipelineReply struct {
@@ -75,6 +81,9 @@ type pipelineStream struct {
 	pending   map[uint64]*pendingOp
 	abandoned map[uint64]abandonedLock
 	dead      bool
+	// timed counts the pending operations with a wheel deadline; sweeping: the wheel runs.
+	timed    int
+	sweeping bool
 	// wake has room for one signal: the writer has work.
 	wake chan struct{}
 
@@ -153,8 +162,10 @@ func clientClosedError() *Error {
 
 // submit queues op and waits for its result or for ctx to end. A caller that gives up leaves: an
 // unsent operation is dropped, a sent one is cancelled on the server.
-func (s *pipelineStream) submit(ctx context.Context, op *statewardv1.PipelineOperation, bytes int) (*statewardv1.PipelineResult, error) {
-	p := &pendingOp{op: op, bytes: bytes + pipelineOperationOverhead, done: make(chan pipelineReply, 1)}
+// A zero deadline means ctx's own; otherwise the stream's deadline wheel fails the operation with
+// DeadlineExceeded when it passes, which costs no timer per operation.
+func (s *pipelineStream) submit(ctx context.Context, op *statewardv1.PipelineOperation, bytes int, deadline time.Time) (*statewardv1.PipelineResult, error) {
+	p := &pendingOp{op: op, bytes: bytes + pipelineOperationOverhead, done: make(chan pipelineReply, 1), deadline: deadline}
 	s.mu.Lock()
 	if s.dead {
 		s.mu.Unlock()
@@ -165,6 +176,13 @@ func (s *pipelineStream) submit(ctx context.Context, op *statewardv1.PipelineOpe
 	s.pending[op.Id] = p
 	p.queued = true
 	s.queue = append(s.queue, p)
+	if !deadline.IsZero() {
+		s.timed++
+		if !s.sweeping {
+			s.sweeping = true
+			go s.sweep()
+		}
+	}
 	s.mu.Unlock()
 	s.signal()
 	select {
@@ -193,11 +211,15 @@ func (s *pipelineStream) signal() {
 func (s *pipelineStream) abandon(p *pendingOp) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.abandonLocked(p)
+}
+
+func (s *pipelineStream) abandonLocked(p *pendingOp) bool {
 	id := p.op.Id
 	if s.pending[id] != p {
 		return false
 	}
-	delete(s.pending, id)
+	s.forgetLocked(p)
 	if p.queued {
 		for i, q := range s.queue {
 			if q == p {
@@ -226,6 +248,46 @@ func (s *pipelineStream) abandon(p *pendingOp) bool {
 	}
 	s.signal()
 	return true
+}
+
+// forgetLocked takes p off the pending books.
+func (s *pipelineStream) forgetLocked(p *pendingOp) {
+	delete(s.pending, p.op.Id)
+	if !p.deadline.IsZero() {
+		s.timed--
+	}
+}
+
+// sweep is the stream's deadline wheel: while operations with a wheel deadline are pending, it
+// fails those whose deadline passed as their context would have (and cancels them on the server).
+func (s *pipelineStream) sweep() {
+	ticker := time.NewTicker(pipelineSweepInterval)
+	defer ticker.Stop()
+	expired := wrapError(context.DeadlineExceeded, nil)
+	for {
+		var now time.Time
+		select {
+		case <-s.ctx.Done():
+			return
+		case now = <-ticker.C:
+		}
+		s.mu.Lock()
+		if s.dead {
+			s.mu.Unlock()
+			return
+		}
+		for _, p := range s.pending {
+			if !p.deadline.IsZero() && !now.Before(p.deadline) && s.abandonLocked(p) {
+				p.done <- pipelineReply{err: expired}
+			}
+		}
+		if s.timed == 0 {
+			s.sweeping = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
 }
 
 // run opens the stream, then writes; the reader runs beside it.
@@ -342,7 +404,7 @@ func (s *pipelineStream) read(stream statewardv1.SessionState_PipelineClient) {
 			if !ok {
 				continue // an abandoned operation's late answer, or a stale grant's release
 			}
-			delete(s.pending, id)
+			s.forgetLocked(p)
 			p.done <- pipelineReply{result: r}
 		}
 		s.mu.Unlock()
@@ -372,6 +434,7 @@ func (s *pipelineStream) fail(err *Error) {
 	s.dead = true
 	pending := s.pending
 	s.pending = nil
+	s.timed = 0
 	s.queue = nil
 	s.abandoned = nil
 	messages, operations := s.messages, s.operations
@@ -425,12 +488,8 @@ func operationError(oe *statewardv1.OperationError) *Error {
 	return e
 }
 
-// operationTimeoutMs is the operation's timeout_ms: what is left of ctx's deadline, rounded up.
-func operationTimeoutMs(ctx context.Context) uint32 {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		return 0
-	}
+// operationTimeoutMs is the operation's timeout_ms: what is left until deadline, rounded up.
+func operationTimeoutMs(deadline time.Time) uint32 {
 	left := time.Until(deadline)
 	if left <= 0 {
 		return 1
@@ -441,8 +500,13 @@ func operationTimeoutMs(ctx context.Context) uint32 {
 
 // pipelineCall runs one operation over the endpoint's stream; an idempotent one that fails with
 // Unavailable (a broken stream, a restarting node) is retried per policy within ctx's deadline, as
-// grpc-go retries the unary calls.
-func (c *Client) pipelineCall(ctx context.Context, e *pipelineEndpoint, idempotent bool, build func(*statewardv1.PipelineOperation), bytes int) (*statewardv1.PipelineResult, error) {
+// grpc-go retries the unary calls. The deadline is ctx's, or, when wheel, the client's default one
+// for a ctx without its own (kept by the stream's deadline wheel).
+func (c *Client) pipelineCall(ctx context.Context, deadline time.Time, wheel bool, e *pipelineEndpoint, idempotent bool, build func(*statewardv1.PipelineOperation), bytes int) (*statewardv1.PipelineResult, error) {
+	var wheelDeadline time.Time
+	if wheel {
+		wheelDeadline = deadline
+	}
 	attempts := 1
 	if idempotent {
 		attempts = max(1, min(5, c.retry.MaxAttempts))
@@ -453,9 +517,9 @@ func (c *Client) pipelineCall(ctx context.Context, e *pipelineEndpoint, idempote
 		if err != nil {
 			return nil, err
 		}
-		op := &statewardv1.PipelineOperation{TimeoutMs: operationTimeoutMs(ctx)}
+		op := &statewardv1.PipelineOperation{TimeoutMs: operationTimeoutMs(deadline)}
 		build(op)
-		r, err := s.submit(ctx, op, bytes)
+		r, err := s.submit(ctx, op, bytes, wheelDeadline)
 		if err == nil {
 			oe := r.GetError()
 			if oe == nil {
@@ -468,7 +532,7 @@ func (c *Client) pipelineCall(ctx context.Context, e *pipelineEndpoint, idempote
 			return nil, err
 		}
 		delay := time.Duration(jitter() * float64(backoff))
-		if deadline, ok := ctx.Deadline(); ok && !time.Now().Add(delay).Before(deadline) {
+		if !time.Now().Add(delay).Before(deadline) {
 			return nil, err
 		}
 		timer := time.NewTimer(delay)

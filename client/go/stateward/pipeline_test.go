@@ -199,3 +199,36 @@ func TestPipelineCloseFailsPendingOperations(t *testing.T) {
 		t.Fatal("Close left the waiting Lock pending")
 	}
 }
+
+// stallingGet answers every Get only after delay, whatever its deadline.
+type stallingGet struct {
+	*fakeServer
+	delay time.Duration
+}
+
+func (s stallingGet) Get(ctx context.Context, r *statewardv1.GetRequest) (*statewardv1.GetResponse, error) {
+	if err := s.record(ctx, "Get", r); err != nil {
+		return nil, err
+	}
+	time.Sleep(s.delay)
+	return &statewardv1.GetResponse{Outcome: statewardv1.Outcome_OUTCOME_OK}, nil
+}
+
+// The client's default deadline (a context without one) holds on both transports: on the pipeline
+// it is kept by the stream's deadline wheel, not by a context timer.
+func TestDefaultDeadlineWithoutAnAnswer(t *testing.T) {
+	bothTransports(t, func(t *testing.T) {
+		fake := &fakeServer{unavailable: map[string]int{}, getOutcome: statewardv1.Outcome_OUTCOME_OK}
+		c := specClient(t, serveFake(t, stallingGet{fake, 3 * time.Second}), stateward.WithoutRetry(), stateward.WithTimeout(200*time.Millisecond))
+		started := time.Now()
+		_, err := c.Get(context.Background(), app, "s", 0)
+		elapsed := time.Since(started)
+		wantStatus(t, err, codes.DeadlineExceeded, "")
+		if elapsed < 200*time.Millisecond || elapsed > 1500*time.Millisecond {
+			t.Fatalf("failed after %s, want about 200 ms", elapsed)
+		}
+		if seen := fake.calls("Get"); len(seen) != 1 || seen[0].deadline > 200*time.Millisecond || seen[0].deadline < 100*time.Millisecond {
+			t.Fatalf("the server saw %v, want one Get with a deadline of about 200 ms", seen)
+		}
+	})
+}
