@@ -592,12 +592,7 @@ func TestSpecLockWaitTimeoutAgainstARealServer(t *testing.T) {
 func TestSpecWaiterLimitRetryAgainstARealServer(t *testing.T) {
 	bothTransports(t, func(t *testing.T) {
 		spec := loadSpec(t)
-		tight, err := startServer("--max-waiters", "1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(tight.stop)
-		c, ctx, sid := newClient(t, tight.addr), ctxT(t), newSID()
+		c, ctx, sid := newClient(t, tightServer(t).addr), ctxT(t), newSID()
 		holder, err := c.Lock(ctx, app, sid, stateward.LockOptions{Create: true})
 		noErr(t, err)
 		queued := make(chan error, 1)

@@ -256,17 +256,18 @@ func TestWithLockWaitsOnTheServer(t *testing.T) {
 }
 
 func TestRoutingAcrossTwoServers(t *testing.T) {
+	// The servers' cleanups are the parent test's: they run after both subtests and their clients.
+	one, err := startServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(one.stop)
+	two, err := startServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(two.stop)
 	bothTransports(t, func(t *testing.T) {
-		one, err := startServer()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(one.stop) // cleanups run last-in first-out: the clients close before the servers stop
-		two, err := startServer()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(two.stop)
 		farm, onlyOne, onlyTwo := newClient(t, one.addr, two.addr), newClient(t, one.addr), newClient(t, two.addr)
 		ctx, sid := ctxT(t), newSID()
 		owned := map[string]int{}

@@ -69,12 +69,7 @@ func TestPipelineBatchesOnlyUnderLoad(t *testing.T) {
 // queue place per session (--max-waiters 1), the next waiting Lock gets it instead of being refused
 // with TOO_MANY_WAITERS.
 func TestPipelineCancelledLockLeavesTheQueue(t *testing.T) {
-	tight, err := startServer("--max-waiters", "1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tight.stop)
-	c, ctx, sid := newClient(t, tight.addr), ctxT(t), newSID()
+	c, ctx, sid := newClient(t, tightServer(t).addr), ctxT(t), newSID()
 	holder, err := c.Lock(ctx, app, sid, stateward.LockOptions{Create: true})
 	noErr(t, err)
 	waitCtx, cancel := context.WithCancel(ctx)
