@@ -156,6 +156,10 @@ func (e *pipelineEndpoint) stats() (messages, operations uint64) {
 	return messages, operations
 }
 
+// errStreamGone: the stream died before the operation was queued on it (nothing was sent, so it
+// goes on the next stream, whatever its kind).
+var errStreamGone = errors.New("stateward: the pipeline stream ended before the operation was queued")
+
 func clientClosedError() *Error {
 	return &Error{Code: codes.Canceled, ReasonName: ReasonClientClosed, Message: "the client is closed"}
 }
@@ -169,7 +173,7 @@ func (s *pipelineStream) submit(ctx context.Context, op *statewardv1.PipelineOpe
 	s.mu.Lock()
 	if s.dead {
 		s.mu.Unlock()
-		return nil, &Error{Code: codes.Unavailable, Message: "the pipeline stream ended"}
+		return nil, errStreamGone
 	}
 	op.Id = s.nextID
 	s.nextID++
@@ -513,13 +517,22 @@ func (c *Client) pipelineCall(ctx context.Context, deadline time.Time, wheel boo
 	}
 	backoff := c.retry.InitialBackoff
 	for n := 1; ; n++ {
-		s, err := e.current()
-		if err != nil {
-			return nil, err
+		var r *statewardv1.PipelineResult
+		var err error
+		for tries := 0; ; tries++ {
+			if tries == 3 { // streams that die as they open: the transport is broken
+				return nil, &Error{Code: codes.Unavailable, Message: "the pipeline stream ended"}
+			}
+			s, openErr := e.current()
+			if openErr != nil {
+				return nil, openErr
+			}
+			op := &statewardv1.PipelineOperation{TimeoutMs: operationTimeoutMs(deadline)}
+			build(op)
+			if r, err = s.submit(ctx, op, bytes, wheelDeadline); !errors.Is(err, errStreamGone) {
+				break
+			}
 		}
-		op := &statewardv1.PipelineOperation{TimeoutMs: operationTimeoutMs(deadline)}
-		build(op)
-		r, err := s.submit(ctx, op, bytes, wheelDeadline)
 		if err == nil {
 			oe := r.GetError()
 			if oe == nil {
