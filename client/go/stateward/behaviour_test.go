@@ -340,7 +340,7 @@ func serveFake(t *testing.T, impl statewardv1.SessionStateServer, opts ...grpc.S
 		t.Fatal(err)
 	}
 	server := grpc.NewServer(opts...)
-	statewardv1.RegisterSessionStateServer(server, impl)
+	statewardv1.RegisterSessionStateServer(server, pipelined{impl})
 	go func() { _ = server.Serve(l) }()
 	t.Cleanup(server.Stop)
 	return l.Addr().String()
@@ -348,7 +348,7 @@ func serveFake(t *testing.T, impl statewardv1.SessionStateServer, opts ...grpc.S
 
 func specClient(t *testing.T, addr string, opts ...stateward.Option) *stateward.Client {
 	t.Helper()
-	c, err := stateward.NewClient(stateward.Addresses(addr), opts...)
+	c, err := stateward.NewClient(stateward.Addresses(addr), append(transportOptions(t), opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,243 +369,260 @@ func wantDeadline(t *testing.T, calls []seen, expected time.Duration, what strin
 }
 
 func TestSpecDeadlines(t *testing.T) {
-	spec := loadSpec(t)
-	fake, addr := startFake(t)
-	c := specClient(t, addr, stateward.WithoutRetry())
-	background := context.Background()
-	if _, err := c.Set(background, app, "s", []byte("v"), stateward.SetOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	wantDeadline(t, fake.calls("Set"), ms(spec.Deadlines.DefaultTimeoutMs), "Set")
-	if !spec.Deadlines.WaitingCallAddsWait || !spec.Deadlines.ExplicitDeadlineIsTotal {
-		t.Fatal("the spec changed the deadline rules: change this client and test")
-	}
-	if _, err := c.Lock(background, app, "s", stateward.LockOptions{Wait: 2 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
-	wantDeadline(t, fake.calls("Lock"), ms(spec.Deadlines.DefaultTimeoutMs)+2*time.Second, "a waiting Lock")
-	ctx, cancel := context.WithTimeout(background, 1234*time.Millisecond)
-	defer cancel()
-	if _, err := c.Lock(ctx, app, "s", stateward.LockOptions{Wait: 2 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
-	wantDeadline(t, fake.calls("Lock"), 1234*time.Millisecond, "a waiting Lock under a context deadline")
+	bothTransports(t, func(t *testing.T) {
+		spec := loadSpec(t)
+		fake, addr := startFake(t)
+		c := specClient(t, addr, stateward.WithoutRetry())
+		background := context.Background()
+		if _, err := c.Set(background, app, "s", []byte("v"), stateward.SetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		wantDeadline(t, fake.calls("Set"), ms(spec.Deadlines.DefaultTimeoutMs), "Set")
+		if !spec.Deadlines.WaitingCallAddsWait || !spec.Deadlines.ExplicitDeadlineIsTotal {
+			t.Fatal("the spec changed the deadline rules: change this client and test")
+		}
+		if _, err := c.Lock(background, app, "s", stateward.LockOptions{Wait: 2 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		wantDeadline(t, fake.calls("Lock"), ms(spec.Deadlines.DefaultTimeoutMs)+2*time.Second, "a waiting Lock")
+		ctx, cancel := context.WithTimeout(background, 1234*time.Millisecond)
+		defer cancel()
+		if _, err := c.Lock(ctx, app, "s", stateward.LockOptions{Wait: 2 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		wantDeadline(t, fake.calls("Lock"), 1234*time.Millisecond, "a waiting Lock under a context deadline")
+	})
 }
 
 func TestSpecWithLockDefaults(t *testing.T) {
-	spec := loadSpec(t)
-	fake, addr := startFake(t)
-	c := specClient(t, addr, stateward.WithoutRetry())
-	if err := c.WithLock(context.Background(), app, "s", func([]byte) ([]byte, error) { return []byte("new"), nil }); err != nil {
-		t.Fatal(err)
-	}
-	locks := fake.calls("Lock")
-	if len(locks) != 1 {
-		t.Fatalf("%d Locks", len(locks))
-	}
-	r := locks[0].request.(*statewardv1.LockRequest)
-	h := spec.LockHelper
-	if int64(r.GetWaitMs()) != h.DefaultWaitMs || r.GetCreate() != h.Create || r.GetLeaseMs() != h.LeaseMs || r.GetTtlSeconds() != h.TTLSeconds {
-		t.Errorf("WithLock sent %v, spec %+v", r, h)
-	}
-	wantDeadline(t, locks, ms(spec.Deadlines.DefaultTimeoutMs+h.DefaultWaitMs), "WithLock's Lock")
+	bothTransports(t, func(t *testing.T) {
+		spec := loadSpec(t)
+		fake, addr := startFake(t)
+		c := specClient(t, addr, stateward.WithoutRetry())
+		if err := c.WithLock(context.Background(), app, "s", func([]byte) ([]byte, error) { return []byte("new"), nil }); err != nil {
+			t.Fatal(err)
+		}
+		locks := fake.calls("Lock")
+		if len(locks) != 1 {
+			t.Fatalf("%d Locks", len(locks))
+		}
+		r := locks[0].request.(*statewardv1.LockRequest)
+		h := spec.LockHelper
+		if int64(r.GetWaitMs()) != h.DefaultWaitMs || r.GetCreate() != h.Create || r.GetLeaseMs() != h.LeaseMs || r.GetTtlSeconds() != h.TTLSeconds {
+			t.Errorf("WithLock sent %v, spec %+v", r, h)
+		}
+		wantDeadline(t, locks, ms(spec.Deadlines.DefaultTimeoutMs+h.DefaultWaitMs), "WithLock's Lock")
+	})
 }
 
 func TestSpecUnavailableRetry(t *testing.T) {
-	spec := loadSpec(t)
-	u := spec.UnavailableRetry
-	fake, addr := startFake(t)
-	c := specClient(t, addr)
-	ctx := ctxT(t)
-	calls := map[string]func() error{
-		"Get":     func() error { _, err := c.Get(ctx, app, "s", 0); return err },
-		"Expire":  func() error { _, err := c.Expire(ctx, app, "s", 0); return err },
-		"Release": func() error { _, err := c.Release(ctx, app, "s", 1); return err },
-		"Lock":    func() error { _, err := c.Lock(ctx, app, "s", stateward.LockOptions{}); return err },
-		"Set":     func() error { _, err := c.Set(ctx, app, "s", []byte("v"), stateward.SetOptions{}); return err },
-		"Remove":  func() error { _, err := c.Remove(ctx, app, "s", 0); return err },
-	}
-	for method, call := range calls {
-		if slices.Contains(u.Methods, method) == slices.Contains(u.Never, method) {
-			t.Errorf("%s must be in exactly one of the spec's lists", method)
+	bothTransports(t, func(t *testing.T) {
+		spec := loadSpec(t)
+		u := spec.UnavailableRetry
+		fake, addr := startFake(t)
+		c := specClient(t, addr)
+		ctx := ctxT(t)
+		calls := map[string]func() error{
+			"Get":     func() error { _, err := c.Get(ctx, app, "s", 0); return err },
+			"Expire":  func() error { _, err := c.Expire(ctx, app, "s", 0); return err },
+			"Release": func() error { _, err := c.Release(ctx, app, "s", 1); return err },
+			"Lock":    func() error { _, err := c.Lock(ctx, app, "s", stateward.LockOptions{}); return err },
+			"Set":     func() error { _, err := c.Set(ctx, app, "s", []byte("v"), stateward.SetOptions{}); return err },
+			"Remove":  func() error { _, err := c.Remove(ctx, app, "s", 0); return err },
 		}
-		fake.mu.Lock()
-		fake.unavailable[method] = 100
-		fake.mu.Unlock()
-		if err := call(); status.Code(err) != codes.Unavailable {
-			t.Errorf("%s: %v, want Unavailable", method, err)
+		for method, call := range calls {
+			if slices.Contains(u.Methods, method) == slices.Contains(u.Never, method) {
+				t.Errorf("%s must be in exactly one of the spec's lists", method)
+			}
+			fake.mu.Lock()
+			fake.unavailable[method] = 100
+			fake.mu.Unlock()
+			if err := call(); status.Code(err) != codes.Unavailable {
+				t.Errorf("%s: %v, want Unavailable", method, err)
+			}
+			want := 1
+			if slices.Contains(u.Methods, method) {
+				want = u.MaxAttempts
+			}
+			if got := len(fake.calls(method)); got != want {
+				t.Errorf("%s: %d attempts, want %d", method, got, want)
+			}
+			fake.mu.Lock()
+			fake.unavailable[method] = 0
+			fake.mu.Unlock()
 		}
-		want := 1
-		if slices.Contains(u.Methods, method) {
-			want = u.MaxAttempts
-		}
-		if got := len(fake.calls(method)); got != want {
-			t.Errorf("%s: %d attempts, want %d", method, got, want)
-		}
-		fake.mu.Lock()
-		fake.unavailable[method] = 0
-		fake.mu.Unlock()
-	}
+	})
 }
 
 func TestSpecWaiterLimitBackoff(t *testing.T) {
-	spec := loadSpec(t)
-	w := spec.WaiterLimitRetry
-	fake, addr := startFake(t)
-	c := specClient(t, addr, stateward.WithoutRetry())
-	const refusals = 8
-	var expected, uncapped time.Duration
-	for n, backoff := 0, ms(w.InitialBackoffMs); n < refusals; n, backoff = n+1, backoff*time.Duration(w.BackoffMultiplier) {
-		expected += min(backoff, ms(w.MaxBackoffMs))
-		uncapped += backoff
-	}
-	fake.tooManyWaiters = refusals
-	// The jitter pinned at (nearly) its top: the delays are the backoffs themselves.
-	defer stateward.SetJitter(func() float64 { return 0.999 })()
-	started := time.Now()
-	if err := c.WithLock(context.Background(), app, "s", func([]byte) ([]byte, error) { return []byte("v"), nil }); err != nil {
-		t.Fatal(err)
-	}
-	elapsed := time.Since(started)
-	locks := fake.calls("Lock")
-	if len(locks) != refusals+1 {
-		t.Fatalf("%d Locks, want %d", len(locks), refusals+1)
-	}
-	if elapsed < expected*99/100 || elapsed >= uncapped {
-		t.Errorf("retried for %s in all; the capped backoffs add up to %s, uncapped to %s", elapsed, expected, uncapped)
-	}
-	for i := 1; i < len(locks); i++ {
-		if locks[i].request.(*statewardv1.LockRequest).GetWaitMs() > locks[i-1].request.(*statewardv1.LockRequest).GetWaitMs() {
-			t.Errorf("a retry waits longer than the one before: %v", locks)
+	bothTransports(t, func(t *testing.T) {
+		spec := loadSpec(t)
+		w := spec.WaiterLimitRetry
+		fake, addr := startFake(t)
+		c := specClient(t, addr, stateward.WithoutRetry())
+		const refusals = 8
+		var expected, uncapped time.Duration
+		for n, backoff := 0, ms(w.InitialBackoffMs); n < refusals; n, backoff = n+1, backoff*time.Duration(w.BackoffMultiplier) {
+			expected += min(backoff, ms(w.MaxBackoffMs))
+			uncapped += backoff
 		}
-	}
+		fake.tooManyWaiters = refusals
+		// The jitter pinned at (nearly) its top: the delays are the backoffs themselves.
+		defer stateward.SetJitter(func() float64 { return 0.999 })()
+		started := time.Now()
+		if err := c.WithLock(context.Background(), app, "s", func([]byte) ([]byte, error) { return []byte("v"), nil }); err != nil {
+			t.Fatal(err)
+		}
+		elapsed := time.Since(started)
+		locks := fake.calls("Lock")
+		if len(locks) != refusals+1 {
+			t.Fatalf("%d Locks, want %d", len(locks), refusals+1)
+		}
+		if elapsed < expected*99/100 || elapsed >= uncapped {
+			t.Errorf("retried for %s in all; the capped backoffs add up to %s, uncapped to %s", elapsed, expected, uncapped)
+		}
+		for i := 1; i < len(locks); i++ {
+			if locks[i].request.(*statewardv1.LockRequest).GetWaitMs() > locks[i-1].request.(*statewardv1.LockRequest).GetWaitMs() {
+				t.Errorf("a retry waits longer than the one before: %v", locks)
+			}
+		}
+	})
 }
 
 func TestSpecFullQueueForTheWholeWait(t *testing.T) {
-	spec := loadSpec(t)
-	fake, addr := startFake(t)
-	c := specClient(t, addr, stateward.WithoutRetry())
-	fake.tooManyWaiters = 1000
-	started := time.Now()
-	err := c.WithLockOptions(context.Background(), app, "s", stateward.LockOptions{Wait: 300 * time.Millisecond},
-		func([]byte) ([]byte, error) { return nil, errors.New("fn must not run") })
-	wantStatus(t, err, codeNamed(t, spec.LockHelper.WaitExhausted.Code), spec.LockHelper.WaitExhausted.Reason)
-	locks := fake.calls("Lock")
-	if last := locks[len(locks)-1].request.(*statewardv1.LockRequest); last.GetWaitMs() != 0 {
-		t.Errorf("the last look waits %d ms", last.GetWaitMs())
-	}
-	if elapsed := time.Since(started); elapsed > 1300*time.Millisecond {
-		t.Errorf("took %s for a wait of 300 ms", elapsed)
-	}
+	bothTransports(t, func(t *testing.T) {
+		spec := loadSpec(t)
+		fake, addr := startFake(t)
+		c := specClient(t, addr, stateward.WithoutRetry())
+		fake.tooManyWaiters = 1000
+		started := time.Now()
+		err := c.WithLockOptions(context.Background(), app, "s", stateward.LockOptions{Wait: 300 * time.Millisecond},
+			func([]byte) ([]byte, error) { return nil, errors.New("fn must not run") })
+		wantStatus(t, err, codeNamed(t, spec.LockHelper.WaitExhausted.Code), spec.LockHelper.WaitExhausted.Reason)
+		locks := fake.calls("Lock")
+		if last := locks[len(locks)-1].request.(*statewardv1.LockRequest); last.GetWaitMs() != 0 {
+			t.Errorf("the last look waits %d ms", last.GetWaitMs())
+		}
+		if elapsed := time.Since(started); elapsed > 1300*time.Millisecond {
+			t.Errorf("took %s for a wait of 300 ms", elapsed)
+		}
+	})
 }
 
 func TestSpecWithoutWaiterLimitRetry(t *testing.T) {
-	spec := loadSpec(t)
-	fake, addr := startFake(t)
-	c := specClient(t, addr, stateward.WithoutRetry(), stateward.WithoutWaiterLimitRetry())
-	fake.tooManyWaiters = 1
-	err := c.WithLock(context.Background(), app, "s", func([]byte) ([]byte, error) { return nil, nil })
-	wantStatus(t, err, codeNamed(t, spec.WaiterLimitRetry.On.Code), spec.WaiterLimitRetry.On.Reason)
-	if n := len(fake.calls("Lock")); n != 1 {
-		t.Errorf("%d Locks", n)
-	}
+	bothTransports(t, func(t *testing.T) {
+		spec := loadSpec(t)
+		fake, addr := startFake(t)
+		c := specClient(t, addr, stateward.WithoutRetry(), stateward.WithoutWaiterLimitRetry())
+		fake.tooManyWaiters = 1
+		err := c.WithLock(context.Background(), app, "s", func([]byte) ([]byte, error) { return nil, nil })
+		wantStatus(t, err, codeNamed(t, spec.WaiterLimitRetry.On.Code), spec.WaiterLimitRetry.On.Reason)
+		if n := len(fake.calls("Lock")); n != 1 {
+			t.Errorf("%d Locks", n)
+		}
+	})
 }
 
 func TestSpecUnknownOutcome(t *testing.T) {
-	spec := loadSpec(t)
-	fake, addr := startFake(t)
-	c := specClient(t, addr, stateward.WithoutRetry())
-	fake.getOutcome = statewardv1.Outcome_OUTCOME_UNSPECIFIED
-	_, err := c.Get(context.Background(), app, "s", 0)
-	check := spec.ClientChecks["unknown_outcome"]
-	wantStatus(t, err, codeNamed(t, check.Code), check.Reason)
+	bothTransports(t, func(t *testing.T) {
+		spec := loadSpec(t)
+		fake, addr := startFake(t)
+		c := specClient(t, addr, stateward.WithoutRetry())
+		fake.getOutcome = statewardv1.Outcome_OUTCOME_UNSPECIFIED
+		_, err := c.Get(context.Background(), app, "s", 0)
+		check := spec.ClientChecks["unknown_outcome"]
+		wantStatus(t, err, codeNamed(t, check.Code), check.Reason)
+	})
 }
 
 func TestSpecUnsendableValues(t *testing.T) {
-	spec := loadSpec(t)
-	check := spec.ClientChecks["uint32_fields"]
-	c := specClient(t, "127.0.0.1:1", stateward.WithoutRetry())
-	ctx := context.Background()
-	tooLong := time.Duration(check.Max+1) * time.Millisecond
-	for field, call := range map[string]func() error{
-		"wait_ms":     func() error { _, err := c.Get(ctx, app, "s", -time.Millisecond); return err },
-		"lease_ms":    func() error { _, err := c.Lock(ctx, app, "s", stateward.LockOptions{Lease: tooLong}); return err },
-		"ttl_seconds": func() error { _, err := c.Expire(ctx, app, "s", -time.Second); return err },
-	} {
-		err := call()
-		wantStatus(t, err, codeNamed(t, check.Code), check.Reason)
-		var e *stateward.Error
-		if !errors.As(err, &e) || e.Metadata["field"] != field || e.Metadata["limit"] != fmt.Sprint(check.Max) {
-			t.Errorf("%s: %v, metadata %v", field, err, e.Metadata)
+	bothTransports(t, func(t *testing.T) {
+		spec := loadSpec(t)
+		check := spec.ClientChecks["uint32_fields"]
+		c := specClient(t, "127.0.0.1:1", stateward.WithoutRetry())
+		ctx := context.Background()
+		tooLong := time.Duration(check.Max+1) * time.Millisecond
+		for field, call := range map[string]func() error{
+			"wait_ms":     func() error { _, err := c.Get(ctx, app, "s", -time.Millisecond); return err },
+			"lease_ms":    func() error { _, err := c.Lock(ctx, app, "s", stateward.LockOptions{Lease: tooLong}); return err },
+			"ttl_seconds": func() error { _, err := c.Expire(ctx, app, "s", -time.Second); return err },
+		} {
+			err := call()
+			wantStatus(t, err, codeNamed(t, check.Code), check.Reason)
+			var e *stateward.Error
+			if !errors.As(err, &e) || e.Metadata["field"] != field || e.Metadata["limit"] != fmt.Sprint(check.Max) {
+				t.Errorf("%s: %v, metadata %v", field, err, e.Metadata)
+			}
 		}
-	}
+	})
 }
 
 func TestSpecClosedClient(t *testing.T) {
-	spec := loadSpec(t)
-	check := spec.ClientChecks["closed_client"]
-	c := specClient(t, stateward.DefaultAddress)
-	_ = c.Close()
-	_, err := c.Get(context.Background(), app, "s", 0)
-	wantStatus(t, err, codeNamed(t, check.Code), check.Reason)
+	bothTransports(t, func(t *testing.T) {
+		spec := loadSpec(t)
+		check := spec.ClientChecks["closed_client"]
+		c := specClient(t, stateward.DefaultAddress)
+		_ = c.Close()
+		_, err := c.Get(context.Background(), app, "s", 0)
+		wantStatus(t, err, codeNamed(t, check.Code), check.Reason)
+	})
 }
 
 func TestSpecLockWaitTimeoutAgainstARealServer(t *testing.T) {
-	spec := loadSpec(t)
-	c, ctx, sid := newClient(t), ctxT(t), newSID()
-	holder, err := c.Lock(ctx, app, sid, stateward.LockOptions{Create: true})
-	noErr(t, err)
-	err = c.WithLockOptions(ctx, app, sid, stateward.LockOptions{Wait: 200 * time.Millisecond}, func([]byte) ([]byte, error) { return nil, nil })
-	wantStatus(t, err, codeNamed(t, spec.LockHelper.WaitExhausted.Code), spec.LockHelper.WaitExhausted.Reason)
-	if ok, err := c.Release(ctx, app, sid, holder.LockID); err != nil || !ok {
-		t.Fatal(ok, err)
-	}
-	created := false
-	noErr(t, c.WithLock(ctx, app, newSID(), func(data []byte) ([]byte, error) { created = len(data) == 0; return []byte("x"), nil }))
-	if created != spec.LockHelper.Create {
-		t.Errorf("WithLock on a missing session: created %v, spec %v", created, spec.LockHelper.Create)
-	}
+	bothTransports(t, func(t *testing.T) {
+		spec := loadSpec(t)
+		c, ctx, sid := newClient(t), ctxT(t), newSID()
+		holder, err := c.Lock(ctx, app, sid, stateward.LockOptions{Create: true})
+		noErr(t, err)
+		err = c.WithLockOptions(ctx, app, sid, stateward.LockOptions{Wait: 200 * time.Millisecond}, func([]byte) ([]byte, error) { return nil, nil })
+		wantStatus(t, err, codeNamed(t, spec.LockHelper.WaitExhausted.Code), spec.LockHelper.WaitExhausted.Reason)
+		if ok, err := c.Release(ctx, app, sid, holder.LockID); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		created := false
+		noErr(t, c.WithLock(ctx, app, newSID(), func(data []byte) ([]byte, error) { created = len(data) == 0; return []byte("x"), nil }))
+		if created != spec.LockHelper.Create {
+			t.Errorf("WithLock on a missing session: created %v, spec %v", created, spec.LockHelper.Create)
+		}
+	})
 }
 
 // With its one queue place (--max-waiters 1) taken, the server refuses a waiting Lock with
 // TOO_MANY_WAITERS; WithLock retries within its wait and gets the lock after the one queued.
 func TestSpecWaiterLimitRetryAgainstARealServer(t *testing.T) {
-	spec := loadSpec(t)
-	tight, err := startServer("--max-waiters", "1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tight.stop)
-	c, ctx, sid := newClient(t, tight.addr), ctxT(t), newSID()
-	holder, err := c.Lock(ctx, app, sid, stateward.LockOptions{Create: true})
-	noErr(t, err)
-	queued := make(chan error, 1)
-	go func() {
-		queued <- c.WithLock(ctx, app, sid, func(data []byte) ([]byte, error) { return append(data, 'A'), nil })
-	}()
-	// Until that waiter holds the queue place: a waiting Lock without retries is then refused.
-	on := spec.WaiterLimitRetry.On
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		r, err := c.Lock(ctx, app, sid, stateward.LockOptions{Wait: time.Millisecond})
-		if err != nil {
-			wantStatus(t, err, codeNamed(t, on.Code), on.Reason)
-			break
+	bothTransports(t, func(t *testing.T) {
+		spec := loadSpec(t)
+		c, ctx, sid := newClient(t, tightServer(t).addr), ctxT(t), newSID()
+		holder, err := c.Lock(ctx, app, sid, stateward.LockOptions{Create: true})
+		noErr(t, err)
+		queued := make(chan error, 1)
+		go func() {
+			queued <- c.WithLock(ctx, app, sid, func(data []byte) ([]byte, error) { return append(data, 'A'), nil })
+		}()
+		// Until that waiter holds the queue place: a waiting Lock without retries is then refused.
+		on := spec.WaiterLimitRetry.On
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			r, err := c.Lock(ctx, app, sid, stateward.LockOptions{Wait: time.Millisecond})
+			if err != nil {
+				wantStatus(t, err, codeNamed(t, on.Code), on.Reason)
+				break
+			}
+			if r.Outcome != stateward.OutcomeLocked || time.Now().After(deadline) {
+				t.Fatalf("the waiter never queued (%v)", r.Outcome)
+			}
 		}
-		if r.Outcome != stateward.OutcomeLocked || time.Now().After(deadline) {
-			t.Fatalf("the waiter never queued (%v)", r.Outcome)
+		go func() {
+			// Ordering only: let the WithLock below meet the full queue first.
+			time.Sleep(300 * time.Millisecond)
+			_, _ = c.Release(ctx, app, sid, holder.LockID)
+		}()
+		noErr(t, c.WithLockOptions(ctx, app, sid, stateward.LockOptions{Wait: 8 * time.Second},
+			func(data []byte) ([]byte, error) { return append(data, 'B'), nil }))
+		noErr(t, <-queued)
+		r, err := c.Get(ctx, app, sid, 0)
+		noErr(t, err)
+		if string(r.Data) != "AB" {
+			t.Errorf("data %q, want AB", r.Data)
 		}
-	}
-	go func() {
-		// Ordering only: let the WithLock below meet the full queue first.
-		time.Sleep(300 * time.Millisecond)
-		_, _ = c.Release(ctx, app, sid, holder.LockID)
-	}()
-	noErr(t, c.WithLockOptions(ctx, app, sid, stateward.LockOptions{Wait: 8 * time.Second},
-		func(data []byte) ([]byte, error) { return append(data, 'B'), nil }))
-	noErr(t, <-queued)
-	r, err := c.Get(ctx, app, sid, 0)
-	noErr(t, err)
-	if string(r.Data) != "AB" {
-		t.Errorf("data %q, want AB", r.Data)
-	}
+	})
 }

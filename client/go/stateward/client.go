@@ -141,6 +141,8 @@ type clientConfig struct {
 	retry       RetryPolicy
 	waiterLimit *WaiterLimitRetry
 
+	unary bool
+
 	// customCreds: WithTransportCredentials was given (WithTLS builds creds itself).
 	customCreds   bool
 	tls           *TLSOptions
@@ -151,6 +153,11 @@ type clientConfig struct {
 
 // WithTimeout sets the deadline of calls whose context has none (default DefaultTimeout).
 func WithTimeout(d time.Duration) Option { return func(c *clientConfig) { c.timeout = d } }
+
+// WithUnary makes the client send each operation as its own unary call instead of over the
+// default Pipeline transport (batched operations on one long-lived stream per endpoint). Same
+// results and errors either way; unary costs more CPU per operation on both sides.
+func WithUnary() Option { return func(c *clientConfig) { c.unary = true } }
 
 // WithTransportCredentials enables TLS with credentials built by the caller (the default is
 // plaintext); WithTLS builds them from files or PEM. A WithToken token is sent over them.
@@ -177,6 +184,9 @@ type Client struct {
 	partitioner *Partitioner
 	conns       []*grpc.ClientConn
 	stubs       []statewardv1.SessionStateClient
+	// pipelines, one per endpoint, carry the operations unless WithUnary (nil then).
+	pipelines   []*pipelineEndpoint
+	retry       RetryPolicy
 	timeout     time.Duration
 	md          metadata.MD
 	waiterLimit *WaiterLimitRetry
@@ -209,7 +219,7 @@ func NewClient(endpoints []Endpoint, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{partitioner: p, timeout: cfg.timeout, md: cfg.md, waiterLimit: cfg.waiterLimit}
+	c := &Client{partitioner: p, timeout: cfg.timeout, md: cfg.md, waiterLimit: cfg.waiterLimit, retry: cfg.retry}
 	dialOpts := defaultDialOptions(cfg)
 	if token != nil {
 		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(token))
@@ -222,7 +232,11 @@ func NewClient(endpoints []Endpoint, opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("stateward: endpoint %q: %w", ep.Address, err)
 		}
 		c.conns = append(c.conns, conn)
-		c.stubs = append(c.stubs, statewardv1.NewSessionStateClient(conn))
+		stub := statewardv1.NewSessionStateClient(conn)
+		c.stubs = append(c.stubs, stub)
+		if !cfg.unary {
+			c.pipelines = append(c.pipelines, &pipelineEndpoint{stub: stub, md: cfg.md})
+		}
 	}
 	return c, nil
 }
@@ -231,6 +245,9 @@ func NewClient(endpoints []Endpoint, opts ...Option) (*Client, error) {
 func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
+	}
+	for _, e := range c.pipelines {
+		e.close()
 	}
 	var first error
 	for _, conn := range c.conns {
@@ -249,23 +266,102 @@ func (c *Client) Endpoint(app, sessionID string) Endpoint {
 // Partitioner returns the client's routing.
 func (c *Client) Partitioner() *Partitioner { return c.partitioner }
 
-// invoke routes the call, applies the default deadline and wraps errors with their reason.
-func invoke[Req, Resp any](ctx context.Context, c *Client, app, sessionID string, wait time.Duration,
-	call func(statewardv1.SessionStateClient, context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (Resp, error) {
+// method is one of the six operations, as a unary call and as a Pipeline operation.
+type method[Req, Resp any] struct {
+	name string
+	// idempotent operations are retried on Unavailable (the unary ones by the service config).
+	idempotent bool
+	unary      func(statewardv1.SessionStateClient, context.Context, Req, ...grpc.CallOption) (Resp, error)
+	wrap       func(*statewardv1.PipelineOperation, Req)
+	// unwrap returns the result's response, or nil if it is of another kind.
+	unwrap func(*statewardv1.PipelineResult) Resp
+	// bytes is the payload size of a request, for the batch byte cap.
+	bytes func(Req) int
+}
+
+func noBytes[Req any](Req) int { return 0 }
+
+var (
+	getMethod = method[*statewardv1.GetRequest, *statewardv1.GetResponse]{
+		"get", true, statewardv1.SessionStateClient.Get,
+		func(o *statewardv1.PipelineOperation, r *statewardv1.GetRequest) {
+			o.Request = &statewardv1.PipelineOperation_Get{Get: r}
+		},
+		(*statewardv1.PipelineResult).GetGet, noBytes[*statewardv1.GetRequest],
+	}
+	lockMethod = method[*statewardv1.LockRequest, *statewardv1.LockResponse]{
+		"lock", false, statewardv1.SessionStateClient.Lock,
+		func(o *statewardv1.PipelineOperation, r *statewardv1.LockRequest) {
+			o.Request = &statewardv1.PipelineOperation_Lock{Lock: r}
+		},
+		(*statewardv1.PipelineResult).GetLock, noBytes[*statewardv1.LockRequest],
+	}
+	setMethod = method[*statewardv1.SetRequest, *statewardv1.SetResponse]{
+		"set", false, statewardv1.SessionStateClient.Set,
+		func(o *statewardv1.PipelineOperation, r *statewardv1.SetRequest) {
+			o.Request = &statewardv1.PipelineOperation_Set{Set: r}
+		},
+		(*statewardv1.PipelineResult).GetSet, func(r *statewardv1.SetRequest) int { return len(r.GetData()) },
+	}
+	releaseMethod = method[*statewardv1.ReleaseRequest, *statewardv1.ReleaseResponse]{
+		"release", true, statewardv1.SessionStateClient.Release,
+		func(o *statewardv1.PipelineOperation, r *statewardv1.ReleaseRequest) {
+			o.Request = &statewardv1.PipelineOperation_Release{Release: r}
+		},
+		(*statewardv1.PipelineResult).GetRelease, noBytes[*statewardv1.ReleaseRequest],
+	}
+	expireMethod = method[*statewardv1.ExpireRequest, *statewardv1.ExpireResponse]{
+		"expire", true, statewardv1.SessionStateClient.Expire,
+		func(o *statewardv1.PipelineOperation, r *statewardv1.ExpireRequest) {
+			o.Request = &statewardv1.PipelineOperation_Expire{Expire: r}
+		},
+		(*statewardv1.PipelineResult).GetExpire, noBytes[*statewardv1.ExpireRequest],
+	}
+	removeMethod = method[*statewardv1.RemoveRequest, *statewardv1.RemoveResponse]{
+		"remove", false, statewardv1.SessionStateClient.Remove,
+		func(o *statewardv1.PipelineOperation, r *statewardv1.RemoveRequest) {
+			o.Request = &statewardv1.PipelineOperation_Remove{Remove: r}
+		},
+		(*statewardv1.PipelineResult).GetRemove, noBytes[*statewardv1.RemoveRequest],
+	}
+)
+
+// invoke routes the call, applies the default deadline, picks the transport and wraps errors with
+// their reason. A call whose context carries its own outgoing metadata goes unary (a stream's
+// metadata is the client's), as in the TypeScript client.
+func invoke[Req, Resp comparable](ctx context.Context, c *Client, app, sessionID string, wait time.Duration, m method[Req, Resp], req Req) (Resp, error) {
 	var zero Resp
 	if c.closed.Load() {
-		return zero, &Error{Code: codes.Canceled, ReasonName: ReasonClientClosed, Message: "the client is closed"}
+		return zero, clientClosedError()
 	}
-	if _, ok := ctx.Deadline(); !ok {
+	deadline, hasDeadline := ctx.Deadline()
+	index := c.partitioner.Index(app, sessionID)
+	callMD := mdFrom(ctx)
+	if c.pipelines != nil && len(callMD) == 0 {
+		// The default deadline is kept by the stream's deadline wheel: no context timer per call.
+		if !hasDeadline {
+			deadline = time.Now().Add(c.timeout + wait)
+		}
+		r, err := c.pipelineCall(ctx, deadline, !hasDeadline, c.pipelines[index], m.idempotent, func(o *statewardv1.PipelineOperation) { m.wrap(o, req) }, m.bytes(req))
+		if err != nil {
+			return zero, err
+		}
+		resp := m.unwrap(r)
+		if resp == zero {
+			return zero, kindMismatch(m.name, r)
+		}
+		return resp, nil
+	}
+	if !hasDeadline {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout+wait)
 		defer cancel()
 	}
 	if c.md != nil {
-		ctx = metadata.NewOutgoingContext(ctx, metadata.Join(c.md, mdFrom(ctx)))
+		ctx = metadata.NewOutgoingContext(ctx, metadata.Join(c.md, callMD))
 	}
 	var trailer metadata.MD
-	resp, err := call(c.stubs[c.partitioner.Index(app, sessionID)], ctx, req, grpc.Trailer(&trailer))
+	resp, err := m.unary(c.stubs[index], ctx, req, grpc.Trailer(&trailer))
 	if err != nil {
 		return zero, wrapError(err, trailer)
 	}
@@ -321,7 +417,7 @@ func (c *Client) Get(ctx context.Context, app, sessionID string, wait time.Durat
 	if err != nil {
 		return nil, err
 	}
-	r, err := invoke(ctx, c, app, sessionID, wait, statewardv1.SessionStateClient.Get,
+	r, err := invoke(ctx, c, app, sessionID, wait, getMethod,
 		&statewardv1.GetRequest{App: app, SessionId: sessionID, WaitMs: waitMs})
 	if err != nil {
 		return nil, err
@@ -351,7 +447,7 @@ func (c *Client) Lock(ctx context.Context, app, sessionID string, opts LockOptio
 	if err != nil {
 		return nil, err
 	}
-	r, err := invoke(ctx, c, app, sessionID, opts.Wait, statewardv1.SessionStateClient.Lock,
+	r, err := invoke(ctx, c, app, sessionID, opts.Wait, lockMethod,
 		&statewardv1.LockRequest{
 			App: app, SessionId: sessionID, WaitMs: waitMs, LeaseMs: leaseMs, Create: opts.Create, TtlSeconds: ttl,
 		})
@@ -379,7 +475,7 @@ func (c *Client) Set(ctx context.Context, app, sessionID string, data []byte, op
 	if err != nil {
 		return nil, err
 	}
-	r, err := invoke(ctx, c, app, sessionID, 0, statewardv1.SessionStateClient.Set,
+	r, err := invoke(ctx, c, app, sessionID, 0, setMethod,
 		&statewardv1.SetRequest{
 			App: app, SessionId: sessionID, Data: data, TtlSeconds: ttl, LockId: opts.LockID,
 			KeepLock: opts.KeepLock, ExpectedVersion: opts.ExpectedVersion, OnlyIfAbsent: opts.OnlyIfAbsent,
@@ -393,7 +489,7 @@ func (c *Client) Set(ctx context.Context, app, sessionID string, data []byte, op
 // Release releases the lock given the holder's lock id (also a forced release). It reports
 // false, not an error, if lockID is not the holder's.
 func (c *Client) Release(ctx context.Context, app, sessionID string, lockID uint64) (bool, error) {
-	r, err := invoke(ctx, c, app, sessionID, 0, statewardv1.SessionStateClient.Release,
+	r, err := invoke(ctx, c, app, sessionID, 0, releaseMethod,
 		&statewardv1.ReleaseRequest{App: app, SessionId: sessionID, LockId: lockID})
 	if err != nil {
 		return false, err
@@ -408,7 +504,7 @@ func (c *Client) Expire(ctx context.Context, app, sessionID string, ttl time.Dur
 	if err != nil {
 		return nil, err
 	}
-	r, err := invoke(ctx, c, app, sessionID, 0, statewardv1.SessionStateClient.Expire,
+	r, err := invoke(ctx, c, app, sessionID, 0, expireMethod,
 		&statewardv1.ExpireRequest{App: app, SessionId: sessionID, TtlSeconds: ttlSeconds})
 	if err != nil {
 		return nil, err
@@ -419,7 +515,7 @@ func (c *Client) Expire(ctx context.Context, app, sessionID string, ttl time.Dur
 // Remove deletes a session (Session.Abandon). A locked session needs the holder's lock id,
 // otherwise codes.Aborted. It reports whether the session existed.
 func (c *Client) Remove(ctx context.Context, app, sessionID string, lockID uint64) (bool, error) {
-	r, err := invoke(ctx, c, app, sessionID, 0, statewardv1.SessionStateClient.Remove,
+	r, err := invoke(ctx, c, app, sessionID, 0, removeMethod,
 		&statewardv1.RemoveRequest{App: app, SessionId: sessionID, LockId: lockID})
 	if err != nil {
 		return false, err

@@ -47,10 +47,10 @@ func fakeClient(t *testing.T) *stateward.Client {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	noErr(t, err)
 	s := grpc.NewServer()
-	statewardv1.RegisterSessionStateServer(s, refusingServer{})
+	statewardv1.RegisterSessionStateServer(s, pipelined{refusingServer{}})
 	go func() { _ = s.Serve(l) }()
 	t.Cleanup(s.Stop)
-	c, err := stateward.NewClient(stateward.Addresses(l.Addr().String()), stateward.WithTimeout(10*time.Second))
+	c, err := stateward.NewClient(stateward.Addresses(l.Addr().String()), append(transportOptions(t), stateward.WithTimeout(10*time.Second))...)
 	noErr(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -66,24 +66,28 @@ func asError(t *testing.T, err error) *stateward.Error {
 }
 
 func TestErrorReasonFromErrorInfo(t *testing.T) {
-	_, err := fakeClient(t).Set(ctxT(t), app, "sid", []byte("x"), stateward.SetOptions{})
-	e := asError(t, err)
-	if e.Code != codes.InvalidArgument || e.Reason != statewardv1.ErrorReason_ITEM_TOO_LARGE || e.ReasonName != "ITEM_TOO_LARGE" {
-		t.Fatalf("got %v (reason %v)", e, e.Reason)
-	}
-	if want := map[string]string{"field": "data", "limit": "1024", "size": "2048"}; !maps.Equal(e.Metadata, want) {
-		t.Fatalf("metadata %v, want %v", e.Metadata, want)
-	}
-	// The server's status, details included, is what status.FromError sees.
-	if st, _ := status.FromError(err); len(st.Details()) != 1 || st.Code() != codes.InvalidArgument {
-		t.Fatalf("status %v, details %v", st, st.Details())
-	}
+	bothTransports(t, func(t *testing.T) {
+		_, err := fakeClient(t).Set(ctxT(t), app, "sid", []byte("x"), stateward.SetOptions{})
+		e := asError(t, err)
+		if e.Code != codes.InvalidArgument || e.Reason != statewardv1.ErrorReason_ITEM_TOO_LARGE || e.ReasonName != "ITEM_TOO_LARGE" {
+			t.Fatalf("got %v (reason %v)", e, e.Reason)
+		}
+		if want := map[string]string{"field": "data", "limit": "1024", "size": "2048"}; !maps.Equal(e.Metadata, want) {
+			t.Fatalf("metadata %v, want %v", e.Metadata, want)
+		}
+		// The server's status, details included, is what status.FromError sees.
+		if st, _ := status.FromError(err); len(st.Details()) != 1 || st.Code() != codes.InvalidArgument {
+			t.Fatalf("status %v, details %v", st, st.Details())
+		}
+	})
 }
 
 func TestErrorReasonFromLegacyTrailer(t *testing.T) {
-	_, err := fakeClient(t).Remove(ctxT(t), app, "sid", 0)
-	e := asError(t, err)
-	if e.Code != codes.Aborted || e.Reason != statewardv1.ErrorReason_LOCKED_BY_OTHER || e.ReasonName != "LOCKED_BY_OTHER" || e.Metadata != nil {
-		t.Fatalf("got %v (reason %v, metadata %v)", e, e.Reason, e.Metadata)
-	}
+	bothTransports(t, func(t *testing.T) {
+		_, err := fakeClient(t).Remove(ctxT(t), app, "sid", 0)
+		e := asError(t, err)
+		if e.Code != codes.Aborted || e.Reason != statewardv1.ErrorReason_LOCKED_BY_OTHER || e.ReasonName != "LOCKED_BY_OTHER" || e.Metadata != nil {
+			t.Fatalf("got %v (reason %v, metadata %v)", e, e.Reason, e.Metadata)
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,6 +30,23 @@ type testServer struct {
 }
 
 var shared *testServer
+
+// tight is a second server with one queue place per session (--max-waiters 1), started by the
+// first test that needs it (tightServer) and stopped by TestMain.
+var tight struct {
+	once   sync.Once
+	server *testServer
+	err    error
+}
+
+func tightServer(t *testing.T) *testServer {
+	t.Helper()
+	tight.once.Do(func() { tight.server, tight.err = startServer("--max-waiters", "1") })
+	if tight.err != nil {
+		t.Fatal(tight.err)
+	}
+	return tight.server
+}
 
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -118,6 +136,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	shared.stop()
+	if tight.server != nil {
+		tight.server.stop()
+	}
 	removeTestCerts()
 	os.Exit(code)
 }

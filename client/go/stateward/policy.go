@@ -155,8 +155,16 @@ func defaultDialOptions(cfg clientConfig) []grpc.DialOption {
 			MinConnectTimeout: 20 * time.Second,
 		}),
 		grpc.WithDefaultServiceConfig(RetryServiceConfig(cfg.retry)),
+		// Large HTTP/2 windows, so that a pipelined stream is never held back by flow control
+		// (the 64 KiB defaults stall it under load); WithDialOptions can set others.
+		grpc.WithInitialWindowSize(DefaultWindowSize),
+		grpc.WithInitialConnWindowSize(DefaultWindowSize),
 	}
 }
+
+// DefaultWindowSize is the HTTP/2 flow-control window of the client's connections and of each of
+// their streams: 16 MiB.
+const DefaultWindowSize = 16 << 20
 
 // maxInt32 is gRPC's largest message size: in effect no receive limit.
 const maxInt32 = 1<<31 - 1

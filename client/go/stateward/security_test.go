@@ -217,45 +217,51 @@ func wantHandshakeFailure(t *testing.T, c *stateward.Client) {
 var bearer = []string{"Bearer " + secToken}
 
 func TestTokenTravelsAsCallCredentialsOverTLS(t *testing.T) {
-	fake, addr := startSecServer(t, fakeOpts{cert: "server"})
-	c := secClient(t, addr, stateward.WithToken(secToken), stateward.WithTLS(caTLS(t)))
-	_, err := c.Get(ctxT(t), secApp, "sid", 0)
-	noErr(t, err)
-	_, err = c.Set(ctxT(t), secApp, "sid", []byte("x"), stateward.SetOptions{})
-	noErr(t, err)
-	ca, err := os.ReadFile(certFile(t, "ca.pem"))
-	noErr(t, err)
-	_, err = secClient(t, addr, stateward.WithToken(secToken), stateward.WithTLS(stateward.TLSOptions{CAPEM: ca})).Get(ctxT(t), secApp, "sid", 0)
-	noErr(t, err)
-	wantAuthorizations(t, fake.seen(), bearer, bearer, bearer)
+	bothTransports(t, func(t *testing.T) {
+		fake, addr := startSecServer(t, fakeOpts{cert: "server"})
+		c := secClient(t, addr, stateward.WithToken(secToken), stateward.WithTLS(caTLS(t)))
+		_, err := c.Get(ctxT(t), secApp, "sid", 0)
+		noErr(t, err)
+		_, err = c.Set(ctxT(t), secApp, "sid", []byte("x"), stateward.SetOptions{})
+		noErr(t, err)
+		ca, err := os.ReadFile(certFile(t, "ca.pem"))
+		noErr(t, err)
+		_, err = secClient(t, addr, stateward.WithToken(secToken), stateward.WithTLS(stateward.TLSOptions{CAPEM: ca})).Get(ctxT(t), secApp, "sid", 0)
+		noErr(t, err)
+		wantAuthorizations(t, fake.seen(), bearer, bearer, bearer)
+	})
 }
 
 func TestTokenComposedWithTransportCredentials(t *testing.T) {
-	fake, addr := startSecServer(t, fakeOpts{cert: "server"})
-	creds, err := credentials.NewClientTLSFromFile(certFile(t, "ca.pem"), "")
-	noErr(t, err)
-	_, err = secClient(t, addr, stateward.WithTransportCredentials(creds), stateward.WithToken(secToken)).Get(ctxT(t), secApp, "sid", 0)
-	noErr(t, err)
-	_, err = secClient(t, addr, stateward.WithTLS(caTLS(t))).Get(ctxT(t), secApp, "sid", 0)
-	noErr(t, err)
-	wantAuthorizations(t, fake.seen(), bearer, nil)
+	bothTransports(t, func(t *testing.T) {
+		fake, addr := startSecServer(t, fakeOpts{cert: "server"})
+		creds, err := credentials.NewClientTLSFromFile(certFile(t, "ca.pem"), "")
+		noErr(t, err)
+		_, err = secClient(t, addr, stateward.WithTransportCredentials(creds), stateward.WithToken(secToken)).Get(ctxT(t), secApp, "sid", 0)
+		noErr(t, err)
+		_, err = secClient(t, addr, stateward.WithTLS(caTLS(t))).Get(ctxT(t), secApp, "sid", 0)
+		noErr(t, err)
+		wantAuthorizations(t, fake.seen(), bearer, nil)
+	})
 }
 
 func TestTokenOverPlaintextNeedsTheOptIn(t *testing.T) {
-	_, err := stateward.NewClient(stateward.Addresses("127.0.0.1:1"), stateward.WithToken(secToken))
-	if err == nil || !strings.Contains(err.Error(), "WithInsecureToken") || !strings.Contains(err.Error(), "WithTLS") {
-		t.Fatalf("got %v, want an error naming WithInsecureToken and WithTLS", err)
-	}
-	if strings.Contains(err.Error(), secToken) {
-		t.Fatal("the error shows the token")
-	}
-	fake, addr := startSecServer(t, fakeOpts{})
-	_, err = secClient(t, addr, stateward.WithToken(secToken), stateward.WithInsecureToken(), stateward.WithMetadata("x-extra", "1")).
-		Get(ctxT(t), secApp, "sid", 0)
-	noErr(t, err)
-	_, err = secClient(t, addr).Get(ctxT(t), secApp, "sid", 0)
-	noErr(t, err)
-	wantAuthorizations(t, fake.seen(), bearer, nil)
+	bothTransports(t, func(t *testing.T) {
+		_, err := stateward.NewClient(stateward.Addresses("127.0.0.1:1"), stateward.WithToken(secToken))
+		if err == nil || !strings.Contains(err.Error(), "WithInsecureToken") || !strings.Contains(err.Error(), "WithTLS") {
+			t.Fatalf("got %v, want an error naming WithInsecureToken and WithTLS", err)
+		}
+		if strings.Contains(err.Error(), secToken) {
+			t.Fatal("the error shows the token")
+		}
+		fake, addr := startSecServer(t, fakeOpts{})
+		_, err = secClient(t, addr, stateward.WithToken(secToken), stateward.WithInsecureToken(), stateward.WithMetadata("x-extra", "1")).
+			Get(ctxT(t), secApp, "sid", 0)
+		noErr(t, err)
+		_, err = secClient(t, addr).Get(ctxT(t), secApp, "sid", 0)
+		noErr(t, err)
+		wantAuthorizations(t, fake.seen(), bearer, nil)
+	})
 }
 
 // mislabelled is plaintext that claims to be another protocol: the token must still not be sent.
@@ -269,15 +275,17 @@ func (mislabelled) Info() credentials.ProtocolInfo {
 func (m mislabelled) Clone() credentials.TransportCredentials { return m }
 
 func TestTokenNeverLeavesOnAConnectionWithoutSecurity(t *testing.T) {
-	fake, addr := startSecServer(t, fakeOpts{})
-	c := secClient(t, addr, stateward.WithTransportCredentials(mislabelled{insecure.NewCredentials()}), stateward.WithToken(secToken))
-	_, err := c.Get(ctxT(t), secApp, "sid", 0)
-	if err == nil || strings.Contains(err.Error(), secToken) {
-		t.Fatalf("got %v, want a refusal to send the token (that does not show it)", err)
-	}
-	if n := len(fake.seen()); n != 0 {
-		t.Fatalf("the server saw %d calls", n)
-	}
+	bothTransports(t, func(t *testing.T) {
+		fake, addr := startSecServer(t, fakeOpts{})
+		c := secClient(t, addr, stateward.WithTransportCredentials(mislabelled{insecure.NewCredentials()}), stateward.WithToken(secToken))
+		_, err := c.Get(ctxT(t), secApp, "sid", 0)
+		if err == nil || strings.Contains(err.Error(), secToken) {
+			t.Fatalf("got %v, want a refusal to send the token (that does not show it)", err)
+		}
+		if n := len(fake.seen()); n != 0 {
+			t.Fatalf("the server saw %d calls", n)
+		}
+	})
 }
 
 func TestNewClientRefusals(t *testing.T) {
@@ -320,110 +328,120 @@ func TestNewClientRefusals(t *testing.T) {
 }
 
 func TestMutualTLSClientCertificate(t *testing.T) {
-	fake, addr := startSecServer(t, fakeOpts{cert: "server", clientCA: "ca.pem"})
-	cert, key := certFile(t, "client-"+clientCN+".pem"), certFile(t, "client-"+clientCN+".key")
-	withFiles := caTLS(t)
-	withFiles.CertFile, withFiles.KeyFile = cert, key
-	_, err := secClient(t, addr, stateward.WithTLS(withFiles)).Get(ctxT(t), secApp, "sid", 0)
-	noErr(t, err)
-	inMemory := caTLS(t)
-	inMemory.CertPEM, err = os.ReadFile(cert)
-	noErr(t, err)
-	inMemory.KeyPEM, err = os.ReadFile(key)
-	noErr(t, err)
-	_, err = secClient(t, addr, stateward.WithTLS(inMemory)).Get(ctxT(t), secApp, "sid", 0)
-	noErr(t, err)
-	if calls := fake.seen(); len(calls) != 2 || calls[0].clientCN != clientCN || calls[1].clientCN != clientCN {
-		t.Fatalf("the server saw %+v, want two calls from %s", calls, clientCN)
-	}
-	// Without a certificate, or with one from another CA, the handshake fails.
-	wantHandshakeFailure(t, secClient(t, addr, stateward.WithTLS(caTLS(t))))
-	other := caTLS(t)
-	other.CertFile, other.KeyFile = certFile(t, "other-client.pem"), certFile(t, "other-client.key")
-	wantHandshakeFailure(t, secClient(t, addr, stateward.WithTLS(other)))
-	if n := len(fake.seen()); n != 2 {
-		t.Fatalf("the server saw %d calls, want 2", n)
-	}
+	bothTransports(t, func(t *testing.T) {
+		fake, addr := startSecServer(t, fakeOpts{cert: "server", clientCA: "ca.pem"})
+		cert, key := certFile(t, "client-"+clientCN+".pem"), certFile(t, "client-"+clientCN+".key")
+		withFiles := caTLS(t)
+		withFiles.CertFile, withFiles.KeyFile = cert, key
+		_, err := secClient(t, addr, stateward.WithTLS(withFiles)).Get(ctxT(t), secApp, "sid", 0)
+		noErr(t, err)
+		inMemory := caTLS(t)
+		inMemory.CertPEM, err = os.ReadFile(cert)
+		noErr(t, err)
+		inMemory.KeyPEM, err = os.ReadFile(key)
+		noErr(t, err)
+		_, err = secClient(t, addr, stateward.WithTLS(inMemory)).Get(ctxT(t), secApp, "sid", 0)
+		noErr(t, err)
+		if calls := fake.seen(); len(calls) != 2 || calls[0].clientCN != clientCN || calls[1].clientCN != clientCN {
+			t.Fatalf("the server saw %+v, want two calls from %s", calls, clientCN)
+		}
+		// Without a certificate, or with one from another CA, the handshake fails.
+		wantHandshakeFailure(t, secClient(t, addr, stateward.WithTLS(caTLS(t))))
+		other := caTLS(t)
+		other.CertFile, other.KeyFile = certFile(t, "other-client.pem"), certFile(t, "other-client.key")
+		wantHandshakeFailure(t, secClient(t, addr, stateward.WithTLS(other)))
+		if n := len(fake.seen()); n != 2 {
+			t.Fatalf("the server saw %d calls, want 2", n)
+		}
+	})
 }
 
 func TestServerCertificateFromAnotherCAIsRefused(t *testing.T) {
-	fake, addr := startSecServer(t, fakeOpts{cert: "server"})
-	wantHandshakeFailure(t, secClient(t, addr, stateward.WithToken(secToken), stateward.WithTLS(stateward.TLSOptions{CAFile: certFile(t, "other-ca.pem")})))
-	if n := len(fake.seen()); n != 0 {
-		t.Fatalf("the server saw %d calls", n)
-	}
+	bothTransports(t, func(t *testing.T) {
+		fake, addr := startSecServer(t, fakeOpts{cert: "server"})
+		wantHandshakeFailure(t, secClient(t, addr, stateward.WithToken(secToken), stateward.WithTLS(stateward.TLSOptions{CAFile: certFile(t, "other-ca.pem")})))
+		if n := len(fake.seen()); n != 0 {
+			t.Fatalf("the server saw %d calls", n)
+		}
+	})
 }
 
 func TestExpiredServerCertificateIsRefused(t *testing.T) {
-	fake, addr := startSecServer(t, fakeOpts{cert: "expired"})
-	wantHandshakeFailure(t, secClient(t, addr, stateward.WithToken(secToken), stateward.WithTLS(caTLS(t))))
-	if n := len(fake.seen()); n != 0 {
-		t.Fatalf("the server saw %d calls", n)
-	}
+	bothTransports(t, func(t *testing.T) {
+		fake, addr := startSecServer(t, fakeOpts{cert: "expired"})
+		wantHandshakeFailure(t, secClient(t, addr, stateward.WithToken(secToken), stateward.WithTLS(caTLS(t))))
+		if n := len(fake.seen()); n != 0 {
+			t.Fatalf("the server saw %d calls", n)
+		}
+	})
 }
 
 func TestServerNameOverride(t *testing.T) {
-	// The certificate names localhost, 127.0.0.1 and ::1: the override is what is checked.
-	fake, addr := startSecServer(t, fakeOpts{cert: "server"})
-	wrong := caTLS(t)
-	wrong.ServerName = "wrong.example"
-	wantHandshakeFailure(t, secClient(t, addr, stateward.WithTLS(wrong)))
-	right := caTLS(t)
-	right.ServerName = "localhost"
-	_, err := secClient(t, addr, stateward.WithTLS(right)).Get(ctxT(t), secApp, "sid", 0)
-	noErr(t, err)
-	if n := len(fake.seen()); n != 1 {
-		t.Fatalf("the server saw %d calls, want 1", n)
-	}
+	bothTransports(t, func(t *testing.T) {
+		// The certificate names localhost, 127.0.0.1 and ::1: the override is what is checked.
+		fake, addr := startSecServer(t, fakeOpts{cert: "server"})
+		wrong := caTLS(t)
+		wrong.ServerName = "wrong.example"
+		wantHandshakeFailure(t, secClient(t, addr, stateward.WithTLS(wrong)))
+		right := caTLS(t)
+		right.ServerName = "localhost"
+		_, err := secClient(t, addr, stateward.WithTLS(right)).Get(ctxT(t), secApp, "sid", 0)
+		noErr(t, err)
+		if n := len(fake.seen()); n != 1 {
+			t.Fatalf("the server saw %d calls, want 1", n)
+		}
+	})
 }
 
 func TestAuthRefusalsAreTypedErrors(t *testing.T) {
-	tokens := map[string]principal{
-		"writer-token": {"shop-web", []string{secApp}, "read-write"},
-		"reader-token": {"reports", []string{secApp}, "read-only"},
-	}
-	_, addr := startSecServer(t, fakeOpts{cert: "server", tokens: tokens})
-	cases := []struct {
-		token    string
-		call     string
-		code     codes.Code
-		reason   statewardv1.ErrorReason
-		metadata map[string]string
-	}{
-		{"", "get", codes.Unauthenticated, statewardv1.ErrorReason_MISSING_CREDENTIAL, nil},
-		{"not-a-principal", "get", codes.Unauthenticated, statewardv1.ErrorReason_UNKNOWN_CREDENTIAL, nil},
-		{"writer-token", "get-other-app", codes.PermissionDenied, statewardv1.ErrorReason_APP_NOT_ALLOWED, map[string]string{"principal": "shop-web", "app": "elsewhere"}},
-		{"reader-token", "set", codes.PermissionDenied, statewardv1.ErrorReason_READ_ONLY_PRINCIPAL,
-			map[string]string{"principal": "reports", "app": secApp, "access": "read-only", "required": "read-write"}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.reason.String(), func(t *testing.T) {
-			opts := []stateward.Option{stateward.WithTLS(caTLS(t))}
-			if tc.token != "" {
-				opts = append(opts, stateward.WithToken(tc.token))
-			}
-			c := secClient(t, addr, opts...)
-			var err error
-			switch tc.call {
-			case "get":
-				_, err = c.Get(ctxT(t), secApp, "sid", 0)
-			case "get-other-app":
-				_, err = c.Get(ctxT(t), "elsewhere", "sid", 0)
-			default:
-				_, err = c.Set(ctxT(t), secApp, "sid", []byte("x"), stateward.SetOptions{})
-			}
-			wantStatus(t, err, tc.code, tc.reason.String())
-			if e := asError(t, err); !maps.Equal(e.Metadata, tc.metadata) {
-				t.Fatalf("metadata %v, want %v", e.Metadata, tc.metadata)
-			}
-			if tc.token != "" && strings.Contains(err.Error(), tc.token) {
-				t.Fatalf("%q shows the token", err)
-			}
-			// What the principal may do still works.
-			if _, ok := tokens[tc.token]; ok {
-				_, err = c.Get(ctxT(t), secApp, "sid", 0)
-				noErr(t, err)
-			}
-		})
-	}
+	bothTransports(t, func(t *testing.T) {
+		tokens := map[string]principal{
+			"writer-token": {"shop-web", []string{secApp}, "read-write"},
+			"reader-token": {"reports", []string{secApp}, "read-only"},
+		}
+		_, addr := startSecServer(t, fakeOpts{cert: "server", tokens: tokens})
+		cases := []struct {
+			token    string
+			call     string
+			code     codes.Code
+			reason   statewardv1.ErrorReason
+			metadata map[string]string
+		}{
+			{"", "get", codes.Unauthenticated, statewardv1.ErrorReason_MISSING_CREDENTIAL, nil},
+			{"not-a-principal", "get", codes.Unauthenticated, statewardv1.ErrorReason_UNKNOWN_CREDENTIAL, nil},
+			{"writer-token", "get-other-app", codes.PermissionDenied, statewardv1.ErrorReason_APP_NOT_ALLOWED, map[string]string{"principal": "shop-web", "app": "elsewhere"}},
+			{"reader-token", "set", codes.PermissionDenied, statewardv1.ErrorReason_READ_ONLY_PRINCIPAL,
+				map[string]string{"principal": "reports", "app": secApp, "access": "read-only", "required": "read-write"}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.reason.String(), func(t *testing.T) {
+				opts := []stateward.Option{stateward.WithTLS(caTLS(t))}
+				if tc.token != "" {
+					opts = append(opts, stateward.WithToken(tc.token))
+				}
+				c := secClient(t, addr, opts...)
+				var err error
+				switch tc.call {
+				case "get":
+					_, err = c.Get(ctxT(t), secApp, "sid", 0)
+				case "get-other-app":
+					_, err = c.Get(ctxT(t), "elsewhere", "sid", 0)
+				default:
+					_, err = c.Set(ctxT(t), secApp, "sid", []byte("x"), stateward.SetOptions{})
+				}
+				wantStatus(t, err, tc.code, tc.reason.String())
+				if e := asError(t, err); !maps.Equal(e.Metadata, tc.metadata) {
+					t.Fatalf("metadata %v, want %v", e.Metadata, tc.metadata)
+				}
+				if tc.token != "" && strings.Contains(err.Error(), tc.token) {
+					t.Fatalf("%q shows the token", err)
+				}
+				// What the principal may do still works.
+				if _, ok := tokens[tc.token]; ok {
+					_, err = c.Get(ctxT(t), secApp, "sid", 0)
+					noErr(t, err)
+				}
+			})
+		}
+	})
 }
