@@ -100,6 +100,18 @@ describe("parseCliArgs", () => {
     assert.equal(parseCliArgs(["set", "--target", "redis"]).target, "redis");
   });
 
+  it("picks the Redis peer's client with --target (redis is ioredis + Lua)", () => {
+    assert.equal(parseCliArgs(["get"]).redisClient, "ioredis-lua");
+    assert.equal(parseCliArgs(["get", "--target", "redis"]).redisClient, "ioredis-lua");
+    for (const client of ["ioredis-lua", "node-redis-lua", "node-redis-plain"] as const) {
+      const options = parseCliArgs(["lock-set", "--target", client]);
+      assert.equal(options.target, "redis");
+      assert.equal(options.redisClient, client);
+    }
+    assert.throws(() => parseCliArgs(["contention", "--target", "node-redis-plain"]), /--target node-redis-plain applies to get, set, lock-set and mixed/);
+    assert.throws(() => parseCliArgs(["get", "--target", "go-redis"]), /expected one of stateward, redis, ioredis-lua, node-redis-lua, node-redis-plain/);
+  });
+
   it("refuses unknown scenarios, options and out-of-range numbers", () => {
     assert.throws(() => parseCliArgs([]), /missing scenario/);
     assert.throws(() => parseCliArgs(["fly"]), /scenario/);
