@@ -20,12 +20,14 @@ export type ScenarioName = (typeof SCENARIOS)[number];
  * Redis baseline, the contended handoff across two nodes over one Redis, and the memory backend of
  * this build against a reference build (`--reference-cli`). `durability` is issue 15's: the memory
  * backend with `--data-dir` (`--fsync everysec` and `always` against memory only, the restart time
- * and the longest pause during a snapshot of `--durability-sessions` sessions).
+ * and the longest pause during a snapshot of `--durability-sessions` sessions). `peers` is issue
+ * 16's: Stateward over the Pipeline against node-redis + Lua, ioredis + Lua and node-redis plain
+ * GET/SET on one redis-server, alternating, and the p99 at 70 % of the strongest peer's rate.
  */
-export const SUITE_GROUPS = ["echo", "unary", "pipeline", "redis", "resident", "tls", "redis-backend", "redis-handoff", "memory-regression", "durability"] as const;
+export const SUITE_GROUPS = ["echo", "unary", "pipeline", "redis", "resident", "tls", "peers", "redis-backend", "redis-handoff", "memory-regression", "durability"] as const;
 
 /** Groups that start their own servers (certificates, Redis, a reference build): never with --address. */
-const SELF_STARTING_GROUPS: readonly SuiteGroup[] = ["tls", "redis-backend", "redis-handoff", "memory-regression", "durability"];
+const SELF_STARTING_GROUPS: readonly SuiteGroup[] = ["tls", "peers", "redis-backend", "redis-handoff", "memory-regression", "durability"];
 
 /** One of {@link SUITE_GROUPS}. */
 export type SuiteGroup = (typeof SUITE_GROUPS)[number];
@@ -333,7 +335,7 @@ Scenarios:
   echo         the echo baseline: a bare grpc-js unary Echo(bytes) server (the transport's limit)
   suite        the standard set of make bench, with the baselines; writes --markdown
                (--only GROUP,... runs some of its groups: echo, unary, pipeline, redis, resident, tls,
-               redis-backend, redis-handoff, memory-regression, durability)
+               peers, redis-backend, redis-handoff, memory-regression, durability)
   soak         long mixed load with RSS-growth and leftover-lock verdicts (make soak; own options:
                stateward-loadtest soak --help)
 

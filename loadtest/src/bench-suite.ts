@@ -22,6 +22,7 @@ import { runContentionScenario } from "./contention-scenario";
 import { runDurabilityGroup } from "./durability-scenario";
 import { runEchoScenario } from "./echo-scenario";
 import { runMemoryRegressionGroup } from "./memory-regression-scenario";
+import { runPeersGroup } from "./peers-scenario";
 import { runRedisBackendGroup } from "./redis-backend-scenario";
 import { runRedisHandoffGroup } from "./redis-handoff-scenario";
 import { runResidentScenario } from "./resident-scenario";
@@ -95,6 +96,10 @@ export async function runSuite(context: RunContext, onRun: (run: RunResult) => v
     await secure.stop();
     await plaintext.stop();
   }
+
+  // Issue 16: Stateward (pipeline) against node-redis + Lua, ioredis + Lua and node-redis plain on
+  // its own redis-server, alternating.
+  if (groups.has("peers")) for (const run of await runPeersGroup(context)) add(run);
 
   // Each starts and stops its own redis-server and nodes (or, for memory-regression, both builds).
   if (groups.has("redis-backend")) for (const run of await runRedisBackendGroup(context)) add(run);

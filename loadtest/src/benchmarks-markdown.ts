@@ -5,6 +5,7 @@
  */
 import { memoryRegressionSection, redisBackendSection, redisHandoffSection } from "./backend-sections-markdown";
 import { durabilitySection } from "./durability-markdown";
+import { peersSection } from "./peers-markdown";
 import { formatCount, formatErrors, formatLatencyMs, formatMiB, formatRatio, markdownRow } from "./report-format";
 import type { Report, RunResult } from "./report-model";
 import { evaluateTargets, RUN_IDS, type TargetStanding } from "./target-evaluation";
@@ -264,6 +265,8 @@ export function renderBenchmarksMarkdown(report: Report, context: MarkdownContex
     `Empty store (pool only): p99.9 ${formatLatencyMs(empty?.latency.p999 ?? 0)} ms, max ${formatLatencyMs(empty?.latency.max ?? 0)} ms. With the resident sessions: p99.9 ${formatLatencyMs(loaded?.latency.p999 ?? 0)} ms, max ${formatLatencyMs(loaded?.latency.max ?? 0)} ms; ${extrasOf(loaded)}.`,
     "",
     ...tlsSection(report.runs, standings),
+    "",
+    ...peersSection(report, standings, MISS_REASONS),
     "",
     ...redisBackendSection(byId, standings, MISS_REASONS),
     "",

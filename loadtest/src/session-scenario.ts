@@ -14,7 +14,7 @@ import { formatPayloadSpec } from "./payloads";
 import type { RunResult } from "./report-model";
 import type { LoadTarget, RunContext } from "./run-context";
 import { poolPrefix, SCENARIO_DEFAULTS } from "./scenario-defaults";
-import type { RedisClientName, TargetSpec } from "./target-spec";
+import { REDIS_CLIENT_TITLES, type RedisClientName, type TargetSpec } from "./target-spec";
 import { plural } from "./plural";
 
 /** The app of every key the tool writes. */
@@ -25,12 +25,6 @@ export type SessionScenario = "get" | "set" | "lock-set" | "mixed";
 
 const TARGET_TITLES: Readonly<Record<string, string>> = { stateward: "Stateward", redis: "Redis + Lua (ioredis)", echo: "echo baseline" };
 
-/** Titles of the Redis peers. */
-export const REDIS_CLIENT_TITLES: Readonly<Record<RedisClientName, string>> = {
-  "ioredis-lua": "Redis + Lua (ioredis)",
-  "node-redis-lua": "Redis + Lua (node-redis)",
-  "node-redis-plain": "Redis plain GET/SET (node-redis)",
-};
 
 /**
  * The id's target part of a run: `stateward`, `redis` for the ioredis + Lua baseline (the ids

@@ -47,6 +47,13 @@ export const REDIS_CLIENTS = ["ioredis-lua", "node-redis-lua", "node-redis-plain
 /** One of {@link REDIS_CLIENTS}. */
 export type RedisClientName = (typeof REDIS_CLIENTS)[number];
 
+/** Titles of the Redis peers. */
+export const REDIS_CLIENT_TITLES: Readonly<Record<RedisClientName, string>> = {
+  "ioredis-lua": "Redis + Lua (ioredis)",
+  "node-redis-lua": "Redis + Lua (node-redis)",
+  "node-redis-plain": "Redis plain GET/SET (node-redis)",
+};
+
 /** A Redis server, driven by one of the {@link REDIS_CLIENTS}. */
 export interface RedisTarget {
   readonly kind: "redis";

@@ -68,7 +68,7 @@ describe("parseCliArgs", () => {
   });
 
   it("runs the suite's groups of --only, in the suite's order", () => {
-    assert.deepEqual(parseCliArgs(["suite"]).only, ["echo", "unary", "pipeline", "redis", "resident", "tls", "redis-backend", "redis-handoff", "durability"]);
+    assert.deepEqual(parseCliArgs(["suite"]).only, ["echo", "unary", "pipeline", "redis", "resident", "tls", "peers", "redis-backend", "redis-handoff", "durability"]);
     assert.deepEqual(parseCliArgs(["suite", "--only", "tls,echo"]).only, ["echo", "tls"]);
     assert.throws(() => parseCliArgs(["suite", "--only", "tls,nope"]), /--only "nope": expected one of echo, unary/);
     assert.throws(() => parseCliArgs(["suite", "--only", ","]), /comma-separated/);
