@@ -148,7 +148,7 @@ export function peersSection(report: Report, standings: readonly TargetStanding[
   lines.push("", "Targets (issue 16):", "");
   for (const standing of standings.filter((item) => item.name.startsWith("Peers: "))) {
     lines.push(`- ${standing.name}: ${standing.target}. Measured ${standing.measured}: **${standing.status}**.`);
-    if (standing.status === "missed") lines.push(`  Why: ${reasons[standing.name] ?? "not analysed yet (issue 16's levers are not in yet)."}`);
+    if (standing.status === "missed") lines.push(`  Why: ${reasons[standing.name] ?? "not analysed yet."}`);
   }
   return lines;
 }

@@ -63,10 +63,10 @@ export const PEERS_P99_MAX_RATIO = 1.2;
 export const PEERS_GET_MAX_CPU_US = 5;
 
 /**
- * Each side of a workload is measured for this share of --duration (6 s at make bench's 10 s):
- * 4 sides × 5 workloads and the open loop keep the group near 6 minutes; --duration shortens it.
+ * Each side of a workload is measured for this share of --duration (8 s at make bench's 10 s):
+ * 4 sides × 5 workloads and the open loop keep the group near 5 minutes; --duration shortens it.
  */
-export const PEERS_DURATION_SHARE = 0.6;
+export const PEERS_DURATION_SHARE = 0.8;
 
 /** Requests in flight per connection for `total` in flight over `connections`. */
 export function perConnectionInFlight(total: number, connections: number): number {
