@@ -3,7 +3,8 @@
  * the same run as Stateward: echo (Node, h2load), Stateward get (Node, h2load), lock-set, get /
  * lock-set / mixed over the pipelined transport, contention both ways, Redis get / lock-set /
  * mixed (at the same concurrency as the pipelined runs), resident (mixed on an empty store, then
- * with 1 M sessions), Get and Lock+Set over TLS with a token against plaintext, and issue 14's:
+ * with 1 M sessions), Get and Lock+Set over TLS with a token against plaintext, issue 16's Redis
+ * peers (Stateward pipelined against node-redis + Lua, ioredis + Lua and plain GET/SET), and issue 14's:
  * Stateward over Redis against the direct baseline on the same Redis, the contended handoff across
  * two nodes over Redis, and the memory backend against a reference build; issue 15's durability of
  * the memory backend (--fsync everysec and always against memory only, restart, snapshot pause). Each server is

@@ -33,7 +33,11 @@ function withBuffers(base: BaseClient) {
 
 type BufferClient = ReturnType<typeof withBuffers>;
 
-function connectClient(host: string, port: number): { base: BaseClient; client: BufferClient } {
+/**
+ * A node-redis connection as the peers use it: `client` answers byte strings as Buffers; `base`
+ * is the connection to close. Exported for the tests.
+ */
+export function connectClient(host: string, port: number): { base: BaseClient; client: BufferClient } {
   const base = newClient(host, port);
   // Without a listener an 'error' event would end the process; the commands reject themselves.
   base.on("error", () => undefined);
@@ -42,7 +46,8 @@ function connectClient(host: string, port: number): { base: BaseClient; client: 
   return { base, client: withBuffers(base) };
 }
 
-function closeClient(base: BaseClient): void {
+/** Closes a connection of {@link connectClient} at once (commands in flight are rejected). */
+export function closeClient(base: BaseClient): void {
   try {
     base.destroy();
   } catch {

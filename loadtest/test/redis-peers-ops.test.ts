@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import Redis from "ioredis";
+import { closeClient, connectClient } from "../src/node-redis-session-ops";
 import { REDIS_GET_SCRIPT, REDIS_LOCK_SCRIPT, REDIS_SET_SCRIPT } from "../src/redis-lua-scripts";
 import { redisSessionKeys } from "../src/redis-session-ops";
 import { startRedis, type StartedTarget } from "../src/server-processes";
@@ -100,6 +101,24 @@ describe("Redis peers' session operations (real redis-server)", function () {
       assert.deepEqual(await admin.getBuffer(redisSessionKeys(APP, id)[1]), BINARY);
     });
   }
+
+  it("node-redis peers' connection: replies' byte strings arrive as Buffers, unchanged (script replies too)", async () => {
+    const { host, port } = splitHostPort(redis.address);
+    const { base, client } = connectClient(host, port);
+    try {
+      const [, dataKey] = redisSessionKeys(APP, "bytes");
+      await admin.set(dataKey, BINARY);
+      const plain = await client.get(dataKey);
+      assert.ok(Buffer.isBuffer(plain), typeof plain);
+      assert.deepEqual(plain, BINARY);
+      const scripted = (await client.eval(REDIS_GET_SCRIPT, { keys: redisSessionKeys(APP, "bytes"), arguments: ["60"] })) as unknown[];
+      assert.equal(Number(scripted[0]), 1);
+      assert.ok(Buffer.isBuffer(scripted[1]));
+      assert.deepEqual(scripted[1], BINARY);
+    } finally {
+      closeClient(base);
+    }
+  });
 
   it("node-redis-plain: Get does not see the lock and Set does not check it (what the floor leaves out)", async () => {
     const ops = open("node-redis-plain");
