@@ -61,7 +61,7 @@ bench-reference: ## Build the reference server of BENCH_REF (default bdc8c93) in
 	( cd "$$dir.partial" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build ) && \
 	touch "$$dir.partial/.built" && mv "$$dir.partial" "$$dir"
 
-bench: build bench-tools $(if $(BENCH_NEEDS_GO),bench-go-check) $(if $(BENCH_NEEDS_REF),bench-reference) ## Run the standard benchmark set (about 21 min) and write BENCHMARKS.md (BENCH_ONLY=tls: some groups)
+bench: build bench-tools $(if $(BENCH_NEEDS_GO),bench-go-check) $(if $(BENCH_NEEDS_REF),bench-reference) ## Run the standard benchmark set (about 30 min: 5 of them the peers group, 2 the go-caller group) and write BENCHMARKS.md (BENCH_ONLY=tls: some groups)
 ifeq ($(strip $(BENCH_ONLY)),)
 	node loadtest/bin/stateward-loadtest.mjs suite $(BENCH_ARGS) --out $(BENCH_OUT) --progress $(BENCH_REF_ARGS) \
 	  --markdown BENCHMARKS.md --findings loadtest/bench-findings.md

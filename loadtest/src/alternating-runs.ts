@@ -9,6 +9,7 @@ import type { CliOptions } from "./args";
 import { durationFlag, reproduceCommand } from "./command-line";
 import type { RunResult } from "./report-model";
 import type { LoadTarget, RunContext } from "./run-context";
+import type { RedisClientName } from "./target-spec";
 import { mergeRunSlices } from "./run-merge";
 import { runSessionScenario, type SessionScenario } from "./session-scenario";
 import { LATER_SLICE_WARMUP_MS } from "./tls-comparison-runs";
@@ -23,6 +24,8 @@ export interface AlternatingSide {
   readonly target: LoadTarget;
   /** What it is, as the other side's note names it ("alternating with the reference build"). */
   readonly label: string;
+  /** A `redis` side's client (default: the context's `redisClient`). */
+  readonly redisClient?: RedisClientName;
 }
 
 /**
@@ -37,7 +40,7 @@ export async function runAlternating(
   scenario: SessionScenario,
   sides: readonly [AlternatingSide, AlternatingSide],
 ): Promise<[RunResult, RunResult]> {
-  const [ours, theirs] = (await runSlices(context, scenario, sides)) as [RunResult[], RunResult[]];
+  const [ours, theirs] = (await runAlternatingSlices(context, scenario, sides)) as [RunResult[], RunResult[]];
   const first = mergeRunSlices(ours, `${sides[1].label} (A-B-B-A)`);
   // The spread of the per-slice ratios shows how much of the merged ratio is noise of the machine.
   return [
@@ -55,7 +58,7 @@ export async function runAlternating(
  */
 export async function runAlternatingSides(context: RunContext, scenario: SessionScenario, sides: readonly AlternatingSide[]): Promise<RunResult[]> {
   if (sides.length < 2) throw new Error("an alternating comparison needs two sides at least");
-  const slices = await runSlices(context, scenario, sides);
+  const slices = await runAlternatingSlices(context, scenario, sides);
   const others = (index: number): string =>
     sides
       .filter((_, other) => other !== index)
@@ -74,7 +77,7 @@ export async function runAlternatingSides(context: RunContext, scenario: Session
  * to --duration (each at least 500 ms), the sides in order, then in reverse; the whole --warmup
  * before a side's first slice, at most {@link LATER_SLICE_WARMUP_MS} before the others.
  */
-async function runSlices(context: RunContext, scenario: SessionScenario, sides: readonly AlternatingSide[]): Promise<RunResult[][]> {
+export async function runAlternatingSlices(context: RunContext, scenario: SessionScenario, sides: readonly AlternatingSide[]): Promise<RunResult[][]> {
   const totalMs = Math.max(context.options.durationMs, 500 * ALTERNATING_SLICES);
   const sliceMs = (slice: number): number =>
     Math.round(((slice + 1) * totalMs) / ALTERNATING_SLICES) - Math.round((slice * totalMs) / ALTERNATING_SLICES);
@@ -84,19 +87,21 @@ async function runSlices(context: RunContext, scenario: SessionScenario, sides: 
   for (let slice = 0; slice < ALTERNATING_SLICES; slice++) {
     for (const index of slice % 2 === 0 ? forward : [...forward].reverse()) {
       const side = sides[index] as AlternatingSide;
-      (slices[index] as RunResult[]).push(await runSessionScenario(slice === 0 ? context : laterWarmup, scenario, side.kind, side.target, "node", sliceMs(slice)));
+      const base = slice === 0 ? context : laterWarmup;
+      const sideContext = side.redisClient === undefined ? base : base.withOptions({ redisClient: side.redisClient });
+      (slices[index] as RunResult[]).push(await runSessionScenario(sideContext, scenario, side.kind, side.target, "node", sliceMs(slice)));
     }
   }
   return slices;
 }
 
 /** Per slice, the throughput of `runs` over that of `baseline`, sorted. */
-function sliceRatios(runs: readonly RunResult[], baseline: readonly RunResult[]): number[] {
+export function sliceRatios(runs: readonly RunResult[], baseline: readonly RunResult[]): number[] {
   return runs.map((run, slice) => run.throughput / Math.max(1e-9, baseline[slice]?.throughput ?? 0)).sort((a, b) => a - b);
 }
 
 /** Min, median and max of sorted ratios. */
-function ratioSpread(sorted: readonly number[]): { sliceRatioMin: number; sliceRatioMedian: number; sliceRatioMax: number } {
+export function ratioSpread(sorted: readonly number[]): { sliceRatioMin: number; sliceRatioMedian: number; sliceRatioMax: number } {
   const middle = sorted.length / 2;
   const median = sorted.length % 2 === 1 ? (sorted[Math.floor(middle)] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
   return { sliceRatioMin: sorted[0] ?? 0, sliceRatioMedian: median, sliceRatioMax: sorted[sorted.length - 1] ?? 0 };

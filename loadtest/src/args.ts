@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { DURABILITY_DEFAULT_SESSIONS } from "./durability-runs";
 import { parsePayloadSpec, type PayloadSpec } from "./payloads";
-import { SECURITY_MODES, TRANSPORTS, type SecurityMode, type TransportName } from "./target-spec";
+import { REDIS_CLIENTS, SECURITY_MODES, TRANSPORTS, type RedisClientName, type SecurityMode, type TransportName } from "./target-spec";
 
 /** Scenarios of the CLI. `suite` is the standard set that `make bench` runs. */
 export const SCENARIOS = ["get", "set", "lock-set", "mixed", "contention", "resident", "echo", "suite"] as const;
@@ -20,14 +20,17 @@ export type ScenarioName = (typeof SCENARIOS)[number];
  * Redis baseline, the contended handoff across two nodes over one Redis, and the memory backend of
  * this build against a reference build (`--reference-cli`). `durability` is issue 15's: the memory
  * backend with `--data-dir` (`--fsync everysec` and `always` against memory only, the restart time
- * and the longest pause during a snapshot of `--durability-sessions` sessions). `go-caller` is issue
- * 16's: a Go program (loadtest/go, built with `go build`) loading Stateward through the Go SDK and
- * Redis through go-redis (GET, and EVALSHA of the Lua Get script), alternating.
+ * and the longest pause during a snapshot of `--durability-sessions` sessions). `peers` is issue
+ * 16's: Stateward over the Pipeline against node-redis + Lua, ioredis + Lua and node-redis plain
+ * GET/SET on one redis-server, alternating, and the p99 at 70 % of the strongest peer's rate.
+ * `go-caller` is issue 16's too: a Go program (loadtest/go, built with `go build`) loading
+ * Stateward through the Go SDK and Redis through go-redis (GET, and EVALSHA of the Lua Get
+ * script), alternating.
  */
-export const SUITE_GROUPS = ["echo", "unary", "pipeline", "redis", "resident", "tls", "redis-backend", "redis-handoff", "memory-regression", "durability", "go-caller"] as const;
+export const SUITE_GROUPS = ["echo", "unary", "pipeline", "redis", "resident", "tls", "peers", "redis-backend", "redis-handoff", "memory-regression", "durability", "go-caller"] as const;
 
 /** Groups that start their own servers (certificates, Redis, a reference build): never with --address. */
-const SELF_STARTING_GROUPS: readonly SuiteGroup[] = ["tls", "redis-backend", "redis-handoff", "memory-regression", "durability", "go-caller"];
+const SELF_STARTING_GROUPS: readonly SuiteGroup[] = ["tls", "peers", "redis-backend", "redis-handoff", "memory-regression", "durability", "go-caller"];
 
 /** One of {@link SUITE_GROUPS}. */
 export type SuiteGroup = (typeof SUITE_GROUPS)[number];
@@ -37,6 +40,11 @@ export interface CliOptions {
   readonly scenario: ScenarioName;
   /** `stateward` or the `redis` baseline (get, set, lock-set, mixed). */
   readonly target: "stateward" | "redis";
+  /**
+   * With `--target redis`: the peer's client (`--target node-redis-lua` and `--target
+   * node-redis-plain` set target `redis` and this; `--target redis` is `ioredis-lua`).
+   */
+  readonly redisClient: RedisClientName;
   /** Servers to load; empty: the tool starts its own. */
   readonly addresses: readonly string[];
   /** Pid of a server given by address, for its CPU time and RSS. */
@@ -244,9 +252,11 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     throw new UsageError("--generator h2load drives get and echo only (one fixed request body per run)");
   }
   if (generator === "h2load" && mode === "open") throw new UsageError("--generator h2load runs closed loop only");
-  const target = choice(values.target, "target", ["stateward", "redis"] as const, "stateward");
+  const targetName = choice(values.target, "target", ["stateward", "redis", ...REDIS_CLIENTS] as const, "stateward");
+  const target = targetName === "stateward" ? "stateward" : "redis";
+  const redisClient: RedisClientName = targetName === "stateward" || targetName === "redis" ? "ioredis-lua" : targetName;
   if (target === "redis" && !["get", "set", "lock-set", "mixed"].includes(scenario)) {
-    throw new UsageError("--target redis applies to get, set, lock-set and mixed");
+    throw new UsageError(`--target ${targetName} applies to get, set, lock-set and mixed`);
   }
   const security = choice(values.security, "security", SECURITY_MODES, "plaintext");
   if (security === "tls-token") {
@@ -275,6 +285,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
   return {
     scenario,
     target,
+    redisClient,
     addresses: (values.address ?? []).flatMap((item) => item.split(",")).filter((item) => item.trim() !== "").map(loopbackAddress),
     ...(serverPid === undefined ? {} : { serverPid }),
     generator,
@@ -327,13 +338,18 @@ Scenarios:
   echo         the echo baseline: a bare grpc-js unary Echo(bytes) server (the transport's limit)
   suite        the standard set of make bench, with the baselines; writes --markdown
                (--only GROUP,... runs some of its groups: echo, unary, pipeline, redis, resident, tls,
-               redis-backend, redis-handoff, memory-regression, durability, go-caller;
+               peers, redis-backend, redis-handoff, memory-regression, durability, go-caller;
                go-caller builds loadtest/go and needs Go on PATH)
   soak         long mixed load with RSS-growth and leftover-lock verdicts (make soak; own options:
                stateward-loadtest soak --help)
 
 Target:
-  --target stateward|redis      what get/set/lock-set/mixed load (default stateward; redis: Lua protocol via ioredis)
+  --target stateward|redis|ioredis-lua|node-redis-lua|node-redis-plain
+                                what get/set/lock-set/mixed load (default stateward); redis (same as
+                                ioredis-lua): the ASP.NET provider's Lua protocol via ioredis, no
+                                auto-pipelining; node-redis-lua: the same scripts by EVALSHA via
+                                node-redis (same-tick auto-pipelining); node-redis-plain: GET/SET via
+                                node-redis without the atomic lock check (the floor of Redis)
   --address HOST:PORT           load a running server (repeatable or comma-separated; loopback only);
                                 default: the tool starts its own on a free loopback port
   --server-pid PID              with --address: the server's pid, for its CPU time and RSS

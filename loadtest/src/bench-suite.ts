@@ -3,7 +3,8 @@
  * the same run as Stateward: echo (Node, h2load), Stateward get (Node, h2load), lock-set, get /
  * lock-set / mixed over the pipelined transport, contention both ways, Redis get / lock-set /
  * mixed (at the same concurrency as the pipelined runs), resident (mixed on an empty store, then
- * with 1 M sessions), Get and Lock+Set over TLS with a token against plaintext, and issue 14's:
+ * with 1 M sessions), Get and Lock+Set over TLS with a token against plaintext, issue 16's Redis
+ * peers (Stateward pipelined against node-redis + Lua, ioredis + Lua and plain GET/SET), and issue 14's:
  * Stateward over Redis against the direct baseline on the same Redis, the contended handoff across
  * two nodes over Redis, and the memory backend against a reference build; issue 15's durability of
  * the memory backend (--fsync everysec and always against memory only, restart, snapshot pause); issue 16's
@@ -24,6 +25,7 @@ import { runDurabilityGroup } from "./durability-scenario";
 import { runEchoScenario } from "./echo-scenario";
 import { runGoCallerGroup } from "./go-caller-scenario";
 import { runMemoryRegressionGroup } from "./memory-regression-scenario";
+import { runPeersGroup } from "./peers-scenario";
 import { runRedisBackendGroup } from "./redis-backend-scenario";
 import { runRedisHandoffGroup } from "./redis-handoff-scenario";
 import { runResidentScenario } from "./resident-scenario";
@@ -97,6 +99,10 @@ export async function runSuite(context: RunContext, onRun: (run: RunResult) => v
     await secure.stop();
     await plaintext.stop();
   }
+
+  // Issue 16: Stateward (pipeline) against node-redis + Lua, ioredis + Lua and node-redis plain on
+  // its own redis-server, alternating.
+  if (groups.has("peers")) for (const run of await runPeersGroup(context)) add(run);
 
   // Each starts and stops its own redis-server and nodes (or, for memory-regression, both builds).
   if (groups.has("redis-backend")) for (const run of await runRedisBackendGroup(context)) add(run);

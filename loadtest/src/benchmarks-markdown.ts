@@ -6,6 +6,7 @@
 import { memoryRegressionSection, redisBackendSection, redisHandoffSection } from "./backend-sections-markdown";
 import { durabilitySection } from "./durability-markdown";
 import { goCallerSection } from "./go-caller-markdown";
+import { peersSection } from "./peers-markdown";
 import { formatCount, formatErrors, formatLatencyMs, formatMiB, formatRatio, markdownRow } from "./report-format";
 import type { Report, RunResult } from "./report-model";
 import { evaluateTargets, RUN_IDS, type TargetStanding } from "./target-evaluation";
@@ -44,7 +45,7 @@ export const MISS_REASONS: Readonly<Record<string, string>> = {
   "Durability: snapshot pause":
     "the snapshot itself yields every 2 ms of scanning (the server's longestSliceMs is the longest scan slice, which GC and the other processes on the 2 cores lengthen), and the rename and the deletion of the older log run in the thread pool (before that fix, deleting a 1.1 GiB log on the event loop stalled it for 255–268 ms at the end of each snapshot); compare the longest gap with the quiet baseline before the snapshot and with the server's longest GC pause in the window: on this shared machine the noise floor of the probe is itself about the 20 ms target.",
   "Go caller: Get vs go-redis EVALSHA":
-    "while the Go SDK of this tree calls unary only, every Get is its own HTTP/2 stream through grpc-js on the server, and the server's CPU per call (the server µs/op column: several times redis-server's per EVALSHA) decides the rate once the two cores are shared by the driver, the server and the machine's other work. The lever is the Go SDK's Pipeline transport (a writer goroutine batching queued operations into one message; issue 16's prototype reached 1.78× EVALSHA): once it is the SDK's default, loadtest/go/transport.go lists it first and it is the judged run.",
+    "the Go SDK's Pipeline batches the Gets of its 64 goroutines into messages of 20-30 operations (client/go README), so the rate is decided by CPU: the driver, the server and redis-server share the 2 cores with the machine's other work; compare the server µs/op column with redis-server's, and the spread of the per-round ratios.",
   "Go caller: Get vs go-redis GET":
     "as against EVALSHA, and plain GET is cheaper still for redis-server (no script, no EXPIRE): compare the server µs/op column.",
   "Longest GC pause":
@@ -269,6 +270,8 @@ export function renderBenchmarksMarkdown(report: Report, context: MarkdownContex
     `Empty store (pool only): p99.9 ${formatLatencyMs(empty?.latency.p999 ?? 0)} ms, max ${formatLatencyMs(empty?.latency.max ?? 0)} ms. With the resident sessions: p99.9 ${formatLatencyMs(loaded?.latency.p999 ?? 0)} ms, max ${formatLatencyMs(loaded?.latency.max ?? 0)} ms; ${extrasOf(loaded)}.`,
     "",
     ...tlsSection(report.runs, standings),
+    "",
+    ...peersSection(report, standings, MISS_REASONS),
     "",
     ...redisBackendSection(byId, standings, MISS_REASONS),
     "",

@@ -12,23 +12,36 @@ const OUTCOMES: Readonly<Record<number, SessionOutcome>> = { 1: "OK", 2: "NOT_FO
 export const REDIS_DEFAULT_TTL_SECONDS = 1200;
 
 /**
- * The lock and data keys of a session: the hash tag keeps both in one slot, as a cluster-safe
- * provider must. The Go caller gets them as templates (loadtest/go -redis-keys).
+ * The lock and data keys of a session, shared by every Redis peer (so they share one preloaded
+ * pool): the hash tag keeps both in one slot, as a cluster-safe provider must. The Go caller gets
+ * them as templates (loadtest/go -redis-keys).
  */
 export function redisSessionKeys(app: string, sessionId: string): [string, string] {
   return [`${app}:{${sessionId}}:lock`, `${app}:{${sessionId}}:data`];
 }
 
 /** A Redis refusal of a write, shaped like the gRPC ABORTED the same write gets from Stateward. */
-class RedisWriteRefused extends Error {
+export class RedisWriteRefused extends Error {
   override readonly name = "ReplyError";
 }
 
-function outcomeOf(reply: unknown): SessionOutcome {
+/** The outcome of a Get or Lock script's reply (`{code, …}`); throws on anything else. */
+export function outcomeOf(reply: unknown): SessionOutcome {
   const code = Array.isArray(reply) ? Number(reply[0]) : Number.NaN;
   const outcome = OUTCOMES[code];
   if (outcome === undefined) throw new Error("unexpected reply from the Redis script");
   return outcome;
+}
+
+/** Lock ids unique across connections and processes: a random prefix and a counter. */
+export class LockIds {
+  private readonly prefix = randomBytes(6).toString("hex");
+  private counter = 0;
+
+  /** The next lock id. */
+  next(): string {
+    return `${this.prefix}-${++this.counter}`;
+  }
 }
 
 /** One ioredis connection to a Redis server. */
@@ -39,9 +52,7 @@ export class RedisSessionOps implements SessionOps {
   private readonly setScript: ScriptCall;
   /** Session ttl in seconds, as the provider's sessionState timeout. */
   private readonly ttl: number;
-  // Lock ids unique across connections and processes: a random prefix and a counter.
-  private readonly lockPrefix = randomBytes(6).toString("hex");
-  private lockCounter = 0;
+  private readonly lockIds = new LockIds();
 
   /**
    * @param host - Redis host (loopback).
@@ -81,7 +92,7 @@ export class RedisSessionOps implements SessionOps {
   async lock(sessionId: string, options: LockOptions): Promise<LockResult> {
     if (options.waitMs > 0) throw new Error("the Redis baseline has no waiting lock (poll instead)");
     const [lockKey, dataKey] = this.keys(sessionId);
-    const token = `${this.lockPrefix}-${++this.lockCounter}`;
+    const token = this.lockIds.next();
     const lease = options.leaseMs === 0 ? 110_000 : options.leaseMs;
     const reply = await this.lockScript(lockKey, dataKey, token, lease, this.ttl, options.create ? "1" : "0");
     return { outcome: outcomeOf(reply), token };

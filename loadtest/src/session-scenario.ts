@@ -14,7 +14,7 @@ import { formatPayloadSpec } from "./payloads";
 import type { RunResult } from "./report-model";
 import type { LoadTarget, RunContext } from "./run-context";
 import { poolPrefix, SCENARIO_DEFAULTS } from "./scenario-defaults";
-import type { TargetSpec } from "./target-spec";
+import { REDIS_CLIENT_TITLES, type RedisClientName, type TargetSpec } from "./target-spec";
 import { plural } from "./plural";
 
 /** The app of every key the tool writes. */
@@ -24,6 +24,15 @@ export const LOADTEST_APP = "loadtest";
 export type SessionScenario = "get" | "set" | "lock-set" | "mixed";
 
 const TARGET_TITLES: Readonly<Record<string, string>> = { stateward: "Stateward", redis: "Redis + Lua (ioredis)", echo: "echo baseline" };
+
+
+/**
+ * The id's target part of a run: `stateward`, `redis` for the ioredis + Lua baseline (the ids
+ * the issue-3 targets name), or the node-redis peer's client name.
+ */
+export function runTargetLabel(kind: "stateward" | "redis", client: RedisClientName): string {
+  return kind === "stateward" || client === "ioredis-lua" ? kind : client;
+}
 
 /** Pools already written, per server (address and pid: a later server may reuse a port). */
 const preloaded = new Set<string>();
@@ -54,7 +63,7 @@ export async function ensurePool(
 
 function targetSpec(kind: "stateward" | "redis", target: LoadTarget, options: CliOptions): TargetSpec {
   return kind === "redis"
-    ? { kind: "redis", addresses: target.addresses, app: LOADTEST_APP }
+    ? { kind: "redis", addresses: target.addresses, app: LOADTEST_APP, client: options.redisClient }
     : {
         kind: "stateward",
         addresses: target.addresses,
@@ -79,7 +88,8 @@ export async function runSessionScenario(
   const payload = options.payload ?? defaults.payload;
   const spec = targetSpec(kind, target, options);
   await ensurePool(context, spec, pool, payload, target.observed?.pid);
-  const idBase = `${scenario}-${kind}-${generator}`;
+  const label = runTargetLabel(kind, options.redisClient);
+  const idBase = `${scenario}-${label}-${generator}`;
   if (generator === "h2load") {
     if (kind !== "stateward" || scenario !== "get") throw new Error("h2load drives Stateward's get only");
     if (target.security !== undefined) throw new Error("h2load cannot load a TLS + token server (it sends neither the CA nor the token)");
@@ -125,12 +135,12 @@ export async function runSessionScenario(
   const transport = kind === "stateward" ? ` (${options.transport}${secure ? ", TLS + token" : ""})` : "";
   return runNodeLoad({
     id: `${kind === "stateward" ? `${idBase}-${options.transport}` : idBase}${secure ? "-tls-token" : ""}${options.mode === "open" ? "-open" : ""}`,
-    title: `${scenario} · ${TARGET_TITLES[kind]} · Node${transport}${options.mode === "open" ? ` · open loop ${options.rate ?? 0}/s` : ""}`,
+    title: `${scenario} · ${kind === "redis" ? REDIS_CLIENT_TITLES[options.redisClient] : TARGET_TITLES[kind]} · Node${transport}${options.mode === "open" ? ` · open loop ${options.rate ?? 0}/s` : ""}`,
     scenario,
-    targetLabel: kind,
+    targetLabel: label,
     unit: defaults.unit,
     command: reproduceCommand(scenario, {
-      target: kind,
+      target: label,
       ...(kind === "stateward" ? { transport: options.transport } : {}),
       ...(secure ? { security: "tls-token" } : {}),
       duration: durationFlag(options.durationMs),

@@ -13,7 +13,18 @@ import {
   redisBackendRunId,
   redisHandoffRunId,
 } from "./redis-backend-runs";
+import {
+  PEER_WORKLOADS,
+  PEERS_GET_MAX_CPU_US,
+  PEERS_OPEN_LOOP_SHARE,
+  PEERS_OPEN_LOOP_WORKLOAD,
+  PEERS_P99_MAX_RATIO,
+  peersOpenLoopRunId,
+  peersRunId,
+  strongestLuaPeer,
+} from "./peers-runs";
 import { SCENARIO_DEFAULTS } from "./scenario-defaults";
+import { REDIS_CLIENT_TITLES } from "./target-spec";
 import {
   DURABILITY_ALWAYS_MIN_RATIO,
   DURABILITY_DEFAULT_SESSIONS,
@@ -221,6 +232,83 @@ export function evaluateTargets(runs: readonly RunResult[]): TargetStanding[] {
   standings.push(...issue14Targets(get));
   standings.push(...issue15Targets(get));
   standings.push(...issue16GoCallerTargets(runs, get));
+  standings.push(...issue16Targets(byId));
+  return standings;
+}
+
+/** ` (slices a – b×)` from a run's `<name>Min` and `<name>Max`, or nothing when the run has no spread. */
+function sliceRange(run: RunResult | undefined, name: string, format: (value: number) => string): string {
+  const min = extraNumber(run, `${name}Min`);
+  const max = extraNumber(run, `${name}Max`);
+  return min === undefined || max === undefined ? "" : `, slices ${format(min)} – ${format(max)}`;
+}
+
+/**
+ * Issue 16's targets from the peers group: per workload Stateward's throughput against the
+ * strongest Lua peer of the same run (the median of the per-slice ratios, which the alternation
+ * makes robust to the machine's swings), the p99 at equal offered load, and server CPU per
+ * operation (Stateward's per pipelined Get; per mixed request against redis-server's).
+ */
+export function issue16Targets(runs: ReadonlyMap<string, RunResult>): TargetStanding[] {
+  const standings: TargetStanding[] = [];
+  const ratio = (value: number): string => formatRatio(value);
+  for (const workload of PEER_WORKLOADS) {
+    const unit = SCENARIO_DEFAULTS[workload.scenario].unit;
+    const stateward = runs.get(peersRunId(workload, "stateward"));
+    const strongest = strongestLuaPeer(runs, workload);
+    const peer = strongest?.run;
+    const median = stateward === undefined ? undefined : extraNumber(peer, "statewardRatioMedian");
+    standings.push(
+      bound(
+        `Peers: ${unit} at ${workload.inFlight} in flight`,
+        `Stateward (pipeline) ${unit} throughput ≥ ${workload.minRatio} × the strongest Lua peer's (issue 16; same run, alternating; median of the slice ratios)`,
+        median,
+        workload.minRatio,
+        (value) =>
+          `${ratio(value)} against ${strongest === undefined ? "–" : REDIS_CLIENT_TITLES[strongest.client]}${sliceRange(peer, "statewardRatio", ratio)} (${Math.round(stateward?.throughput ?? 0).toLocaleString("en-US")} vs ${Math.round(peer?.throughput ?? 0).toLocaleString("en-US")} /s)`,
+        true,
+      ),
+    );
+  }
+  const openOurs = runs.get(peersOpenLoopRunId("stateward"));
+  const openPeer = runs.get(peersOpenLoopRunId("peer"));
+  const openClient = openPeer?.extra["openLoopPeer"];
+  const p99Ratio = openOurs !== undefined && openPeer !== undefined && openPeer.latency.p99 > 0 ? openOurs.latency.p99 / openPeer.latency.p99 : undefined;
+  standings.push(
+    bound(
+      "Peers: p99 at equal offered load",
+      `Stateward's Get p99 ≤ ${PEERS_P99_MAX_RATIO} × the strongest Lua peer's, open loop at ${Math.round(PEERS_OPEN_LOOP_SHARE * 100)} % of that peer's Get rate at ${PEERS_OPEN_LOOP_WORKLOAD.inFlight} in flight (issue 16; same run, alternating)`,
+      p99Ratio,
+      PEERS_P99_MAX_RATIO,
+      (value) =>
+        `${ratio(value)}${sliceRange(openPeer, "statewardP99Ratio", ratio)} (${formatLatencyMs(openOurs?.latency.p99 ?? 0)} vs ${formatLatencyMs(openPeer?.latency.p99 ?? 0)} ms at ${String(openPeer?.extra["openLoopRate"] ?? "–")}/s against ${typeof openClient === "string" && openClient in REDIS_CLIENT_TITLES ? REDIS_CLIENT_TITLES[openClient as keyof typeof REDIS_CLIENT_TITLES] : "–"})`,
+    ),
+  );
+  const getRun = runs.get(peersRunId(PEERS_OPEN_LOOP_WORKLOAD, "stateward"));
+  const us = (value: number): string => `${value.toFixed(1)} µs`;
+  standings.push(
+    bound(
+      "Peers: server CPU per pipelined Get",
+      `Stateward's server CPU per pipelined Get ≤ ${PEERS_GET_MAX_CPU_US} µs (issue 16; Get at ${PEERS_OPEN_LOOP_WORKLOAD.inFlight} in flight)`,
+      getRun?.server?.cpuUsPerOp,
+      PEERS_GET_MAX_CPU_US,
+      (value) => `${us(value)}${sliceRange(getRun, "serverCpuUsPerOp", us)}`,
+    ),
+  );
+  const mixed = PEER_WORKLOADS.find((workload) => workload.scenario === "mixed");
+  const mixedOurs = mixed === undefined ? undefined : runs.get(peersRunId(mixed, "stateward"));
+  const mixedPeer = mixed === undefined ? undefined : strongestLuaPeer(runs, mixed);
+  const mixedCpu = cpuRatio(mixedOurs, mixedPeer?.run);
+  standings.push(
+    bound(
+      "Peers: server CPU per mixed request",
+      "Stateward's server CPU per mixed request ≤ redis-server's per request under the strongest Lua peer (issue 16; same run, alternating)",
+      mixedCpu,
+      1,
+      (value) =>
+        `${ratio(value)}${sliceRange(mixedPeer?.run, "statewardCpuRatio", ratio)} (${mixedOurs?.server?.cpuUsPerOp.toFixed(1) ?? "–"} vs ${mixedPeer?.run.server?.cpuUsPerOp.toFixed(1) ?? "–"} µs, against ${mixedPeer === undefined ? "–" : REDIS_CLIENT_TITLES[mixedPeer.client]})`,
+    ),
+  );
   return standings;
 }
 

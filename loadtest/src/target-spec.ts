@@ -37,10 +37,29 @@ export interface StatewardTarget {
   readonly security?: StatewardSecurity;
 }
 
-/** A Redis server, driven with the ASP.NET provider's Lua lock protocol. */
+/**
+ * Clients of the Redis peers: the ASP.NET provider's Lua lock protocol through ioredis without
+ * auto-pipelining (the original baseline) or node-redis (same-tick auto-pipelining), and plain
+ * GET/SET through node-redis (no atomic lock check: the floor of what Redis can do).
+ */
+export const REDIS_CLIENTS = ["ioredis-lua", "node-redis-lua", "node-redis-plain"] as const;
+
+/** One of {@link REDIS_CLIENTS}. */
+export type RedisClientName = (typeof REDIS_CLIENTS)[number];
+
+/** Titles of the Redis peers. */
+export const REDIS_CLIENT_TITLES: Readonly<Record<RedisClientName, string>> = {
+  "ioredis-lua": "Redis + Lua (ioredis)",
+  "node-redis-lua": "Redis + Lua (node-redis)",
+  "node-redis-plain": "Redis plain GET/SET (node-redis)",
+};
+
+/** A Redis server, driven by one of the {@link REDIS_CLIENTS}. */
 export interface RedisTarget {
   readonly kind: "redis";
   readonly addresses: readonly string[];
+  /** The client and protocol; absent: `ioredis-lua`. */
+  readonly client?: RedisClientName;
   /** Key prefix, as the provider's application name. */
   readonly app: string;
 }

@@ -3,6 +3,7 @@
  * over unary calls, the batched pipeline or Redis unchanged.
  */
 import { GrpcUnarySessionOps } from "./grpc-unary-session-ops";
+import { NodeRedisLuaSessionOps, NodeRedisPlainSessionOps } from "./node-redis-session-ops";
 import { PipelineSessionOps } from "./pipeline-session-ops";
 import { RedisSessionOps } from "./redis-session-ops";
 import type { SessionOps } from "./session-ops";
@@ -17,7 +18,14 @@ export function openSessionChannel(target: StatewardTarget | RedisTarget, channe
   if (address === undefined) throw new Error("the target has no address");
   if (target.kind === "redis") {
     const { host, port } = splitHostPort(address);
-    return new RedisSessionOps(host, port, target.app);
+    switch (target.client ?? "ioredis-lua") {
+      case "ioredis-lua":
+        return new RedisSessionOps(host, port, target.app);
+      case "node-redis-lua":
+        return new NodeRedisLuaSessionOps(host, port, target.app);
+      case "node-redis-plain":
+        return new NodeRedisPlainSessionOps(host, port, target.app);
+    }
   }
   switch (target.transport) {
     case "unary":

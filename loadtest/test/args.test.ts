@@ -68,7 +68,7 @@ describe("parseCliArgs", () => {
   });
 
   it("runs the suite's groups of --only, in the suite's order", () => {
-    assert.deepEqual(parseCliArgs(["suite"]).only, ["echo", "unary", "pipeline", "redis", "resident", "tls", "redis-backend", "redis-handoff", "durability", "go-caller"]);
+    assert.deepEqual(parseCliArgs(["suite"]).only, ["echo", "unary", "pipeline", "redis", "resident", "tls", "peers", "redis-backend", "redis-handoff", "durability", "go-caller"]);
     assert.deepEqual(parseCliArgs(["suite", "--only", "tls,echo"]).only, ["echo", "tls"]);
     assert.throws(() => parseCliArgs(["suite", "--only", "tls,nope"]), /--only "nope": expected one of echo, unary/);
     assert.throws(() => parseCliArgs(["suite", "--only", ","]), /comma-separated/);
@@ -103,6 +103,18 @@ describe("parseCliArgs", () => {
   it("has an unlocked set scenario beside get and lock-set", () => {
     assert.equal(parseCliArgs(["set", "--transport", "pipeline"]).scenario, "set");
     assert.equal(parseCliArgs(["set", "--target", "redis"]).target, "redis");
+  });
+
+  it("picks the Redis peer's client with --target (redis is ioredis + Lua)", () => {
+    assert.equal(parseCliArgs(["get"]).redisClient, "ioredis-lua");
+    assert.equal(parseCliArgs(["get", "--target", "redis"]).redisClient, "ioredis-lua");
+    for (const client of ["ioredis-lua", "node-redis-lua", "node-redis-plain"] as const) {
+      const options = parseCliArgs(["lock-set", "--target", client]);
+      assert.equal(options.target, "redis");
+      assert.equal(options.redisClient, client);
+    }
+    assert.throws(() => parseCliArgs(["contention", "--target", "node-redis-plain"]), /--target node-redis-plain applies to get, set, lock-set and mixed/);
+    assert.throws(() => parseCliArgs(["get", "--target", "go-redis"]), /expected one of stateward, redis, ioredis-lua, node-redis-lua, node-redis-plain/);
   });
 
   it("refuses unknown scenarios, options and out-of-range numbers", () => {
