@@ -47,7 +47,11 @@ export interface PipelineClientOptions extends TokenOptions {
   readonly maxBatchBytes?: number;
   /** Streams per endpoint, used round-robin. Default 1 (one stream already carries >100 k ops/s). */
   readonly streams?: number;
-  /** grpc-js channel options (keepalive, message sizes, ...). */
+  /**
+   * grpc-js channel options (keepalive, message sizes, ...). `grpc-node.flow_control_window`
+   * defaults to {@link PIPELINE_FLOW_CONTROL_WINDOW_BYTES}; a `channelOverride` brings its own
+   * channel, whose options are its creator's.
+   */
   readonly channelOptions?: ChannelOptions;
   /** Observes each operation, e.g. tracing from `createPipelineTracing()` (telemetry.ts). */
   readonly operationHook?: PipelineOperationHook;
@@ -146,6 +150,19 @@ const ABANDONED_LOCK_GRACE_MS = 60_000;
 
 /** The longest delay `setTimeout` honours, in ms. */
 const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * The HTTP/2 flow-control window a pipeline channel announces by default, per stream and per
+ * connection (grpc-js's `grpc-node.flow_control_window`): 16 MiB, the server's own window
+ * (SERVER_HTTP2_WINDOW_BYTES). With the protocol's 64 KiB default a stream carrying thousands of
+ * results a second stalls until each WINDOW_UPDATE returns, which keeps batches small; the memory
+ * at stake is what the client asked for anyway (the server answers only operations sent). A
+ * `grpc-node.flow_control_window` in the client's `channelOptions` takes precedence.
+ */
+export const PIPELINE_FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
+
+/** The grpc-js channel option that sets the window, per stream and per connection. */
+export const FLOW_CONTROL_WINDOW_OPTION = "grpc-node.flow_control_window";
 
 /** Rough per-operation framing bytes, for the batch size cap. */
 const OPERATION_OVERHEAD_BYTES = 64;
@@ -396,7 +413,11 @@ export class PipelineClient {
    */
   constructor(address: string, credentials: ChannelCredentials, options: PipelineClientOptions = {}) {
     const security = resolveChannelSecurity({ credentials, token: options.token, insecureToken: options.insecureToken }, "PipelineClient");
-    this.client = new SessionStateClient(address, security.credentials, { ...security.channelOptions, ...options.channelOptions });
+    this.client = new SessionStateClient(address, security.credentials, {
+      [FLOW_CONTROL_WINDOW_OPTION]: PIPELINE_FLOW_CONTROL_WINDOW_BYTES,
+      ...security.channelOptions,
+      ...options.channelOptions,
+    });
     this.streamMetadata = security.plaintextMetadata;
     this.operationHook = options.operationHook;
     this.streams = new Array<PipelineStream | undefined>(Math.max(1, options.streams ?? 1)).fill(undefined);
