@@ -1,7 +1,9 @@
 /**
  * The batched transport: the six session operations carried over long-lived `Pipeline` streams.
- * Operations issued in the same event-loop turn (up to a size cap) travel in one message, which
- * cuts the client's CPU per operation several-fold compared with one unary call each.
+ * Operations issued in the same event-loop turn (up to a size cap) travel in one message, and
+ * more of them while the previous message is still being written (adaptive batching, see
+ * pipeline-stream.ts), which cuts the client's CPU per operation several-fold compared with one
+ * unary call each.
  */
 import { Metadata, status, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
 import {

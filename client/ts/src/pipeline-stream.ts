@@ -138,6 +138,9 @@ export class PipelineStream {
   private queuedBytes = 0;
   cancelIds: bigint[] = [];
   private writable = true;
+  /** Messages handed to the call whose write has not completed yet. */
+  private writesInFlight = 0;
+  private flushing = false;
   private flushScheduled = false;
   private dead = false;
   private readonly onImmediate = (): void => {
@@ -147,6 +150,11 @@ export class PipelineStream {
   private readonly onDrain = (): void => {
     this.writable = true;
     this.flush();
+  };
+  /** A message's write completed: what queued up meanwhile goes out as one message (or a few). */
+  private readonly onWritten = (): void => {
+    this.writesInFlight--;
+    if (!this.flushing) this.flush();
   };
 
   constructor(
@@ -258,31 +266,47 @@ export class PipelineStream {
     pending.signal?.removeEventListener("abort", pending);
   }
 
-  /** Sends the queue as messages of at most the batch caps, while the transport accepts them. */
+  /**
+   * Sends the queue as messages of at most the batch caps, while the transport accepts them.
+   *
+   * Adaptive batching: while a message written earlier is still on its way out (its write has not
+   * completed, or the stream asked for a drain), nothing is sent; the operations issued meanwhile
+   * accumulate and leave together when it completes. When idle the previous write is long done, so
+   * an operation leaves in the turn it was issued (no added latency); under load, batches grow with
+   * the time the transport takes. Each message stays within `maxBatchOperations` and
+   * `maxBatchBytes` (a long queue leaves as several).
+   */
   private flush(): void {
-    while (!this.dead && this.writable && (this.queue.length > 0 || this.cancelIds.length > 0)) {
-      let count = 0;
-      let bytes = 0;
-      while (count < this.queue.length && count < this.options.maxBatchOperations) {
-        const size = this.queueBytes[count] as number;
-        if (count > 0 && bytes + size > this.options.maxBatchBytes) break;
-        bytes += size;
-        count++;
+    if (this.dead || !this.writable || this.writesInFlight > 0) return;
+    this.flushing = true;
+    try {
+      while (!this.dead && this.writable && (this.queue.length > 0 || this.cancelIds.length > 0)) {
+        let count = 0;
+        let bytes = 0;
+        while (count < this.queue.length && count < this.options.maxBatchOperations) {
+          const size = this.queueBytes[count] as number;
+          if (count > 0 && bytes + size > this.options.maxBatchBytes) break;
+          bytes += size;
+          count++;
+        }
+        const operations = this.queue.splice(0, count);
+        this.queueBytes.splice(0, count);
+        this.queuedBytes -= bytes;
+        for (const operation of operations) {
+          const pending = this.pending.get(operation.id);
+          if (pending !== undefined) pending.operation = undefined;
+        }
+        const request: PipelineRequest = { operations, cancelIds: this.cancelIds };
+        this.cancelIds = [];
+        this.writesInFlight++;
+        // Respect the stream's flow control: hold further batches until the transport drains.
+        if (!this.call.write(request, this.onWritten)) {
+          this.writable = false;
+          this.call.once("drain", this.onDrain);
+        }
       }
-      const operations = this.queue.splice(0, count);
-      this.queueBytes.splice(0, count);
-      this.queuedBytes -= bytes;
-      for (const operation of operations) {
-        const pending = this.pending.get(operation.id);
-        if (pending !== undefined) pending.operation = undefined;
-      }
-      const request: PipelineRequest = { operations, cancelIds: this.cancelIds };
-      this.cancelIds = [];
-      // Respect the stream's flow control: hold further batches until the transport drains.
-      if (!this.call.write(request)) {
-        this.writable = false;
-        this.call.once("drain", this.onDrain);
-      }
+    } finally {
+      this.flushing = false;
     }
   }
 
