@@ -8,8 +8,8 @@
  * - the contract's constants (also importable alone, without grpc-js, as
  *   `@stateward/protocol/contract`);
  * - hand-written codecs for the hot path (codec/): exact-size encoders of the responses that carry
- *   session data and a PipelineRequest decoder that does not copy payloads, byte for byte the
- *   generated code's output (a property test checks it);
+ *   session data, a PipelineRequest decoder (server) and a PipelineResponse decoder (client) that do
+ *   not copy payloads, byte for byte the generated code's output (property tests check it);
  * - a codec for the `google.rpc.Status` that carries a refusal's `google.rpc.ErrorInfo` in the
  *   `grpc-status-details-bin` trailer.
  */
@@ -22,6 +22,7 @@ export * from "./gen/stateward/v1/session_state";
 export * from "./gen/stateward/v1/errors";
 export * from "./contract";
 export { decodePipelineRequest } from "./codec/pipeline-request-decoder";
+export { decodePipelineResponse } from "./codec/pipeline-response-decoder";
 export { encodeGetResponse, encodeLockResponse, encodePipelineResponse } from "./codec/response-encoders";
 export { DEFAULT_SCRATCH_BYTES, EncodeScratch } from "./codec/encode-scratch";
 

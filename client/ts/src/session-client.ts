@@ -20,7 +20,7 @@ import {
   type RemoveResponse,
   type SetResponse,
 } from "@stateward/protocol";
-import { PipelineClient, type PipelineClientOptions } from "./pipeline-client";
+import { FLOW_CONTROL_WINDOW_OPTION, PIPELINE_FLOW_CONTROL_WINDOW_BYTES, PipelineClient, type PipelineClientOptions } from "./pipeline-client";
 import { resolveChannelSecurity, type TlsOptions, type TokenOptions } from "./channel-credentials";
 import { createPipelineTracing, createTracingInterceptor, type ClientTracingOptions } from "./telemetry";
 import { StatewardError, toStatewardError, type StatewardOperation } from "./errors";
@@ -201,6 +201,9 @@ export interface SessionClientOptions extends TokenOptions {
  * - `grpc.max_receive_message_length` unlimited (-1): the server bounds what it sends (an item is
  *   at most its `--max-item-bytes`, up to 1 GiB, and a pipeline batch can carry many sessions), so a
  *   client-side cap would only break reads of items the server accepted.
+ * - With the pipeline transport, `grpc-node.flow_control_window`
+ *   {@link PIPELINE_FLOW_CONTROL_WINDOW_BYTES} (16 MiB) on the node's channel, which the pipeline
+ *   shares (not in this object: the unary transport keeps grpc-js's default).
  *
  * The same values as the Python and Go clients' (docs/client-behaviour.md).
  */
@@ -390,6 +393,8 @@ export class SessionClient implements SessionOperations {
     const channelOptions: ChannelOptions = {
       ...DEFAULT_CHANNEL_OPTIONS,
       "grpc.service_config": retryServiceConfig(options.retry === false ? { maxAttempts: 1 } : options.retry),
+      // The pipeline shares this channel (its own options would be ignored): the large window here.
+      ...(this.transport === "pipeline" ? { [FLOW_CONTROL_WINDOW_OPTION]: PIPELINE_FLOW_CONTROL_WINDOW_BYTES } : {}),
       ...security.channelOptions,
       ...options.channelOptions,
     };
