@@ -9,6 +9,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { setFlagsFromString } from "node:v8";
 import { parseCliArgs, usageText, UsageError, type CliOptions } from "./args";
 import { renderBenchmarksMarkdown } from "./benchmarks-markdown";
 import { runSuite } from "./bench-suite";
@@ -120,6 +121,10 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+// The load generator's process (every side's clients run in it, so all alike) weighs buffer memory
+// against V8's heap limit, as `stateward serve` does (server/src/gc-tuning.ts): by V8's default,
+// every 64 MB of received payload buffers forced a full collection of the generator too.
+setFlagsFromString("--external-memory-accounted-in-global-limit");
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
