@@ -53,6 +53,15 @@ class ScriptedCall:
             raise item
         return item
 
+    def next_request(self, seconds: float = 5.0) -> Any:
+        """The next PipelineRequest the stream sends; fails (rather than hangs) if none comes."""
+        box: "queue.Queue[Any]" = queue.Queue()
+        threading.Thread(target=lambda: box.put(next(self.requests)), daemon=True).start()
+        try:
+            return box.get(timeout=seconds)
+        except queue.Empty:
+            raise AssertionError(f"the stream sent nothing within {seconds} s") from None
+
     def cancel(self) -> None:
         self.cancelled = True
         self.responses.put(None)
@@ -93,7 +102,7 @@ def scripted() -> Iterator[Scripted]:
 
 def test_idle_operation_goes_at_once_alone(scripted: Scripted) -> None:
     got = scripted.in_background("get", pb.GetRequest(app=APP, session_id="a"))
-    message = next(scripted.call.requests)
+    message = scripted.call.next_request()
     assert [op.get.session_id for op in message.operations] == ["a"]
     op = message.operations[0]
     scripted.call.answer(pb.PipelineResult(id=op.id, get=pb.GetResponse(outcome=pb.OUTCOME_OK, data=b"A")))
@@ -105,8 +114,8 @@ def test_queued_operations_are_batched_up_to_the_operation_cap(scripted: Scripte
     with futures.ThreadPoolExecutor(max_workers=callers) as pool:
         results = [pool.submit(scripted.stream.run, "get", pb.GetRequest(app=APP, session_id=f"s{n}"), 0, 10.0) for n in range(callers)]
         wait_until(lambda: scripted.pending() == callers, "every caller to queue")
-        first = next(scripted.call.requests)
-        second = next(scripted.call.requests)
+        first = scripted.call.next_request()
+        second = scripted.call.next_request()
         assert (len(first.operations), len(second.operations)) == (256, callers - 256)
         # Answered out of order, each result reaches the caller whose id it carries.
         ops = [*first.operations, *second.operations]
@@ -122,7 +131,7 @@ def test_batches_are_bounded_in_bytes() -> None:
         payload = b"x" * (100 * 1024)
         sets = [s.in_background("set", pb.SetRequest(app=APP, session_id=f"s{n}", data=payload)) for n in range(5)]
         wait_until(lambda: s.pending() == 5, "every Set to queue")
-        sizes = [len(next(s.call.requests).operations) for _ in range(3)]
+        sizes = [len(s.call.next_request().operations) for _ in range(3)]
         assert sizes == [2, 2, 1]
         s.stream.close(grpc.StatusCode.CANCELLED, "test over")
         for future in sets:
@@ -134,17 +143,17 @@ def test_batches_are_bounded_in_bytes() -> None:
 
 def test_a_sent_operation_that_times_out_is_cancelled_on_the_server(scripted: Scripted) -> None:
     got = scripted.in_background("get", pb.GetRequest(app=APP, session_id="slow", wait_ms=5000), timeout_ms=200, wait_s=0.2)
-    sent = next(scripted.call.requests)
+    sent = scripted.call.next_request()
     assert sent.operations[0].timeout_ms == 200
     with pytest.raises(StatewardError) as info:
         got.result(5)
     assert info.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
-    cancel = next(scripted.call.requests)
+    cancel = scripted.call.next_request()
     assert list(cancel.cancel_ids) == [sent.operations[0].id] and not cancel.operations
     # Its late result (the server's CANCELLED answer) is dropped; the stream goes on.
     scripted.call.answer(pb.PipelineResult(id=sent.operations[0].id, error=pb.OperationError(code=1, message="cancelled")))
     after = scripted.in_background("get", pb.GetRequest(app=APP, session_id="next"))
-    op = next(scripted.call.requests).operations[0]
+    op = scripted.call.next_request().operations[0]
     scripted.call.answer(pb.PipelineResult(id=op.id, get=pb.GetResponse(outcome=pb.OUTCOME_NOT_FOUND)))
     assert after.result(5).outcome == pb.OUTCOME_NOT_FOUND
 
@@ -154,7 +163,7 @@ def test_an_unsent_operation_that_times_out_is_never_sent(scripted: Scripted) ->
         scripted.stream.run("get", pb.GetRequest(app=APP, session_id="never"), 50, 0.05)
     assert info.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
     later = scripted.in_background("get", pb.GetRequest(app=APP, session_id="later"))
-    message = next(scripted.call.requests)
+    message = scripted.call.next_request()
     assert [op.get.session_id for op in message.operations] == ["later"] and not message.cancel_ids
     scripted.call.answer(pb.PipelineResult(id=message.operations[0].id, get=pb.GetResponse(outcome=pb.OUTCOME_OK)))
     later.result(5)
@@ -163,14 +172,14 @@ def test_an_unsent_operation_that_times_out_is_never_sent(scripted: Scripted) ->
 def test_a_lock_granted_after_its_caller_gave_up_is_released(scripted: Scripted) -> None:
     request = pb.LockRequest(app=APP, session_id="contended", wait_ms=10_000)
     got = scripted.in_background("lock", request, timeout_ms=150, wait_s=0.15)
-    lock = next(scripted.call.requests).operations[0]
+    lock = scripted.call.next_request().operations[0]
     with pytest.raises(StatewardError):
         got.result(5)
-    assert list(next(scripted.call.requests).cancel_ids) == [lock.id]
+    assert list(scripted.call.next_request().cancel_ids) == [lock.id]
     assert scripted.stream.abandoned_lock_count == 1
     # The grant crossed the cancel on the wire.
     scripted.call.answer(pb.PipelineResult(id=lock.id, lock=pb.LockResponse(outcome=pb.OUTCOME_OK, lock_id=77)))
-    release = next(scripted.call.requests).operations
+    release = scripted.call.next_request().operations
     assert len(release) == 1 and release[0].WhichOneof("request") == "release"
     assert (release[0].release.app, release[0].release.session_id, release[0].release.lock_id) == (APP, "contended", 77)
     assert release[0].id != lock.id
@@ -179,14 +188,14 @@ def test_a_lock_granted_after_its_caller_gave_up_is_released(scripted: Scripted)
 
 def test_an_abandoned_lock_answered_locked_is_not_released(scripted: Scripted) -> None:
     got = scripted.in_background("lock", pb.LockRequest(app=APP, session_id="c", wait_ms=10_000), timeout_ms=100, wait_s=0.1)
-    lock = next(scripted.call.requests).operations[0]
+    lock = scripted.call.next_request().operations[0]
     with pytest.raises(StatewardError):
         got.result(5)
-    next(scripted.call.requests)  # the cancel
+    scripted.call.next_request()  # the cancel
     scripted.call.answer(pb.PipelineResult(id=lock.id, lock=pb.LockResponse(outcome=pb.OUTCOME_LOCKED, lock_id=5)))
     wait_until(lambda: scripted.stream.abandoned_lock_count == 0, "the result to be taken")
     probe = scripted.in_background("get", pb.GetRequest(app=APP, session_id="probe"))
-    message = next(scripted.call.requests)
+    message = scripted.call.next_request()
     assert [op.WhichOneof("request") for op in message.operations] == ["get"]
     scripted.call.answer(pb.PipelineResult(id=message.operations[0].id, get=pb.GetResponse(outcome=pb.OUTCOME_OK)))
     probe.result(5)
@@ -194,7 +203,7 @@ def test_an_abandoned_lock_answered_locked_is_not_released(scripted: Scripted) -
 
 def test_operation_errors_keep_code_reason_and_metadata(scripted: Scripted) -> None:
     got = scripted.in_background("set", pb.SetRequest(app=APP, session_id="big"))
-    op = next(scripted.call.requests).operations[0]
+    op = scripted.call.next_request().operations[0]
     error = pb.OperationError(code=3, message="too large", reason="ITEM_TOO_LARGE", metadata={"field": "data", "limit": "1"})
     scripted.call.answer(pb.PipelineResult(id=op.id, error=error))
     with pytest.raises(StatewardError) as info:
@@ -203,7 +212,7 @@ def test_operation_errors_keep_code_reason_and_metadata(scripted: Scripted) -> N
     assert (e.code, e.details, e.reason, e.metadata) == (grpc.StatusCode.INVALID_ARGUMENT, "too large", "ITEM_TOO_LARGE", {"field": "data", "limit": "1"})
     # A result of the wrong kind is the server's fault, not a silent mix-up.
     got = scripted.in_background("get", pb.GetRequest(app=APP, session_id="g"))
-    op = next(scripted.call.requests).operations[0]
+    op = scripted.call.next_request().operations[0]
     scripted.call.answer(pb.PipelineResult(id=op.id, set=pb.SetResponse(version=1)))
     with pytest.raises(StatewardError) as info:
         got.result(5)
@@ -242,7 +251,7 @@ class _StreamError(grpc.RpcError, grpc.Call):
 def test_a_broken_stream_fails_every_pending_operation(scripted: Scripted) -> None:
     ops = [scripted.in_background("set", pb.SetRequest(app=APP, session_id=f"s{n}")) for n in range(3)]
     wait_until(lambda: scripted.pending() == 3, "the Sets to queue")
-    next(scripted.call.requests)
+    scripted.call.next_request()
     scripted.call.responses.put(_StreamError(grpc.StatusCode.INTERNAL, "connection reset"))
     for future in ops:
         with pytest.raises(StatewardError) as info:
@@ -256,7 +265,7 @@ def test_a_broken_stream_fails_every_pending_operation(scripted: Scripted) -> No
 
 def test_a_stream_refused_for_its_credential_keeps_the_reason(scripted: Scripted) -> None:
     got = scripted.in_background("get", pb.GetRequest(app=APP, session_id="x"))
-    next(scripted.call.requests)
+    scripted.call.next_request()
     detail = any_pb2.Any()
     detail.Pack(error_details_pb2.ErrorInfo(reason="UNKNOWN_CREDENTIAL", domain=ERROR_DOMAIN))
     status = status_pb2.Status(code=16, message="unknown credential", details=[detail]).SerializeToString()
