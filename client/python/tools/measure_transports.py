@@ -29,8 +29,9 @@ SESSIONS = 1000
 PAYLOAD = b"x" * 1024
 
 
-def run(address: str, transport: str, threads: int, seconds: float) -> tuple[float, float]:
-    """Get/s over ``seconds`` and the median per-Get latency in ms, ``threads`` callers."""
+def run(address: str, transport: str, threads: int, seconds: float) -> tuple[float, float, float]:
+    """Get/s over ``seconds``, the median per-Get latency in ms, and (pipeline) operations per
+    message, with ``threads`` callers."""
     counts = [0] * threads
     samples: list[float] = []
     errors: list[BaseException] = []
@@ -69,9 +70,12 @@ def run(address: str, transport: str, threads: int, seconds: float) -> tuple[flo
         for t in pool:
             t.join()
         elapsed = time.perf_counter() - began
+        # Diagnostics only, not the public API: how full the batches were.
+        stream = client._streams[0] if transport == "pipeline" else None  # noqa: SLF001
+        per_message = stream.operations_sent / max(1, stream.messages_sent) if stream is not None else 1.0
     if errors:
         raise errors[0]
-    return sum(counts) / elapsed, statistics.median(samples) * 1000 if samples else 0.0
+    return sum(counts) / elapsed, statistics.median(samples) * 1000 if samples else 0.0, per_message
 
 
 def main() -> None:
@@ -86,8 +90,12 @@ def main() -> None:
                 setup.set(APP, f"s{i}", PAYLOAD)
         for round_ in range(args.rounds):
             for transport in ("unary", "pipeline"):
-                rate, p50 = run(server.address, transport, args.threads, args.seconds)
-                print(f"round {round_ + 1}  {transport:8s} {args.threads} threads {rate:9.0f} Get/s  p50 {p50:6.2f} ms", flush=True)
+                rate, p50, batch = run(server.address, transport, args.threads, args.seconds)
+                print(
+                    f"round {round_ + 1}  {transport:8s} {args.threads} threads {rate:9.0f} Get/s"
+                    f"  p50 {p50:6.2f} ms  {batch:5.1f} ops/message",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
