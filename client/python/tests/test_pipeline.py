@@ -19,7 +19,7 @@ from google.rpc import error_details_pb2, status_pb2
 from stateward_client import ERROR_DOMAIN, STATUS_DETAILS_TRAILER, Outcome, SessionClient, StatewardError
 from stateward_client._gen.stateward.v1 import session_state_pb2 as pb
 from stateward_client._gen.stateward.v1 import session_state_pb2_grpc as pb_grpc
-from stateward_client._pipeline import PipelineStream
+from stateward_client._pipeline import NotSent, PipelineStream
 
 from fake_pipeline import serve_pipeline
 from stateward_server import StatewardServer
@@ -258,7 +258,7 @@ def test_a_broken_stream_fails_every_pending_operation(scripted: Scripted) -> No
             future.result(5)
         assert info.value.code is grpc.StatusCode.UNAVAILABLE and "connection reset" in info.value.details
     assert scripted.stream.dead
-    with pytest.raises(StatewardError) as info:
+    with pytest.raises(NotSent) as info:
         scripted.stream.run("get", pb.GetRequest(app=APP, session_id="x"), 0, 1.0)
     assert info.value.code is grpc.StatusCode.UNAVAILABLE
 
@@ -335,6 +335,20 @@ def test_after_a_broken_stream_the_next_operation_opens_a_new_one(breaking: tupl
         servicer.breaks = 2
         assert client.get(APP, "s").data == b"g"
         assert servicer.streams == 5 and servicer.ops == ["set", "get", "get"]
+
+
+def test_an_operation_refused_by_a_stream_already_dead_goes_on_a_new_one(breaking: tuple[_Breaking, str]) -> None:
+    servicer, address = breaking
+    with SessionClient([address], transport="pipeline", retry=False) as client:
+        client.set(APP, "s", b"v")
+        dead = client._stream(0)  # noqa: SLF001
+        dead.close(grpc.StatusCode.UNAVAILABLE, "broken")
+        picks = iter([dead])
+        fresh = client._stream  # noqa: SLF001
+        # The stream died after it was picked, before it took the Set.
+        client._stream = lambda index: next(picks, None) or fresh(index)  # type: ignore[method-assign]  # noqa: SLF001
+        assert client.set(APP, "s", b"v").written
+        assert servicer.streams == 2
 
 
 def test_close_fails_operations_in_flight(breaking: tuple[_Breaking, str]) -> None:

@@ -15,7 +15,7 @@ import grpc
 from ._errors import ClientReason, StatewardError
 from ._gen.stateward.v1 import session_state_pb2 as pb
 from ._gen.stateward.v1 import session_state_pb2_grpc as pb_grpc
-from ._pipeline import PipelineStream, closed_error
+from ._pipeline import NotSent, PipelineStream, closed_error
 from ._policy import (
     DEFAULT_ADDRESS,
     DEFAULT_CHANNEL_OPTIONS,
@@ -270,6 +270,9 @@ class SessionClient:
         backoff = 0.0 if retry is False else max(1, retry.initial_backoff_ms) / 1000.0
         end = time.monotonic() + max(0.0, deadline)
         attempt = 1
+        # A stream can die between being picked and taking the operation: such an operation never
+        # left, so it goes on the next stream without counting as an attempt (a few times at most).
+        unsent = 0
         while True:
             left = end - time.monotonic()
             # The operation's own deadline travels with it (a waiting Get or Lock is answered
@@ -279,6 +282,11 @@ class SessionClient:
                 if left <= 0:
                     raise StatewardError(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the operation was sent")
                 return self._stream(index).run(kind, request, timeout_ms, left)
+            except NotSent:
+                unsent += 1
+                if unsent > 3 or self._closed:
+                    raise
+                continue
             except StatewardError as error:
                 delay = random.random() * backoff
                 if (

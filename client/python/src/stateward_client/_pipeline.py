@@ -21,7 +21,7 @@ import grpc
 from ._errors import ClientReason, StatewardError, _reason_of_trailers
 from ._gen.stateward.v1 import session_state_pb2 as pb
 
-__all__ = ["DEFAULT_MAX_BATCH_BYTES", "DEFAULT_MAX_BATCH_OPERATIONS", "PipelineStream"]
+__all__ = ["DEFAULT_MAX_BATCH_BYTES", "DEFAULT_MAX_BATCH_OPERATIONS", "NotSent", "PipelineStream"]
 
 #: Most operations per message (as the TypeScript client).
 DEFAULT_MAX_BATCH_OPERATIONS = 256
@@ -38,6 +38,11 @@ _CODES: Dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.Statu
 
 #: Opens the stream: takes the request iterator, returns grpcio's response iterator (a call).
 OpenCall = Callable[[Iterator[Any]], Any]
+
+
+class NotSent(StatewardError):
+    """``UNAVAILABLE`` for an operation refused by a stream that had already died: it never left
+    the client, so the caller may send it on a new stream whatever its kind."""
 
 
 class _Op:
@@ -116,7 +121,7 @@ class PipelineStream:
         op = _Op(next(self._ids), kind, request, timeout_ms, size)
         with self._cond:
             if self._dead:
-                raise StatewardError(grpc.StatusCode.UNAVAILABLE, "the pipeline stream is closed")
+                raise NotSent(grpc.StatusCode.UNAVAILABLE, "the pipeline stream is closed")
             self._pending[op.id] = op
             self._queue.append(op)
             self._cond.notify()
