@@ -219,8 +219,7 @@ class PipelineStream:
     def _read(self) -> None:
         try:
             for response in self._call:
-                for result in response.results:
-                    self._dispatch(result)
+                self._dispatch(response.results)
         except grpc.RpcError as error:
             self._stream_failed(error)
         except Exception as error:  # noqa: BLE001 (a broken stream must never leave callers waiting)
@@ -228,16 +227,22 @@ class PipelineStream:
         else:
             self._fail(grpc.StatusCode.UNAVAILABLE, "the server ended the pipeline stream")
 
-    def _dispatch(self, result: Any) -> None:
+    def _dispatch(self, results: Any) -> None:
+        """Hands a message's results to their callers, taking the books' lock once per message."""
+        done: List[_Op] = []
         with self._cond:
-            op = self._pending.pop(result.id, None)
-            if op is None:
-                abandoned = self._abandoned_locks.pop(result.id, None) if self._abandoned_locks else None
-                if abandoned is not None and result.WhichOneof("result") == "lock" and result.lock.outcome == pb.OUTCOME_OK:
-                    self._release_stale_grant(abandoned[0], abandoned[1], result.lock.lock_id)
-                return
-        op.result = result
-        op.done.release()
+            pending = self._pending
+            for result in results:
+                op = pending.pop(result.id, None)
+                if op is not None:
+                    op.result = result
+                    done.append(op)
+                elif self._abandoned_locks:
+                    abandoned = self._abandoned_locks.pop(result.id, None)
+                    if abandoned is not None and result.WhichOneof("result") == "lock" and result.lock.outcome == pb.OUTCOME_OK:
+                        self._release_stale_grant(abandoned[0], abandoned[1], result.lock.lock_id)
+        for op in done:
+            op.done.release()
 
     def _release_stale_grant(self, app: str, session_id: str, lock_id: int) -> None:
         """Gives back a lock granted to an operation nobody waits for any more (under the lock).
