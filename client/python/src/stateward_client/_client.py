@@ -136,7 +136,7 @@ class SessionClient:
         retry: retries of Get, Expire and Release on ``UNAVAILABLE`` (:data:`DEFAULT_RETRY`);
             ``False`` disables them.
         transport: ``"pipeline"`` (:data:`DEFAULT_TRANSPORT`): the operations of all threads
-            travel batched over one long-lived ``Pipeline`` stream per endpoint, several times
+            travel batched over one long-lived ``Pipeline`` stream per endpoint, 2-4 times
             more operations per second than unary calls from many threads; ``"unary"``: one gRPC
             call per operation. Same results, errors (codes, reasons) and deadlines either way;
             on the pipeline a broken stream fails the operations in flight with ``UNAVAILABLE``

@@ -288,4 +288,4 @@ class PipelineStream:
 
 
 def closed_error() -> StatewardError:
-    return StatewardError(grpc.StatusCode.CANCELLED, "the client was closed", ClientReason.CLIENT_CLOSED.value)
+    return StatewardError(grpc.StatusCode.CANCELLED, "the client is closed", ClientReason.CLIENT_CLOSED.value)
