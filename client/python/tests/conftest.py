@@ -24,9 +24,16 @@ def server() -> Iterator[StatewardServer]:
         yield s
 
 
+@pytest.fixture(params=["pipeline", "unary"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Each test that takes it runs on both transports of SessionClient."""
+    return str(request.param)
+
+
 @pytest.fixture()
-def client(server: StatewardServer) -> Iterator[SessionClient]:
-    with SessionClient(endpoints=[server.address], timeout=10.0) as c:
+def client(server: StatewardServer, transport: str) -> Iterator[SessionClient]:
+    with SessionClient(endpoints=[server.address], timeout=10.0, transport=transport) as c:  # type: ignore[arg-type]
+        assert c.transport == transport
         yield c
 
 

@@ -20,6 +20,7 @@ from stateward_client import ERROR_DOMAIN, STATUS_DETAILS_TRAILER
 from stateward_client._gen.stateward.v1 import session_state_pb2 as pb
 from stateward_client._gen.stateward.v1 import session_state_pb2_grpc as pb_grpc
 
+from fake_pipeline import serve_pipeline
 from stateward_server import repo_root
 
 #: The CN of the client certificate make-test-certs.sh makes by default (and of other-client.pem).
@@ -99,6 +100,10 @@ class _Servicer(pb_grpc.SessionStateServicer):
     def Set(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         self._admit("Set", request.app, True, context)
         return pb.SetResponse(version=1, written=True)
+
+    def Pipeline(self, request_iterator: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        # Each operation admitted as its unary twin, with the stream's metadata and peer.
+        return serve_pipeline(self, request_iterator, context)
 
 
 class FakeServer:

@@ -149,9 +149,9 @@ def test_write_after_lease_end_fails_loudly(client: SessionClient, sid: str) -> 
     assert client.get(APP, sid).data == b""
 
 
-def test_routing_across_two_servers(sid: str) -> None:
+def test_routing_across_two_servers(sid: str, transport: str) -> None:
     with StatewardServer() as one, StatewardServer() as two:
-        with SessionClient(endpoints=[one.address, two.address]) as farm, SessionClient(
+        with SessionClient(endpoints=[one.address, two.address], transport=transport) as farm, SessionClient(
             endpoints=[one.address]
         ) as only_one, SessionClient(endpoints=[two.address]) as only_two:
             owners = {one.address: 0, two.address: 0}
@@ -167,8 +167,8 @@ def test_routing_across_two_servers(sid: str) -> None:
             assert all(n > 0 for n in owners.values()), owners
 
 
-def test_closed_client_refuses_calls(server: StatewardServer, sid: str) -> None:
-    c = SessionClient(endpoints=[server.address])
+def test_closed_client_refuses_calls(server: StatewardServer, sid: str, transport: str) -> None:
+    c = SessionClient(endpoints=[server.address], transport=transport)
     c.close()
     with pytest.raises(StatewardError) as info:
         c.get(APP, sid)

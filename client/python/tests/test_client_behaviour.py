@@ -37,6 +37,7 @@ from stateward_client import (
 from stateward_client._gen.stateward.v1 import session_state_pb2 as pb
 from stateward_client._gen.stateward.v1 import session_state_pb2_grpc as pb_grpc
 
+from fake_pipeline import serve_pipeline
 from stateward_server import StatewardServer, repo_root
 
 SPEC: dict[str, Any] = json.loads((repo_root() / "proto" / "client-behaviour.json").read_text(encoding="utf-8"))
@@ -171,6 +172,10 @@ class FakeServicer(pb_grpc.SessionStateServicer):
         self._record("Remove", request, context)
         return pb.RemoveResponse(removed=True)
 
+    def Pipeline(self, request_iterator: Any, context: grpc.ServicerContext) -> Any:
+        # Each operation through the handlers above, with its timeout_ms as its deadline.
+        return serve_pipeline(self, request_iterator, context)
+
 
 @pytest.fixture()
 def fake() -> Iterator[tuple[FakeServicer, str]]:
@@ -192,10 +197,10 @@ def assert_deadline(seen: Optional[tuple[str, float, Any]], expected_ms: float, 
     assert expected_ms - 1500 < remaining_ms <= expected_ms * 1.01 + 5, f"{what}: deadline {remaining_ms:.0f} ms, expected about {expected_ms} ms"
 
 
-def test_deadlines(fake: tuple[FakeServicer, str]) -> None:
+def test_deadlines(fake: tuple[FakeServicer, str], transport: str) -> None:
     servicer, address = fake
     deadlines = SPEC["deadlines"]
-    with SessionClient([address], retry=False) as client:
+    with SessionClient([address], retry=False, transport=transport) as client:
         client.set(APP, "s", b"v")
         assert_deadline(servicer.calls("Set")[-1], deadlines["default_timeout_ms"], "Set")
         client.lock(APP, "s", wait_ms=2000)
@@ -206,10 +211,10 @@ def test_deadlines(fake: tuple[FakeServicer, str]) -> None:
         assert_deadline(servicer.calls("Lock")[-1], 1234, "a waiting Lock with its own timeout")
 
 
-def test_locked_without_options_sends_the_spec_defaults(fake: tuple[FakeServicer, str]) -> None:
+def test_locked_without_options_sends_the_spec_defaults(fake: tuple[FakeServicer, str], transport: str) -> None:
     servicer, address = fake
     helper = SPEC["lock_helper"]
-    with SessionClient([address], retry=False) as client:
+    with SessionClient([address], retry=False, transport=transport) as client:
         with client.locked(APP, "s") as s:
             s.data = b"new"
     lock = servicer.calls("Lock")[-1]
@@ -223,10 +228,10 @@ def test_locked_without_options_sends_the_spec_defaults(fake: tuple[FakeServicer
     assert_deadline(lock, SPEC["deadlines"]["default_timeout_ms"] + helper["default_wait_ms"], "locked()'s Lock")
 
 
-def test_unavailable_is_retried_for_idempotent_calls_only(fake: tuple[FakeServicer, str]) -> None:
+def test_unavailable_is_retried_for_idempotent_calls_only(fake: tuple[FakeServicer, str], transport: str) -> None:
     servicer, address = fake
     spec = SPEC["unavailable_retry"]
-    with SessionClient([address]) as client:
+    with SessionClient([address], transport=transport) as client:
         calls = {
             "Get": lambda: client.get(APP, "s"),
             "Expire": lambda: client.expire(APP, "s"),
@@ -246,7 +251,7 @@ def test_unavailable_is_retried_for_idempotent_calls_only(fake: tuple[FakeServic
             servicer.unavailable[method] = 0
 
 
-def test_waiter_limit_backoff(fake: tuple[FakeServicer, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_waiter_limit_backoff(fake: tuple[FakeServicer, str], monkeypatch: pytest.MonkeyPatch, transport: str) -> None:
     servicer, address = fake
     spec = SPEC["waiter_limit_retry"]
     refusals = 8
@@ -259,7 +264,7 @@ def test_waiter_limit_backoff(fake: tuple[FakeServicer, str], monkeypatch: pytes
     servicer.too_many_waiters = refusals
     # The jitter pinned at (nearly) its top: the delays are the backoffs themselves.
     monkeypatch.setattr(random, "random", lambda: 0.999)
-    with SessionClient([address], retry=False) as client:
+    with SessionClient([address], retry=False, transport=transport) as client:
         started = time.monotonic()
         with client.locked(APP, "s") as s:
             s.data = b"v"
@@ -273,11 +278,11 @@ def test_waiter_limit_backoff(fake: tuple[FakeServicer, str], monkeypatch: pytes
     assert all(b <= a for a, b in zip(waits, waits[1:])), waits
 
 
-def test_a_queue_full_for_the_whole_wait_ends_as_a_wait_that_ran_out(fake: tuple[FakeServicer, str]) -> None:
+def test_a_queue_full_for_the_whole_wait_ends_as_a_wait_that_ran_out(fake: tuple[FakeServicer, str], transport: str) -> None:
     servicer, address = fake
     servicer.too_many_waiters = 1000
     exhausted = SPEC["lock_helper"]["wait_exhausted"]
-    with SessionClient([address], retry=False) as client:
+    with SessionClient([address], retry=False, transport=transport) as client:
         started = time.monotonic()
         with pytest.raises(StatewardError) as info:
             with client.locked(APP, "s", wait_ms=300):
@@ -288,11 +293,11 @@ def test_a_queue_full_for_the_whole_wait_ends_as_a_wait_that_ran_out(fake: tuple
     assert elapsed < 1.3, f"took {elapsed:.2f} s for a wait of 300 ms"
 
 
-def test_waiter_limit_retry_can_be_switched_off(fake: tuple[FakeServicer, str]) -> None:
+def test_waiter_limit_retry_can_be_switched_off(fake: tuple[FakeServicer, str], transport: str) -> None:
     servicer, address = fake
     servicer.too_many_waiters = 1
     on = SPEC["waiter_limit_retry"]["on"]
-    with SessionClient([address], retry=False) as client:
+    with SessionClient([address], retry=False, transport=transport) as client:
         with pytest.raises(StatewardError) as info:
             with client.locked(APP, "s", waiter_limit_retry=False):
                 pass
@@ -300,11 +305,11 @@ def test_waiter_limit_retry_can_be_switched_off(fake: tuple[FakeServicer, str]) 
     assert len(servicer.calls("Lock")) == 1
 
 
-def test_unknown_outcome_is_an_error(fake: tuple[FakeServicer, str]) -> None:
+def test_unknown_outcome_is_an_error(fake: tuple[FakeServicer, str], transport: str) -> None:
     servicer, address = fake
     servicer.get_outcome = pb.OUTCOME_UNSPECIFIED
     check = SPEC["client_checks"]["unknown_outcome"]
-    with SessionClient([address], retry=False) as client:
+    with SessionClient([address], retry=False, transport=transport) as client:
         with pytest.raises(StatewardError) as info:
             client.get(APP, "s")
     assert (info.value.code, info.value.reason) == (code(check["code"]), check["reason"])
@@ -313,9 +318,9 @@ def test_unknown_outcome_is_an_error(fake: tuple[FakeServicer, str]) -> None:
 # -- on the client --------------------------------------------------------------------------------------
 
 
-def test_values_the_wire_cannot_carry_are_refused_before_sending() -> None:
+def test_values_the_wire_cannot_carry_are_refused_before_sending(transport: str) -> None:
     check = SPEC["client_checks"]["uint32_fields"]
-    with SessionClient(["127.0.0.1:1"], retry=False) as client:
+    with SessionClient(["127.0.0.1:1"], retry=False, transport=transport) as client:
         for call, field in (
             (lambda: client.get(APP, "s", wait_ms=-1), "wait_ms"),
             (lambda: client.lock(APP, "s", lease_ms=check["max"] + 1), "lease_ms"),
@@ -327,9 +332,9 @@ def test_values_the_wire_cannot_carry_are_refused_before_sending() -> None:
             assert info.value.metadata == {"field": field, "limit": str(check["max"])}
 
 
-def test_a_closed_client_refuses_calls() -> None:
+def test_a_closed_client_refuses_calls(transport: str) -> None:
     check = SPEC["client_checks"]["closed_client"]
-    client = SessionClient()
+    client = SessionClient(transport=transport)
     assert client.endpoints[0].address == SPEC["address"]["default"]
     client.close()
     with pytest.raises(StatewardError) as info:
@@ -352,11 +357,11 @@ def test_lock_wait_timeout_against_a_real_server(client: SessionClient, sid: str
         assert s.created is SPEC["lock_helper"]["create"]
 
 
-def test_waiter_limit_retry_against_a_real_server(sid: str) -> None:
+def test_waiter_limit_retry_against_a_real_server(sid: str, transport: str) -> None:
     """With its one queue place (``--max-waiters 1``) taken, the server refuses a waiting Lock with
     TOO_MANY_WAITERS; ``locked()`` retries within its wait and gets the lock after the one queued."""
     on = SPEC["waiter_limit_retry"]["on"]
-    with StatewardServer("--max-waiters", "1") as tight, SessionClient([tight.address], timeout=10.0) as c:
+    with StatewardServer("--max-waiters", "1") as tight, SessionClient([tight.address], timeout=10.0, transport=transport) as c:
         holder = c.lock(APP, sid, create=True)
         errors: list[BaseException] = []
 

@@ -58,7 +58,8 @@ def fake_client() -> Iterator[SessionClient]:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
-        with SessionClient(endpoints=[f"127.0.0.1:{port}"], timeout=10.0) as client:
+        # The trailers are unary's: the pipeline carries the reason in each OperationError.
+        with SessionClient(endpoints=[f"127.0.0.1:{port}"], timeout=10.0, transport="unary") as client:
             yield client
     finally:
         server.stop(None)

@@ -34,33 +34,33 @@ def refusal(client: SessionClient) -> StatewardError:
 # -- where the token goes ----------------------------------------------------------------------------
 
 
-def test_token_travels_as_call_credentials_over_tls(certs: Path) -> None:
+def test_token_travels_as_call_credentials_over_tls(certs: Path, transport: str) -> None:
     with FakeServer(certs) as server:
-        with SessionClient([server.address], token=TOKEN, tls=TlsOptions(ca_file=certs / "ca.pem")) as client:
+        with SessionClient([server.address], transport=transport, token=TOKEN, tls=TlsOptions(ca_file=certs / "ca.pem")) as client:
             client.get(APP, "sid")
             client.set(APP, "sid", b"x")
         assert [s.authorization for s in server.seen] == [(f"Bearer {TOKEN}",)] * 2
 
 
-def test_ca_as_pem_in_memory(certs: Path) -> None:
+def test_ca_as_pem_in_memory(certs: Path, transport: str) -> None:
     with FakeServer(certs) as server:
         for ca_pem in ((certs / "ca.pem").read_text(), (certs / "ca.pem").read_bytes()):
-            with SessionClient([server.address], token=TOKEN, tls=TlsOptions(ca_pem=ca_pem)) as client:
+            with SessionClient([server.address], transport=transport, token=TOKEN, tls=TlsOptions(ca_pem=ca_pem)) as client:
                 client.get(APP, "sid")
         assert [s.authorization for s in server.seen] == [(f"Bearer {TOKEN}",)] * 2
 
 
-def test_token_composed_with_the_callers_credentials(certs: Path) -> None:
+def test_token_composed_with_the_callers_credentials(certs: Path, transport: str) -> None:
     credentials = grpc.ssl_channel_credentials(root_certificates=(certs / "ca.pem").read_bytes())
     with FakeServer(certs) as server:
-        with SessionClient([server.address], token=TOKEN, credentials=credentials) as client:
+        with SessionClient([server.address], transport=transport, token=TOKEN, credentials=credentials) as client:
             client.get(APP, "sid")
         assert server.seen[0].authorization == (f"Bearer {TOKEN}",)
 
 
-def test_tls_without_token_sends_no_authorization(certs: Path) -> None:
+def test_tls_without_token_sends_no_authorization(certs: Path, transport: str) -> None:
     with FakeServer(certs) as server:
-        with SessionClient([server.address], tls=TlsOptions(ca_file=str(certs / "ca.pem"))) as client:
+        with SessionClient([server.address], transport=transport, tls=TlsOptions(ca_file=str(certs / "ca.pem"))) as client:
             client.get(APP, "sid")
         assert server.seen[0].authorization == ()
 
@@ -73,11 +73,11 @@ def test_token_over_plaintext_is_refused_without_the_opt_in() -> None:
     assert TOKEN not in message
 
 
-def test_insecure_token_sends_the_token_as_plaintext_metadata() -> None:
+def test_insecure_token_sends_the_token_as_plaintext_metadata(transport: str) -> None:
     with FakeServer() as server:
-        with SessionClient([server.address], token=TOKEN, insecure_token=True, metadata=[("x-extra", "1")]) as client:
+        with SessionClient([server.address], transport=transport, token=TOKEN, insecure_token=True, metadata=[("x-extra", "1")]) as client:
             client.get(APP, "sid")
-        with SessionClient([server.address]) as client:
+        with SessionClient([server.address], transport=transport) as client:
             client.get(APP, "sid")
         assert [s.authorization for s in server.seen] == [(f"Bearer {TOKEN}",), ()]
 
@@ -109,45 +109,45 @@ def test_the_key_is_not_in_the_repr() -> None:
 # -- which certificates -------------------------------------------------------------------------------
 
 
-def test_mutual_tls_client_certificate(certs: Path) -> None:
+def test_mutual_tls_client_certificate(certs: Path, transport: str) -> None:
     cert, key = certs / f"client-{CLIENT_CN}.pem", certs / f"client-{CLIENT_CN}.key"
     with FakeServer(certs, client_ca=certs / "ca.pem") as server:
-        with SessionClient([server.address], tls=TlsOptions(ca_file=certs / "ca.pem", cert_file=cert, key_file=key)) as client:
+        with SessionClient([server.address], transport=transport, tls=TlsOptions(ca_file=certs / "ca.pem", cert_file=cert, key_file=key)) as client:
             client.get(APP, "sid")
         in_memory = TlsOptions(ca_file=certs / "ca.pem", cert_pem=cert.read_text(), key_pem=key.read_bytes())
-        with SessionClient([server.address], tls=in_memory) as client:
+        with SessionClient([server.address], transport=transport, tls=in_memory) as client:
             client.get(APP, "sid")
         assert [s.client_cn for s in server.seen] == [CLIENT_CN, CLIENT_CN]
         # Without a certificate, or with one from another CA, the handshake fails.
-        with SessionClient([server.address], tls=TlsOptions(ca_file=certs / "ca.pem"), timeout=5) as client:
+        with SessionClient([server.address], transport=transport, tls=TlsOptions(ca_file=certs / "ca.pem"), timeout=5) as client:
             assert refusal(client).code is grpc.StatusCode.UNAVAILABLE
         other = TlsOptions(ca_file=certs / "ca.pem", cert_file=certs / "other-client.pem", key_file=certs / "other-client.key")
-        with SessionClient([server.address], tls=other, timeout=5) as client:
+        with SessionClient([server.address], transport=transport, tls=other, timeout=5) as client:
             assert refusal(client).code is grpc.StatusCode.UNAVAILABLE
         assert len(server.seen) == 2
 
 
-def test_a_server_certificate_from_another_ca_is_refused(certs: Path) -> None:
+def test_a_server_certificate_from_another_ca_is_refused(certs: Path, transport: str) -> None:
     with FakeServer(certs) as server:
-        with SessionClient([server.address], token=TOKEN, tls=TlsOptions(ca_file=certs / "other-ca.pem"), timeout=5) as client:
+        with SessionClient([server.address], transport=transport, token=TOKEN, tls=TlsOptions(ca_file=certs / "other-ca.pem"), timeout=5) as client:
             assert refusal(client).code is grpc.StatusCode.UNAVAILABLE
         assert server.seen == []
 
 
-def test_an_expired_server_certificate_is_refused(certs: Path) -> None:
+def test_an_expired_server_certificate_is_refused(certs: Path, transport: str) -> None:
     with FakeServer(certs, cert="expired") as server:
-        with SessionClient([server.address], token=TOKEN, tls=TlsOptions(ca_file=certs / "ca.pem"), timeout=5) as client:
+        with SessionClient([server.address], transport=transport, token=TOKEN, tls=TlsOptions(ca_file=certs / "ca.pem"), timeout=5) as client:
             assert refusal(client).code is grpc.StatusCode.UNAVAILABLE
         assert server.seen == []
 
 
-def test_server_name_override(certs: Path) -> None:
+def test_server_name_override(certs: Path, transport: str) -> None:
     # The certificate names localhost, 127.0.0.1 and ::1: the override is what is checked.
     with FakeServer(certs) as server:
         wrong = TlsOptions(ca_file=certs / "ca.pem", server_name="wrong.example")
-        with SessionClient([server.address], tls=wrong, timeout=5) as client:
+        with SessionClient([server.address], transport=transport, tls=wrong, timeout=5) as client:
             assert refusal(client).code is grpc.StatusCode.UNAVAILABLE
-        with SessionClient([server.address], tls=TlsOptions(ca_file=certs / "ca.pem", server_name="localhost")) as client:
+        with SessionClient([server.address], transport=transport, tls=TlsOptions(ca_file=certs / "ca.pem", server_name="localhost")) as client:
             client.get(APP, "sid")
         assert len(server.seen) == 1
 
@@ -176,10 +176,10 @@ PRINCIPALS = {
     ],
 )
 def test_auth_refusals_are_typed_errors(
-    certs: Path, token: str | None, call: str, code: grpc.StatusCode, reason: str, metadata: dict[str, str]
+    certs: Path, transport: str, token: str | None, call: str, code: grpc.StatusCode, reason: str, metadata: dict[str, str]
 ) -> None:
     with FakeServer(certs, tokens=PRINCIPALS) as server:
-        with SessionClient([server.address], token=token, tls=TlsOptions(ca_file=certs / "ca.pem")) as client:
+        with SessionClient([server.address], transport=transport, token=token, tls=TlsOptions(ca_file=certs / "ca.pem")) as client:
             with pytest.raises(StatewardError) as info:
                 if call == "get":
                     client.get(APP, "sid")

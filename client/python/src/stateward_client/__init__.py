@@ -18,8 +18,10 @@ from ._policy import (
     DEFAULT_LOCK_WAIT_MS,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
+    DEFAULT_TRANSPORT,
     DEFAULT_WAITER_LIMIT_RETRY,
     RetryPolicy,
+    Transport,
     WaiterLimitRetry,
     retry_service_config,
 )
@@ -35,6 +37,7 @@ __all__ = [
     "DEFAULT_LOCK_WAIT_MS",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_TRANSPORT",
     "DEFAULT_WAITER_LIMIT_RETRY",
     "ERROR_DOMAIN",
     "REASON_TRAILER",
@@ -56,6 +59,7 @@ __all__ = [
     "SetResult",
     "StatewardError",
     "TlsOptions",
+    "Transport",
     "WaiterLimitRetry",
     "retry_service_config",
 ]

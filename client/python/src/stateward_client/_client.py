@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import random
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Literal, Optional, Sequence, Tuple, TypeVar, Union
@@ -12,14 +15,18 @@ import grpc
 from ._errors import ClientReason, StatewardError
 from ._gen.stateward.v1 import session_state_pb2 as pb
 from ._gen.stateward.v1 import session_state_pb2_grpc as pb_grpc
+from ._pipeline import NotSent, PipelineStream, closed_error
 from ._policy import (
     DEFAULT_ADDRESS,
     DEFAULT_CHANNEL_OPTIONS,
     DEFAULT_LOCK_WAIT_MS,
     DEFAULT_RETRY,
     DEFAULT_TIMEOUT,
+    DEFAULT_TRANSPORT,
     DEFAULT_WAITER_LIMIT_RETRY,
+    IDEMPOTENT_METHODS,
     RetryPolicy,
+    Transport,
     WaiterLimitRetry,
     retry_service_config,
     retry_waiter_limit,
@@ -128,6 +135,13 @@ class SessionClient:
             backoff, no receive limit) and the retry service config.
         retry: retries of Get, Expire and Release on ``UNAVAILABLE`` (:data:`DEFAULT_RETRY`);
             ``False`` disables them.
+        transport: ``"pipeline"`` (:data:`DEFAULT_TRANSPORT`): the operations of all threads
+            travel batched over one long-lived ``Pipeline`` stream per endpoint, 2-4 times
+            more operations per second than unary calls from many threads; ``"unary"``: one gRPC
+            call per operation. Same results, errors (codes, reasons) and deadlines either way;
+            on the pipeline a broken stream fails the operations in flight with ``UNAVAILABLE``
+            (retried per ``retry`` for Get, Expire and Release only) and the next one opens a new
+            stream.
 
     A client is safe to share between threads. Use it as a context manager, or call
     :meth:`close`.
@@ -145,8 +159,13 @@ class SessionClient:
         metadata: Optional[Metadata] = None,
         options: Optional[Sequence[Tuple[str, Any]]] = None,
         retry: Union[RetryPolicy, Literal[False]] = DEFAULT_RETRY,
+        transport: Transport = DEFAULT_TRANSPORT,
     ) -> None:
+        if transport not in ("pipeline", "unary"):
+            raise ValueError(f'transport must be "pipeline" or "unary", got {transport!r}')
         self._partitioner = Partitioner(endpoints)
+        self._transport: Transport = transport
+        self._retry = retry
         self._timeout = timeout
         security = channel_security(
             token=token, tls=tls, credentials=credentials, insecure_token=insecure_token, metadata=tuple(metadata or ())
@@ -169,6 +188,8 @@ class SessionClient:
             self._channels.append(channel)
         # The generated stub is untyped; the methods below type every call.
         self._stubs: list[Any] = [pb_grpc.SessionStateStub(c) for c in self._channels]  # type: ignore[no-untyped-call]
+        # One Pipeline stream per endpoint, opened by the first operation and again after it broke.
+        self._streams: list[Optional[PipelineStream]] = [None] * len(self._channels)
         self._closed = False
         self._lock = threading.Lock()
 
@@ -180,8 +201,16 @@ class SessionClient:
             if self._closed:
                 return
             self._closed = True
+            streams = [s for s in self._streams if s is not None]
+        for stream in streams:
+            stream.close(grpc.StatusCode.CANCELLED, "the client was closed", ClientReason.CLIENT_CLOSED.value)
         for channel in self._channels:
             channel.close()
+
+    @property
+    def transport(self) -> Transport:
+        """The transport the operations travel over (``"pipeline"`` or ``"unary"``)."""
+        return self._transport
 
     def __enter__(self) -> "SessionClient":
         return self
@@ -202,15 +231,75 @@ class SessionClient:
 
     def _call(self, method: str, app: str, session_id: str, request: Any, wait_ms: int, timeout: Optional[float]) -> Any:
         if self._closed:
-            raise StatewardError(grpc.StatusCode.CANCELLED, "the client is closed", ClientReason.CLIENT_CLOSED.value)
-        stub = self._stubs[self._partitioner.index_for(app, session_id)]
+            raise closed_error()
+        index = self._partitioner.index_for(app, session_id)
         # The client's default covers the work; a waiting call gets its wait on top. A deadline the
         # caller gives is the whole deadline, as in the other clients and in gRPC.
         deadline = self._timeout + wait_ms / 1000.0 if timeout is None else timeout
+        if self._transport == "pipeline":
+            return self._pipeline_call(index, method, request, deadline)
         try:
-            return getattr(stub, method)(request, timeout=deadline, metadata=self._metadata)
+            return getattr(self._stubs[index], method)(request, timeout=deadline, metadata=self._metadata)
         except grpc.RpcError as error:
             raise StatewardError.from_rpc_error(error) from None
+
+    def _stream(self, index: int) -> PipelineStream:
+        stream = self._streams[index]
+        if stream is not None and not stream.dead:
+            return stream
+        with self._lock:
+            if self._closed:
+                raise closed_error()
+            stream = self._streams[index]
+            if stream is None or stream.dead:
+                pipeline = self._stubs[index].Pipeline
+                metadata = self._metadata
+                stream = PipelineStream(lambda requests: pipeline(requests, metadata=metadata))
+                self._streams[index] = stream
+            return stream
+
+    def _pipeline_call(self, index: int, method: str, request: Any, deadline: float) -> Any:
+        """Runs an operation on the endpoint's stream within ``deadline`` seconds; an idempotent one
+        that fails with ``UNAVAILABLE`` (a broken stream, a node restarting) is retried per the
+        retry policy on a new stream, with the jittered backoff of gRPC's retries, within the same
+        deadline. The others are never retried: they may have run."""
+        kind = method.lower()
+        retry = self._retry
+        attempts = retry.max_attempts if retry is not False and method in IDEMPOTENT_METHODS else 1
+        attempts = min(5, max(1, attempts))  # gRPC's own cap, as the unary transport has it
+        backoff = 0.0 if retry is False else max(1, retry.initial_backoff_ms) / 1000.0
+        end = time.monotonic() + max(0.0, deadline)
+        attempt = 1
+        # A stream can die between being picked and taking the operation: such an operation never
+        # left, so it goes on the next stream without counting as an attempt (a few times at most).
+        unsent = 0
+        while True:
+            left = end - time.monotonic()
+            # The operation's own deadline travels with it (a waiting Get or Lock is answered
+            # OUTCOME_LOCKED shortly before it); the local wait is the same bound.
+            timeout_ms = min(_UINT32_MAX, max(1, math.ceil(left * 1000)))
+            try:
+                if left <= 0:
+                    raise StatewardError(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the operation was sent")
+                return self._stream(index).run(kind, request, timeout_ms, left)
+            except NotSent:
+                unsent += 1
+                if unsent > 3 or self._closed:
+                    raise
+                continue
+            except StatewardError as error:
+                delay = random.random() * backoff
+                if (
+                    attempt >= attempts
+                    or error.code is not grpc.StatusCode.UNAVAILABLE
+                    or self._closed
+                    or time.monotonic() + delay >= end
+                    or retry is False
+                ):
+                    raise
+                time.sleep(delay)
+                backoff = min(backoff * max(1.0, retry.backoff_multiplier), max(1, retry.max_backoff_ms) / 1000.0)
+                attempt += 1
 
     # -- the six calls ---------------------------------------------------------------------------
 

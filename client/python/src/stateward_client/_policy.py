@@ -23,8 +23,10 @@ __all__ = [
     "DEFAULT_LOCK_WAIT_MS",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_TRANSPORT",
     "DEFAULT_WAITER_LIMIT_RETRY",
     "RetryPolicy",
+    "Transport",
     "WaiterLimitRetry",
     "retry_service_config",
 ]
@@ -40,10 +42,17 @@ DEFAULT_TIMEOUT = 5.0
 #: answers within a proxy's or browser's patience.
 DEFAULT_LOCK_WAIT_MS = 10_000
 
+#: The transports of :class:`SessionClient`: batched over one ``Pipeline`` stream per endpoint, or
+#: one unary call per operation.
+Transport = Literal["pipeline", "unary"]
+
+#: The default transport (see ``README.md`` for the measurements behind it).
+DEFAULT_TRANSPORT: Transport = "pipeline"
+
 #: The gRPC service, as the service config names it.
 _SERVICE = "stateward.v1.SessionState"
 #: The calls that are safe to run twice, hence retried on ``UNAVAILABLE``.
-_IDEMPOTENT_METHODS = ("Get", "Expire", "Release")
+IDEMPOTENT_METHODS = ("Get", "Expire", "Release")
 
 
 @dataclass(frozen=True)
@@ -125,7 +134,7 @@ def retry_service_config(policy: Union[RetryPolicy, Literal[False]] = DEFAULT_RE
         {
             "methodConfig": [
                 {
-                    "name": [{"service": _SERVICE, "method": method} for method in _IDEMPOTENT_METHODS],
+                    "name": [{"service": _SERVICE, "method": method} for method in IDEMPOTENT_METHODS],
                     "retryPolicy": {
                         "maxAttempts": min(5, max(1, policy.max_attempts)),
                         "initialBackoff": seconds(max(1, policy.initial_backoff_ms)),
