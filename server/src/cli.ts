@@ -15,7 +15,7 @@ import { createRequire } from "node:module";
 import { format, parseArgs } from "node:util";
 import { configFileExposure } from "./config-file-exposure";
 import { ConfigError, OPTION_DOCS, OPTION_SECTIONS, resolveConfig, secretValues, type OptionSection, type ServerConfig } from "./config";
-import { countExternalMemoryInHeapLimit } from "./gc-tuning";
+import { ExternalMemoryRule } from "./gc-tuning";
 import { createLogger, type Logger } from "./logger";
 import type { ProcessTelemetry } from "./telemetry/telemetry-sdk";
 import { telemetryPlan } from "./telemetry/telemetry-plan";
@@ -107,9 +107,8 @@ async function serve(config: ServerConfig): Promise<void> {
   if (exposure !== undefined) logger.warn({ configFile: config.configFile }, exposure);
   // Before anything loads @grpc/grpc-js (see the module comment).
   const telemetry = startTelemetry(logger, secretValues(config));
-  // Process-wide settings, hence here and not in startServer (which may run several times in tests).
+  // Process-wide setting, hence here and not in startServer (which may run several times in tests).
   routeGrpcLogs(logger);
-  logger.debug({ v8Flag: countExternalMemoryInHeapLimit() }, "V8 weighs buffer memory against its heap limit (see gc-tuning.ts)");
   const { startServer } = load("./stateward-server") as typeof import("./stateward-server");
   // Installed before the start, whose files are read then anyway: SIGHUP's default action would
   // otherwise end a process that a deploy tool signals while it starts.
@@ -118,7 +117,11 @@ async function serve(config: ServerConfig): Promise<void> {
     logger.info({ signal: "SIGHUP" }, "signal received: re-reading the TLS files and the auth file");
     started?.reload();
   });
-  const server = await startServer(config, telemetry === undefined ? { logger } : { logger, telemetry: telemetry.server });
+  // V8's rule for buffer memory follows what the store holds (gc-tuning.ts).
+  const externalMemoryRule = new ExternalMemoryRule(undefined, (weighed, slabBytes) =>
+    logger.debug({ weighed, slabMiB: Math.round(slabBytes / 2 ** 20) }, weighed ? "V8 weighs buffer memory against its heap limit" : "V8's 64 MB step for buffer memory again"),
+  );
+  const server = await startServer(config, { logger, externalMemoryRule, ...(telemetry === undefined ? {} : { telemetry: telemetry.server }) });
   const stopTelemetry = (): Promise<void> => telemetry?.shutdown().catch(() => undefined) ?? Promise.resolve();
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {

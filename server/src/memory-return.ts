@@ -54,8 +54,9 @@ export interface SlabMemory {
  * process's buffers, and runs a full collection when the store released
  * {@link MEMORY_RETURN_THRESHOLD_BYTES} since the last one, or when buffers outside the slabs
  * (request and response garbage, mostly) grew by that much over their lowest level since then.
+ * @param rule - told the slab bytes held at each look (V8's rule for buffer memory, gc-tuning.ts).
  */
-export function startMemoryReturn(slabs: SlabMemory): MemoryReturn {
+export function startMemoryReturn(slabs: SlabMemory, rule?: { update(slabBytes: number): void }): MemoryReturn {
   let seen = slabs.released();
   // The lowest buffer bytes beyond the slabs seen since the last collection: what the process
   // holds for good (the store's typed-array columns, index and heaps, Node's own). Growth above it
@@ -64,7 +65,9 @@ export function startMemoryReturn(slabs: SlabMemory): MemoryReturn {
   let busy = performance.eventLoopUtilization();
   const timer = setInterval(() => {
     const released = slabs.released();
-    const beyondSlabs = process.memoryUsage().arrayBuffers - slabs.held();
+    const held = slabs.held();
+    rule?.update(held);
+    const beyondSlabs = process.memoryUsage().arrayBuffers - held;
     floor = Math.min(floor, beyondSlabs);
     const now = performance.eventLoopUtilization();
     const utilization = performance.eventLoopUtilization(now, busy).utilization;

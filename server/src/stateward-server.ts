@@ -17,6 +17,7 @@ import { addReflectionService } from "./grpc/reflection";
 import { healthRoutes, startHealthEndpoint } from "./http/health-routes";
 import type { HttpEndpoint } from "./http/http-listener";
 import { createPipelineService } from "./grpc/pipeline-service";
+import type { ExternalMemoryRule } from "./gc-tuning";
 import { startMemoryReturn } from "./memory-return";
 import { pipelineTelemetryObserver } from "./grpc/pipeline-telemetry";
 import { SESSION_STATE_SERVER_DEFINITION } from "./grpc/response-codec";
@@ -81,6 +82,11 @@ export interface ServerDependencies {
   readonly logger?: Logger;
   /** Where spans and metrics go; default none (no telemetry work on the call path). */
   readonly telemetry?: ServerTelemetry;
+  /**
+   * Chooses V8's rule for buffer memory from the slab bytes the memory backend holds, once a second
+   * (gc-tuning.ts). Process-wide, so the CLI passes one; default none (V8's own rule).
+   */
+  readonly externalMemoryRule?: ExternalMemoryRule;
 }
 
 /**
@@ -356,10 +362,13 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     "stateward listening",
   );
 
-  const memoryReturn = startMemoryReturn({
-    released: () => backend.stats().slabBytesReleased,
-    held: () => backend.stats().slabBytes,
-  });
+  const memoryReturn = startMemoryReturn(
+    {
+      released: () => backend.stats().slabBytesReleased,
+      held: () => backend.stats().slabBytes,
+    },
+    deps.externalMemoryRule,
+  );
   let stopping: Promise<void> | undefined;
   let storeClosed: Promise<void> | undefined;
 
