@@ -27,13 +27,19 @@ export const EXTERNAL_MEMORY_RULE_ON_BYTES = 256 * 1024 * 1024;
 /** Slab bytes below which V8's fixed 64 MB step applies again: 128 MiB (apart from the above, so that it does not flap). */
 export const EXTERNAL_MEMORY_RULE_OFF_BYTES = 128 * 1024 * 1024;
 
+/** What the server's memory loop tells a rule (see {@link ExternalMemoryRule}). */
+export interface BufferMemoryRule {
+  /** The slab bytes the store holds now. */
+  update(slabBytes: number): void;
+}
+
 /**
  * Chooses V8's rule for buffer memory from what the store holds (see the module comment).
  * Process-wide: the CLI gives one to its server (startServer's `externalMemoryRule`), whose
  * once-a-second memory loop calls {@link update}. V8 reads the flag when it next computes its
  * limits, so switching it at run time takes effect (a test checks it in a child process).
  */
-export class ExternalMemoryRule {
+export class ExternalMemoryRule implements BufferMemoryRule {
   private weighed = false;
 
   /**

@@ -10,6 +10,8 @@
  * `stateward` command's allocator settings) or at least reused by malloc.
  */
 import { performance } from "node:perf_hooks";
+import type { BufferMemoryRule } from "./gc-tuning";
+import type { Logger } from "./logger";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
@@ -55,8 +57,9 @@ export interface SlabMemory {
  * {@link MEMORY_RETURN_THRESHOLD_BYTES} since the last one, or when buffers outside the slabs
  * (request and response garbage, mostly) grew by that much over their lowest level since then.
  * @param rule - told the slab bytes held at each look (V8's rule for buffer memory, gc-tuning.ts).
+ * @param logger - where a failing rule is reported.
  */
-export function startMemoryReturn(slabs: SlabMemory, rule?: { update(slabBytes: number): void }): MemoryReturn {
+export function startMemoryReturn(slabs: SlabMemory, rule?: BufferMemoryRule, logger?: Logger): MemoryReturn {
   let seen = slabs.released();
   // The lowest buffer bytes beyond the slabs seen since the last collection: what the process
   // holds for good (the store's typed-array columns, index and heaps, Node's own). Growth above it
@@ -66,7 +69,7 @@ export function startMemoryReturn(slabs: SlabMemory, rule?: { update(slabBytes: 
   const timer = setInterval(() => {
     const released = slabs.released();
     const held = slabs.held();
-    rule?.update(held);
+    if (rule !== undefined) updateQuietly(rule, held, logger);
     const beyondSlabs = process.memoryUsage().arrayBuffers - held;
     floor = Math.min(floor, beyondSlabs);
     const now = performance.eventLoopUtilization();
@@ -83,4 +86,16 @@ export function startMemoryReturn(slabs: SlabMemory, rule?: { update(slabBytes: 
   // Never keeps the process alive.
   timer.unref();
   return { stop: () => clearInterval(timer) };
+}
+
+/**
+ * Tells `rule` the slab bytes; a rule that throws (a V8 that refuses the flag) is logged, never
+ * thrown out of a timer, where it would end the process.
+ */
+export function updateQuietly(rule: BufferMemoryRule, slabBytes: number, logger: Logger | undefined): void {
+  try {
+    rule.update(slabBytes);
+  } catch (error) {
+    logger?.warn({ err: error }, "could not set V8's rule for buffer memory; the default stays");
+  }
 }

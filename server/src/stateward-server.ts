@@ -17,8 +17,8 @@ import { addReflectionService } from "./grpc/reflection";
 import { healthRoutes, startHealthEndpoint } from "./http/health-routes";
 import type { HttpEndpoint } from "./http/http-listener";
 import { createPipelineService } from "./grpc/pipeline-service";
-import type { ExternalMemoryRule } from "./gc-tuning";
-import { startMemoryReturn } from "./memory-return";
+import type { BufferMemoryRule } from "./gc-tuning";
+import { startMemoryReturn, updateQuietly } from "./memory-return";
 import { pipelineTelemetryObserver } from "./grpc/pipeline-telemetry";
 import { SESSION_STATE_SERVER_DEFINITION } from "./grpc/response-codec";
 import { createSessionStateService, type SessionStateHandlers } from "./grpc/session-state-service";
@@ -86,7 +86,7 @@ export interface ServerDependencies {
    * Chooses V8's rule for buffer memory from the slab bytes the memory backend holds, once a second
    * (gc-tuning.ts). Process-wide, so the CLI passes one; default none (V8's own rule).
    */
-  readonly externalMemoryRule?: ExternalMemoryRule;
+  readonly externalMemoryRule?: BufferMemoryRule;
 }
 
 /**
@@ -266,6 +266,8 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
     };
     backend = (deps.backend ?? createBackend)({ config, clock, events, persistenceEvents });
     await backend.open?.();
+    // What a replay loaded counts at once, not only at the memory loop's first look a second later.
+    if (deps.externalMemoryRule !== undefined) updateQuietly(deps.externalMemoryRule, backend.stats().slabBytes, logger);
   } catch (error) {
     security.close();
     serverMetrics?.close();
@@ -368,6 +370,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
       held: () => backend.stats().slabBytes,
     },
     deps.externalMemoryRule,
+    logger,
   );
   let stopping: Promise<void> | undefined;
   let storeClosed: Promise<void> | undefined;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
-import { SERVER_HTTP2_WINDOW_BYTES } from "../src/grpc/http2-windows";
+import { SERVER_HTTP2_CONNECTION_WINDOW_BYTES, SERVER_HTTP2_STREAM_WINDOW_BYTES } from "../src/grpc/http2-windows";
 import { startTestServer, type TestServer } from "./helpers/test-server";
 
 /** The HTTP/2 protocol's default window, per stream and per connection. */
@@ -30,15 +30,15 @@ describe("server HTTP/2 flow-control windows", () => {
     server = undefined;
   });
 
-  it(`announces a ${SERVER_HTTP2_WINDOW_BYTES / 1024 / 1024} MiB stream window and opens the connection window as wide`, async () => {
+  it(`announces a ${SERVER_HTTP2_STREAM_WINDOW_BYTES / 1024 / 1024} MiB stream window and opens a ${SERVER_HTTP2_CONNECTION_WINDOW_BYTES / 1024 / 1024} MiB connection window`, async () => {
     server = await startTestServer();
     const { session, settings } = await connect(server.server.port);
     try {
-      assert.equal(settings.initialWindowSize, SERVER_HTTP2_WINDOW_BYTES);
+      assert.equal(settings.initialWindowSize, SERVER_HTTP2_STREAM_WINDOW_BYTES);
       await ping(session);
       // What this client may send before the server's next WINDOW_UPDATE: the whole connection window.
-      assert.equal(session.state.remoteWindowSize, SERVER_HTTP2_WINDOW_BYTES);
-      assert.ok(SERVER_HTTP2_WINDOW_BYTES > DEFAULT_WINDOW);
+      assert.equal(session.state.remoteWindowSize, SERVER_HTTP2_CONNECTION_WINDOW_BYTES);
+      assert.ok(SERVER_HTTP2_STREAM_WINDOW_BYTES > DEFAULT_WINDOW);
     } finally {
       session.destroy();
     }
@@ -50,9 +50,9 @@ describe("server HTTP/2 flow-control windows", () => {
     const second = await connect(server.server.port);
     try {
       await Promise.all([ping(first.session), ping(second.session)]);
-      assert.equal(first.session.state.remoteWindowSize, SERVER_HTTP2_WINDOW_BYTES);
-      assert.equal(second.session.state.remoteWindowSize, SERVER_HTTP2_WINDOW_BYTES);
-      assert.equal(second.settings.initialWindowSize, SERVER_HTTP2_WINDOW_BYTES);
+      assert.equal(first.session.state.remoteWindowSize, SERVER_HTTP2_CONNECTION_WINDOW_BYTES);
+      assert.equal(second.session.state.remoteWindowSize, SERVER_HTTP2_CONNECTION_WINDOW_BYTES);
+      assert.equal(second.settings.initialWindowSize, SERVER_HTTP2_STREAM_WINDOW_BYTES);
     } finally {
       first.session.destroy();
       second.session.destroy();

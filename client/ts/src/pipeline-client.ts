@@ -35,8 +35,8 @@ export { PipelineOperationError, REASON_KEY } from "./pipeline-operation-error";
 
 /**
  * The HTTP/2 flow-control window a pipeline channel announces by default, per stream and per
- * connection (grpc-js's `grpc-node.flow_control_window`): 16 MiB, the server's own window
- * (SERVER_HTTP2_WINDOW_BYTES). With the protocol's 64 KiB default a stream carrying thousands of
+ * connection (grpc-js's `grpc-node.flow_control_window`): 16 MiB, as wide as the server's connection
+ * window (SERVER_HTTP2_CONNECTION_WINDOW_BYTES; the server's per-stream window is 1 MiB). With the protocol's 64 KiB default a stream carrying thousands of
  * results a second stalls until each WINDOW_UPDATE returns, which keeps batches small; the memory
  * at stake is what the client asked for anyway (the server answers only operations sent). A
  * `grpc-node.flow_control_window` in the client's `channelOptions` takes precedence.

@@ -4,10 +4,12 @@
  * Why: a Pipeline stream carries thousands of operations a second in one HTTP/2 stream; with the
  * protocol's default 64 KiB windows the client's writes stall until the server's WINDOW_UPDATE
  * comes back, and batches stay small. The SDK raises its own receive window
- * (`grpc-node.flow_control_window`); this raises the server's, so that the client may send up to
- * {@link SERVER_HTTP2_WINDOW_BYTES} before it waits. The memory at stake is bounded anyway by the
- * receive limit and `--max-pipeline-in-flight`: the window only says how far ahead the peer may
- * send what the server will read regardless.
+ * (`grpc-node.flow_control_window`); this raises the server's: {@link SERVER_HTTP2_CONNECTION_WINDOW_BYTES}
+ * per connection, {@link SERVER_HTTP2_STREAM_WINDOW_BYTES} per stream. The per-stream window is
+ * what a stream the server has stopped reading (back-pressure, `--max-pipeline-in-flight`) may
+ * still have sent to it unread, for every stream of a connection, so it stays at 1 MiB (four of
+ * the SDK's largest batches in flight); the connection's window, released as the server reads,
+ * bounds nothing by itself and is as wide as the client's.
  *
  * grpc-js 1.14 has no server option for either window (its client has
  * `grpc-node.flow_control_window`), so this reaches into two of its private fields: the options it
@@ -21,8 +23,11 @@
 import type { Http2Server, Http2Session } from "node:http2";
 import type { Server } from "@grpc/grpc-js";
 
-/** The window size, per stream and per connection: 16 MiB (the HTTP/2 maximum is 2^31 − 1). */
-export const SERVER_HTTP2_WINDOW_BYTES = 16 * 1024 * 1024;
+/** The connection's window: 16 MiB (the HTTP/2 maximum is 2^31 − 1), as the SDK's. */
+export const SERVER_HTTP2_CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;
+
+/** Each stream's window, announced in SETTINGS: 1 MiB (see the module comment for why not more). */
+export const SERVER_HTTP2_STREAM_WINDOW_BYTES = 1024 * 1024;
 
 /** The private parts of a grpc-js Server this module uses (see the module comment). */
 interface GrpcServerInternals {
@@ -34,7 +39,7 @@ interface GrpcServerInternals {
  * Announces a `bytes` per-stream window in the SETTINGS of every connection the server accepts
  * from now on. Call before `bindAsync`. False when grpc-js no longer has the field.
  */
-export function raiseStreamWindow(server: Server, bytes: number = SERVER_HTTP2_WINDOW_BYTES): boolean {
+export function raiseStreamWindow(server: Server, bytes: number = SERVER_HTTP2_STREAM_WINDOW_BYTES): boolean {
   const internals = server as unknown as GrpcServerInternals;
   const options = internals.commonServerOptions;
   if (options === undefined || typeof options !== "object") return false;
@@ -47,7 +52,7 @@ export function raiseStreamWindow(server: Server, bytes: number = SERVER_HTTP2_W
  * those accepted later. Call after `bindAsync` has succeeded. False when grpc-js no longer has the
  * field or has no listener.
  */
-export function raiseConnectionWindows(server: Server, bytes: number = SERVER_HTTP2_WINDOW_BYTES): boolean {
+export function raiseConnectionWindows(server: Server, bytes: number = SERVER_HTTP2_CONNECTION_WINDOW_BYTES): boolean {
   const listeners = (server as unknown as GrpcServerInternals).http2Servers;
   if (!(listeners instanceof Map) || listeners.size === 0) return false;
   const raise = (session: Http2Session): void => {
