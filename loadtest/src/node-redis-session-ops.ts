@@ -10,14 +10,13 @@
 import { createHash } from "node:crypto";
 import { createClient, RESP_TYPES } from "redis";
 import { REDIS_GET_SCRIPT, REDIS_LOCK_SCRIPT, REDIS_SET_SCRIPT } from "./redis-lua-scripts";
-import { LockIds, outcomeOf, redisSessionKeys, RedisWriteRefused } from "./redis-session-ops";
+import { LockIds, outcomeOf, REDIS_DEFAULT_TTL_SECONDS, redisSessionKeys, RedisWriteRefused } from "./redis-session-ops";
 import type { LockOptions, LockResult, LockToken, SessionOps, SessionOutcome } from "./session-ops";
 
 /** Byte strings as Buffers: session data is bytes, never decoded as UTF-8. */
 const AS_BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 
-/** The ASP.NET provider's defaults: a 20-minute session ttl, a 110 s lock lease. */
-const DEFAULT_TTL_SECONDS = 1200;
+/** The ASP.NET provider's default lock lease: 110 s (its ttl default is REDIS_DEFAULT_TTL_SECONDS). */
 const DEFAULT_LEASE_MS = 110_000;
 
 function newClient(host: string, port: number) {
@@ -69,12 +68,13 @@ const GET = script(REDIS_GET_SCRIPT);
 const LOCK = script(REDIS_LOCK_SCRIPT);
 const SET = script(REDIS_SET_SCRIPT);
 
-/** One node-redis connection running the provider's Lua scripts. */
-export class NodeRedisLuaSessionOps implements SessionOps {
-  private readonly base: BaseClient;
-  private readonly client: BufferClient;
-  private readonly ttl: string;
-  private readonly lockIds = new LockIds();
+/** What both node-redis peers hold: one connection, the key prefix, the session ttl and lock ids. */
+abstract class NodeRedisPeer {
+  protected readonly base: BaseClient;
+  protected readonly client: BufferClient;
+  /** Session ttl in seconds. */
+  protected readonly ttlSeconds: number;
+  protected readonly lockIds = new LockIds();
 
   /**
    * @param host - Redis host (loopback).
@@ -85,11 +85,26 @@ export class NodeRedisLuaSessionOps implements SessionOps {
   constructor(
     host: string,
     port: number,
-    private readonly app: string,
+    protected readonly app: string,
     ttlSeconds = 0,
   ) {
-    this.ttl = String(ttlSeconds === 0 ? DEFAULT_TTL_SECONDS : ttlSeconds);
+    this.ttlSeconds = ttlSeconds === 0 ? REDIS_DEFAULT_TTL_SECONDS : ttlSeconds;
     ({ base: this.base, client: this.client } = connectClient(host, port));
+  }
+
+  close(): void {
+    closeClient(this.base);
+  }
+}
+
+/** One node-redis connection running the provider's Lua scripts. */
+export class NodeRedisLuaSessionOps extends NodeRedisPeer implements SessionOps {
+  private readonly ttl: string;
+
+  /** See {@link NodeRedisPeer}'s constructor. */
+  constructor(host: string, port: number, app: string, ttlSeconds = 0) {
+    super(host, port, app, ttlSeconds);
+    this.ttl = String(this.ttlSeconds);
     // Loaded once, ahead of the first EVALSHA on this connection (the offline queue keeps the order);
     // a failure here shows as NOSCRIPT later, which EVAL answers.
     for (const { source } of [GET, LOCK, SET]) this.client.scriptLoad(source).catch(() => undefined);
@@ -123,9 +138,6 @@ export class NodeRedisLuaSessionOps implements SessionOps {
     if (Number(written) !== 1) throw new RedisWriteRefused("write refused: the lock is held by another id");
   }
 
-  close(): void {
-    closeClient(this.base);
-  }
 }
 
 /**
@@ -137,28 +149,7 @@ export class NodeRedisLuaSessionOps implements SessionOps {
  * token, `DEL lock` in the same tick, without checking that the lock is still this token's: that
  * check is what needs the Lua script (or WATCH/MULTI) and what this floor leaves out.
  */
-export class NodeRedisPlainSessionOps implements SessionOps {
-  private readonly base: BaseClient;
-  private readonly client: BufferClient;
-  private readonly ttl: number;
-  private readonly lockIds = new LockIds();
-
-  /**
-   * @param host - Redis host (loopback).
-   * @param port - Redis port.
-   * @param app - key prefix, as the provider's application name.
-   * @param ttlSeconds - session ttl (ASP.NET's default 20 minutes when 0).
-   */
-  constructor(
-    host: string,
-    port: number,
-    private readonly app: string,
-    ttlSeconds = 0,
-  ) {
-    this.ttl = ttlSeconds === 0 ? DEFAULT_TTL_SECONDS : ttlSeconds;
-    ({ base: this.base, client: this.client } = connectClient(host, port));
-  }
-
+export class NodeRedisPlainSessionOps extends NodeRedisPeer implements SessionOps {
   async get(sessionId: string): Promise<SessionOutcome> {
     const [, dataKey] = redisSessionKeys(this.app, sessionId);
     return (await this.client.get(dataKey)) === null ? "NOT_FOUND" : "OK";
@@ -176,7 +167,7 @@ export class NodeRedisPlainSessionOps implements SessionOps {
     if (taken === null) return { outcome: "LOCKED", token };
     if (data !== null) return { outcome: "OK", token };
     if (options.create) {
-      await this.client.set(dataKey, "", { expiration: { type: "EX", value: this.ttl } });
+      await this.client.set(dataKey, "", { expiration: { type: "EX", value: this.ttlSeconds } });
       return { outcome: "OK", token };
     }
     await this.client.del(lockKey);
@@ -185,7 +176,7 @@ export class NodeRedisPlainSessionOps implements SessionOps {
 
   async set(sessionId: string, data: Buffer, token?: LockToken): Promise<void> {
     const [lockKey, dataKey] = redisSessionKeys(this.app, sessionId);
-    const written = this.client.set(dataKey, data, { expiration: { type: "EX", value: this.ttl } });
+    const written = this.client.set(dataKey, data, { expiration: { type: "EX", value: this.ttlSeconds } });
     if (token === undefined) {
       await written;
       return;
@@ -193,7 +184,4 @@ export class NodeRedisPlainSessionOps implements SessionOps {
     await Promise.all([written, this.client.del(lockKey)]);
   }
 
-  close(): void {
-    closeClient(this.base);
-  }
 }
