@@ -59,6 +59,8 @@ def serve_pipeline(servicer: Any, requests: Iterator[Any], context: grpc.Service
             ctx = OperationContext(context, op.timeout_ms)
             try:
                 response = getattr(servicer, kind.capitalize())(getattr(op, kind), ctx)
+            # A fake's refusal (abort), or a method it leaves to the generated servicer base,
+            # which sets UNIMPLEMENTED on the context and raises NotImplementedError.
             except (_Aborted, NotImplementedError):
                 reason, metadata = _reason_of_trailers(ctx.trailers)
                 error = pb.OperationError(code=ctx.code.value[0], message=ctx.details, reason=reason or "", metadata=dict(metadata))
