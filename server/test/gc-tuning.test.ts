@@ -62,20 +62,20 @@ describe("GC tuning: V8's rule for buffer memory", function () {
     assert.ok(offAgain >= 10, `switched off again: ${offAgain} full collections`);
   });
 
-  it("switches on at 256 MiB of slabs and off below 128 MiB, once per crossing", () => {
+  it("switches on at 512 MiB of slabs and off below 256 MiB, once per crossing", () => {
     const flags: string[] = [];
     const changes: boolean[] = [];
     const rule = new ExternalMemoryRule(
       (flag) => flags.push(flag),
       (weighed) => changes.push(weighed),
     );
-    for (const bytes of [0, 200 * MIB, EXTERNAL_MEMORY_RULE_ON_BYTES - 1]) rule.update(bytes);
+    for (const bytes of [0, 400 * MIB, EXTERNAL_MEMORY_RULE_ON_BYTES - 1]) rule.update(bytes);
     assert.deepEqual(flags, [], "below the threshold: V8's default");
     rule.update(EXTERNAL_MEMORY_RULE_ON_BYTES);
     rule.update(1024 * MIB);
     rule.update(EXTERNAL_MEMORY_RULE_OFF_BYTES);
     assert.equal(rule.active, true);
-    assert.deepEqual(flags, [EXTERNAL_MEMORY_FLAG], "on once, and kept down to 128 MiB");
+    assert.deepEqual(flags, [EXTERNAL_MEMORY_FLAG], "on once, and kept down to 256 MiB");
     rule.update(EXTERNAL_MEMORY_RULE_OFF_BYTES - 1);
     rule.update(0);
     assert.equal(rule.active, false);
@@ -83,14 +83,14 @@ describe("GC tuning: V8's rule for buffer memory", function () {
     assert.deepEqual(changes, [true, false]);
   });
 
-  it("the stateward command switches it on once its store holds 256 MiB", async () => {
+  it("the stateward command switches it on once its store holds 512 MiB", async () => {
     const cli = spawnCli(["--host", "127.0.0.1", "--port", "0", "--log-level", "debug", "--max-memory", "1GiB"], {}, "built");
     const connection = connectWith("pipeline", `127.0.0.1:${await cli.port}`);
     try {
       const switched = (): boolean => cli.stderr().includes("V8 weighs buffer memory against its heap limit");
       const payload = Buffer.alloc(8 * 1024, 1);
-      // 36,864 sessions of 8 KiB: 288 MiB of slabs.
-      for (let from = 0; from < 36_864; from += 512) {
+      // 73,728 sessions of 8 KiB: 576 MiB of slabs.
+      for (let from = 0; from < 73_728; from += 512) {
         await Promise.all(Array.from({ length: 512 }, (_, i) => connection.call.set({ sessionId: `big-${from + i}`, data: payload })));
       }
       // The memory loop looks once a second.

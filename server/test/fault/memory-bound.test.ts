@@ -17,9 +17,10 @@ const MIB = 1024 * 1024;
 const BUDGET = 256 * MIB;
 /**
  * The bound on the peak, as a multiple of the budget. Node.js 20 peaked at 1.0-1.3 x; Node.js 24
- * peaks higher and more variably (1.2-1.5 x over 15 runs on 2 cores, the young generation's size
- * ruled out), so 1.5 x failed about one run in eight. 1.75 x still catches a store that does not
- * hold its budget (the next size class alone would add another budget's worth).
+ * peaks higher (1.54-1.61 x over five runs against the lowest empty RSS, the young generation's
+ * size ruled out), above the audit's 1.5 x, by the runtime's transient buffers rather than the
+ * store's pages (which stay within the budget). 1.75 x still catches a store that does not hold its
+ * budget (the next size class alone would add another budget's worth).
  */
 const PEAK_BOUND = 1.75;
 
@@ -44,9 +45,15 @@ describe("fault: the memory budget bounds resident memory", function () {
     const warm = Array.from({ length: 4096 }, (_, i) => `warm-${i}`);
     for (let i = 0; i < warm.length; i += 64) await Promise.all(warm.slice(i, i + 64).map((id, j) => c.set("warm", id, Buffer.alloc(1 + ((i + j) * 61) % 30_000, 3))));
     for (let i = 0; i < warm.length; i += 256) await Promise.all(warm.slice(i, i + 256).map((id) => c.remove("warm", id)));
-    await settle();
-    await settle();
-    const empty = s.rss();
+    // Its lowest RSS over 2.5 s: the server's memory loop (once a second) has collected the
+    // warm-up's garbage by then. One sample a second after the warm-up landed before or after that
+    // collection by chance, 60-70 MiB apart, and the bound then spoke about the chance.
+    let empty = Infinity;
+    for (let look = 0; look < 5; look++) {
+      await settle();
+      empty = Math.min(empty, s.rss());
+    }
+    if (process.env.STATEWARD_FAULT_VERBOSE !== undefined) console.log(`      empty process: ${(empty / MIB).toFixed(1)} MiB`);
     let peak = 0;
     const sample = (): void => {
       peak = Math.max(peak, s.rss() - empty);
