@@ -8,8 +8,9 @@
  * - the contract's constants (also importable alone, without grpc-js, as
  *   `@stateward/protocol/contract`);
  * - hand-written codecs for the hot path (codec/): exact-size encoders of the responses that carry
- *   session data, a PipelineRequest decoder (server) and a PipelineResponse decoder (client) that do
- *   not copy payloads, byte for byte the generated code's output (property tests check it);
+ *   session data and of the PipelineRequest (client), a PipelineRequest decoder (server) and a
+ *   PipelineResponse decoder (client) that do not copy payloads, byte for byte the generated code's
+ *   output (property tests check it);
  * - a codec for the `google.rpc.Status` that carries a refusal's `google.rpc.ErrorInfo` in the
  *   `grpc-status-details-bin` trailer.
  */
@@ -24,6 +25,7 @@ export * from "./contract";
 export { decodePipelineRequest } from "./codec/pipeline-request-decoder";
 export { decodePipelineResponse } from "./codec/pipeline-response-decoder";
 export { encodeGetResponse, encodeLockResponse, encodePipelineResponse } from "./codec/response-encoders";
+export { encodePipelineRequest } from "./codec/request-encoder";
 export { DEFAULT_SCRATCH_BYTES, EncodeScratch } from "./codec/encode-scratch";
 
 /**

@@ -10,6 +10,7 @@ import {
   SessionStateClient,
   SessionStateService,
   decodePipelineResponse,
+  encodePipelineRequest,
   type ExpireRequest,
   type ExpireResponse,
   type GetRequest,
@@ -197,14 +198,16 @@ export class PipelineClient {
   }
 
   /**
-   * Opens a Pipeline stream, as the generated `client.pipeline` would, but decoding responses with
-   * `decodePipelineResponse`: Get and Lock `data` are views into the received message rather than
-   * copies. A view keeps that whole message alive while the caller holds it (see the decoder; copy
-   * with `Buffer.from(data)` to keep one session's data for long).
+   * Opens a Pipeline stream, as the generated `client.pipeline` would, but with the hand-written
+   * codecs: requests encoded at their exact size (`encodePipelineRequest`: one allocation and one
+   * copy of each Set's payload, where the generated encoder copies it twice and joins per
+   * operation), and responses decoded with `decodePipelineResponse`: Get and Lock `data` are views
+   * into the received message rather than copies. A view keeps that whole message alive while the
+   * caller holds it (see the decoder; copy with `Buffer.from(data)` to keep one session's data for long).
    */
   private openPipeline(): ClientDuplexStream<PipelineRequest, PipelineResponse> {
     const method = SessionStateService.pipeline;
-    return this.client.makeBidiStreamRequest(method.path, method.requestSerialize, decodePipelineResponse, this.streamMetadata?.clone() ?? new Metadata());
+    return this.client.makeBidiStreamRequest(method.path, encodePipelineRequest, decodePipelineResponse, this.streamMetadata?.clone() ?? new Metadata());
   }
 
   private pickStream(): PipelineStream {

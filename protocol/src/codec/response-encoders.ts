@@ -16,33 +16,9 @@ import {
   type PipelineResult,
   type SetResponse,
 } from "../gen/stateward/v1/session_state";
+import { Unencodable, i32, u32, u64, writeString } from "./checked-fields";
 import type { EncodeScratch } from "./encode-scratch";
-import { delimitedSize, int32Size, utf8Size, varint64Size, varintSize, writeInt32, writeUtf8, writeVarint, writeVarint64 } from "./wire-primitives";
-
-/** Thrown by the size pass to hand the message to the generated encoder. */
-class Unencodable extends Error {}
-const UNENCODABLE = new Unencodable("value outside the fast path");
-
-const TWO_32 = 4294967296;
-const TWO_64 = 1n << 64n;
-
-/** Size of a uint32 field's varint (the tag byte not included); throws for a non-uint32. */
-function u32(value: number): number {
-  if (!(value >= 0 && value < TWO_32 && Number.isInteger(value))) throw UNENCODABLE;
-  return varintSize(value);
-}
-
-/** Size of an int32 (enum) field's varint; throws for a non-int32. */
-function i32(value: number): number {
-  if (!Number.isInteger(value) || value < -2147483648 || value >= 2147483648) throw UNENCODABLE;
-  return int32Size(value);
-}
-
-/** Size of a uint64 field's varint; throws for a value outside [0, 2^64). */
-function u64(value: bigint): number {
-  if (value < 0n || value >= TWO_64) throw UNENCODABLE;
-  return varint64Size(value);
-}
+import { delimitedSize, utf8Size, varintSize, writeInt32, writeVarint, writeVarint64 } from "./wire-primitives";
 
 /** GetResponse and LockResponse: the fields they share, and Lock's two more. */
 interface DataResponse {
@@ -156,12 +132,6 @@ function errorSize(error: OperationError): number {
 
 function entrySize(key: string, value: string): number {
   return (key === "" ? 0 : delimitedSize(utf8Size(key))) + (value === "" ? 0 : delimitedSize(utf8Size(value)));
-}
-
-function writeString(buffer: Buffer, at: number, tag: number, text: string): number {
-  const size = utf8Size(text);
-  buffer[at] = tag;
-  return writeUtf8(buffer, writeVarint(buffer, at + 1, size), text, size);
 }
 
 function writeError(buffer: Buffer, start: number, error: OperationError): number {

@@ -1,0 +1,41 @@
+/**
+ * Field sizes for the hand-written encoders, checked against the field's type: a value the
+ * generated encoder would refuse or encode differently (a number out of its type's range) throws
+ * {@link UNENCODABLE}, and the encoder hands the whole message to the generated code, which then
+ * refuses it (or encodes it) exactly as it always did.
+ */
+import { int32Size, utf8Size, varint64Size, varintSize, writeUtf8, writeVarint } from "./wire-primitives";
+
+/** Thrown by a size pass to hand the message to the generated encoder. */
+export class Unencodable extends Error {}
+
+/** The one instance thrown (no stack captured per message). */
+export const UNENCODABLE = new Unencodable("value outside the fast path");
+
+const TWO_32 = 4294967296;
+const TWO_64 = 1n << 64n;
+
+/** Size of a uint32 field's varint (the tag byte not included); throws for a non-uint32. */
+export function u32(value: number): number {
+  if (!(value >= 0 && value < TWO_32 && Number.isInteger(value))) throw UNENCODABLE;
+  return varintSize(value);
+}
+
+/** Size of an int32 (enum) field's varint; throws for a non-int32. */
+export function i32(value: number): number {
+  if (!Number.isInteger(value) || value < -2147483648 || value >= 2147483648) throw UNENCODABLE;
+  return int32Size(value);
+}
+
+/** Size of a uint64 field's varint; throws for a value outside [0, 2^64). */
+export function u64(value: bigint): number {
+  if (value < 0n || value >= TWO_64) throw UNENCODABLE;
+  return varint64Size(value);
+}
+
+/** Writes a string field (tag byte, length, UTF-8) at `at`; returns the position after it. */
+export function writeString(buffer: Buffer, at: number, tag: number, text: string): number {
+  const size = utf8Size(text);
+  buffer[at] = tag;
+  return writeUtf8(buffer, writeVarint(buffer, at + 1, size), text, size);
+}

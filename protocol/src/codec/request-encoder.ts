@@ -1,0 +1,182 @@
+/**
+ * Exact-size encoder for the PipelineRequest a client sends. The generated encoder writes through
+ * a growing BinaryWriter and forks and joins twice per operation (the PipelineOperation, then its
+ * request), copying each Set's payload into its chunks and again into the finished buffer; this one
+ * computes the size first, allocates once and copies each payload once. Byte for byte the output of
+ * `PipelineRequest.encode(message).finish()` (a property test checks it), which it falls back to
+ * for any value it does not handle as a plain integer (a number field out of its type's range).
+ */
+import { PipelineRequest, type PipelineOperation } from "../gen/stateward/v1/session_state";
+import { Unencodable, u32, u64, writeString } from "./checked-fields";
+import { delimitedSize, utf8Size, varintSize, writeVarint, writeVarint64 } from "./wire-primitives";
+
+type Request = NonNullable<PipelineOperation["request"]>;
+
+/** Size of a string field with its one-byte tag, 0 for the empty string (proto3 leaves it out). */
+function stringSize(text: string): number {
+  return text === "" ? 0 : delimitedSize(utf8Size(text));
+}
+
+/** Size of a uint32 field with its tag, 0 for 0. */
+function u32Field(value: number): number {
+  return value === 0 ? 0 : 1 + u32(value);
+}
+
+/** Size of a uint64 field with its tag, 0 for 0. */
+function u64Field(value: bigint): number {
+  return value === 0n ? 0 : 1 + u64(value);
+}
+
+/** Size of the operation's request message (without its own tag and length). */
+function requestSize(request: Request): number {
+  const value = request.value;
+  const base = stringSize(value.app) + stringSize(value.sessionId);
+  switch (request.$case) {
+    case "get":
+      return base + u32Field(request.value.waitMs);
+    case "lock": {
+      const lock = request.value;
+      return base + u32Field(lock.waitMs) + u32Field(lock.leaseMs) + (lock.create ? 2 : 0) + u32Field(lock.ttlSeconds);
+    }
+    case "set": {
+      const set = request.value;
+      const length = set.data.length;
+      return (
+        base +
+        (length === 0 ? 0 : delimitedSize(length)) +
+        u32Field(set.ttlSeconds) +
+        u64Field(set.lockId) +
+        (set.keepLock ? 2 : 0) +
+        u64Field(set.expectedVersion) +
+        (set.onlyIfAbsent ? 2 : 0)
+      );
+    }
+    case "release":
+    case "remove":
+      return base + u64Field(request.value.lockId);
+    case "expire":
+      return base + u32Field(request.value.ttlSeconds);
+  }
+}
+
+const REQUEST_TAGS = { get: 26, lock: 34, set: 42, release: 50, expire: 58, remove: 66 } as const;
+
+function writeVarintField(buffer: Buffer, at: number, tag: number, value: number): number {
+  if (value === 0) return at;
+  buffer[at] = tag;
+  return writeVarint(buffer, at + 1, value);
+}
+
+function writeVarint64Field(buffer: Buffer, at: number, tag: number, value: bigint): number {
+  if (value === 0n) return at;
+  buffer[at] = tag;
+  return writeVarint64(buffer, at + 1, value);
+}
+
+function writeTrue(buffer: Buffer, at: number, tag: number, value: boolean): number {
+  if (!value) return at;
+  buffer[at] = tag;
+  buffer[at + 1] = 1;
+  return at + 2;
+}
+
+function writeRequest(buffer: Buffer, start: number, request: Request): number {
+  const value = request.value;
+  let at = start;
+  if (value.app !== "") at = writeString(buffer, at, 10, value.app);
+  if (value.sessionId !== "") at = writeString(buffer, at, 18, value.sessionId);
+  switch (request.$case) {
+    case "get":
+      return writeVarintField(buffer, at, 24, request.value.waitMs);
+    case "lock": {
+      const lock = request.value;
+      at = writeVarintField(buffer, at, 24, lock.waitMs);
+      at = writeVarintField(buffer, at, 32, lock.leaseMs);
+      at = writeTrue(buffer, at, 40, lock.create);
+      return writeVarintField(buffer, at, 48, lock.ttlSeconds);
+    }
+    case "set": {
+      const set = request.value;
+      const data = set.data;
+      if (data.length !== 0) {
+        buffer[at++] = 26;
+        at = writeVarint(buffer, at, data.length);
+        buffer.set(data, at);
+        at += data.length;
+      }
+      at = writeVarintField(buffer, at, 32, set.ttlSeconds);
+      at = writeVarint64Field(buffer, at, 40, set.lockId);
+      at = writeTrue(buffer, at, 48, set.keepLock);
+      at = writeVarint64Field(buffer, at, 56, set.expectedVersion);
+      return writeTrue(buffer, at, 64, set.onlyIfAbsent);
+    }
+    case "release":
+    case "remove":
+      return writeVarint64Field(buffer, at, 24, request.value.lockId);
+    case "expire":
+      return writeVarintField(buffer, at, 24, request.value.ttlSeconds);
+  }
+}
+
+/** Per operation of the message being encoded: its PipelineOperation size, and its request's. */
+let sizes = new Float64Array(512);
+
+function encodePipelineRequestFast(message: PipelineRequest): Buffer {
+  const operations = message.operations;
+  const count = operations.length;
+  if (sizes.length < count * 2) sizes = new Float64Array(count * 2);
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const operation = operations[i] as PipelineOperation;
+    let size = u64Field(operation.id) + u32Field(operation.timeoutMs);
+    const request = operation.request;
+    let inner = 0;
+    if (request !== undefined) {
+      inner = requestSize(request);
+      size += delimitedSize(inner);
+    }
+    // Optional fields: present (even when empty) unless undefined, as the generated encoder does.
+    if (operation.traceparent !== undefined) size += delimitedSize(utf8Size(operation.traceparent));
+    if (operation.tracestate !== undefined) size += delimitedSize(utf8Size(operation.tracestate));
+    sizes[2 * i] = size;
+    sizes[2 * i + 1] = inner;
+    total += delimitedSize(size);
+  }
+  const cancelIds = message.cancelIds;
+  let cancelBytes = 0;
+  for (const id of cancelIds) cancelBytes += u64(id);
+  if (cancelIds.length !== 0) total += 1 + varintSize(cancelBytes) + cancelBytes;
+  const buffer = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const operation = operations[i] as PipelineOperation;
+    buffer[at++] = 10;
+    at = writeVarint(buffer, at, sizes[2 * i] as number);
+    at = writeVarint64Field(buffer, at, 8, operation.id);
+    at = writeVarintField(buffer, at, 16, operation.timeoutMs);
+    const request = operation.request;
+    if (request !== undefined) {
+      buffer[at++] = REQUEST_TAGS[request.$case];
+      at = writeVarint(buffer, at, sizes[2 * i + 1] as number);
+      at = writeRequest(buffer, at, request);
+    }
+    if (operation.traceparent !== undefined) at = writeString(buffer, at, 74, operation.traceparent);
+    if (operation.tracestate !== undefined) at = writeString(buffer, at, 82, operation.tracestate);
+  }
+  if (cancelIds.length !== 0) {
+    buffer[at++] = 18;
+    at = writeVarint(buffer, at, cancelBytes);
+    for (const id of cancelIds) at = writeVarint64(buffer, at, id);
+  }
+  return buffer;
+}
+
+/** Encodes a PipelineRequest (the bytes of `PipelineRequest.encode(message).finish()`). */
+export function encodePipelineRequest(message: PipelineRequest): Buffer {
+  try {
+    return encodePipelineRequestFast(message);
+  } catch (error) {
+    if (!(error instanceof Unencodable)) throw error;
+    return Buffer.from(PipelineRequest.encode(message).finish());
+  }
+}
