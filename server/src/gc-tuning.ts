@@ -12,11 +12,12 @@
  * counts buffer memory in V8's global limit instead, which grows with what is live, as the limit of
  * the JavaScript heap does, so it also lets more garbage wait for its collection: on a small store
  * the fixed 64 MB step bounds that garbage better (a stopped Watch consumer's test saw 97 MiB of RSS
- * with the flag, under 64 without) and costs little, since a small heap is quick to collect. The
- * garbage the flag lets wait grows with the store, while what a forced collection costs does not
- * (it walks the JavaScript heap, not the slabs): at a 256 MiB budget it added 40-60 MiB to the peak
- * (the memory-bound fault test: 434-460 MiB beyond the empty process with it, 391-423 without,
- * against a bound of 1.75 x the budget), a share that shrinks as the store grows. Hence
+ * with the flag, under 64 without), and the collections it forces cost less where less traffic
+ * passes. Measured against the budget: at 256 MiB the flag added 40-60 MiB to the peak (the
+ * memory-bound fault test: 434-460 MiB beyond the empty process with it, 391-423 without, against
+ * its bound of 1.75 x the budget); with 1 M sessions of 1 KiB (the load tester's resident group,
+ * about 1 GiB of slabs) RSS beyond the payloads stayed within 256 B per session with it (-80 and
+ * -24 B in two runs, 305 B in one without). Hence
  * {@link ExternalMemoryRule}: the flag on while the slabs hold {@link EXTERNAL_MEMORY_RULE_ON_BYTES}
  * or more, off again below {@link EXTERNAL_MEMORY_RULE_OFF_BYTES}.
  */

@@ -200,8 +200,8 @@ export class PipelineClient {
   /**
    * Opens a Pipeline stream, as the generated `client.pipeline` would, but with the hand-written
    * codecs: requests encoded at their exact size (`encodePipelineRequest`: one allocation and one
-   * copy of each Set's payload, where the generated encoder copies it twice and joins per
-   * operation), and responses decoded with `decodePipelineResponse`: Get and Lock `data` are views
+   * copy of each Set's payload, where the generated encoder copies and moves it several times,
+   * joining per operation), and responses decoded with `decodePipelineResponse`: Get and Lock `data` are views
    * into the received message rather than copies. A view keeps that whole message alive while the
    * caller holds it (see the decoder; copy with `Buffer.from(data)` to keep one session's data for long).
    */

@@ -29,7 +29,8 @@ export function i32(value: number): number {
 
 /** Size of a uint64 field's varint; throws for a value outside [0, 2^64). */
 export function u64(value: bigint): number {
-  if (value < 0n || value >= TWO_64) throw UNENCODABLE;
+  // A number where a bigint belongs (a JavaScript caller past the types) is the generated code's to refuse.
+  if (typeof value !== "bigint" || value < 0n || value >= TWO_64) throw UNENCODABLE;
   return varint64Size(value);
 }
 

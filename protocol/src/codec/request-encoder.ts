@@ -1,20 +1,33 @@
 /**
  * Exact-size encoder for the PipelineRequest a client sends. The generated encoder writes through
  * a growing BinaryWriter and forks and joins twice per operation (the PipelineOperation, then its
- * request), copying each Set's payload into its chunks and again into the finished buffer; this one
- * computes the size first, allocates once and copies each payload once. Byte for byte the output of
+ * request): each Set's payload is copied into the writer, moved again at each join and copied out
+ * at the end; this one computes the size first, allocates once and copies each payload once. Byte for byte the output of
  * `PipelineRequest.encode(message).finish()` (a property test checks it), which it falls back to
  * for any value it does not handle as a plain integer (a number field out of its type's range).
  */
 import { PipelineRequest, type PipelineOperation } from "../gen/stateward/v1/session_state";
-import { Unencodable, u32, u64, writeString } from "./checked-fields";
+import { UNENCODABLE, Unencodable, u32, u64, writeString } from "./checked-fields";
 import { delimitedSize, utf8Size, varintSize, writeVarint, writeVarint64 } from "./wire-primitives";
 
 type Request = NonNullable<PipelineOperation["request"]>;
 
 /** Size of a string field with its one-byte tag, 0 for the empty string (proto3 leaves it out). */
 function stringSize(text: string): number {
+  if (typeof text !== "string") throw UNENCODABLE;
   return text === "" ? 0 : delimitedSize(utf8Size(text));
+}
+
+/** Size of an optional string field: present (even when empty) unless undefined, as the generated encoder writes it. */
+function optionalStringSize(text: string | undefined): number {
+  if (text === undefined) return 0;
+  if (typeof text !== "string") throw UNENCODABLE;
+  return delimitedSize(utf8Size(text));
+}
+
+/** Size of a bool field: written unless false, as the generated encoder does (so also for a stray undefined). */
+function boolSize(value: boolean): number {
+  return value !== false ? 2 : 0;
 }
 
 /** Size of a uint32 field with its tag, 0 for 0. */
@@ -36,7 +49,7 @@ function requestSize(request: Request): number {
       return base + u32Field(request.value.waitMs);
     case "lock": {
       const lock = request.value;
-      return base + u32Field(lock.waitMs) + u32Field(lock.leaseMs) + (lock.create ? 2 : 0) + u32Field(lock.ttlSeconds);
+      return base + u32Field(lock.waitMs) + u32Field(lock.leaseMs) + boolSize(lock.create) + u32Field(lock.ttlSeconds);
     }
     case "set": {
       const set = request.value;
@@ -46,9 +59,9 @@ function requestSize(request: Request): number {
         (length === 0 ? 0 : delimitedSize(length)) +
         u32Field(set.ttlSeconds) +
         u64Field(set.lockId) +
-        (set.keepLock ? 2 : 0) +
+        boolSize(set.keepLock) +
         u64Field(set.expectedVersion) +
-        (set.onlyIfAbsent ? 2 : 0)
+        boolSize(set.onlyIfAbsent)
       );
     }
     case "release":
@@ -56,6 +69,8 @@ function requestSize(request: Request): number {
       return base + u64Field(request.value.lockId);
     case "expire":
       return base + u32Field(request.value.ttlSeconds);
+    default:
+      throw UNENCODABLE;
   }
 }
 
@@ -73,10 +88,10 @@ function writeVarint64Field(buffer: Buffer, at: number, tag: number, value: bigi
   return writeVarint64(buffer, at + 1, value);
 }
 
-function writeTrue(buffer: Buffer, at: number, tag: number, value: boolean): number {
-  if (!value) return at;
+function writeBool(buffer: Buffer, at: number, tag: number, value: boolean): number {
+  if (value === false) return at;
   buffer[at] = tag;
-  buffer[at + 1] = 1;
+  buffer[at + 1] = value ? 1 : 0;
   return at + 2;
 }
 
@@ -92,7 +107,7 @@ function writeRequest(buffer: Buffer, start: number, request: Request): number {
       const lock = request.value;
       at = writeVarintField(buffer, at, 24, lock.waitMs);
       at = writeVarintField(buffer, at, 32, lock.leaseMs);
-      at = writeTrue(buffer, at, 40, lock.create);
+      at = writeBool(buffer, at, 40, lock.create);
       return writeVarintField(buffer, at, 48, lock.ttlSeconds);
     }
     case "set": {
@@ -106,9 +121,9 @@ function writeRequest(buffer: Buffer, start: number, request: Request): number {
       }
       at = writeVarintField(buffer, at, 32, set.ttlSeconds);
       at = writeVarint64Field(buffer, at, 40, set.lockId);
-      at = writeTrue(buffer, at, 48, set.keepLock);
+      at = writeBool(buffer, at, 48, set.keepLock);
       at = writeVarint64Field(buffer, at, 56, set.expectedVersion);
-      return writeTrue(buffer, at, 64, set.onlyIfAbsent);
+      return writeBool(buffer, at, 64, set.onlyIfAbsent);
     }
     case "release":
     case "remove":
@@ -135,9 +150,7 @@ function encodePipelineRequestFast(message: PipelineRequest): Buffer {
       inner = requestSize(request);
       size += delimitedSize(inner);
     }
-    // Optional fields: present (even when empty) unless undefined, as the generated encoder does.
-    if (operation.traceparent !== undefined) size += delimitedSize(utf8Size(operation.traceparent));
-    if (operation.tracestate !== undefined) size += delimitedSize(utf8Size(operation.tracestate));
+    size += optionalStringSize(operation.traceparent) + optionalStringSize(operation.tracestate);
     sizes[2 * i] = size;
     sizes[2 * i + 1] = inner;
     total += delimitedSize(size);
@@ -168,6 +181,9 @@ function encodePipelineRequestFast(message: PipelineRequest): Buffer {
     at = writeVarint(buffer, at, cancelBytes);
     for (const id of cancelIds) at = writeVarint64(buffer, at, id);
   }
+  // Both passes read the same fields; should they ever disagree (a getter that changes its value,
+  // a re-entrant call through one), the generated encoder is the answer, never a torn buffer.
+  if (at !== total) throw UNENCODABLE;
   return buffer;
 }
 

@@ -1,6 +1,6 @@
 /**
  * Fault suite: the memory budget bounds what the server process really holds (audit defect 5).
- * A real server process (through the `stateward` launcher) with --max-memory 64MiB is driven
+ * A real server process (through the `stateward` launcher) with --max-memory 256MiB is driven
  * through the SDK with the patterns that fragment a slab allocator, while its RSS is sampled from
  * /proc; then everything is removed and the memory must go back to the OS.
  */
