@@ -40,3 +40,12 @@ export function writeString(buffer: Buffer, at: number, tag: number, text: strin
   buffer[at] = tag;
   return writeUtf8(buffer, writeVarint(buffer, at + 1, size), text, size);
 }
+
+/** Writes a bytes field (tag byte, length, the bytes) unless empty; returns the position after it. */
+export function writeBytes(buffer: Buffer, at: number, tag: number, data: Uint8Array): number {
+  if (data.length === 0) return at;
+  buffer[at] = tag;
+  const start = writeVarint(buffer, at + 1, data.length);
+  buffer.set(data, start);
+  return start + data.length;
+}

@@ -7,7 +7,7 @@
  * for any value it does not handle as a plain integer (a number field out of its type's range).
  */
 import { PipelineRequest, type PipelineOperation } from "../gen/stateward/v1/session_state";
-import { UNENCODABLE, Unencodable, u32, u64, writeString } from "./checked-fields";
+import { UNENCODABLE, Unencodable, u32, u64, writeBytes, writeString } from "./checked-fields";
 import { delimitedSize, utf8Size, varintSize, writeVarint, writeVarint64 } from "./wire-primitives";
 
 type Request = NonNullable<PipelineOperation["request"]>;
@@ -112,13 +112,7 @@ function writeRequest(buffer: Buffer, start: number, request: Request): number {
     }
     case "set": {
       const set = request.value;
-      const data = set.data;
-      if (data.length !== 0) {
-        buffer[at++] = 26;
-        at = writeVarint(buffer, at, data.length);
-        buffer.set(data, at);
-        at += data.length;
-      }
+      at = writeBytes(buffer, at, 26, set.data);
       at = writeVarintField(buffer, at, 32, set.ttlSeconds);
       at = writeVarint64Field(buffer, at, 40, set.lockId);
       at = writeBool(buffer, at, 48, set.keepLock);

@@ -16,7 +16,7 @@ import {
   type PipelineResult,
   type SetResponse,
 } from "../gen/stateward/v1/session_state";
-import { Unencodable, i32, u32, u64, writeString } from "./checked-fields";
+import { Unencodable, i32, u32, u64, writeBytes, writeString } from "./checked-fields";
 import type { EncodeScratch } from "./encode-scratch";
 import { delimitedSize, utf8Size, varintSize, writeInt32, writeVarint, writeVarint64 } from "./wire-primitives";
 
@@ -53,13 +53,7 @@ function writeDataResponse(buffer: Buffer, start: number, message: DataResponse)
     buffer[at++] = 8;
     at = writeInt32(buffer, at, message.outcome);
   }
-  const data = message.data;
-  if (data.length !== 0) {
-    buffer[at++] = 18;
-    at = writeVarint(buffer, at, data.length);
-    buffer.set(data, at);
-    at += data.length;
-  }
+  at = writeBytes(buffer, at, 18, message.data);
   if (message.version !== 0n) {
     buffer[at++] = 24;
     at = writeVarint64(buffer, at, message.version);
