@@ -2,9 +2,10 @@
  * Exact-size encoder for the PipelineRequest a client sends. The generated encoder writes through
  * a growing BinaryWriter and forks and joins twice per operation (the PipelineOperation, then its
  * request): each Set's payload is copied into the writer, moved again at each join and copied out
- * at the end; this one computes the size first, allocates once and copies each payload once. Byte for byte the output of
- * `PipelineRequest.encode(message).finish()` (a property test checks it), which it falls back to
- * for any value it does not handle as a plain integer (a number field out of its type's range).
+ * at the end; this one computes the size first, allocates once and copies each payload once.
+ * Byte for byte the output of `PipelineRequest.encode(message).finish()` (a property test checks
+ * it), which it falls back to for any value outside its fast path (a number out of its field's
+ * range, a value of the wrong type from a JavaScript caller, passes that disagree).
  */
 import { PipelineRequest, type PipelineOperation } from "../gen/stateward/v1/session_state";
 import { UNENCODABLE, Unencodable, u32, u64, writeBytes, writeString } from "./checked-fields";
