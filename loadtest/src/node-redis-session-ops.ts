@@ -137,7 +137,6 @@ export class NodeRedisLuaSessionOps extends NodeRedisPeer implements SessionOps 
     const written = await this.run(SET, sessionId, [token === undefined ? "" : String(token), data, this.ttl]);
     if (Number(written) !== 1) throw new RedisWriteRefused("write refused: the lock is held by another id");
   }
-
 }
 
 /**
@@ -183,5 +182,4 @@ export class NodeRedisPlainSessionOps extends NodeRedisPeer implements SessionOp
     }
     await Promise.all([written, this.client.del(lockKey)]);
   }
-
 }

@@ -36,10 +36,11 @@ export { PipelineOperationError, REASON_KEY } from "./pipeline-operation-error";
 
 /**
  * The HTTP/2 flow-control window a pipeline channel announces by default, per stream and per
- * connection (grpc-js's `grpc-node.flow_control_window`): 16 MiB, as wide as the server's connection
- * window (SERVER_HTTP2_CONNECTION_WINDOW_BYTES; the server's per-stream window is 1 MiB). With the protocol's 64 KiB default a stream carrying thousands of
- * results a second stalls until each WINDOW_UPDATE returns, which keeps batches small; the memory
- * at stake is what the client asked for anyway (the server answers only operations sent). A
+ * connection (grpc-js's `grpc-node.flow_control_window`): 16 MiB, as wide as the server's
+ * connection window (SERVER_HTTP2_CONNECTION_WINDOW_BYTES; the server's per-stream window is
+ * 1 MiB). With the protocol's 64 KiB default a stream carrying thousands of results a second
+ * stalls until each WINDOW_UPDATE returns, which keeps batches small; the memory at stake is what
+ * the client asked for anyway (the server answers only operations sent). A
  * `grpc-node.flow_control_window` in the client's `channelOptions` takes precedence.
  */
 export const PIPELINE_FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
@@ -201,9 +202,10 @@ export class PipelineClient {
    * Opens a Pipeline stream, as the generated `client.pipeline` would, but with the hand-written
    * codecs: requests encoded at their exact size (`encodePipelineRequest`: one allocation and one
    * copy of each Set's payload, where the generated encoder copies and moves it several times,
-   * joining per operation), and responses decoded with `decodePipelineResponse`: Get and Lock `data` are views
-   * into the received message rather than copies. A view keeps that whole message alive while the
-   * caller holds it (see the decoder; copy with `Buffer.from(data)` to keep one session's data for long).
+   * joining per operation), and responses decoded with `decodePipelineResponse`: Get and Lock
+   * `data` are views into the received message rather than copies. A view keeps that whole message
+   * alive while the caller holds it (see the decoder; copy with `Buffer.from(data)` to keep one
+   * session's data for long).
    */
   private openPipeline(): ClientDuplexStream<PipelineRequest, PipelineResponse> {
     const method = SessionStateService.pipeline;

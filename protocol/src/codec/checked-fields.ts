@@ -1,10 +1,11 @@
 /**
- * Field sizes for the hand-written encoders, checked against the field's type: a value the
- * generated encoder would refuse or encode differently (a number out of its type's range) throws
+ * Field sizes for the hand-written encoders, checked against the field's type, and their field
+ * writers. A value the generated encoder would refuse or encode differently (a number out of its
+ * type's range, a value of the wrong type) throws
  * {@link UNENCODABLE}, and the encoder hands the whole message to the generated code, which then
  * refuses it (or encodes it) exactly as it always did.
  */
-import { int32Size, utf8Size, varint64Size, varintSize, writeUtf8, writeVarint } from "./wire-primitives";
+import { int32Size, utf8Size, varint64Size, varintSize, writeUtf8, writeVarint, writeVarint64 } from "./wire-primitives";
 
 /** Thrown by a size pass to hand the message to the generated encoder. */
 export class Unencodable extends Error {}
@@ -48,4 +49,18 @@ export function writeBytes(buffer: Buffer, at: number, tag: number, data: Uint8A
   const start = writeVarint(buffer, at + 1, data.length);
   buffer.set(data, start);
   return start + data.length;
+}
+
+/** Writes a uint32 field (tag byte, varint) unless 0; returns the position after it. */
+export function writeVarintField(buffer: Buffer, at: number, tag: number, value: number): number {
+  if (value === 0) return at;
+  buffer[at] = tag;
+  return writeVarint(buffer, at + 1, value);
+}
+
+/** Writes a uint64 field (tag byte, varint) unless 0; returns the position after it. */
+export function writeVarint64Field(buffer: Buffer, at: number, tag: number, value: bigint): number {
+  if (value === 0n) return at;
+  buffer[at] = tag;
+  return writeVarint64(buffer, at + 1, value);
 }

@@ -8,7 +8,7 @@
  * range, a value of the wrong type from a JavaScript caller, passes that disagree).
  */
 import { PipelineRequest, type PipelineOperation } from "../gen/stateward/v1/session_state";
-import { UNENCODABLE, Unencodable, u32, u64, writeBytes, writeString } from "./checked-fields";
+import { UNENCODABLE, Unencodable, u32, u64, writeBytes, writeString, writeVarint64Field, writeVarintField } from "./checked-fields";
 import { delimitedSize, utf8Size, varintSize, writeVarint, writeVarint64 } from "./wire-primitives";
 
 type Request = NonNullable<PipelineOperation["request"]>;
@@ -76,18 +76,6 @@ function requestSize(request: Request): number {
 }
 
 const REQUEST_TAGS = { get: 26, lock: 34, set: 42, release: 50, expire: 58, remove: 66 } as const;
-
-function writeVarintField(buffer: Buffer, at: number, tag: number, value: number): number {
-  if (value === 0) return at;
-  buffer[at] = tag;
-  return writeVarint(buffer, at + 1, value);
-}
-
-function writeVarint64Field(buffer: Buffer, at: number, tag: number, value: bigint): number {
-  if (value === 0n) return at;
-  buffer[at] = tag;
-  return writeVarint64(buffer, at + 1, value);
-}
 
 function writeBool(buffer: Buffer, at: number, tag: number, value: boolean): number {
   if (value === false) return at;

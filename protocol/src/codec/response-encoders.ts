@@ -16,9 +16,9 @@ import {
   type PipelineResult,
   type SetResponse,
 } from "../gen/stateward/v1/session_state";
-import { Unencodable, i32, u32, u64, writeBytes, writeString } from "./checked-fields";
+import { Unencodable, i32, u32, u64, writeBytes, writeString, writeVarint64Field, writeVarintField } from "./checked-fields";
 import type { EncodeScratch } from "./encode-scratch";
-import { delimitedSize, utf8Size, varintSize, writeInt32, writeVarint, writeVarint64 } from "./wire-primitives";
+import { delimitedSize, utf8Size, varintSize, writeInt32, writeVarint } from "./wire-primitives";
 
 /** GetResponse and LockResponse: the fields they share, and Lock's two more. */
 interface DataResponse {
@@ -54,31 +54,16 @@ function writeDataResponse(buffer: Buffer, start: number, message: DataResponse)
     at = writeInt32(buffer, at, message.outcome);
   }
   at = writeBytes(buffer, at, 18, message.data);
-  if (message.version !== 0n) {
-    buffer[at++] = 24;
-    at = writeVarint64(buffer, at, message.version);
-  }
-  if (message.lockId !== 0n) {
-    buffer[at++] = 32;
-    at = writeVarint64(buffer, at, message.lockId);
-  }
-  if (message.lockAgeMs !== 0n) {
-    buffer[at++] = 40;
-    at = writeVarint64(buffer, at, message.lockAgeMs);
-  }
-  if (message.ttlSeconds !== 0) {
-    buffer[at++] = 48;
-    at = writeVarint(buffer, at, message.ttlSeconds);
-  }
+  at = writeVarint64Field(buffer, at, 24, message.version);
+  at = writeVarint64Field(buffer, at, 32, message.lockId);
+  at = writeVarint64Field(buffer, at, 40, message.lockAgeMs);
+  at = writeVarintField(buffer, at, 48, message.ttlSeconds);
   if (message.created === true) {
     buffer[at++] = 56;
     buffer[at++] = 1;
   }
   const leaseMs = message.leaseMs;
-  if (leaseMs !== undefined && leaseMs !== 0) {
-    buffer[at++] = 64;
-    at = writeVarint(buffer, at, leaseMs);
-  }
+  if (leaseMs !== undefined) at = writeVarintField(buffer, at, 64, leaseMs);
   return at;
 }
 
@@ -177,10 +162,7 @@ function writeResultValue(buffer: Buffer, start: number, result: NonNullable<Pip
     case "lock":
       return writeDataResponse(buffer, at, result.value);
     case "set":
-      if (result.value.version !== 0n) {
-        buffer[at++] = 8;
-        at = writeVarint64(buffer, at, result.value.version);
-      }
+      at = writeVarint64Field(buffer, at, 8, result.value.version);
       if (result.value.written) {
         buffer[at++] = 16;
         buffer[at++] = 1;
@@ -198,11 +180,7 @@ function writeResultValue(buffer: Buffer, start: number, result: NonNullable<Pip
         buffer[at++] = 8;
         buffer[at++] = 1;
       }
-      if (result.value.ttlSeconds !== 0) {
-        buffer[at++] = 16;
-        at = writeVarint(buffer, at, result.value.ttlSeconds);
-      }
-      return at;
+      return writeVarintField(buffer, at, 16, result.value.ttlSeconds);
     case "error":
       return writeError(buffer, at, result.value);
   }
@@ -235,10 +213,7 @@ function encodePipelineResponseFast(message: PipelineResponse, scratch: EncodeSc
     const entry = results[i] as PipelineResult;
     buffer[at++] = 10;
     at = writeVarint(buffer, at, sizes[2 * i] as number);
-    if (entry.id !== 0n) {
-      buffer[at++] = 8;
-      at = writeVarint64(buffer, at, entry.id);
-    }
+    at = writeVarint64Field(buffer, at, 8, entry.id);
     const result = entry.result;
     if (result !== undefined) {
       buffer[at++] = RESULT_TAGS[result.$case];
