@@ -32,3 +32,9 @@ export const STATUS_DETAILS_TRAILER = "grpc-status-details-bin";
  * the ErrorInfo; clients read it only when {@link STATUS_DETAILS_TRAILER} is absent.
  */
 export const LEGACY_REASON_TRAILER = "stateward-reason";
+
+/**
+ * The longest event-loop polling window either end of a Pipeline stream accepts, in microseconds
+ * (10 ms): the server's `--pipeline-poll-us` and the SDK's `pollMicros` (see event-loop-poller.ts).
+ */
+export const MAX_POLL_WINDOW_US = 10_000;

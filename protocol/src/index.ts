@@ -11,6 +11,8 @@
  *   session data and of the PipelineRequest (client), a PipelineRequest decoder (server) and a
  *   PipelineResponse decoder (client) that do not copy payloads, byte for byte the generated code's
  *   output (property tests check it);
+ * - the event-loop poller both ends of a Pipeline stream use to keep polling briefly around their
+ *   messages instead of sleeping between them (event-loop-poller.ts);
  * - a codec for the `google.rpc.Status` that carries a refusal's `google.rpc.ErrorInfo` in the
  *   `grpc-status-details-bin` trailer.
  */
@@ -27,6 +29,7 @@ export { decodePipelineResponse } from "./codec/pipeline-response-decoder";
 export { encodeGetResponse, encodeLockResponse, encodePipelineResponse } from "./codec/response-encoders";
 export { encodePipelineRequest } from "./codec/request-encoder";
 export { DEFAULT_SCRATCH_BYTES, EncodeScratch } from "./codec/encode-scratch";
+export { EventLoopPoller, eventLoopPoller, pollWindowProblem, type PollerHost } from "./event-loop-poller";
 
 /**
  * The name of every reason a server may refuse with (`ErrorReason` without its zero value, and

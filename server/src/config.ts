@@ -7,6 +7,7 @@
  */
 import net from "node:net";
 import { parseArgs } from "node:util";
+import { MAX_POLL_WINDOW_US } from "@stateward/protocol/contract";
 import { ConfigError } from "./config-error";
 import { readConfigFile, tomlTypeOf, type ConfigFile, type ReadTextFile } from "./config-file";
 import { FSYNC_POLICIES, type FsyncPolicy } from "./store/durable/log-writer";
@@ -91,6 +92,14 @@ export interface ServerConfig {
    * Default 4096.
    */
   readonly maxPipelineInFlight: number;
+  /**
+   * After a Pipeline message comes in or goes out, how long the event loop keeps polling instead
+   * of sleeping, in microseconds (`--pipeline-poll-us`, `STATEWARD_PIPELINE_POLL_US`): the next
+   * message then finds the server awake, which saves a wake-up of the process per message (see
+   * `@stateward/protocol`'s event-loop-poller.ts). Costs CPU within the windows only. Default 500;
+   * 0 = never poll.
+   */
+  readonly pipelinePollUs: number;
   /**
    * Port of the Prometheus metrics endpoint (`--metrics-port`, `STATEWARD_METRICS_PORT`), served on
    * `host` like the gRPC port (so loopback unless `allowRemote`). Default 0: no endpoint.
@@ -454,6 +463,13 @@ const SERVER_SPECS: Specs<ServerOnly> = {
     description:
       "Most operations in flight at once on one Pipeline stream (waiting for a lock, or for the backend's answer), 1 to 1000000; the next one that may wait fails with RESOURCE_EXHAUSTED, and the stream stops reading while this many wait for the backend (bounds what a stream can make the server hold).",
     parse: integer(1, 1_000_000),
+  },
+  pipelinePollUs: {
+    flag: "pipeline-poll-us",
+    placeholder: "<us>",
+    default: 500,
+    description: `After a Pipeline message comes in or goes out, how long the event loop keeps polling instead of sleeping, in microseconds (0 to ${MAX_POLL_WINDOW_US}; 0 = never): the next message finds the server awake instead of paying for a wake-up. Costs CPU only within these windows.`,
+    parse: integer(0, MAX_POLL_WINDOW_US),
   },
   metricsPort: {
     flag: "metrics-port",

@@ -288,7 +288,7 @@ export async function startServer(config: ServerConfig, deps: ServerDependencies
   const pipeline = createPipelineService(
     sessionStore,
     logger,
-    { maxBatch: config.maxPipelineBatch, maxInFlight: config.maxPipelineInFlight },
+    { maxBatch: config.maxPipelineBatch, maxInFlight: config.maxPipelineInFlight, pollUs: config.pipelinePollUs },
     clock,
     telemetry.enabled ? pipelineTelemetryObserver(telemetry) : undefined,
     guard,

@@ -30,6 +30,7 @@ describe("resolveConfig", () => {
       shutdownDelayMs: 0,
       maxPipelineBatch: 1024,
       maxPipelineInFlight: 4096,
+      pipelinePollUs: 500,
       metricsPort: 0,
       healthPort: 0,
       sessionHashKey: "",
@@ -65,6 +66,14 @@ describe("resolveConfig", () => {
     assert.equal(resolveConfig(["--shards", "8"], { STATEWARD_SHARDS: "4" }).memory.shards, 8);
     assert.equal(resolveConfig([], { STATEWARD_MAX_WAITERS: "4" }).limits.maxWaiters, 4);
     assert.equal(resolveConfig(["--max-waiters", "8"], { STATEWARD_MAX_WAITERS: "4" }).limits.maxWaiters, 8);
+  });
+
+  it("reads the Pipeline's polling window (--pipeline-poll-us) from its flag and its variable, 0 to 10000", () => {
+    assert.equal(resolveConfig(["--pipeline-poll-us", "0"], {}).pipelinePollUs, 0);
+    assert.equal(resolveConfig([], { STATEWARD_PIPELINE_POLL_US: "10000" }).pipelinePollUs, 10_000);
+    for (const bad of ["10001", "-1", "1.5", "abc"]) {
+      assert.match(configError([`--pipeline-poll-us=${bad}`]).message, /--pipeline-poll-us.*must be an integer from 0 to 10000/);
+    }
   });
 
   it("treats an empty variable as unset", () => {
@@ -545,6 +554,7 @@ describe("OPTION_DOCS", () => {
       "--shutdown-delay-ms",
       "--max-pipeline-batch",
       "--max-pipeline-in-flight",
+      "--pipeline-poll-us",
       "--metrics-port",
       "--health-port",
       "--session-hash-key",

@@ -7,7 +7,7 @@
  * deadline is an entry in the client's one {@link DeadlineWheel} rather than a timer.
  */
 import { status, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
-import { Outcome, type LockRequest, type OperationError, type PipelineOperation, type PipelineRequest, type PipelineResponse } from "@stateward/protocol";
+import { Outcome, eventLoopPoller, type LockRequest, type OperationError, type PipelineOperation, type PipelineRequest, type PipelineResponse } from "@stateward/protocol";
 import type { DeadlineEntry, DeadlineWheel } from "./deadline-wheel";
 import { PipelineOperationError } from "./pipeline-operation-error";
 import { NO_REASON, reasonFromTrailers, type TrailerReason } from "./status-trailers";
@@ -19,6 +19,8 @@ export type Kind = "get" | "lock" | "set" | "release" | "expire" | "remove";
 export interface BatchLimits {
   readonly maxBatchOperations: number;
   readonly maxBatchBytes: number;
+  /** The event-loop polling window around each message, in µs (PipelineClientOptions.pollMicros). */
+  readonly pollMicros: number;
 }
 
 /** Called once as an operation settles: `undefined` on success, else its error. */
@@ -299,6 +301,8 @@ export class PipelineStream {
         const request: PipelineRequest = { operations, cancelIds: this.cancelIds };
         this.cancelIds = [];
         this.writesInFlight++;
+        // The answer, or more work from the caller, is likely to come within the window.
+        eventLoopPoller.sent(this.options.pollMicros);
         // Respect the stream's flow control: hold further batches until the transport drains.
         if (!this.call.write(request, this.onWritten)) {
           this.writable = false;
@@ -311,6 +315,7 @@ export class PipelineStream {
   }
 
   private onResponse(response: PipelineResponse): void {
+    eventLoopPoller.arrived(this.options.pollMicros);
     for (const result of response.results) {
       const abandoned = this.abandonedLocks.size === 0 ? undefined : this.abandonedLocks.get(result.id);
       if (abandoned !== undefined) {

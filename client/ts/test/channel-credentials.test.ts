@@ -35,6 +35,15 @@ function accepted(options: SessionClientOptions): void {
   new SessionClient(options).close();
 }
 
+describe("PipelineClient options are checked when the client is made", () => {
+  it("refuses a pollMicros outside 0 to 10000 µs, naming the option", () => {
+    for (const pollMicros of [-1, 10_001, 2.5]) {
+      refused(() => new PipelineClient("127.0.0.1:1", grpc.credentials.createInsecure(), { pollMicros }), ["pollMicros", "0 to 10000"]);
+    }
+    new PipelineClient("127.0.0.1:1", grpc.credentials.createInsecure(), { pollMicros: 0 }).close();
+  });
+});
+
 describe("security options are checked when the client is made", () => {
   let certs: TestCertificates;
   before(() => {

@@ -48,7 +48,7 @@ describe("PipelineStream: adaptive batching", () => {
   let nextId: bigint;
   const wheel = new DeadlineWheel();
 
-  function open(limits: BatchLimits = { maxBatchOperations: 256, maxBatchBytes: 256 * 1024 }): void {
+  function open(limits: BatchLimits = { maxBatchOperations: 256, maxBatchBytes: 256 * 1024, pollMicros: 0 }): void {
     call = new FakeCall();
     nextId = 1n;
     stream = new PipelineStream(call as unknown as ClientDuplexStream<PipelineRequest, PipelineResponse>, limits, wheel, () => undefined, () => nextId++);
@@ -119,7 +119,7 @@ describe("PipelineStream: adaptive batching", () => {
   });
 
   it("an accumulated batch is split at the batch caps", async () => {
-    open({ maxBatchOperations: 4, maxBatchBytes: 256 * 1024 });
+    open({ maxBatchOperations: 4, maxBatchBytes: 256 * 1024, pollMicros: 0 });
     issue();
     await nextTurn();
     for (let i = 0; i < 10; i++) issue();
@@ -130,7 +130,7 @@ describe("PipelineStream: adaptive batching", () => {
 
   it("and at the byte cap", async () => {
     // Three operations of 1000 payload bytes (plus the per-operation allowance) fit, four do not.
-    open({ maxBatchOperations: 256, maxBatchBytes: 3 * 1100 });
+    open({ maxBatchOperations: 256, maxBatchBytes: 3 * 1100, pollMicros: 0 });
     issue();
     await nextTurn();
     for (let i = 0; i < 7; i++) issue(1000);

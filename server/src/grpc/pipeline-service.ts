@@ -10,7 +10,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import type { PipelineOperation, PipelineRequest, PipelineResponse, PipelineResult } from "@stateward/protocol";
+import { eventLoopPoller, type PipelineOperation, type PipelineRequest, type PipelineResponse, type PipelineResult } from "@stateward/protocol";
 import type { Logger } from "../logger";
 import type { AccessGuard, PipelineAccess } from "./access-guard";
 import type { Clock } from "../store/clock";
@@ -35,8 +35,8 @@ import {
   toSetResponse,
 } from "./wire-conversion";
 
-/** Limits of one Pipeline stream. */
-export interface PipelineLimits {
+/** Limits and settings of the Pipeline streams. */
+export interface PipelineSettings {
   /** Most operations per request message; the excess fails per operation. */
   readonly maxBatch: number;
   /**
@@ -45,6 +45,12 @@ export interface PipelineLimits {
    * operations while this many are pending on the backend without waiting for a lock.
    */
   readonly maxInFlight: number;
+  /**
+   * After a request message comes in and after a response message is written, the event loop
+   * keeps polling for this many microseconds instead of sleeping (0: never); see
+   * `@stateward/protocol`'s event-loop-poller.ts.
+   */
+  readonly pollUs: number;
 }
 
 /** The Pipeline handler and a way to end every open stream (for shutdown). */
@@ -93,7 +99,7 @@ export type OperationFinisher = (result: Result | undefined, waited: boolean) =>
 export function createPipelineService(
   store: SessionStore,
   logger: Logger,
-  limits: PipelineLimits,
+  limits: PipelineSettings,
   clock: Clock,
   observer?: PipelineObserver,
   guard?: AccessGuard,
@@ -288,7 +294,7 @@ class PipelineStream {
     private readonly call: ServerDuplexStream<PipelineRequest, PipelineResponse>,
     private readonly store: SessionStore,
     private readonly logger: Logger,
-    private readonly limits: PipelineLimits,
+    private readonly limits: PipelineSettings,
     private readonly clock: Clock,
     private readonly onClosed: () => void,
     private readonly observer?: PipelineObserver,
@@ -340,6 +346,7 @@ class PipelineStream {
       for (const operation of request.operations) this.emit(operation.id, SHUTTING_DOWN_RESULT);
       return;
     }
+    eventLoopPoller.arrived(this.limits.pollUs);
     const arrived = this.clock.now();
     for (const id of request.cancelIds) this.cancel(id);
     const operations = request.operations;
@@ -643,6 +650,8 @@ class PipelineStream {
       this.unsentBytes += bytes;
       this.outboxBytes -= bytes;
       this.call.write({ results }, () => this.onWritten(bytes, grants));
+      // The client's next message is likely to follow the answer within the window.
+      eventLoopPoller.sent(this.limits.pollUs);
     }
     if (from === outbox.length) {
       this.outbox = [];

@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { EventLoopPoller, MAX_POLL_WINDOW_US, eventLoopPoller, pollWindowProblem, type PollerHost } from "@stateward/protocol";
+
+/** A host whose clock moves only when told and whose scheduled turns run only when told. */
+class FakeHost implements PollerHost {
+  time = 0;
+  private queue: (() => void)[] = [];
+  now(): number {
+    return this.time;
+  }
+  schedule(callback: () => void): void {
+    this.queue.push(callback);
+  }
+  get pending(): number {
+    return this.queue.length;
+  }
+  /** Runs one turn of the loop: what was scheduled before it. */
+  turn(): void {
+    const due = this.queue;
+    this.queue = [];
+    for (const callback of due) callback();
+  }
+  /** Advances the clock by `us` microseconds, one turn per microsecond. */
+  spin(us: number): void {
+    for (let i = 0; i < us; i++) {
+      this.time += 0.001;
+      this.turn();
+    }
+  }
+}
+
+describe("EventLoopPoller (spin-then-block polling around Pipeline messages)", () => {
+  it("keeps the loop polling for the window after a message, then stops", () => {
+    const host = new FakeHost();
+    const poller = new EventLoopPoller(host);
+    poller.sent(100);
+    assert.equal(poller.active, true);
+    host.spin(99);
+    assert.equal(poller.active, true, "still polling inside the window");
+    host.spin(3);
+    assert.equal(poller.active, false);
+    assert.equal(host.pending, 0, "nothing left scheduled: the loop may block (and the process exit)");
+  });
+
+  it("does nothing for a window of 0 (or less), and caps a window at MAX_POLL_WINDOW_US", () => {
+    const host = new FakeHost();
+    const poller = new EventLoopPoller(host);
+    poller.sent(0);
+    poller.arrived(-5);
+    assert.equal(poller.active, false);
+    assert.equal(host.pending, 0);
+    poller.sent(10 * MAX_POLL_WINDOW_US);
+    host.spin(MAX_POLL_WINDOW_US + 2);
+    assert.equal(poller.active, false, "stopped after the capped window");
+  });
+
+  it("merges windows: a later message extends the spin, one scheduled turn at a time", () => {
+    const host = new FakeHost();
+    const poller = new EventLoopPoller(host);
+    poller.sent(100);
+    host.spin(80);
+    poller.arrived(100);
+    poller.sent(100);
+    assert.equal(host.pending, 1, "one spin, however many messages");
+    host.spin(90);
+    assert.equal(poller.active, true, "the second message's window runs from its arrival");
+    host.spin(15);
+    assert.equal(poller.active, false);
+  });
+
+  it("shrinks windows that catch nothing to a half, a quarter, then off with a probe every 8 messages", () => {
+    const host = new FakeHost();
+    const poller = new EventLoopPoller(host);
+    const windowAfterMessage = (): number => {
+      poller.sent(400);
+      let us = 0;
+      while (poller.active) {
+        host.spin(1);
+        us++;
+      }
+      host.spin(1000); // a gap longer than any window: the next message finds the loop asleep
+      return us;
+    };
+    assert.ok(Math.abs(windowAfterMessage() - 400) <= 2);
+    assert.equal(poller.scale, 1 / 2);
+    assert.ok(Math.abs(windowAfterMessage() - 200) <= 2);
+    assert.equal(poller.scale, 1 / 4);
+    assert.ok(Math.abs(windowAfterMessage() - 100) <= 2);
+    assert.equal(poller.scale, 0, "off");
+    const windows = Array.from({ length: 16 }, windowAfterMessage);
+    assert.deepEqual(
+      windows.map((us) => us > 0),
+      Array.from({ length: 16 }, (_, i) => i % 8 === 7),
+      "while off, only every 8th message opens a window",
+    );
+    for (const us of windows.filter((w) => w > 0)) assert.ok(Math.abs(us - 100) <= 2, "a probe is a quarter window");
+  });
+
+  it("grows back when messages arrive while it polls (a probe that catches one turns it on again)", () => {
+    const host = new FakeHost();
+    const poller = new EventLoopPoller(host);
+    for (let i = 0; i < 3; i++) {
+      poller.sent(400);
+      host.spin(1000);
+    }
+    assert.equal(poller.scale, 0);
+    for (let i = 0; i < 8; i++) poller.sent(400); // the 8th opens a probe
+    assert.equal(poller.active, true);
+    host.spin(50);
+    poller.arrived(400); // caught by the probe
+    assert.equal(poller.scale, 1 / 4);
+    host.spin(50);
+    poller.arrived(400);
+    assert.equal(poller.scale, 1 / 2);
+    host.spin(50);
+    poller.arrived(400);
+    assert.equal(poller.scale, 1);
+    poller.arrived(400);
+    assert.equal(poller.scale, 1, "never beyond the full window");
+  });
+
+  it("checks user-given windows: integers from 0 to the maximum, naming the option", () => {
+    assert.equal(pollWindowProblem("pollMicros", 0), undefined);
+    assert.equal(pollWindowProblem("pollMicros", MAX_POLL_WINDOW_US), undefined);
+    for (const bad of [-1, MAX_POLL_WINDOW_US + 1, 1.5, Number.NaN, "500", undefined]) {
+      assert.match(pollWindowProblem("pollMicros", bad) ?? "", /^pollMicros must be an integer from 0 to 10000 \(microseconds\)/);
+    }
+  });
+
+  it("the process's poller really lets the event loop block again after its window", async () => {
+    eventLoopPoller.sent(2000);
+    assert.equal(eventLoopPoller.active, true);
+    const started = performance.now();
+    while (eventLoopPoller.active) {
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(performance.now() - started < 1000, "the spin ended within a second");
+    }
+    assert.ok(performance.now() - started >= 0.4, "it spun for (at least part of) its window first");
+  });
+});
