@@ -59,7 +59,6 @@ export class EventLoopPoller {
   private caught = false;
   private level = 0;
   private skipped = 0;
-  private turns = 0;
 
   constructor(private readonly host: PollerHost = NODE_HOST) {}
 
@@ -90,11 +89,6 @@ export class EventLoopPoller {
     return this.level >= OFF ? 0 : 1 / (WINDOW_DIVISORS[this.level] as number);
   }
 
-  /** Polling turns run since the poller was made (for tests and diagnostics). */
-  get turnCount(): number {
-    return this.turns;
-  }
-
   private extend(windowUs: number): void {
     if (!(windowUs > 0)) return;
     if (this.level >= OFF && !this.spinning) {
@@ -112,7 +106,6 @@ export class EventLoopPoller {
   }
 
   private readonly tick = (): void => {
-    this.turns++;
     if (this.host.now() < this.until) {
       this.host.schedule(this.tick);
       return;

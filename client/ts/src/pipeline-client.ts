@@ -143,7 +143,8 @@ export class PipelineClient {
    *   `insecureToken`, or a token given both here and in the credentials.
    */
   constructor(address: string, credentials: ChannelCredentials, options: PipelineClientOptions = {}) {
-    const pollProblem = pollWindowProblem("pollMicros", options.pollMicros ?? DEFAULT_POLL_MICROS);
+    const pollMicros = options.pollMicros ?? DEFAULT_POLL_MICROS;
+    const pollProblem = pollWindowProblem("pollMicros", pollMicros);
     if (pollProblem !== undefined) throw new StatewardError(status.INVALID_ARGUMENT, undefined, pollProblem, "connect");
     const security = resolveChannelSecurity({ credentials, token: options.token, insecureToken: options.insecureToken }, "PipelineClient");
     this.client = new SessionStateClient(address, security.credentials, {
@@ -157,7 +158,7 @@ export class PipelineClient {
     this.batchOptions = {
       maxBatchOperations: Math.max(1, options.maxBatchOperations ?? 256),
       maxBatchBytes: Math.max(1, options.maxBatchBytes ?? 256 * 1024),
-      pollMicros: options.pollMicros ?? DEFAULT_POLL_MICROS,
+      pollMicros,
     };
   }
 
