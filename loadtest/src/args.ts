@@ -3,6 +3,7 @@
  * usage text. Pure: no I/O, so every rule is unit-tested.
  */
 import { parseArgs } from "node:util";
+import { MAX_POLL_WINDOW_US } from "@stateward/protocol";
 import { DURABILITY_DEFAULT_SESSIONS } from "./durability-runs";
 import { parsePayloadSpec, type PayloadSpec } from "./payloads";
 import { REDIS_CLIENTS, SECURITY_MODES, TRANSPORTS, type RedisClientName, type SecurityMode, type TransportName } from "./target-spec";
@@ -80,6 +81,8 @@ export interface CliOptions {
   readonly writeRatio: number;
   /** Think time between Lock and Set in mixed, ms. */
   readonly thinkMs: number;
+  /** The pipeline transport's SDK polling window (`PipelineClient` `pollMicros`), µs; undefined: the SDK's default. */
+  readonly sdkPollUs?: number;
   /** Lock lease, ms (0: server default). */
   readonly leaseMs: number;
   /** Contention: clients taking turns. */
@@ -215,6 +218,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         pool: { type: "string" },
         "write-ratio": { type: "string" },
         "think-ms": { type: "string" },
+        "sdk-poll-us": { type: "string" },
         "lease-ms": { type: "string" },
         clients: { type: "string" },
         "poll-ms": { type: "string" },
@@ -304,6 +308,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     ...(values.pool === undefined ? {} : { pool: integer(values.pool, "pool", 1, 100_000_000) }),
     writeRatio: ratio(values["write-ratio"], "write-ratio", 0.2),
     thinkMs: integer(values["think-ms"], "think-ms", 0, 60_000) ?? 1,
+    ...(values["sdk-poll-us"] === undefined ? {} : { sdkPollUs: integer(values["sdk-poll-us"], "sdk-poll-us", 0, MAX_POLL_WINDOW_US) }),
     leaseMs: integer(values["lease-ms"], "lease-ms", 0, 3_600_000) ?? 0,
     clients: integer(values.clients, "clients", 2, 50) ?? 8,
     pollMs: integer(values["poll-ms"], "poll-ms", 1, 60_000) ?? 500,
@@ -382,6 +387,9 @@ Load:
   --pool N                      session pool size                            default 10000 (mixed 100000)
   --write-ratio R               mixed: share of writing requests             default 0.2
   --think-ms N                  mixed: think time between Lock and Set       default 1
+  --sdk-poll-us N               pipeline: the SDK's event-loop polling window (PipelineClient
+                                pollMicros, 0 = off; the server's: its --pipeline-poll-us)
+                                                                             default the SDK's (500)
   --lease-ms N                  lock lease (0: server default)               default 0
   --clients N                   contention: clients on the session           default 8
   --poll-ms N                   contention: polling period                   default 500

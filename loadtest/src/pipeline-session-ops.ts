@@ -22,14 +22,19 @@ export class PipelineSessionOps implements SessionOps {
    * @param app - the `app` of every key.
    * @param security - TLS and token of a `tls-token` server; undefined: plaintext.
    * @param ttlSeconds - ttl of written sessions (0: server default).
+   * @param pollMicros - the client's event-loop polling window (undefined: the SDK's default).
    */
   constructor(
     address: string,
     private readonly app: string,
     security?: StatewardSecurity,
     private readonly ttlSeconds = 0,
+    pollMicros?: number,
   ) {
-    this.client = new PipelineClient(address, statewardCredentials(security), { channelOptions: channelOptions(security !== undefined) });
+    this.client = new PipelineClient(address, statewardCredentials(security), {
+      channelOptions: channelOptions(security !== undefined),
+      ...(pollMicros === undefined ? {} : { pollMicros }),
+    });
   }
 
   async get(sessionId: string): Promise<SessionOutcome> {

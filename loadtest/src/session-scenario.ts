@@ -70,6 +70,7 @@ function targetSpec(kind: "stateward" | "redis", target: LoadTarget, options: Cl
         transport: options.transport,
         app: LOADTEST_APP,
         ...(target.security === undefined ? {} : { security: target.security }),
+        ...(options.sdkPollUs === undefined ? {} : { sdkPollUs: options.sdkPollUs }),
       };
 }
 

@@ -35,6 +35,8 @@ export interface StatewardTarget {
   readonly app: string;
   /** TLS and token of a `tls-token` server; absent: plaintext. */
   readonly security?: StatewardSecurity;
+  /** The pipeline transport's `PipelineClient` `pollMicros`; absent: the SDK's default. */
+  readonly sdkPollUs?: number;
 }
 
 /**

@@ -31,6 +31,6 @@ export function openSessionChannel(target: StatewardTarget | RedisTarget, channe
     case "unary":
       return new GrpcUnarySessionOps(address, target.app, target.security);
     case "pipeline":
-      return new PipelineSessionOps(address, target.app, target.security);
+      return new PipelineSessionOps(address, target.app, target.security, 0, target.sdkPollUs);
   }
 }

@@ -24,6 +24,11 @@ describe("parseCliArgs", () => {
     assert.equal(options.intervalMs, undefined);
     assert.equal(parseCliArgs(["get", "--interval-ms", "500"]).intervalMs, 500);
     assert.throws(() => parseCliArgs(["get", "--interval-ms", "5"]), /--interval-ms "5": expected an integer from 10 to 60000/);
+    // The SDK's polling window is its own default unless given (0 = off, at most the contract's cap).
+    assert.equal(options.sdkPollUs, undefined);
+    assert.equal(parseCliArgs(["get", "--transport", "pipeline", "--sdk-poll-us", "0"]).sdkPollUs, 0);
+    assert.equal(parseCliArgs(["get", "--sdk-poll-us", "10000"]).sdkPollUs, 10_000);
+    assert.throws(() => parseCliArgs(["get", "--sdk-poll-us", "10001"]), /--sdk-poll-us "10001": expected an integer from 0 to 10000/);
   });
 
   it("reads concurrency as in-flight × channels × workers, and the load shape", () => {

@@ -11,11 +11,13 @@
  * the loop blocks again as usual.
  *
  * Cost: CPU during the windows only. An idle process spins for at most one window after its last
- * message; windows that catch nothing shrink and stop (see {@link EventLoopPoller}); a busy
- * process barely spins at all (its loop rarely has nothing to do). Measured (2026-12-03, 500 µs
- * on both ends): a Lock+Set pair at one in flight with 1 ms of think time, where no window pays,
- * cost the server 158–187 µs of CPU per pair instead of 113–137. The window also bounds how long
- * the process stays alive after its last handle closes.
+ * message; spins that run out shrink the windows and stop them (see {@link EventLoopPoller}); a
+ * busy process barely spins at all (its loop rarely has nothing to do). Measured (2026-12-03, 500
+ * µs on both ends): a Lock+Set pair at one in flight with 1 ms of think time, where no window
+ * pays, cost the server 158–187 µs of CPU per pair instead of 113–137; a client doing Get, 1 ms of
+ * think time, Get... against a server that always polls cost 187–207 µs of CPU per Get (490–510
+ * before a spin that ran out counted as a miss even when it had caught an answer). The window
+ * also bounds how long the process stays alive after its last handle closes.
  */
 import { performance } from "node:perf_hooks";
 import { MAX_POLL_WINDOW_US } from "./contract";
@@ -39,38 +41,47 @@ const NODE_HOST: PollerHost = {
 const WINDOW_DIVISORS = [1, 2, 4] as const;
 /** The level at which windows are off (only probes). */
 const OFF = WINDOW_DIVISORS.length;
-/** While off, one message in this many still opens a (quarter) window, to notice when it pays again. */
+/**
+ * How many levels a spin that runs out moves down (a caught message moves one up). More than one:
+ * a window that runs out wasted all of it, a caught message saved one wake-up (less than a
+ * window), so one of each per spin (an answer caught, then a tail through the caller's think
+ * time) must end up off rather than keep full windows forever.
+ */
+const MISS_STEPS = 2;
+/** While off, one window asked for in this many still opens (a quarter-size one), to notice when polling pays again. */
 const PROBE_EVERY = 8;
 
 /**
  * Keeps the event loop polling until the latest window asked for has passed. One per process is
- * enough ({@link eventLoopPoller}): windows of several streams and clients merge into one spin.
+ * enough ({@link eventLoopPoller}): windows of several streams and clients merge into one spin,
+ * and while it lasts every other I/O of the process (a caller's database answer, its timers) is
+ * picked up without a wake-up too.
  *
- * Adaptive: a window pays off only if a message arrives while it lasts. Each window that ends
- * without one halves the next, down to a quarter of the size asked for and then to none (but for
- * a quarter-size probe every {@link PROBE_EVERY} messages); each message that arrives while the
- * loop is polling doubles it back, up to the full size. So where the answers come within the
- * window (a busy stream, a fast round trip) the process never sleeps, and a trickle of messages
- * further apart than the window costs about one probe in eight, not a window each.
+ * Adaptive: every spin that runs out wasted its last window, however many messages it caught
+ * before, and moves the next windows two steps down the levels full, half, quarter, off (see
+ * {@link MISS_STEPS}); while off, only every {@link PROBE_EVERY}th window asked for opens, a
+ * quarter-size probe. Each message that arrives while the loop is polling moves one step back
+ * up, to the full size at most. So where messages keep coming within the window (a busy stream, a
+ * fast round trip) the spin never runs out and the process never sleeps; where they come in
+ * bursts further apart than the window (a trickle, or request/answer with think time), windows
+ * are off after a few spins and then cost about a quarter window per eight asked for.
  */
 export class EventLoopPoller {
+  /** The latest deadline asked for (ms on the host's clock). */
   private until = 0;
   private spinning = false;
-  private caught = false;
   private level = 0;
   private skipped = 0;
 
   constructor(private readonly host: PollerHost = NODE_HOST) {}
 
   /**
-   * A message came in: keeps polling for up to `windowUs` microseconds from now (0 or less:
-   * nothing). Called per message, not per operation: it reads the clock once.
+   * A message came in: counts as caught if the loop was polling, then keeps polling for up to
+   * `windowUs` microseconds from now, for the next (0 or less: no window, and no catch counted:
+   * an end that does not poll). Called per message, not per operation: it reads the clock once.
    */
   arrived(windowUs: number): void {
-    if (this.spinning) {
-      this.caught = true;
-      if (this.level > 0) this.level = Math.min(this.level, OFF) - 1;
-    }
+    if (this.spinning && windowUs > 0 && this.level > 0) this.level = Math.min(this.level, OFF) - 1;
     this.extend(windowUs);
   }
 
@@ -100,7 +111,6 @@ export class EventLoopPoller {
     if (until > this.until) this.until = until;
     if (!this.spinning) {
       this.spinning = true;
-      this.caught = false;
       this.host.schedule(this.tick);
     }
   }
@@ -111,7 +121,7 @@ export class EventLoopPoller {
       return;
     }
     this.spinning = false;
-    if (!this.caught && this.level < OFF) this.level++;
+    this.level = Math.min(this.level + MISS_STEPS, OFF);
   };
 }
 

@@ -78,7 +78,8 @@ export interface PipelineClientOptions extends TokenOptions {
    * polling instead of sleeping, in microseconds (0 to 10000; 0 = never). The answer then finds
    * the client awake instead of paying for a wake-up: on a 2-core VM a Get at one in flight went
    * from 140 to 40 µs round trip with the server polling too. Costs CPU within these windows only;
-   * windows that catch nothing shrink and then stop (see `EventLoopPoller` in
+   * windows that run out with nothing new shrink and then stop, so request/answer with think time
+   * longer than the window stops polling after a few calls (see `EventLoopPoller` in
    * `@stateward/protocol`), and nothing is spent while idle. Default 500.
    */
   readonly pollMicros?: number;
