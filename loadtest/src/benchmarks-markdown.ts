@@ -15,6 +15,13 @@ import { SCENARIO_DEFAULTS } from "./scenario-defaults";
 import { LATER_SLICE_WARMUP_MS, TLS_COMPARISONS, TLS_SLICES, tlsComparisonRunId } from "./tls-comparison-runs";
 
 /** Why a target is missed, as found by profiling (shown only for a missed target). */
+/**
+ * Why a peers throughput target can be missed on this machine (measured 2026-12-03): the three
+ * processes share 2 cores, and what costs most at low depth is waking the other process.
+ */
+const PEERS_SHARED_REASON =
+  "the load generator (every side's clients), the Stateward server and redis-server share the 2 cores with the machine's other work, so a side's rate moves with what else runs during its slices: read the slice spread (min – median – max) and the load average of the runs, and compare the server µs/op and client µs/op of both sides in Results. Stateward's messages alternate between client and server (each waits for the other's answer), so waking a sleeping process is the largest cost where few messages are in flight (37 % of the server's samples at one in flight were the kernel's wake-up path, 2026-12-03); both ends poll the event loop around each message to avoid it (README, Pipeline), which pays off only while each process gets a core.";
+
 export const MISS_REASONS: Readonly<Record<string, string>> = {
   "CPU per Get (h2load)":
     "the ratio moves from run to run around the bound (0.95× to 1.31× in four suites on 2026-11-24): CPU per call falls as the achieved rate rises (more calls per event-loop turn and per socket write), and on a shared machine the echo and Get runs reach different rates (compare their ops/s). Beyond that, Get pays for encoding its response through ts-proto's BinaryWriter and for more garbage per call (finding 1).",
@@ -49,19 +56,19 @@ export const MISS_REASONS: Readonly<Record<string, string>> = {
   "Go caller: Get vs go-redis GET":
     "as against EVALSHA, and plain GET is cheaper still for redis-server (no script, no EXPIRE): compare the server µs/op column.",
   "Peers: Get at 64 in flight":
-    "the load generator (every side's clients), the Stateward server and redis-server share the 2 cores with the machine's other work, so a side's rate moves with what else runs during its slices: read the slice spread (min – median – max) and the load average of the runs; Stateward's rate is bound by the generator's CPU per operation (client µs/op in Results), not by its server's (server cores in Results).",
+    PEERS_SHARED_REASON,
   "Peers: Get at 256 in flight":
-    "the load generator (every side's clients), the Stateward server and redis-server share the 2 cores with the machine's other work, so a side's rate moves with what else runs during its slices: read the slice spread (min – median – max) and the load average of the runs; Stateward's rate is bound by the generator's CPU per operation (client µs/op in Results), not by its server's (server cores in Results).",
+    PEERS_SHARED_REASON,
   "Peers: Lock+Set pair at 64 in flight":
-    "the load generator (every side's clients), the Stateward server and redis-server share the 2 cores with the machine's other work, so a side's rate moves with what else runs during its slices: read the slice spread (min – median – max) and the load average of the runs; Stateward's rate is bound by the generator's CPU per operation (client µs/op in Results), not by its server's (server cores in Results). A pair is two round trips, each waiting for the other's answer, so at 64 in flight a message holds fewer operations than for Get.",
+    PEERS_SHARED_REASON + " A pair is two round trips, each waiting for the other's answer, so at 64 in flight a message holds fewer operations than for Get.",
   "Peers: Lock+Set pair at 256 in flight":
-    "the load generator (every side's clients), the Stateward server and redis-server share the 2 cores with the machine's other work, so a side's rate moves with what else runs during its slices: read the slice spread (min – median – max) and the load average of the runs; Stateward's rate is bound by the generator's CPU per operation (client µs/op in Results), not by its server's (server cores in Results).",
+    PEERS_SHARED_REASON,
   "Peers: request at 64 in flight":
-    "the load generator (every side's clients), the Stateward server and redis-server share the 2 cores with the machine's other work, so a side's rate moves with what else runs during its slices: read the slice spread (min – median – max) and the load average of the runs; Stateward's rate is bound by the generator's CPU per operation (client µs/op in Results), not by its server's (server cores in Results). Mixed moves 1-16 KiB payloads: compare both sides' server µs/op and the server GC figures.",
+    PEERS_SHARED_REASON + " Mixed moves 1-16 KiB payloads: compare both sides' server µs/op and the server GC figures.",
   "Peers: p99 at equal offered load":
     "at an open-loop rate both sides keep up with, p99 is set by pauses of whole processes (the server's and the generator's young-generation scavenges, descheduling on the 2 shared cores), not by batching (the SDK sends in the event-loop turn of the call: compare p50): see the p99 over time with the server's GC pauses in the HTML report, and the slice spread.",
   "Peers: server CPU per pipelined Get":
-    "per-message costs (an HTTP/2 DATA frame each way, grpc-js's framing and its copy of each response into its frame, one flush per event-loop turn) are spread over the operations of a message: at 64 in flight over 2 connections a message carries at most 32 Gets, at 256 up to 128 (compare the server µs/op of the 256 row). In a CPU profile of the server under pipelined Gets (2026-12-03) no single function of Stateward's took more than 9 % (the session table's lookup); the rest is grpc-js and Node's HTTP/2.",
+    "per-message costs (an HTTP/2 DATA frame each way, grpc-js's framing and its copy of each response into its frame, a wake-up when the loop slept) are spread over the operations of a message, and at 64 in flight over 2 connections a message carried about 10 Gets on average (a histogram from an instrumented server, 2026-12-03: about 3 messages in flight per stream), at 256 more (compare the server µs/op of the 256 row). Merging the responses of a turn into fewer, larger messages halved the Get rate (98–100 k against 191–198 k/s): the overlap of messages matters more than their count. In a CPU profile of the server under pipelined Gets (2026-12-03) no single function of Stateward's took more than 9 % (the session table's lookup, bound by cache misses: 340–390 ns per Get with 100 sessions, 950–980 ns with 100 k); the rest is grpc-js and Node's HTTP/2.",
   "Peers: server CPU per mixed request":
     "compare the server GC figures of the mixed runs: a full collection per 64 MB of buffers (V8's default, which the server switches off from 256 MiB of slabs: README, Limits and memory) doubles the server's CPU per request.",
   "Longest GC pause":
