@@ -387,9 +387,9 @@ Load:
   --pool N                      session pool size                            default 10000 (mixed 100000)
   --write-ratio R               mixed: share of writing requests             default 0.2
   --think-ms N                  mixed: think time between Lock and Set       default 1
-  --sdk-poll-us N               pipeline: the SDK's event-loop polling window (PipelineClient
-                                pollMicros, 0 = off; the server's: its --pipeline-poll-us)
-                                                                             default the SDK's (500)
+  --sdk-poll-us N               get, set, lock-set, mixed over --transport pipeline: the SDK's
+                                event-loop polling window (PipelineClient pollMicros, 0 = off;
+                                the server's: its --pipeline-poll-us)       default the SDK's (500)
   --lease-ms N                  lock lease (0: server default)               default 0
   --clients N                   contention: clients on the session           default 8
   --poll-ms N                   contention: polling period                   default 500

@@ -14,7 +14,6 @@ import { plural } from "./plural";
 import { SCENARIO_DEFAULTS } from "./scenario-defaults";
 import { LATER_SLICE_WARMUP_MS, TLS_COMPARISONS, TLS_SLICES, tlsComparisonRunId } from "./tls-comparison-runs";
 
-/** Why a target is missed, as found by profiling (shown only for a missed target). */
 /**
  * Why a peers throughput target can be missed on this machine (measured 2026-12-03): the three
  * processes share 2 cores, and what costs most at low depth is waking the other process.
@@ -22,6 +21,7 @@ import { LATER_SLICE_WARMUP_MS, TLS_COMPARISONS, TLS_SLICES, tlsComparisonRunId 
 const PEERS_SHARED_REASON =
   "the load generator (every side's clients), the Stateward server and redis-server share the 2 cores with the machine's other work, so a side's rate moves with what else runs during its slices: read the slice spread (min – median – max) and the load average of the runs, and compare the server µs/op and client µs/op of both sides in Results. Stateward's messages alternate between client and server (each waits for the other's answer), so waking a sleeping process is the largest cost where few messages are in flight (37 % of the server's samples at one in flight were the kernel's wake-up path, 2026-12-03); both ends poll the event loop around each message to avoid it (README, Pipeline), which pays off only while each process gets a core.";
 
+/** Why a target is missed, as found by profiling (shown only for a missed target). */
 export const MISS_REASONS: Readonly<Record<string, string>> = {
   "CPU per Get (h2load)":
     "the ratio moves from run to run around the bound (0.95× to 1.31× in four suites on 2026-11-24): CPU per call falls as the achieved rate rises (more calls per event-loop turn and per socket write), and on a shared machine the echo and Get runs reach different rates (compare their ops/s). Beyond that, Get pays for encoding its response through ts-proto's BinaryWriter and for more garbage per call (finding 1).",

@@ -133,9 +133,11 @@ export async function runSessionScenario(
     });
   }
   const secure = kind === "stateward" && target.security !== undefined;
-  const transport = kind === "stateward" ? ` (${options.transport}${secure ? ", TLS + token" : ""})` : "";
+  const sdkPollUs = kind === "stateward" && options.transport === "pipeline" ? options.sdkPollUs : undefined;
+  const transport =
+    kind === "stateward" ? ` (${options.transport}${secure ? ", TLS + token" : ""}${sdkPollUs === undefined ? "" : `, SDK poll ${sdkPollUs} µs`})` : "";
   return runNodeLoad({
-    id: `${kind === "stateward" ? `${idBase}-${options.transport}` : idBase}${secure ? "-tls-token" : ""}${options.mode === "open" ? "-open" : ""}`,
+    id: `${kind === "stateward" ? `${idBase}-${options.transport}` : idBase}${secure ? "-tls-token" : ""}${sdkPollUs === undefined ? "" : `-sdk-poll-${sdkPollUs}`}${options.mode === "open" ? "-open" : ""}`,
     title: `${scenario} · ${kind === "redis" ? REDIS_CLIENT_TITLES[options.redisClient] : TARGET_TITLES[kind]} · Node${transport}${options.mode === "open" ? ` · open loop ${options.rate ?? 0}/s` : ""}`,
     scenario,
     targetLabel: label,
@@ -144,6 +146,7 @@ export async function runSessionScenario(
       target: label,
       ...(kind === "stateward" ? { transport: options.transport } : {}),
       ...(secure ? { security: "tls-token" } : {}),
+      ...(sdkPollUs === undefined ? {} : { "sdk-poll-us": sdkPollUs }),
       duration: durationFlag(options.durationMs),
       warmup: durationFlag(options.warmupMs),
       ...(options.requests === undefined ? {} : { requests: options.requests }),

@@ -18,6 +18,13 @@
  * think time, Get... against a server that always polls cost 187–207 µs of CPU per Get (490–510
  * before a spin that ran out counted as a miss even when it had caught an answer). The window
  * also bounds how long the process stays alive after its last handle closes.
+ *
+ * Polling pays only while each process has a core: with one busy loop beside the server and the
+ * load tester on the 2-core VM, Get at 64 in flight fell to 81–82 k/s polling from 96–100 k not
+ * polling (a second, noisier A/B: 74–90 k against 81–110 k). A check that stopped polling when a spin got under 80 % of its wall time as CPU time
+ * caught that, but also fired in Lock+Set at 64 in flight on the quiet machine and cost it a
+ * third (30 k against 45 k pairs/s), so it is not here; on an oversubscribed host, turn polling
+ * off (0).
  */
 import { performance } from "node:perf_hooks";
 import { MAX_POLL_WINDOW_US } from "./contract";
@@ -48,7 +55,11 @@ const OFF = WINDOW_DIVISORS.length;
  * time) must end up off rather than keep full windows forever.
  */
 const MISS_STEPS = 2;
-/** While off, one window asked for in this many still opens (a quarter-size one), to notice when polling pays again. */
+/**
+ * While off, one window asked for in this many still opens (a quarter-size one), to notice when
+ * polling pays again: a probe that keeps catching messages (three before it would run out) turns
+ * the windows back on; one that catches fewer ends off again.
+ */
 const PROBE_EVERY = 8;
 
 /**
@@ -60,28 +71,32 @@ const PROBE_EVERY = 8;
  * Adaptive: every spin that runs out wasted its last window, however many messages it caught
  * before, and moves the next windows two steps down the levels full, half, quarter, off (see
  * {@link MISS_STEPS}); while off, only every {@link PROBE_EVERY}th window asked for opens, a
- * quarter-size probe. Each message that arrives while the loop is polling moves one step back
- * up, to the full size at most. So where messages keep coming within the window (a busy stream, a
- * fast round trip) the spin never runs out and the process never sleeps; where they come in
- * bursts further apart than the window (a trickle, or request/answer with think time), windows
- * are off after a few spins and then cost about a quarter window per eight asked for.
+ * quarter-size probe. Each message that the polling caught (one that arrives after the loop has
+ * polled at least once in this spin: messages of the wake-up that started it were not caught)
+ * moves one step back up, to the full size at most. So where messages keep coming within the
+ * window (a busy stream, a fast round trip) the spin never runs out and the process never sleeps;
+ * where they come in bursts further apart than the window (a trickle, or request/answer with think
+ * time), windows are off after a few spins and then cost about a quarter window per eight asked
+ * for.
  */
 export class EventLoopPoller {
   /** The latest deadline asked for (ms on the host's clock). */
   private until = 0;
   private spinning = false;
+  /** The loop has polled at least once since the spin started (what arrives now was caught). */
+  private polled = false;
   private level = 0;
   private skipped = 0;
 
   constructor(private readonly host: PollerHost = NODE_HOST) {}
 
   /**
-   * A message came in: counts as caught if the loop was polling, then keeps polling for up to
+   * A message came in: counts as caught if the loop was polling for it, then keeps polling for up to
    * `windowUs` microseconds from now, for the next (0 or less: no window, and no catch counted:
    * an end that does not poll). Called per message, not per operation: it reads the clock once.
    */
   arrived(windowUs: number): void {
-    if (this.spinning && windowUs > 0 && this.level > 0) this.level = Math.min(this.level, OFF) - 1;
+    if (this.polled && windowUs > 0 && this.level > 0) this.level--;
     this.extend(windowUs);
   }
 
@@ -111,16 +126,20 @@ export class EventLoopPoller {
     if (until > this.until) this.until = until;
     if (!this.spinning) {
       this.spinning = true;
+      this.polled = false;
       this.host.schedule(this.tick);
     }
   }
 
   private readonly tick = (): void => {
     if (this.host.now() < this.until) {
+      this.polled = true;
       this.host.schedule(this.tick);
       return;
     }
     this.spinning = false;
+    this.polled = false;
+    if (this.level < OFF && this.level + MISS_STEPS >= OFF) this.skipped = 0;
     this.level = Math.min(this.level + MISS_STEPS, OFF);
   };
 }

@@ -96,15 +96,17 @@ describe("EventLoopPoller (spin-then-block polling around Pipeline messages)", (
     for (const us of windows.filter((w) => w > 0)) assert.ok(Math.abs(us - 100) <= 2, "a probe is a quarter window");
   });
 
-  it("grows back when messages arrive while it polls (a probe that catches one turns it on again)", () => {
+  it("grows back one step per message the polling catches; a probe that keeps catching turns it on again", () => {
     const host = new FakeHost();
     const poller = new EventLoopPoller(host);
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 2; i++) {
       poller.sent(400);
       host.spin(1000);
     }
-    assert.equal(poller.scale, 0);
-    for (let i = 0; i < 8; i++) poller.sent(400); // the 8th opens a probe
+    assert.equal(poller.scale, 0, "off after two spins that ran out");
+    for (let i = 0; i < 7; i++) poller.sent(400);
+    assert.equal(poller.active, false, "7 windows asked for: none opened");
+    poller.sent(400); // the 8th opens a probe
     assert.equal(poller.active, true);
     host.spin(50);
     poller.arrived(400); // caught by the probe
@@ -115,8 +117,42 @@ describe("EventLoopPoller (spin-then-block polling around Pipeline messages)", (
     host.spin(50);
     poller.arrived(400);
     assert.equal(poller.scale, 1);
+    host.spin(50);
     poller.arrived(400);
     assert.equal(poller.scale, 1, "never beyond the full window");
+  });
+
+  it("ends off again after a probe that caught one message and ran out, with a full count to the next probe", () => {
+    const host = new FakeHost();
+    const poller = new EventLoopPoller(host);
+    for (let i = 0; i < 2; i++) {
+      poller.sent(400);
+      host.spin(1000);
+    }
+    for (let i = 0; i < 8; i++) poller.sent(400);
+    host.spin(20);
+    poller.arrived(400);
+    host.spin(1000);
+    assert.equal(poller.active, false);
+    assert.equal(poller.scale, 0);
+    // The fall back to off restarts the count: 7 more windows asked for open nothing.
+    for (let i = 0; i < 7; i++) poller.sent(400);
+    assert.equal(poller.active, false);
+    poller.sent(400);
+    assert.equal(poller.active, true);
+  });
+
+  it("counts no catch for messages of the wake-up that started the spin (a burst in one turn)", () => {
+    const host = new FakeHost();
+    const poller = new EventLoopPoller(host);
+    for (let round = 0; round < 2; round++) {
+      // Three messages read in one turn after a sleep, then a gap longer than the window.
+      poller.arrived(400);
+      poller.arrived(400);
+      poller.arrived(400);
+      host.spin(2000);
+    }
+    assert.equal(poller.scale, 0, "the loop never polled for them: two spins ran out, off");
   });
 
   it("counts a spin that runs out as a miss even when it caught messages earlier (a window after the last answer)", () => {
