@@ -15,16 +15,16 @@
  * busy process barely spins at all (its loop rarely has nothing to do). Measured (2026-12-03, 500
  * µs on both ends): a Lock+Set pair at one in flight with 1 ms of think time, where no window
  * pays, cost the server 158–187 µs of CPU per pair instead of 113–137; a client doing Get, 1 ms of
- * think time, Get... against a server that always polls cost 187–207 µs of CPU per Get (490–510
+ * think time, Get... against a server that always polls cost 191–193 µs of CPU per Get (490–510
  * before a spin that ran out counted as a miss even when it had caught an answer). The window
  * also bounds how long the process stays alive after its last handle closes.
  *
  * Polling pays only while each process has a core: with one busy loop beside the server and the
  * load tester on the 2-core VM, Get at 64 in flight fell to 81–82 k/s polling from 96–100 k not
- * polling (a second, noisier A/B: 74–90 k against 81–110 k). A check that stopped polling when a spin got under 80 % of its wall time as CPU time
- * caught that, but also fired in Lock+Set at 64 in flight on the quiet machine and cost it a
- * third (30 k against 45 k pairs/s), so it is not here; on an oversubscribed host, turn polling
- * off (0).
+ * polling (a second, noisier A/B: 74–90 k against 81–110 k). A check that stopped polling when a
+ * spin got under 80 % of its wall time as CPU time caught that, but also fired in Lock+Set at 64
+ * in flight on the quiet machine and cost it a third (30 k against 45 k pairs/s), so it is not
+ * here; on an oversubscribed host, turn polling off (0).
  */
 import { performance } from "node:perf_hooks";
 import { MAX_POLL_WINDOW_US } from "./contract";
@@ -91,8 +91,8 @@ export class EventLoopPoller {
   constructor(private readonly host: PollerHost = NODE_HOST) {}
 
   /**
-   * A message came in: counts as caught if the loop was polling for it, then keeps polling for up to
-   * `windowUs` microseconds from now, for the next (0 or less: no window, and no catch counted:
+   * A message came in: counts as caught if the loop was polling for it, then keeps polling for up
+   * to `windowUs` microseconds from now, for the next (0 or less: no window, and no catch counted:
    * an end that does not poll). Called per message, not per operation: it reads the clock once.
    */
   arrived(windowUs: number): void {

@@ -29,6 +29,17 @@ class FakeHost implements PollerHost {
   }
 }
 
+/** A poller whose windows are off: two spins ran out (and the probe count starts afresh). */
+function switchedOff(): { host: FakeHost; poller: EventLoopPoller } {
+  const host = new FakeHost();
+  const poller = new EventLoopPoller(host);
+  for (let i = 0; i < 2; i++) {
+    poller.sent(400);
+    host.spin(1000);
+  }
+  return { host, poller };
+}
+
 describe("EventLoopPoller (spin-then-block polling around Pipeline messages)", () => {
   it("keeps the loop polling for the window after a message, then stops", () => {
     const host = new FakeHost();
@@ -97,12 +108,7 @@ describe("EventLoopPoller (spin-then-block polling around Pipeline messages)", (
   });
 
   it("grows back one step per message the polling catches; a probe that keeps catching turns it on again", () => {
-    const host = new FakeHost();
-    const poller = new EventLoopPoller(host);
-    for (let i = 0; i < 2; i++) {
-      poller.sent(400);
-      host.spin(1000);
-    }
+    const { host, poller } = switchedOff();
     assert.equal(poller.scale, 0, "off after two spins that ran out");
     for (let i = 0; i < 7; i++) poller.sent(400);
     assert.equal(poller.active, false, "7 windows asked for: none opened");
@@ -123,12 +129,7 @@ describe("EventLoopPoller (spin-then-block polling around Pipeline messages)", (
   });
 
   it("ends off again after a probe that caught one message and ran out, with a full count to the next probe", () => {
-    const host = new FakeHost();
-    const poller = new EventLoopPoller(host);
-    for (let i = 0; i < 2; i++) {
-      poller.sent(400);
-      host.spin(1000);
-    }
+    const { host, poller } = switchedOff();
     for (let i = 0; i < 8; i++) poller.sent(400);
     host.spin(20);
     poller.arrived(400);
